@@ -1,0 +1,5 @@
+"""`python -m converter` runs the graphtool command line."""
+
+from converter.cli import main
+
+main()

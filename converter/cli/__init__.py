@@ -1,0 +1,47 @@
+"""The `graphtool` command line: a thin layer over converter.api."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from converter.cli import common
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="graphtool",
+    help="Convert models between PyTorch and TensorFlow through ONNX, diff and render their graphs, "
+    "and prove them unchanged.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print more detail.")] = False,
+) -> None:
+    common.settings.debug = debug
+    common.settings.quiet = quiet
+    common.settings.verbose = verbose
+
+
+def _register_commands() -> None:
+    # An explicit list: each module adds its commands to `app`.
+    from converter.cli import graphs, models
+
+    for module in (models, graphs):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
