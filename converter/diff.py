@@ -1,0 +1,375 @@
+"""Two graph views -> a Diff: what was added, removed and changed, matched by structure; pure, no I/O.
+
+JSON schema of ``Diff.to_dict()`` (``schema: "graphtool.diff/1"``)::
+
+    identical         bool: no changes (renames alone do not count)
+    common_structure  bool: false when almost nothing matched (the models share no structure)
+    summary           {added, removed, changed, weights_changed, io_changed, opset_changed,
+                       metadata_changed, renamed, matched, nodes_a, nodes_b}: ints; similarity: float
+    notes             [str]
+    changes           [{kind, element, scope, a, b, fields, max_abs_diff, fraction_changed, weights}]
+    renames           [{element, a, b}]   (only with renames=True)
+
+``kind`` is one of added | removed | changed | weight_changed | input_added | input_removed |
+input_changed | output_added | output_removed | output_changed | opset_changed | metadata_changed.
+``element`` is op | initializer | input | output | model. ``a`` and ``b`` are the node on each side
+(``{id, name, op_type, scope}``, null when absent). ``fields`` lists ``{field, old, new}``: op_type,
+domain, ``attr:<name>``, inputs, ``input[<slot>]`` (rewired), shape, dtype, values,
+``opset:<domain>``, ``metadata:<key>``. Added or removed ops list the weights only they used in
+``weights`` instead of reporting each weight on its own.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import onnx
+
+from converter.graph import tensor_array
+from converter.match import match_graphs
+
+__all__ = ["Diff", "Change", "FieldChange", "NodeRef", "Rename", "diff_graphs", "CHANGE_KINDS"]
+
+CHANGE_KINDS = (
+    "opset_changed", "metadata_changed", "input_added", "input_removed", "input_changed",
+    "output_added", "output_removed", "output_changed", "added", "removed", "changed", "weight_changed",
+)
+# Below this share of matched ops, two models are said to share no common structure.
+_COMMON_STRUCTURE = 0.2
+_IGNORED_METADATA_PREFIX = "graphtool."
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """One side of a change: a node of one graph."""
+
+    id: str
+    name: str
+    op_type: str | None
+    scope: str
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "op_type": self.op_type, "scope": self.scope}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One property that differs: its old and new values."""
+
+    field: str
+    old: Any
+    new: Any
+
+    def to_dict(self) -> dict:
+        return {"field": self.field, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One reported difference between the two models."""
+
+    kind: str
+    element: str
+    a: NodeRef | None = None
+    b: NodeRef | None = None
+    fields: tuple[FieldChange, ...] = ()
+    max_abs_diff: float | None = None
+    fraction_changed: float | None = None
+    weights: tuple[str, ...] = ()
+
+    @property
+    def scope(self) -> str:
+        """The scope the change belongs to (the new side's, when there is one)."""
+        ref = self.b or self.a
+        return ref.scope if ref else ""
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "element": self.element,
+            "scope": self.scope,
+            "a": self.a.to_dict() if self.a else None,
+            "b": self.b.to_dict() if self.b else None,
+            "fields": [f.to_dict() for f in self.fields],
+            "max_abs_diff": self.max_abs_diff,
+            "fraction_changed": self.fraction_changed,
+            "weights": list(self.weights),
+        }
+
+
+@dataclass(frozen=True)
+class Rename:
+    """A matched node whose name or scope differs."""
+
+    element: str
+    a: NodeRef
+    b: NodeRef
+
+    def to_dict(self) -> dict:
+        return {"element": self.element, "a": self.a.to_dict(), "b": self.b.to_dict()}
+
+
+@dataclass(frozen=True)
+class Diff:
+    """The differences between model A and model B, and how their nodes were matched."""
+
+    changes: tuple[Change, ...]
+    renames: tuple[Rename, ...]
+    matches: tuple[tuple[str, str], ...]
+    nodes_a: int
+    nodes_b: int
+    similarity: float
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def identical(self) -> bool:
+        """True when nothing but names differs."""
+        return not self.changes
+
+    @property
+    def common_structure(self) -> bool:
+        """False when the two models share (almost) no structure."""
+        return self.similarity >= _COMMON_STRUCTURE
+
+    def count(self, *kinds: str) -> int:
+        """How many changes have one of these kinds."""
+        return sum(1 for change in self.changes if change.kind in kinds)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Counts of each sort of change, for the one-line summary and the JSON document."""
+        return {
+            "added": self.count("added"),
+            "removed": self.count("removed"),
+            "changed": self.count("changed"),
+            "weights_changed": self.count("weight_changed"),
+            "io_changed": self.count(*(k for k in CHANGE_KINDS if k.startswith(("input_", "output_")))),
+            "opset_changed": self.count("opset_changed"),
+            "metadata_changed": self.count("metadata_changed"),
+            "renamed": len(self.renames),
+            "matched": len(self.matches),
+            "nodes_a": self.nodes_a,
+            "nodes_b": self.nodes_b,
+            "similarity": round(self.similarity, 4),
+        }
+
+    def to_dict(self, renames: bool = False) -> dict:
+        document = {
+            "schema": "graphtool.diff/1",
+            "identical": self.identical,
+            "common_structure": self.common_structure,
+            "summary": self.summary,
+            "notes": list(self.notes),
+            "changes": [change.to_dict() for change in self.changes],
+        }
+        if renames:
+            document["renames"] = [rename.to_dict() for rename in self.renames]
+        return document
+
+
+def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> Diff:
+    """Compare two graph views (from converter.graph.to_graph) and report every difference."""
+    matches = match_graphs(ga, gb)
+    compare = _Comparer(ga, gb, matches)
+    changes = [*_model_changes(ga, gb)]
+    renames: list[Rename] = []
+    for node_a, node_b in matches.items():
+        changes.extend(compare.node(node_a, node_b))
+        rename = compare.rename(node_a, node_b)
+        if rename:
+            renames.append(rename)
+    matched_b = set(matches.values())
+    changes.extend(_unmatched(ga, [n for n in ga if n not in matches], "removed"))
+    changes.extend(_unmatched(gb, [n for n in gb if n not in matched_b], "added"))
+    ops_a = sum(1 for _, kind in ga.nodes(data="kind") if kind == "op")
+    ops_b = sum(1 for _, kind in gb.nodes(data="kind") if kind == "op")
+    ops_matched = sum(1 for n in matches if ga.nodes[n]["kind"] == "op")
+    similarity = ops_matched / max(ops_a, ops_b) if max(ops_a, ops_b) else 1.0
+    notes = []
+    if similarity < _COMMON_STRUCTURE:
+        notes.append(
+            f"the models share no common structure: only {ops_matched} of {max(ops_a, ops_b)} ops "
+            "could be matched, so most of the graph is reported as removed and added"
+        )
+    order = {kind: i for i, kind in enumerate(CHANGE_KINDS)}
+    changes.sort(key=lambda c: (order[c.kind] > order["output_changed"], c.scope,
+                                _position(c, ga, gb), order[c.kind]))
+    return Diff(
+        changes=tuple(changes),
+        renames=tuple(renames),
+        matches=tuple(matches.items()),
+        nodes_a=ga.number_of_nodes(),
+        nodes_b=gb.number_of_nodes(),
+        similarity=similarity,
+        notes=tuple(notes),
+    )
+
+
+def _position(change: Change, ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> int:
+    if change.b is not None:
+        return gb.nodes[change.b.id]["index"]
+    if change.a is not None:
+        return ga.nodes[change.a.id]["index"]
+    return -1
+
+
+def _ref(g: nx.MultiDiGraph, node: str) -> NodeRef:
+    data = g.nodes[node]
+    return NodeRef(node, data["name"], data.get("op_type"), data["scope"])
+
+
+def _model_changes(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> Iterable[Change]:
+    opset_fields = _dict_fields("opset", _named_domains(ga.graph["opset"]), _named_domains(gb.graph["opset"]))
+    if opset_fields:
+        yield Change("opset_changed", "model", fields=tuple(opset_fields))
+    fields = []
+    for key in ("ir_version", "producer_name", "producer_version", "doc_string"):
+        if ga.graph[key] != gb.graph[key]:
+            fields.append(FieldChange(key, ga.graph[key], gb.graph[key]))
+    meta_a = {k: v for k, v in ga.graph["metadata"].items() if not k.startswith(_IGNORED_METADATA_PREFIX)}
+    meta_b = {k: v for k, v in gb.graph["metadata"].items() if not k.startswith(_IGNORED_METADATA_PREFIX)}
+    fields.extend(_dict_fields("metadata", meta_a, meta_b))
+    if fields:
+        yield Change("metadata_changed", "model", fields=tuple(fields))
+
+
+def _named_domains(opset: dict[str, int]) -> dict[str, int]:
+    return {domain or "ai.onnx": version for domain, version in opset.items()}
+
+
+def _dict_fields(prefix: str, old: dict, new: dict) -> list[FieldChange]:
+    return [
+        FieldChange(f"{prefix}:{key}", old.get(key), new.get(key))
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+def _unmatched(g: nx.MultiDiGraph, nodes: list[str], kind: str) -> Iterable[Change]:
+    unmatched = set(nodes)
+    folded: dict[str, list[str]] = {}
+    for node in nodes:
+        data = g.nodes[node]
+        if data["kind"] != "initializer":
+            continue
+        users = sorted({v for _, v in g.out_edges(node)}, key=lambda v: g.nodes[v]["index"])
+        if users and all(user in unmatched for user in users):
+            folded.setdefault(users[0], []).append(data["name"])
+    for node in nodes:
+        data = g.nodes[node]
+        element = data["kind"]
+        if element == "initializer" and any(data["name"] in names for names in folded.values()):
+            continue
+        side = {"a": _ref(g, node)} if kind == "removed" else {"b": _ref(g, node)}
+        if element in ("input", "output"):
+            yield Change(f"{element}_{kind}", element, **side,
+                         fields=(FieldChange("signature", None, _signature(data)),))
+        else:
+            yield Change(kind, element, **side, weights=tuple(folded.get(node, ())))
+
+
+def _signature(data: dict) -> str:
+    shape = data.get("shape")
+    dims = "?" if shape is None else ",".join("?" if d is None else str(d) for d in shape)
+    return f"{data.get('dtype') or '?'}[{dims}]"
+
+
+class _Comparer:
+    """Compares matched nodes; knows both graphs and the matching."""
+
+    def __init__(self, ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, matches: dict[str, str]):
+        self.ga, self.gb, self.matches = ga, gb, matches
+        self.opset_a = ga.graph["opset"]
+        self.opset_b = gb.graph["opset"]
+
+    def rename(self, node_a: str, node_b: str) -> Rename | None:
+        da, db = self.ga.nodes[node_a], self.gb.nodes[node_b]
+        if (da["name"], da["scope"]) == (db["name"], db["scope"]):
+            return None
+        return Rename(da["kind"], _ref(self.ga, node_a), _ref(self.gb, node_b))
+
+    def node(self, node_a: str, node_b: str) -> Iterable[Change]:
+        da, db = self.ga.nodes[node_a], self.gb.nodes[node_b]
+        ref_a, ref_b = _ref(self.ga, node_a), _ref(self.gb, node_b)
+        kind = da["kind"]
+        if kind == "op":
+            fields = self._op_fields(node_a, node_b, da, db)
+            if fields:
+                yield Change("changed", "op", ref_a, ref_b, tuple(fields))
+        elif kind == "initializer":
+            change = _weight_change(da, db)
+            if change is not None:
+                fields, max_abs, fraction = change
+                yield Change("weight_changed", "initializer", ref_a, ref_b, fields, max_abs, fraction)
+        else:
+            fields = [FieldChange(key, da[key], db[key]) for key in ("dtype", "shape") if da[key] != db[key]]
+            if fields:
+                yield Change(f"{kind}_changed", kind, ref_a, ref_b, tuple(fields))
+
+    def _op_fields(self, node_a: str, node_b: str, da: dict, db: dict) -> list[FieldChange]:
+        fields = [FieldChange(key, da[key], db[key]) for key in ("op_type", "domain") if da[key] != db[key]]
+        attrs_a, attrs_b = da["attributes"], db["attributes"]
+        for name in sorted(set(attrs_a) | set(attrs_b)):
+            old = attrs_a.get(name, self._default(da, name, self.opset_a))
+            new = attrs_b.get(name, self._default(db, name, self.opset_b))
+            if old != new:
+                fields.append(FieldChange(f"attr:{name}", old, new))
+        inputs_a = {d["slot"]: u for u, _, d in self.ga.in_edges(node_a, data=True) if d["slot"] is not None}
+        inputs_b = {d["slot"]: u for u, _, d in self.gb.in_edges(node_b, data=True) if d["slot"] is not None}
+        if len(inputs_a) != len(inputs_b):
+            fields.append(FieldChange("inputs", len(inputs_a), len(inputs_b)))
+        for slot in sorted(set(inputs_a) & set(inputs_b)):
+            pred_a, pred_b = inputs_a[slot], inputs_b[slot]
+            partner = self.matches.get(pred_a)
+            if partner is not None and partner != pred_b and pred_b in self._matched_b:
+                fields.append(FieldChange(f"input[{slot}]", self.ga.nodes[pred_a]["name"],
+                                          self.gb.nodes[pred_b]["name"]))
+        return fields
+
+    @functools.cached_property
+    def _matched_b(self) -> set[str]:
+        return set(self.matches.values())
+
+    @staticmethod
+    def _default(data: dict, name: str, opset: dict) -> Any:
+        return _schema_default(data["op_type"], data["domain"], opset.get(data["domain"], 0), name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_default(op_type: str, domain: str, version: int, name: str) -> Any:
+    try:
+        schema = onnx.defs.get_schema(op_type, version or onnx.defs.onnx_opset_version(), domain)
+    except onnx.defs.SchemaError:
+        return None
+    attr = schema.attributes.get(name)
+    if attr is None or not attr.default_value.name:
+        return None
+    value = onnx.helper.get_attribute_value(attr.default_value)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _weight_change(da: dict, db: dict) -> tuple[tuple[FieldChange, ...], float | None, float | None] | None:
+    if da["hash"] == db["hash"]:
+        return None
+    fields = [FieldChange(key, da[key], db[key]) for key in ("dtype", "shape") if da[key] != db[key]]
+    if fields:
+        return tuple(fields), None, None
+    values_a = tensor_array(da["tensor"])
+    values_b = tensor_array(db["tensor"])
+    if values_a.dtype.kind in "fiub" and values_a.size:
+        delta = np.abs(values_a.astype(np.float64) - values_b.astype(np.float64))
+        differs = ~((values_a == values_b) | (np.isnan(delta) & np.isnan(values_a) & np.isnan(values_b)))
+        max_abs = float(np.nanmax(delta)) if not np.isnan(delta).all() else float("nan")
+        fraction = float(differs.mean())
+    else:
+        max_abs, fraction = None, float(np.mean(values_a != values_b)) if values_a.size else 0.0
+    if fraction == 0.0:
+        return None
+    summary = FieldChange("values", None, f"max |Δ| {max_abs:.3g}, {fraction:.1%} changed"
+                          if max_abs is not None else f"{fraction:.1%} changed")
+    return (summary,), max_abs, fraction

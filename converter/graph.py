@@ -1,0 +1,299 @@
+"""ModelProto -> networkx graph: a read-only view of a model for diffing and rendering.
+
+``to_graph(model)`` returns a ``networkx.MultiDiGraph`` with this schema (everything downstream
+reads the model through it):
+
+Graph attributes (``G.graph``):
+    ``name``, ``ir_version``, ``producer_name``, ``producer_version``, ``doc_string``;
+    ``opset``: {domain: version} ('' for the default ONNX domain);
+    ``metadata``: {key: value} of the model's metadata_props;
+    ``inputs`` / ``outputs``: node ids of the graph inputs and outputs, in signature order;
+    ``notes``: tuple of strings about what could not be worked out (e.g. shape inference failed).
+
+Nodes, keyed by a unique string id (``op:<name>``, ``input:<name>``, ``output:<name>``,
+``initializer:<name>``), in model order; every node has
+    ``kind``: 'op' | 'input' | 'output' | 'initializer';
+    ``name``: the ONNX name (ops without a name get '<op_type>_<index>');
+    ``scope``: '/'-joined module path from ``graphtool.scope`` metadata ('' at the top level);
+    ``index``: position in model order (0, 1, ...).
+Op nodes add ``op_type``, ``domain``, ``attributes`` ({name: JSON-able value; tensors as
+``{'tensor': dtype, 'shape': [...], 'hash': ...}``}), ``source`` ('file.py:LINE' or None),
+``parent`` (id of the If/Loop/Scan op whose subgraph holds it, else None), ``subgraphs``
+({attribute name: number of nodes} for control-flow ops) and ``output_shapes`` (list of shapes).
+Input, output and initializer nodes add ``shape`` (list of int | str | None, or None when
+unknown), ``dtype`` (numpy-style name, e.g. 'float32') and ``size`` (element count or None).
+Initializers add ``hash`` (content hash of the values) and ``tensor`` (the TensorProto itself, to
+read values lazily; never copied).
+
+Edges, one per tensor use (producer -> consumer, so a tensor read twice gives two edges), keyed by
+the consumer's input slot: ``tensor`` (name), ``dtype``, ``shape``, ``slot`` (consumer input index),
+``out_slot`` (producer output index). Outputs are consumers with slot 0; a subgraph's outputs
+reach their parent op with slot None.
+
+Subgraphs of If / Loop / Scan are flattened: their ops become nodes of the same graph with scope
+``<parent scope>/<parent name>.<attribute>`` and ``parent`` set; a subgraph's formal inputs appear as
+edges from the parent op, its outputs as edges back to the parent op, and tensors it reads from the
+outer graph as ordinary edges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from converter.scopes import node_scope, node_source
+
+__all__ = ["to_graph", "op_nodes", "node_label", "format_shape", "tensor_hash", "tensor_array"]
+
+_GRAPH_ATTRS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+
+
+def to_graph(model: onnx.ModelProto, *, infer_shapes: bool = True) -> nx.MultiDiGraph:
+    """Build the networkx view of a model (see the module docstring for the schema)."""
+    notes: list[str] = []
+    if infer_shapes:
+        model = _inferred(model, notes)
+    graph = model.graph
+    g = nx.MultiDiGraph(
+        name=graph.name,
+        ir_version=model.ir_version,
+        producer_name=model.producer_name,
+        producer_version=model.producer_version,
+        doc_string=model.doc_string,
+        opset={entry.domain or "": entry.version for entry in model.opset_import},
+        metadata={prop.key: prop.value for prop in model.metadata_props},
+        notes=(),
+    )
+    builder = _Builder(g, _value_infos(graph))
+    builder.add_graph(graph)
+    g.graph["inputs"] = builder.input_ids
+    g.graph["outputs"] = builder.output_ids
+    g.graph["notes"] = tuple(notes)
+    return g
+
+
+def op_nodes(g: nx.MultiDiGraph) -> list[str]:
+    """Ids of the op nodes, in model order."""
+    return [node for node, kind in g.nodes(data="kind") if kind == "op"]
+
+
+def node_label(data: dict[str, Any]) -> str:
+    """A short human name for a node: 'Conv conv1' or 'initializer W'."""
+    if data["kind"] == "op":
+        return f"{data['op_type']} {data['name']}"
+    return f"{data['kind']} {data['name']}"
+
+
+def format_shape(shape: list | None) -> str:
+    """'[1,3,224,224]', with symbolic dims by name and '?' for unknown ones."""
+    if shape is None:
+        return "?"
+    return "[" + ",".join("?" if dim is None else str(dim) for dim in shape) + "]"
+
+
+def tensor_array(tensor: onnx.TensorProto) -> np.ndarray:
+    """The values of an initializer as a numpy array."""
+    return numpy_helper.to_array(tensor)
+
+
+def tensor_hash(tensor: onnx.TensorProto) -> str:
+    """A content hash of a tensor's values, independent of its name and storage layout."""
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(str(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)).encode())
+    digest.update(repr(tuple(tensor.dims)).encode())
+    if tensor.data_location == onnx.TensorProto.EXTERNAL and not tensor.raw_data:
+        digest.update(repr([(e.key, e.value) for e in tensor.external_data]).encode())
+    elif tensor.raw_data:
+        digest.update(tensor.raw_data)
+    else:
+        digest.update(np.ascontiguousarray(tensor_array(tensor)).tobytes())
+    return digest.hexdigest()
+
+
+def _inferred(model: onnx.ModelProto, notes: list[str]) -> onnx.ModelProto:
+    try:
+        return onnx.shape_inference.infer_shapes(model)
+    except (onnx.shape_inference.InferenceError, ValueError, RuntimeError) as error:
+        notes.append(f"shape inference failed, shapes are partial: {error}")
+        return model
+
+
+def _type_info(value_type: onnx.TypeProto) -> tuple[str | None, list | None]:
+    if not value_type.HasField("tensor_type"):
+        return None, None
+    tensor_type = value_type.tensor_type
+    dtype = _dtype_name(tensor_type.elem_type) if tensor_type.elem_type else None
+    if not tensor_type.HasField("shape"):
+        return dtype, None
+    shape = []
+    for dim in tensor_type.shape.dim:
+        if dim.HasField("dim_value"):
+            shape.append(int(dim.dim_value))
+        elif dim.HasField("dim_param"):
+            shape.append(dim.dim_param)
+        else:
+            shape.append(None)
+    return dtype, shape
+
+
+def _dtype_name(elem_type: int) -> str:
+    try:
+        return str(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)))
+    except (KeyError, TypeError, ValueError):
+        return onnx.TensorProto.DataType.Name(elem_type).lower()
+
+
+def _value_infos(graph: onnx.GraphProto) -> dict[str, tuple[str | None, list | None]]:
+    infos: dict[str, tuple[str | None, list | None]] = {}
+    stack = [graph]
+    while stack:
+        current = stack.pop()
+        for value in (*current.input, *current.value_info, *current.output):
+            infos.setdefault(value.name, _type_info(value.type))
+        for node in current.node:
+            for attr in node.attribute:
+                stack.extend(_subgraphs_of(attr))
+    return infos
+
+
+def _subgraphs_of(attr: onnx.AttributeProto) -> Iterable[onnx.GraphProto]:
+    if attr.type == onnx.AttributeProto.GRAPH:
+        return (attr.g,)
+    if attr.type == onnx.AttributeProto.GRAPHS:
+        return tuple(attr.graphs)
+    return ()
+
+
+def _attribute_value(attr: onnx.AttributeProto) -> Any:
+    if attr.type == onnx.AttributeProto.TENSOR:
+        return _tensor_summary(attr.t)
+    if attr.type == onnx.AttributeProto.TENSORS:
+        return [_tensor_summary(t) for t in attr.tensors]
+    if attr.type == onnx.AttributeProto.SPARSE_TENSOR:
+        return {"sparse_tensor": _tensor_summary(attr.sparse_tensor.values)}
+    value = onnx.helper.get_attribute_value(attr)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, list):
+        return [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v for v in value]
+    if isinstance(value, onnx.TypeProto):
+        return str(value).strip()
+    return value
+
+
+def _tensor_summary(tensor: onnx.TensorProto) -> dict:
+    summary: dict[str, Any] = {
+        "tensor": _dtype_name(tensor.data_type),
+        "shape": list(tensor.dims),
+        "hash": tensor_hash(tensor),
+    }
+    if int(np.prod(tensor.dims, dtype=np.int64)) <= 8 and tensor.data_location != onnx.TensorProto.EXTERNAL:
+        summary["values"] = tensor_array(tensor).ravel().tolist()
+    return summary
+
+
+class _Builder:
+    """Adds the nodes and edges of a graph and its subgraphs to one MultiDiGraph."""
+
+    def __init__(self, g: nx.MultiDiGraph, infos: dict[str, tuple[str | None, list | None]]):
+        self.g = g
+        self.infos = infos
+        self.input_ids: list[str] = []
+        self.output_ids: list[str] = []
+        self.ids: set[str] = set()
+
+    def _new_id(self, kind: str, name: str) -> str:
+        node_id = f"{kind}:{name}"
+        suffix = 1
+        while node_id in self.ids:
+            suffix += 1
+            node_id = f"{kind}:{name}#{suffix}"
+        self.ids.add(node_id)
+        return node_id
+
+    def _add(self, kind: str, name: str, **attrs: Any) -> str:
+        node_id = self._new_id(kind, name)
+        self.g.add_node(node_id, kind=kind, name=name, index=len(self.ids) - 1, **attrs)
+        return node_id
+
+    def _tensor_edge(self, producer: tuple[str, int], consumer: str, slot: int | None, tensor: str,
+                     key: object = None) -> None:
+        dtype, shape = self.infos.get(tensor, (None, None))
+        self.g.add_edge(
+            producer[0], consumer, key=slot if key is None else key, tensor=tensor, dtype=dtype,
+            shape=shape, slot=slot, out_slot=producer[1],
+        )
+
+    def add_graph(self, graph: onnx.GraphProto) -> None:
+        producers: dict[str, tuple[str, int]] = {}
+        initializer_names = {init.name for init in graph.initializer}
+        for value in graph.input:
+            dtype, shape = _type_info(value.type)
+            if value.name in initializer_names:
+                continue
+            node_id = self._add("input", value.name, scope="", dtype=dtype, shape=shape, size=_size(shape))
+            self.input_ids.append(node_id)
+            producers[value.name] = (node_id, 0)
+        self._add_initializers(graph.initializer, producers, scope="")
+        self._add_nodes(graph, producers, scope_prefix=None, parent=None)
+        for value in graph.output:
+            dtype, shape = _type_info(value.type)
+            node_id = self._add("output", value.name, scope="", dtype=dtype, shape=shape, size=_size(shape))
+            self.output_ids.append(node_id)
+            if value.name in producers:
+                self._tensor_edge(producers[value.name], node_id, 0, value.name)
+
+    def _add_initializers(self, initializers, producers: dict, scope: str) -> None:
+        for init in initializers:
+            shape = list(init.dims)
+            node_id = self._add(
+                "initializer", init.name, scope=scope, dtype=_dtype_name(init.data_type), shape=shape,
+                size=_size(shape), hash=tensor_hash(init), tensor=init,
+            )
+            producers[init.name] = (node_id, 0)
+
+    def _add_nodes(self, graph: onnx.GraphProto, producers: dict, scope_prefix: str | None,
+                   parent: str | None) -> None:
+        for position, node in enumerate(graph.node):
+            name = node.name or f"{node.op_type}_{position}"
+            scope = node_scope(node) if scope_prefix is None else scope_prefix
+            attributes = {a.name: _attribute_value(a) for a in node.attribute if a.type not in _GRAPH_ATTRS}
+            subgraphs = {a.name: sum(len(sg.node) for sg in _subgraphs_of(a))
+                         for a in node.attribute if a.type in _GRAPH_ATTRS}
+            node_id = self._add(
+                "op", name, scope=scope, op_type=node.op_type, domain=node.domain or "",
+                attributes=attributes, source=node_source(node), parent=parent, subgraphs=subgraphs,
+                output_shapes=[self.infos.get(out, (None, None))[1] for out in node.output],
+            )
+            for slot, tensor in enumerate(node.input):
+                if tensor and tensor in producers:
+                    self._tensor_edge(producers[tensor], node_id, slot, tensor)
+            for attr in node.attribute:
+                for sub in _subgraphs_of(attr):
+                    inner_scope = "/".join(part for part in (scope, f"{name}.{attr.name}") if part)
+                    self._add_subgraph(sub, producers, node_id, inner_scope)
+            for out_slot, tensor in enumerate(node.output):
+                if tensor:
+                    producers[tensor] = (node_id, out_slot)
+
+    def _add_subgraph(self, sub: onnx.GraphProto, outer: dict, parent: str, scope: str) -> None:
+        producers = dict(outer)
+        for slot, value in enumerate(sub.input):
+            producers[value.name] = (parent, slot)
+        self._add_initializers(sub.initializer, producers, scope=scope)
+        self._add_nodes(sub, producers, scope_prefix=scope, parent=parent)
+        for slot, value in enumerate(sub.output):
+            if value.name in producers:
+                self._tensor_edge(producers[value.name], parent, None, value.name, key=f"out{slot}")
+
+
+def _size(shape: list | None) -> int | None:
+    if shape is None or any(not isinstance(dim, int) for dim in shape):
+        return None
+    return int(np.prod(shape, dtype=np.int64))

@@ -1,0 +1,211 @@
+"""Match the nodes of two graph views by structure, with names only as a hint.
+
+The matcher is near-linear: Weisfeiler-Lehman rounds give every node a hash of its typed, slot-aware
+neighbourhood (0..ROUNDS hops); nodes whose hash is unique on both sides become anchors, deepest
+hashes first; matches then spread along edges (input slot by input slot, consumers grouped by slot),
+and a last pass pairs the nodes left in the same position between matched neighbours (an op whose
+type changed). Ties are broken by content (attributes, weight hashes), then names, then model order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import networkx as nx
+
+__all__ = ["match_graphs", "ROUNDS"]
+
+ROUNDS = 4
+# Below this depth a hash says too little about a node to pair equal-sized groups by model order.
+_ORDER_DEPTH = 2
+
+
+def match_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, rounds: int = ROUNDS) -> dict[str, str]:
+    """Pair node ids of ``ga`` with node ids of ``gb``; returns {id in a: id in b}."""
+    table: dict[Hashable, int] = {}
+    a, b = _Side(ga, table), _Side(gb, table)
+    for _ in range(rounds):
+        for side in (a, b):
+            side.refine(table)
+    matcher = _Matcher(a, b, rounds)
+    matcher.run()
+    return {a.ids[i]: b.ids[j] for i, j in enumerate(matcher.a_to_b) if j >= 0}
+
+
+def _label(data: dict[str, Any]) -> Hashable:
+    if data["kind"] == "op":
+        return ("op", data["domain"], data["op_type"])
+    return (data["kind"],)
+
+
+def _hint(data: dict[str, Any]) -> Hashable:
+    if data["kind"] == "initializer":
+        return ("w", data["hash"])
+    if data["kind"] == "op":
+        return ("op", data["op_type"], repr(sorted(data["attributes"].items())))
+    return (data["kind"], data.get("dtype"), repr(data.get("shape")))
+
+
+class _Side:
+    """One graph as integer adjacency lists, with its WL hashes per round."""
+
+    def __init__(self, g: nx.MultiDiGraph, table: dict[Hashable, int]):
+        self.ids = list(g.nodes)
+        index = {node: i for i, node in enumerate(self.ids)}
+        data = [g.nodes[node] for node in self.ids]
+        self.kinds = [d["kind"] for d in data]
+        self.names = [d["name"] for d in data]
+        self.hints = [_hint(d) for d in data]
+        labels = [table.setdefault(_label(d), len(table)) for d in data]
+        self.labels = labels
+        self.preds: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
+        self.succs: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
+        for u, v, key, edge in g.edges(keys=True, data=True):
+            slot = edge["slot"] if edge["slot"] is not None else -1 - int(str(key)[3:] or 0)
+            iu, iv = index[u], index[v]
+            self.preds[iv].append((slot, edge["out_slot"], iu))
+            self.succs[iu].append((slot, edge["out_slot"], iv))
+        self.hashes: list[list[int]] = [labels]
+
+    def refine(self, table: dict[Hashable, int]) -> None:
+        prev = self.hashes[-1]
+        new = []
+        for i, own in enumerate(prev):
+            signature = (
+                own,
+                tuple(sorted([(s, o, prev[p]) for s, o, p in self.preds[i]])),
+                tuple(sorted([(s, o, prev[c]) for s, o, c in self.succs[i]])),
+            )
+            new.append(table.setdefault(signature, len(table)))
+        self.hashes.append(new)
+
+
+class _Matcher:
+    def __init__(self, a: _Side, b: _Side, rounds: int):
+        self.a, self.b, self.rounds = a, b, rounds
+        self.a_to_b = [-1] * len(a.ids)
+        self.b_to_a = [-1] * len(b.ids)
+
+    def run(self) -> None:
+        for depth in range(self.rounds, -1, -1):
+            self._anchor(depth)
+        self._pair_by_position()
+        self._pair_by_name()
+
+    def _link(self, i: int, j: int, queue: list[tuple[int, int]]) -> None:
+        if self.a_to_b[i] < 0 and self.b_to_a[j] < 0:
+            self.a_to_b[i], self.b_to_a[j] = j, i
+            queue.append((i, j))
+
+    def _anchor(self, depth: int) -> None:
+        groups_a = _group([i for i, j in enumerate(self.a_to_b) if j < 0], self.a.hashes[depth].__getitem__)
+        groups_b = _group([j for j, i in enumerate(self.b_to_a) if i < 0], self.b.hashes[depth].__getitem__)
+        queue: list[tuple[int, int]] = []
+        for key, members_a in groups_a.items():
+            members_b = groups_b.get(key)
+            if members_b:
+                for i, j in self._pair(members_a, members_b, allow_order=depth >= _ORDER_DEPTH):
+                    self._link(i, j, queue)
+        self._propagate(queue)
+
+    def _pair(self, xs: Sequence[int], ys: Sequence[int], allow_order: bool) -> list[tuple[int, int]]:
+        """Pair two candidate lists: unique on both sides by content, name, then deep hash."""
+        if len(xs) == 1 and len(ys) == 1:
+            return [(xs[0], ys[0])]
+        a, b = self.a, self.b
+        pairs: list[tuple[int, int]] = []
+        keys: list[tuple[Callable[[int], Hashable], Callable[[int], Hashable]]] = [
+            (a.hints.__getitem__, b.hints.__getitem__),
+            (a.names.__getitem__, b.names.__getitem__),
+        ]
+        keys += [(a.hashes[d].__getitem__, b.hashes[d].__getitem__) for d in range(self.rounds, 0, -1)]
+        for key_a, key_b in keys:
+            if not xs or not ys:
+                break
+            ga, gb = _group(xs, key_a), _group(ys, key_b)
+            taken = set()
+            for key, members in ga.items():
+                other = gb.get(key)
+                if len(members) == 1 and other is not None and len(other) == 1:
+                    pairs.append((members[0], other[0]))
+                    taken.add(members[0])
+            if taken:
+                taken_b = {j for i, j in pairs}
+                xs = [x for x in xs if x not in taken]
+                ys = [y for y in ys if y not in taken_b]
+        if allow_order and xs and len(xs) == len(ys):
+            pairs.extend(zip(xs, ys, strict=True))
+        return pairs
+
+    def _propagate(self, queue: list[tuple[int, int]]) -> None:
+        a, b = self.a, self.b
+        while queue:
+            i, j = queue.pop()
+            preds_b = {(s, o): p for s, o, p in b.preds[j]}
+            for s, o, p in a.preds[i]:
+                q = preds_b.get((s, o))
+                if q is not None and a.labels[p] == b.labels[q]:
+                    self._link(p, q, queue)
+            free_a = _group([(s, o, c) for s, o, c in a.succs[i] if self.a_to_b[c] < 0],
+                            lambda t: (t[0], t[1], a.labels[t[2]]))
+            if not free_a:
+                continue
+            free_b = _group([(s, o, c) for s, o, c in b.succs[j] if self.b_to_a[c] < 0],
+                            lambda t: (t[0], t[1], b.labels[t[2]]))
+            for key, members in free_a.items():
+                others = free_b.get(key)
+                if others:
+                    xs = _unique([t[2] for t in members])
+                    ys = _unique([t[2] for t in others])
+                    for x, y in self._pair(xs, ys, allow_order=False):
+                        self._link(x, y, queue)
+
+    def _pair_by_position(self) -> None:
+        """Pair unmatched ops that sit between the same matched neighbours (e.g. a changed op type)."""
+        a, b = self.a, self.b
+        for i in range(len(a.ids)):
+            if self.a_to_b[i] >= 0 or a.kinds[i] != "op":
+                continue
+            votes: dict[int, int] = defaultdict(int)
+            for s, o, p in a.preds[i]:
+                if self.a_to_b[p] >= 0:
+                    for s2, o2, c in b.succs[self.a_to_b[p]]:
+                        if (s2, o2) == (s, o) and self.b_to_a[c] < 0 and b.kinds[c] == "op":
+                            votes[c] += 1
+            for s, o, c in a.succs[i]:
+                if self.a_to_b[c] >= 0:
+                    for s2, o2, p in b.preds[self.a_to_b[c]]:
+                        if (s2, o2) == (s, o) and self.b_to_a[p] < 0 and b.kinds[p] == "op":
+                            votes[p] += 1
+            if not votes:
+                continue
+            best = max(votes.values())
+            winners = [c for c, v in votes.items() if v == best]
+            if len(winners) == 1:
+                queue: list[tuple[int, int]] = []
+                self._link(i, winners[0], queue)
+                self._propagate(queue)
+
+    def _pair_by_name(self) -> None:
+        b_names = _group([j for j, i in enumerate(self.b_to_a) if i < 0],
+                         lambda j: (self.b.labels[j], self.b.names[j]))
+        queue: list[tuple[int, int]] = []
+        for i, j in enumerate(self.a_to_b):
+            if j < 0:
+                others = b_names.get((self.a.labels[i], self.a.names[i]))
+                if others and len(others) == 1:
+                    self._link(i, others[0], queue)
+        self._propagate(queue)
+
+
+def _group(items: Sequence[Any], key: Callable[[Any], Hashable]) -> dict[Hashable, list[Any]]:
+    groups: dict[Hashable, list[Any]] = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    return groups
+
+
+def _unique(items: list[int]) -> list[int]:
+    return list(dict.fromkeys(items))
