@@ -1,0 +1,311 @@
+"""Graph view (+ Diff) -> Graphviz DOT source, and writing it out as svg, png, pdf or dot.
+
+Ops are rounded boxes (op type, name, output shape); inputs, outputs and weights have shapes of
+their own; scopes become nested clusters; collapsed scopes are 3-D boxes that count their ops. In a
+diff, unchanged nodes are grey, added green, removed red and changed orange.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import graphviz
+import networkx as nx
+
+from converter.collapse import Item, Plan, draw_scope, focus, plan_diff, plan_scopes, resolve_node, resolve_scopes
+from converter.diff import Diff
+from converter.errors import GraphtoolError
+from converter.graph import format_shape
+from converter.scopes import scope_parts
+
+__all__ = [
+    "Rendering", "Written", "render_graph", "render_diff", "write_rendering", "output_format",
+    "FORMATS", "DEFAULT_MAX_NODES", "STATUS_COLORS",
+]
+
+FORMATS = ("svg", "png", "pdf", "dot")
+# dot lays out a few hundred nodes in about a second; thousands take minutes.
+DEFAULT_MAX_NODES = 300
+STATUS_COLORS = {
+    "unchanged": ("#9ca3af", "#f3f4f6"),
+    "added": ("#15803d", "#bbf7d0"),
+    "removed": ("#b91c1c", "#fecaca"),
+    "changed": ("#c2410c", "#fed7aa"),
+}
+_KIND_STYLE = {
+    "op": {"shape": "box", "style": "rounded,filled", "fillcolor": "white"},
+    "input": {"shape": "invhouse", "style": "filled", "fillcolor": "#dbeafe"},
+    "output": {"shape": "house", "style": "filled", "fillcolor": "#fef3c7"},
+    "initializer": {"shape": "note", "style": "filled", "fillcolor": "#f5f5f4", "fontsize": "8"},
+    "box": {"shape": "box3d", "style": "filled", "fillcolor": "#e5e7eb"},
+}
+_INSTALL_HINT = (
+    "the Graphviz 'dot' program is not installed, so only the .dot file was written; install Graphviz "
+    "(apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/) and rerun"
+)
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """A diagram as DOT source, with what was drawn and what was folded away."""
+
+    source: str
+    nodes: int
+    items: int
+    boxes: int
+    depth: int | None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"nodes": self.nodes, "items": self.items, "boxes": self.boxes, "depth": self.depth,
+                "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
+class Written:
+    """Files written for a diagram; ``output`` is None when only the .dot could be written."""
+
+    output: Path | None
+    dot: Path
+    format: str
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"output": str(self.output) if self.output else None, "dot": str(self.dot),
+                "format": self.format, "notes": list(self.notes)}
+
+
+def render_graph(g: nx.MultiDiGraph, *, depth: int | None = None, expand: Iterable[str] = (),
+                 focus_node: str | None = None, radius: int = 2, max_nodes: int = DEFAULT_MAX_NODES,
+                 title: str | None = None) -> Rendering:
+    """Draw a graph view; huge graphs are collapsed to ``max_nodes`` items unless it is 0."""
+    expand = resolve_scopes(g, expand)
+    highlight = None
+    if focus_node is not None:
+        highlight = resolve_node(g, focus_node)
+        g = focus(g, highlight, radius)
+    plan = plan_scopes(g, depth=depth, expand=expand, budget=max_nodes)
+    return _emit(g, plan, {}, {}, highlight, title)
+
+
+def render_diff(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, diff: Diff, *, context: int = 1,
+                title: str | None = None) -> Rendering:
+    """Draw B with A's removed nodes, coloured by change; unchanged regions are collapsed."""
+    union, status, details = _union(ga, gb, diff)
+    plan = plan_diff(union, status, context)
+    return _emit(union, plan, status, details, None, title)
+
+
+def output_format(path: Path, fmt: str | None) -> str:
+    """The format to write: --format when given, else the file's suffix, else svg."""
+    chosen = (fmt or path.suffix.lstrip(".") or "svg").lower()
+    if chosen not in FORMATS:
+        raise GraphtoolError(f"unknown diagram format '{chosen}'; choose one of {', '.join(FORMATS)}")
+    return chosen
+
+
+def write_rendering(rendering: Rendering, path: Path, fmt: str) -> Written:
+    """Write the .dot source and, when Graphviz is installed, the diagram in ``fmt``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dot_path = path if fmt == "dot" else path.with_suffix(".dot")
+    if dot_path == path and fmt != "dot":
+        dot_path = path.with_name(path.name + ".dot")
+    dot_path.write_text(rendering.source, encoding="utf-8")
+    if fmt == "dot":
+        return Written(dot_path, dot_path, fmt)
+    if shutil.which("dot") is None:
+        return Written(None, dot_path, fmt, (_INSTALL_HINT,))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", graphviz.FormatSuffixMismatchWarning)
+            graphviz.render("dot", fmt, str(dot_path), outfile=str(path), quiet=True)
+    except graphviz.CalledProcessError as error:
+        raise GraphtoolError(f"Graphviz could not draw {dot_path}: {error.stderr or error}") from None
+    return Written(path, dot_path, fmt)
+
+
+def _union(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, diff: Diff):
+    matched = dict(diff.matches)
+    matched_b = set(matched.values())
+    union = nx.MultiDiGraph(**gb.graph)
+    union.add_nodes_from(gb.nodes(data=True))
+    union.add_edges_from(gb.edges(keys=True, data=True))
+    status = {node: ("unchanged" if node in matched_b else "added") for node in gb}
+    removed = {node: f"a:{node}" for node in ga if node not in matched}
+    scope_map = _scope_map(ga, gb, matched)
+    for node, new_id in removed.items():
+        data = ga.nodes[node]
+        union.add_node(new_id, **{**data, "index": len(gb) + data["index"],
+                                  "scope": _translate(data["scope"], scope_map)})
+        status[new_id] = "removed"
+    for u, v, key, data in ga.edges(keys=True, data=True):
+        if u in removed or v in removed:
+            union.add_edge(removed.get(u) or matched[u], removed.get(v) or matched[v], key=key, **data)
+    details: dict[str, str] = {}
+    for change in diff.changes:
+        if change.b is not None and change.a is not None:
+            status[change.b.id] = "changed"
+            details[change.b.id] = "; ".join(_short(f.field, f.old, f.new) for f in change.fields)
+    return union, status, details
+
+
+def _scope_map(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, matched: dict[str, str]) -> dict[str, str]:
+    """A's scope names in B's terms, learnt from matched ops (their most common counterpart)."""
+    votes: dict[str, Counter] = defaultdict(Counter)
+    for node_a, node_b in matched.items():
+        if ga.nodes[node_a]["kind"] == "op":
+            votes[ga.nodes[node_a]["scope"]][gb.nodes[node_b]["scope"]] += 1
+    return {scope: counter.most_common(1)[0][0] for scope, counter in votes.items()}
+
+
+def _translate(scope: str, scope_map: dict[str, str]) -> str:
+    parts = scope_parts(scope)
+    for k in range(len(parts), 0, -1):
+        prefix = "/".join(parts[:k])
+        if prefix in scope_map:
+            return "/".join(p for p in (scope_map[prefix], *parts[k:]) if p)
+    return scope
+
+
+def _short(field: str, old, new) -> str:
+    if field == "values":
+        return str(new)
+    text = f"{field.removeprefix('attr:')}: {old} → {new}"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _cluster_of(g: nx.MultiDiGraph, item: Item) -> str:
+    if isinstance(item, str):
+        return draw_scope(g, item)
+    if item[0] == "scope":
+        return "/".join(scope_parts(item[1])[:-1])
+    if item[0] == "region":
+        return item[1]
+    return ""
+
+
+def _node_label(data: dict) -> str:
+    kind = data["kind"]
+    if kind == "op":
+        shapes = " ".join(format_shape(s) for s in data["output_shapes"] if s is not None)
+        return "\n".join(line for line in (data["op_type"], _clip(data["name"]), shapes) if line)
+    if kind == "initializer":
+        return f"{_clip(data['name'])}\n{format_shape(data['shape'])}"
+    return f"{_clip(data['name'])}\n{data.get('dtype') or '?'}{format_shape(data.get('shape'))}"
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+
+
+def _box_label(item: tuple, members: list[dict]) -> str:
+    ops = Counter(data["op_type"] for data in members if data["kind"] == "op")
+    total = sum(ops.values())
+    common = ", ".join(f"{count} {op}" for op, count in ops.most_common(3))
+    more = ", …" if len(ops) > 3 else ""
+    counts = f"{total} op{'s' if total != 1 else ''}" + (f"\n({common}{more})" if common else "")
+    if not total:
+        counts = f"{len(members)} weight{'s' if len(members) != 1 else ''}"
+    if item[0] == "scope":
+        return f"{scope_parts(item[1])[-1]}\n{counts}"
+    if item[0] == "region":
+        return f"{counts.splitlines()[0]} unchanged"
+    return f"nodes {min(d['index'] for d in members)}–{max(d['index'] for d in members)}\n{counts}"
+
+
+def _emit(g: nx.MultiDiGraph, plan: Plan, status: dict[str, str], details: dict[str, str],
+          highlight: str | None, title: str | None) -> Rendering:
+    members: dict[Item, list[str]] = defaultdict(list)
+    for node in sorted(g, key=lambda n: g.nodes[n]["index"]):
+        members[plan.item_of[node]].append(node)
+    dot_ids = {item: f"n{i}" for i, item in enumerate(members)}
+    dot = graphviz.Digraph(name=g.graph.get("name") or "model", strict=False)
+    dot.attr(rankdir="TB", fontname="Helvetica", fontsize="11", compound="true")
+    if title:
+        dot.attr(label=title, labelloc="t")
+    dot.attr("node", fontname="Helvetica", fontsize="10")
+    dot.attr("edge", fontname="Helvetica", fontsize="8", color="#6b7280")
+    clusters: dict[str, list[Item]] = defaultdict(list)
+    for item in members:
+        clusters[_cluster_of(g, item)].append(item)
+    boxes = sum(1 for item in members if not isinstance(item, str))
+    node_lines = {item: _node_attrs(g, item, members[item], status, details, highlight) for item in members}
+    _emit_cluster(dot, "", clusters, node_lines, dot_ids, _scope_tree(clusters, dot_ids), [0])
+    _emit_edges(dot, g, plan, dot_ids, status)
+    return Rendering(dot.source, g.number_of_nodes(), len(members), boxes, plan.depth, plan.notes)
+
+
+def _node_attrs(g, item: Item, nodes: list[str], status, details, highlight) -> tuple[str, dict]:
+    if isinstance(item, str):
+        data = g.nodes[item]
+        attrs = dict(_KIND_STYLE[data["kind"]])
+        label = _node_label(data)
+        state = status.get(item)
+        if item in details:
+            label += "\n" + details[item]
+        if item == highlight:
+            attrs["penwidth"] = "3"
+    else:
+        attrs = dict(_KIND_STYLE["box"])
+        label = _box_label(item, [g.nodes[n] for n in nodes])
+        states = {status.get(n) for n in nodes}
+        state = "unchanged" if status and states == {"unchanged"} else (states.pop() if len(states) == 1 else None)
+    if state:
+        color, fill = STATUS_COLORS[state]
+        attrs.update(color=color, fillcolor=fill)
+        if state == "unchanged":
+            attrs["fontcolor"] = "#6b7280"
+    return label, attrs
+
+
+def _scope_tree(clusters: dict[str, list[Item]], dot_ids) -> dict[str, list[str]]:
+    """Children of each cluster scope, ordered by the first item they hold."""
+    first: dict[str, int] = {}
+    for scope, items in clusters.items():
+        index = min(int(dot_ids[item][1:]) for item in items)
+        parts = scope_parts(scope)
+        for k in range(len(parts) + 1):
+            prefix = "/".join(parts[:k])
+            first[prefix] = min(first.get(prefix, index), index)
+    children: dict[str, list[str]] = defaultdict(list)
+    for scope in sorted(first, key=first.__getitem__):
+        if scope:
+            children["/".join(scope_parts(scope)[:-1])].append(scope)
+    return children
+
+
+def _emit_cluster(dot: graphviz.Digraph, scope: str, clusters: dict[str, list[Item]], node_lines, dot_ids,
+                  tree: dict[str, list[str]], counter: list[int]) -> None:
+    for item in clusters.get(scope, ()):
+        label, attrs = node_lines[item]
+        dot.node(dot_ids[item], label=label, **attrs)
+    for child in tree.get(scope, ()):
+        counter[0] += 1
+        with dot.subgraph(name=f"cluster_{counter[0]}") as sub:
+            sub.attr(label=scope_parts(child)[-1], style="rounded", color="#9ca3af", fontcolor="#374151")
+            _emit_cluster(sub, child, clusters, node_lines, dot_ids, tree, counter)
+
+
+def _emit_edges(dot: graphviz.Digraph, g: nx.MultiDiGraph, plan: Plan, dot_ids, status) -> None:
+    edges: dict[tuple[Item, Item], list[dict]] = defaultdict(list)
+    for u, v, data in g.edges(data=True):
+        iu, iv = plan.item_of[u], plan.item_of[v]
+        if iu != iv:
+            edges[(iu, iv)].append(data)
+    for (iu, iv), uses in edges.items():
+        attrs = {}
+        if len(uses) == 1 and isinstance(iu, str) and isinstance(iv, str) and uses[0]["shape"] is not None:
+            attrs["label"] = format_shape(uses[0]["shape"])
+        elif len(uses) > 1:
+            attrs["label"] = f"×{len(uses)}"
+        states = {status.get(iu) if isinstance(iu, str) else None, status.get(iv) if isinstance(iv, str) else None}
+        if "removed" in states:
+            attrs["color"] = STATUS_COLORS["removed"][0]
+        elif "added" in states:
+            attrs["color"] = STATUS_COLORS["added"][0]
+        dot.edge(dot_ids[iu], dot_ids[iv], **attrs)
