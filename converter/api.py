@@ -1,0 +1,232 @@
+"""The Python API the CLI is a thin layer over: load, convert and inspect models."""
+
+from __future__ import annotations
+
+import inspect as inspect_module
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from converter import pyref
+from converter.atomic import atomic_path, check_writable
+from converter.compare import Comparison, compare_outputs, run_onnxruntime
+from converter.errors import GraphtoolError
+from converter.formats import FRAMEWORK, Format, detect
+from converter.inputs import InputSpec, example_arrays, load_npz, match_arrays, merge_specs, parse_spec
+from converter.normalize import DEFAULT_OPSET, normalize
+from converter.sources.base import LoadedModel, LoadOptions, SourceInfo
+from converter.sources.common import class_names
+from converter.sources.onnx_source import graph_input_specs, load_onnx
+from converter.summary import Summary, summarize
+
+__all__ = ["load", "convert", "inspect", "ConvertResult", "LoadOptions", "LoadedModel", "TARGETS"]
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    """The written artifact and how it compares with its source; true when every output agrees."""
+
+    output: Path
+    target: str
+    source: SourceInfo
+    comparison: Comparison
+
+    def __bool__(self) -> bool:
+        return bool(self.comparison)
+
+    def to_dict(self) -> dict:
+        return {
+            "output": str(self.output),
+            "target": self.target,
+            "source": self.source.to_dict(),
+            "validation": self.comparison.to_dict(),
+        }
+
+
+def load(source: str | Path | Any, options: LoadOptions | None = None) -> LoadedModel:
+    """Load a model file, Python reference or in-memory model and normalize it to ONNX."""
+    options = options or LoadOptions()
+    if isinstance(source, onnx.ModelProto):
+        return _finish_onnx(LoadedModel(source, SourceInfo("<memory>", Format.ONNX.value, "onnx")), options)
+    if not isinstance(source, (str, Path)):
+        return _load_object(source, "<memory>", options)
+    detected = detect(str(source), options.source_format)
+    location = detected.location
+    if detected.format is Format.ONNX:
+        return _finish_onnx(load_onnx(location, options), options)
+    if detected.format is Format.PYTHON:
+        return _load_object(pyref.resolve(location), location, options)
+    if FRAMEWORK[detected.format] == "torch":
+        from converter.sources import torch_load
+
+        model = torch_load.read_torch(detected.format, location, options)
+        return _load_torch(model, detected.format, location, options)
+    from converter.sources import tf_source
+
+    model = tf_source.read_tf(detected.format, location, options.signature, options.trust_code)
+    return _load_tf(model, detected.format, location, options)
+
+
+def convert(
+    source: str | Path | Any,
+    target: str = "onnx",
+    output: str | Path | None = None,
+    options: LoadOptions | None = None,
+    force: bool = False,
+) -> ConvertResult:
+    """Load, write the target artifact atomically, and compare it with the source on the same inputs."""
+    if target not in TARGETS:
+        raise GraphtoolError(f"--to {target}: unknown target; expected one of {', '.join(TARGETS)}")
+    path = Path(output) if output is not None else default_output(source, target)
+    check_writable(path, force)  # before any slow work, so a refusal costs nothing
+    loaded = load(source, options)
+    with atomic_path(path, force) as temporary:
+        TARGETS[target](loaded.model, temporary)
+    comparison = _check_onnx(loaded)
+    return ConvertResult(path, target, loaded.source, comparison)
+
+
+def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary:
+    """Load a model and summarize it."""
+    return summarize(load(source, options))
+
+
+def default_output(source: Any, target: str) -> Path:
+    """Next to the model, with the target's suffix."""
+    suffix = {"onnx": ".onnx"}[target]
+    text = str(source) if isinstance(source, (str, Path)) else "model"
+    file, sep, name = text.rpartition(":")
+    if sep and not Path(text).exists():
+        return Path(file).with_name(name + suffix)
+    path = Path(text.rstrip("/"))
+    if path.suffix == suffix:
+        return path.with_name(path.stem + ".normalized" + suffix)
+    return path.with_suffix(suffix) if path.suffix else path.with_name(path.name + suffix)
+
+
+def _write_onnx(model: onnx.ModelProto, path: Path) -> None:
+    if model.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF:
+        raise GraphtoolError(f"{path}: the model is over 2 GB; writing it with external data is not supported yet")
+    onnx.save_model(model, str(path))
+
+
+TARGETS: dict[str, Callable[[onnx.ModelProto, Path], None]] = {"onnx": _write_onnx}
+
+
+def _check_onnx(loaded: LoadedModel) -> Comparison:
+    feeds = loaded.example_inputs
+    names = [o.name for o in loaded.model.graph.output]
+    actual = run_onnxruntime(loaded.model, feeds)
+    expected = loaded.reference(feeds) if loaded.reference else actual
+    return compare_outputs(names, actual, expected)
+
+
+def _given_specs(options: LoadOptions) -> list[InputSpec]:
+    return [parse_spec(text) for text in options.input_specs]
+
+
+def _examples(specs: list[InputSpec], options: LoadOptions) -> dict[str, np.ndarray]:
+    if options.inputs_file is None:
+        return example_arrays(specs)
+    arrays, _ = match_arrays(load_npz(options.inputs_file), [s.name for s in specs], f"--inputs {options.inputs_file}")
+    return arrays
+
+
+def _finish_onnx(loaded: LoadedModel, options: LoadOptions) -> LoadedModel:
+    original = loaded.model
+    model = normalize(onnx.ModelProto.FromString(original.SerializeToString()), opset=options.opset,
+                      origin=loaded.source.path)
+    specs = merge_specs(graph_input_specs(model), _given_specs(options))
+    loaded.model = model
+    loaded.example_inputs = _examples(specs, options)
+    if options.opset is not None:  # the original is the reference for the opset conversion
+        loaded.reference = lambda feeds: run_onnxruntime(original, feeds)
+    return loaded
+
+
+def _load_object(obj: Any, origin: str, options: LoadOptions) -> LoadedModel:
+    if inspect_module.isfunction(obj) or inspect_module.isclass(obj):
+        obj = _call_factory(obj, origin)
+    names = class_names(obj[0] if isinstance(obj, tuple) and obj else obj)
+    if any(n.startswith("torch.") for n in names):
+        from converter.sources import torch_load
+
+        return _load_torch(torch_load.from_object(obj, origin), Format.TORCH_PYTHON, origin, options)
+    if any(n.startswith(("tensorflow.", "keras.", "tf_keras.")) for n in names):
+        from converter.sources import tf_source
+
+        return _load_tf(tf_source.from_object(obj, origin), Format.TF_PYTHON, origin, options)
+    if isinstance(obj, onnx.ModelProto):
+        return _finish_onnx(LoadedModel(obj, SourceInfo(origin, Format.ONNX.value, "onnx")), options)
+    raise GraphtoolError(
+        f"{origin}: returned a {type(obj).__name__}; expected a torch.nn.Module, (module, example inputs), "
+        "keras.Model, tf.Module or tf.function"
+    )
+
+
+def _call_factory(factory: Any, origin: str) -> Any:
+    try:
+        return factory()
+    except Exception as error:  # the user's own code failed: say where, not how graphtool got there
+        raise GraphtoolError(f"{origin}: calling it failed: {type(error).__name__}: {error}") from None
+
+
+def _load_torch(model: Any, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
+    from converter.sources import torch_load, torch_trace
+
+    torch = __import__("torch")
+    given = _given_specs(options)
+    names = [s.name for s in model.declared] or torch_load.input_names(model.module)
+    specs = _torch_specs(model, names, given, options, origin)
+    if options.inputs_file is None and model.example is not None and not given:
+        feeds = {s.name: t.detach().cpu().numpy() for s, t in zip(specs, model.example, strict=False)}
+    else:
+        feeds = _examples(specs, options)
+    args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[s.name])) for s in specs)
+    outputs = torch_trace.output_names(model.module, args)
+    opset = options.opset or DEFAULT_OPSET
+    captured = torch_trace.capture(model, specs, args, opset, options.trace, origin)
+    proto = normalize(captured.model, opset=opset, input_names=[s.name for s in specs], output_names=outputs,
+                      origin=origin)
+    source = SourceInfo(origin, fmt.value, "torch", captured.strategy, captured.attempts)
+    reference = torch_trace.reference_for(model.module, [s.name for s in specs])
+    return LoadedModel(proto, source, feeds, reference)
+
+
+def _torch_specs(model: Any, names: list[str], given: list[InputSpec], options: LoadOptions, origin: str) -> list:
+    if model.declared:
+        return merge_specs(model.declared, given)
+    if options.inputs_file is not None and not given:
+        arrays, _ = match_arrays(load_npz(options.inputs_file), names, f"--inputs {options.inputs_file}")
+        return [InputSpec(n, tuple(a.shape), a.dtype.name) for n, a in arrays.items()]
+    unknown = [g.name for g in given if g.name not in names]
+    if unknown:
+        raise GraphtoolError(f"--input {unknown[0]}: the model has no input '{unknown[0]}'; forward() takes "
+                             f"{', '.join(names) or 'no arguments'}")
+    by_name = {g.name: g for g in given}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise GraphtoolError(
+            f"{origin}: the input shapes are unknown; pass --input NAME:DIMS[:DTYPE] for "
+            f"{', '.join(missing)} (e.g. --input {missing[0]}:batch,16, a name for each dynamic dim) "
+            "or --inputs data.npz"
+        )
+    return [by_name[n] for n in names]
+
+
+def _load_tf(model: Any, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
+    from converter.sources import tf_source
+
+    given = _given_specs(options)
+    if not model.declared and not given:
+        raise GraphtoolError(f"{origin}: the input signature is unknown; pass --input NAME:DIMS[:DTYPE] for each input")
+    specs = merge_specs(model.declared, given) if model.declared else given
+    opset = options.opset or DEFAULT_OPSET
+    proto, outputs, reference = tf_source.to_onnx(model, specs, opset, origin)
+    proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin)
+    source = SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx")
+    return LoadedModel(proto, source, _examples(specs, options), reference)

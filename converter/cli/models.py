@@ -1,0 +1,142 @@
+"""Commands on one model: convert and inspect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from converter.cli import common
+from converter.cli.common import (
+    FromOpt,
+    InputOpt,
+    InputsOpt,
+    JsonOpt,
+    ModelClassOpt,
+    OpsetOpt,
+    SignatureOpt,
+    TraceOpt,
+    TrustCodeOpt,
+    TrustPickleOpt,
+)
+
+__all__ = ["register"]
+
+ModelArg = Annotated[str, typer.Argument(help="A model file, SavedModel directory, or file.py:NAME reference.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the single-model commands to the app."""
+    app.command()(convert)
+    app.command()(inspect)
+
+
+@common.handle_errors
+def convert(
+    model: ModelArg,
+    to: Annotated[str, typer.Option("--to", help="Target format: onnx.")] = "onnx",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write; default: beside MODEL.")] = (
+        None
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
+    input: InputOpt = None,
+    inputs: InputsOpt = None,
+    source_format: FromOpt = None,
+    trace: TraceOpt = "export",
+    opset: OpsetOpt = None,
+    signature: SignatureOpt = "serving_default",
+    model_class: ModelClassOpt = None,
+    trust_pickle: TrustPickleOpt = False,
+    trust_code: TrustCodeOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Convert MODEL to another format and check it computes the same outputs."""
+    from converter import api
+
+    options = common.load_options(
+        input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
+        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code,
+    )
+    with _progress(f"converting {model} to {to}", json):
+        result = api.convert(model, to, output, options, force)
+    if json:
+        common.print_json(result.to_dict())
+    else:
+        _print_conversion(result)
+    raise typer.Exit(0 if result else 1)
+
+
+@common.handle_errors
+def inspect(
+    model: ModelArg,
+    input: InputOpt = None,
+    inputs: InputsOpt = None,
+    source_format: FromOpt = None,
+    trace: TraceOpt = "export",
+    opset: OpsetOpt = None,
+    signature: SignatureOpt = "serving_default",
+    model_class: ModelClassOpt = None,
+    trust_pickle: TrustPickleOpt = False,
+    trust_code: TrustCodeOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Show MODEL's format, interface, size, op mix and structure."""
+    from converter import api
+
+    options = common.load_options(
+        input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
+        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code,
+    )
+    with _progress(f"loading {model}", json):
+        summary = api.inspect(model, options)
+    if json:
+        common.print_json(summary.to_dict())
+        return
+    _print_summary(summary)
+
+
+def _progress(message: str, json: bool):
+    """A spinner on a terminal; nothing when piped, quiet or printing JSON."""
+    import contextlib
+
+    if json or common.settings.quiet or not common.err.is_terminal:
+        return contextlib.nullcontext()
+    return common.err.status(message)
+
+
+def _print_conversion(result) -> None:
+    source = result.source
+    how = f" via {source.strategy}" if source.strategy else ""
+    if not common.settings.quiet:
+        common.out.print(f"{source.path} ({source.format}{how}) -> {result.output}")
+        for attempt in source.attempts:
+            if attempt.error and common.settings.verbose:
+                common.out.print(f"  [dim]{attempt.strategy} failed: {attempt.error}[/dim]")
+    table = Table("output", "max abs err", "max rel err", "tolerance", "verdict", box=None)
+    for check in result.comparison.outputs:
+        verdict = "[green]ok[/green]" if check.passed else f"[red]MISMATCH[/red] {check.detail}"
+        table.add_row(check.name, f"{check.max_abs:.3g}", f"{check.max_rel:.3g}",
+                      f"rtol {check.rtol:g} atol {check.atol:g}", verdict)
+    common.out.print(table)
+    verdict = "[green]outputs match[/green]" if result else "[red]outputs differ beyond tolerance[/red]"
+    common.out.print(verdict)
+
+
+def _print_summary(summary) -> None:
+    source = summary.source
+    how = f", captured with {source['strategy']}" if source.get("strategy") else ""
+    common.out.print(f"[bold]{source['path']}[/bold]: {source['format']} ({source['framework']}{how})")
+    for title, specs in (("inputs", summary.inputs), ("outputs", summary.outputs)):
+        common.out.print(f"{title}:")
+        for spec in specs:
+            dims = ", ".join("?" if d is None else str(d) for d in spec.dims)
+            common.out.print(escape(f"  {spec.name}: [{dims}] {spec.dtype}"))
+    mib = summary.parameter_bytes / 2**20
+    common.out.print(f"opset {summary.opset}, {summary.node_count} nodes, "
+                     f"{summary.parameter_count:,} parameters ({mib:.2f} MiB)")
+    common.out.print("ops: " + ", ".join(f"{op} {n}" for op, n in summary.op_types.items()))
+    if summary.scopes:
+        common.out.print("scopes: " + ", ".join(f"{scope} ({n})" for scope, n in summary.scopes.items()))

@@ -1,0 +1,190 @@
+"""Bring any exported ONNX model to graphtool's one normal form."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import onnx
+
+from converter.errors import GraphtoolError
+from converter.scopes import SCOPE_KEY, SOURCE_KEY, node_source, set_node_meta
+
+__all__ = ["DEFAULT_OPSET", "normalize", "rename_values", "default_opset", "iter_graphs"]
+
+# Both the torch.export ONNX exporter and tf2onnx reach this opset.
+DEFAULT_OPSET = 18
+
+_TORCH_SCOPES = "pkg.torch.onnx.name_scopes"
+_TORCH_STACK = "pkg.torch.onnx.stack_trace"
+_PLACEHOLDER_DIM = re.compile(r"^unk__\d+$")
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def normalize(
+    model: onnx.ModelProto,
+    *,
+    opset: int | None = None,
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    origin: str = "model",
+) -> onnx.ModelProto:
+    """Convert opset, name inputs/outputs after the source, name nodes uniquely, record scopes, infer shapes."""
+    if opset is not None and default_opset(model) != opset:
+        model = _convert_opset(model, opset, origin)
+    mapping = {}
+    for values, names in ((model.graph.input, input_names), (model.graph.output, output_names)):
+        if names:
+            mapping.update({v.name: n for v, n in zip(values, names, strict=False) if v.name != n})
+    if mapping:
+        rename_values(model, mapping)
+    _name_nodes(model.graph)
+    _forget_placeholder_dims(model.graph)
+    for graph in iter_graphs(model.graph):
+        for node in graph.node:
+            _record_origin(node)
+    return _infer_shapes(model)
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    """The model's opset for the default ONNX domain."""
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            return entry.version
+    return 0
+
+
+def iter_graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    """The graph and every subgraph inside it (If / Loop / Scan bodies), depth first."""
+    yield graph
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from iter_graphs(attribute.g)
+            elif attribute.type == onnx.AttributeProto.GRAPHS:
+                for sub in attribute.graphs:
+                    yield from iter_graphs(sub)
+
+
+def rename_values(model: onnx.ModelProto, mapping: dict[str, str]) -> None:
+    """Rename tensors everywhere they appear; a new name that is already taken gets a suffix."""
+    taken = _value_names(model.graph)
+    final = {}
+    for old, new in mapping.items():
+        candidate, index = new, 1
+        while candidate in taken and candidate != old:
+            candidate, index = f"{new}_{index}", index + 1
+        taken.add(candidate)
+        final[old] = candidate
+    for graph in iter_graphs(model.graph):
+        for value in (*graph.input, *graph.output, *graph.value_info):
+            value.name = final.get(value.name, value.name)
+        for tensor in graph.initializer:
+            tensor.name = final.get(tensor.name, tensor.name)
+        for node in graph.node:
+            node.input[:] = [final.get(name, name) for name in node.input]
+            node.output[:] = [final.get(name, name) for name in node.output]
+
+
+def _value_names(graph: onnx.GraphProto) -> set[str]:
+    names: set[str] = set()
+    for sub in iter_graphs(graph):
+        names.update(v.name for v in (*sub.input, *sub.output, *sub.value_info))
+        names.update(t.name for t in sub.initializer)
+        for node in sub.node:
+            names.update(node.input)
+            names.update(node.output)
+    return names
+
+
+def _forget_placeholder_dims(graph: onnx.GraphProto) -> None:
+    """tf2onnx names every unknown dim unk__N; clear them so shape inference can name them after the inputs."""
+    for value in (*graph.output, *graph.value_info):
+        for dim in value.type.tensor_type.shape.dim:
+            if _PLACEHOLDER_DIM.match(dim.dim_param):
+                dim.ClearField("dim_param")
+    del graph.value_info[:]  # exporters' intermediate shapes are re-inferred
+
+
+def _convert_opset(model: onnx.ModelProto, opset: int, origin: str) -> onnx.ModelProto:
+    from onnx import version_converter
+
+    try:
+        return version_converter.convert_version(model, opset)
+    except Exception as error:  # the converter raises bare RuntimeErrors from C++
+        raise GraphtoolError(
+            f"{origin}: cannot convert from opset {default_opset(model)} to {opset} ({error}); "
+            "try another --opset"
+        ) from None
+
+
+def _name_nodes(graph: onnx.GraphProto) -> None:
+    seen: set[str] = set()
+    for sub in iter_graphs(graph):
+        for index, node in enumerate(sub.node):
+            name = node.name or f"{node.op_type}_{index}"
+            candidate, suffix = name, 1
+            while candidate in seen:
+                candidate, suffix = f"{name}_{suffix}", suffix + 1
+            seen.add(candidate)
+            node.name = candidate
+
+
+def _record_origin(node: onnx.NodeProto) -> None:
+    props = {p.key: p.value for p in node.metadata_props}
+    if SCOPE_KEY not in props:
+        set_node_meta(node, SCOPE_KEY, _scope_of(node, props))
+    if node_source(node) is None and _TORCH_STACK in props:
+        location = _user_frame(props[_TORCH_STACK])
+        if location:
+            set_node_meta(node, SOURCE_KEY, location)
+
+
+def _scope_of(node: onnx.NodeProto, props: dict[str, str]) -> str:
+    if _TORCH_SCOPES in props:
+        return _scope_from_torch(props[_TORCH_SCOPES])
+    # torch's TorchScript exporter names nodes /enc/l/Gemm; tf2onnx keeps TF op names model/dense/MatMul.
+    parts = [p for p in node.name.split("/") if p]
+    return "/".join(parts[:-1]) if len(parts) > 1 else ""
+
+
+def _scope_from_torch(text: str) -> str:
+    try:
+        qualified = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return ""
+    # ['', 'enc', 'enc.l', 'linear']: module paths outermost first, then the op itself.
+    levels, parent = [], ""
+    for name in qualified[1:-1]:
+        local = name[len(parent) + 1:] if parent and name.startswith(parent + ".") else name
+        levels.append(local)
+        parent = name
+    return "/".join(levels)
+
+
+def _user_frame(stack: str) -> str | None:
+    frames = _FRAME.findall(stack)
+    for filename, line in frames:
+        if f"{os.sep}site-packages{os.sep}" not in filename and "torch" + os.sep not in filename:
+            return f"{_display_path(filename)}:{line}"
+    return None
+
+
+def _display_path(filename: str) -> str:
+    path = Path(filename)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
+
+
+def _infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    if model.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF:
+        return model  # in-memory inference cannot serialize it; the exporter's shapes stay
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception:  # inference is best effort: an op it does not know must not block loading
+        return model

@@ -1,0 +1,67 @@
+"""Load an .onnx file (with external data beside it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from converter.errors import GraphtoolError
+from converter.formats import Format
+from converter.inputs import InputSpec
+from converter.sources.base import LoadedModel, LoadOptions, SourceInfo
+
+__all__ = ["load_onnx", "read_onnx", "graph_input_specs"]
+
+
+def load_onnx(path: str, options: LoadOptions) -> LoadedModel:
+    """Read and check an ONNX model; it is its own reference, so none is attached."""
+    model = read_onnx(Path(path))
+    return LoadedModel(model=model, source=SourceInfo(path=path, format=Format.ONNX.value, framework="onnx"))
+
+
+def read_onnx(path: Path) -> onnx.ModelProto:
+    """Parse an .onnx file and its external data; a damaged file is one clear error."""
+    try:
+        model = onnx.load_model(str(path), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError) as error:
+        raise GraphtoolError(f"{path}: not a readable ONNX model, truncated or damaged ({error})") from None
+    if not model.HasField("graph"):
+        raise GraphtoolError(f"{path}: an ONNX file without a graph; expected a complete model")
+    if _uses_external_data(model):
+        try:
+            onnx.load_external_data_for_model(model, str(path.parent))
+        except (OSError, ValueError, onnx.checker.ValidationError) as error:
+            raise GraphtoolError(
+                f"{path}: its external weight data cannot be read ({error}); keep the data files beside it"
+            ) from None
+    try:
+        onnx.checker.check_model(model if model.ByteSize() < onnx.checker.MAXIMUM_PROTOBUF else str(path))
+    except onnx.checker.ValidationError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise GraphtoolError(f"{path}: fails onnx's model checker: {first_line}") from None
+    return model
+
+
+def graph_input_specs(model: onnx.ModelProto) -> list[InputSpec]:
+    """The model's inputs (initializers excluded) as specs; symbolic dims by name, unknown as None."""
+    initializers = {t.name for t in model.graph.initializer}
+    specs = []
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        tensor_type = value.type.tensor_type
+        dims: list[int | str | None] = []
+        for dim in tensor_type.shape.dim:
+            if dim.HasField("dim_value"):
+                dims.append(dim.dim_value)
+            else:
+                dims.append(dim.dim_param or None)
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name if tensor_type.elem_type else "float32"
+        specs.append(InputSpec(value.name, tuple(dims), "bfloat16" if dtype == "bfloat16" else dtype))
+    return specs
+
+
+def _uses_external_data(model: onnx.ModelProto) -> bool:
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)

@@ -1,0 +1,161 @@
+"""Load TensorFlow models (SavedModel, Keras, tf.function) and convert them to ONNX with tf2onnx."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnx
+
+from converter.errors import GraphtoolError
+from converter.formats import Format
+from converter.inputs import InputSpec, merge_specs
+from converter.sources.base import Reference
+from converter.sources.common import class_names, first_line, quiet, require
+
+__all__ = ["TfFunction", "read_tf", "from_object", "to_onnx"]
+
+
+@dataclass
+class TfFunction:
+    """A callable TF model taking inputs positionally, with its input specs and output names."""
+
+    call: Any
+    declared: list[InputSpec]
+    output_names: list[str] | None = None  # None: learned from the first call
+    owner: Any = None  # what holds the variables (a loaded SavedModel): it must outlive `call`
+
+
+def read_tf(fmt: Format, path: str, signature: str, trust_code: bool) -> TfFunction:
+    """A SavedModel signature, or a Keras .keras / .h5 file (safe mode unless trust_code)."""
+    tf = require("tensorflow", "tf")
+    if fmt is Format.SAVEDMODEL:
+        try:
+            with quiet():
+                loaded = tf.saved_model.load(path)
+        except Exception as error:
+            raise GraphtoolError(f"{path}: not a loadable SavedModel ({first_line(error)})") from None
+        return _from_signature(loaded, signature, path)
+    keras = require("keras", "tf")
+    try:
+        with quiet():
+            model = keras.models.load_model(path, compile=False, safe_mode=not trust_code)
+    except Exception as error:
+        message = first_line(error)
+        if "safe_mode" in message or "lambda" in message.lower():
+            raise GraphtoolError(
+                f"{path}: the model carries Python code (a Lambda layer) that loading would run; "
+                "pass --trust-code only if you trust its source"
+            ) from None
+        raise GraphtoolError(f"{path}: not a loadable Keras model ({message})") from None
+    return _from_keras(model)
+
+
+def from_object(obj: Any, origin: str) -> TfFunction:
+    """A keras.Model, a tf.Module with a traced __call__, or a tf.function, from a Python reference."""
+    names = class_names(obj)
+    if any(n.startswith("keras.") for n in names) and hasattr(obj, "inputs"):
+        return _from_keras(obj)
+    function = obj.__call__ if "tensorflow.python.module.module.Module" in names else obj
+    signature = getattr(function, "input_signature", None)
+    declared = []
+    if signature:
+        for index, spec in enumerate(signature):
+            name = spec.name or f"input_{index}"
+            declared.append(InputSpec(name, _dims(spec.shape, name), spec.dtype.name))
+    if not callable(function):
+        raise GraphtoolError(f"{origin}: expected a keras.Model, tf.Module or tf.function, got {type(obj).__name__}")
+    return TfFunction(function, declared)
+
+
+def to_onnx(
+    model: TfFunction, specs: Sequence[InputSpec], opset: int, origin: str
+) -> tuple[onnx.ModelProto, list[str], Reference]:
+    """Convert with tf2onnx; returns the model, the output names and a reference runner."""
+    tf = require("tensorflow", "tf")
+    tf2onnx = require("tf2onnx", "tf")
+    specs = merge_specs(model.declared, specs) if model.declared else list(specs)
+    signature = [tf.TensorSpec([d if isinstance(d, int) else None for d in s.dims], s.dtype, name=s.name)
+                 for s in specs]
+    function = tf.function(lambda *args: model.call(*args), input_signature=signature)
+    try:
+        with quiet():
+            concrete = function.get_concrete_function()
+            proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=opset)
+    except Exception as error:
+        raise GraphtoolError(f"{origin}: tf2onnx could not convert it ({first_line(error)})") from None
+    names = model.output_names or _structure_names(concrete.structured_outputs)
+    _name_symbolic_dims(proto, specs)
+    return proto, names, _reference(model.call, [s.name for s in specs])
+
+
+def _from_signature(loaded: Any, signature: str, path: str) -> TfFunction:
+    signatures = dict(loaded.signatures)
+    if signature not in signatures:
+        raise GraphtoolError(
+            f"{path}: no signature '{signature}'; it has {', '.join(signatures) or 'none'} (choose with --signature)"
+        )
+    concrete = signatures[signature]
+    kwargs = concrete.structured_input_signature[1]
+    declared = [InputSpec(key, _dims(spec.shape, key), spec.dtype.name) for key, spec in kwargs.items()]
+    keys = list(kwargs)
+
+    def call(*args: Any) -> Any:
+        return concrete(**dict(zip(keys, args, strict=True)))
+
+    outputs = concrete.structured_outputs
+    return TfFunction(call, declared, _structure_names(outputs), owner=loaded)
+
+
+def _from_keras(model: Any) -> TfFunction:
+    declared = []
+    for index, tensor in enumerate(model.inputs):
+        name = getattr(tensor, "name", None) or f"input_{index}"
+        declared.append(InputSpec(name, _dims(tensor.shape, name), str(tensor.dtype)))
+    single = len(model.inputs) == 1
+    names = list(getattr(model, "output_names", None) or []) or None
+
+    def call(*args: Any) -> Any:
+        return model(args[0] if single else list(args), training=False)
+
+    return TfFunction(call, declared, names)
+
+
+def _dims(shape: Any, name: str) -> tuple[int | str, ...]:
+    dims = []
+    for axis, dim in enumerate(list(shape)):
+        dims.append(int(dim) if dim is not None else ("batch" if axis == 0 else f"{name}_dim{axis}"))
+    return tuple(dims)
+
+
+def _structure_names(outputs: Any) -> list[str]:
+    if isinstance(outputs, dict):
+        return sorted(str(k) for k in outputs)  # tf.nest flattens dicts in sorted key order
+    if isinstance(outputs, (tuple, list)):
+        return [f"output_{i}" for i in range(len(outputs))]
+    return ["output"]
+
+
+def _name_symbolic_dims(model: onnx.ModelProto, specs: Sequence[InputSpec]) -> None:
+    by_name = {s.name: s for s in specs}
+    for value in model.graph.input:
+        spec = by_name.get(value.name)
+        if spec is None:
+            continue
+        for dim, want in zip(value.type.tensor_type.shape.dim, spec.dims, strict=False):
+            if isinstance(want, str):
+                dim.dim_param = want
+
+
+def _reference(call: Any, names: list[str]) -> Reference:
+    tf = require("tensorflow", "tf")
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        result = call(*[tf.constant(feeds[name]) for name in names])
+        return [np.asarray(t) for t in tf.nest.flatten(result)]
+
+    return run
+
+

@@ -1,0 +1,80 @@
+"""What `graphtool inspect` reports about a normalized model."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from converter.inputs import InputSpec
+from converter.normalize import default_opset, iter_graphs
+from converter.scopes import node_scope, scope_parts
+from converter.sources.base import LoadedModel
+from converter.sources.onnx_source import graph_input_specs
+
+__all__ = ["Summary", "summarize"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A model at a glance: interface, size, op mix and top-level structure."""
+
+    source: dict
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[InputSpec, ...]
+    opset: int
+    node_count: int
+    op_types: dict[str, int]
+    parameter_count: int
+    parameter_bytes: int
+    scopes: dict[str, int]  # top-level scope -> number of nodes under it
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "inputs": [s.to_dict() for s in self.inputs],
+            "outputs": [s.to_dict() for s in self.outputs],
+            "opset": self.opset,
+            "node_count": self.node_count,
+            "op_types": self.op_types,
+            "parameters": {"count": self.parameter_count, "bytes": self.parameter_bytes},
+            "scopes": self.scopes,
+        }
+
+
+def summarize(loaded: LoadedModel) -> Summary:
+    """Count what the normalized model holds."""
+    model = loaded.model
+    nodes = [node for graph in iter_graphs(model.graph) for node in graph.node]
+    histogram = Counter(node.op_type for node in nodes)
+    scopes = Counter((scope_parts(node_scope(node)) or ["(top level)"])[0] for node in nodes)
+    count, size = _parameters(model)
+    return Summary(
+        source=loaded.source.to_dict(),
+        inputs=tuple(graph_input_specs(model)),
+        outputs=tuple(_output_specs(model)),
+        opset=default_opset(model),
+        node_count=len(nodes),
+        op_types=dict(histogram.most_common()),
+        parameter_count=count,
+        parameter_bytes=size,
+        scopes=dict(scopes.most_common()),
+    )
+
+
+def _parameters(model: onnx.ModelProto) -> tuple[int, int]:
+    count = size = 0
+    for graph in iter_graphs(model.graph):
+        for tensor in graph.initializer:
+            elements = int(np.prod(tensor.dims)) if tensor.dims else 1
+            count += elements
+            size += elements * onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+    return count, size
+
+
+def _output_specs(model: onnx.ModelProto) -> list[InputSpec]:
+    swapped = onnx.ModelProto()
+    swapped.graph.input.extend(model.graph.output)
+    return graph_input_specs(swapped)
