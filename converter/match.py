@@ -1,6 +1,7 @@
 """Match the nodes of two graph views by structure, with names only as a hint.
 
-The matcher is near-linear: Weisfeiler-Lehman rounds give every node a hash of its typed, slot-aware
+The matcher is near-linear: weights whose values are unique on both sides anchor first; then
+Weisfeiler-Lehman rounds give every node a hash of its typed, slot-aware
 neighbourhood (0..ROUNDS hops); nodes whose hash is unique on both sides become anchors, deepest
 hashes first; matches then spread along edges (input slot by input slot, consumers grouped by slot),
 and a last pass pairs the nodes left in the same position between matched neighbours (an op whose
@@ -89,6 +90,7 @@ class _Matcher:
         self.b_to_a = [-1] * len(b.ids)
 
     def run(self) -> None:
+        self._anchor_weights()
         for depth in range(self.rounds, -1, -1):
             self._anchor(depth)
         self._pair_by_position()
@@ -98,6 +100,18 @@ class _Matcher:
         if self.a_to_b[i] < 0 and self.b_to_a[j] < 0:
             self.a_to_b[i], self.b_to_a[j] = j, i
             queue.append((i, j))
+
+    def _anchor_weights(self) -> None:
+        """Weights with the same values, unique on both sides, are the strongest evidence there is."""
+        a, b = self.a, self.b
+        groups_a = _group([i for i, kind in enumerate(a.kinds) if kind == "initializer"], a.hints.__getitem__)
+        groups_b = _group([j for j, kind in enumerate(b.kinds) if kind == "initializer"], b.hints.__getitem__)
+        queue: list[tuple[int, int]] = []
+        for key, members in groups_a.items():
+            others = groups_b.get(key)
+            if len(members) == 1 and others is not None and len(others) == 1:
+                self._link(members[0], others[0], queue)
+        self._propagate(queue)
 
     def _anchor(self, depth: int) -> None:
         groups_a = _group([i for i, j in enumerate(self.a_to_b) if j < 0], self.a.hashes[depth].__getitem__)
