@@ -79,17 +79,22 @@ def resolve_node(g: nx.MultiDiGraph, name: str) -> str:
 
 def focus(g: nx.MultiDiGraph, node: str, radius: int) -> nx.MultiDiGraph:
     """The part of the graph within ``radius`` edges of ``node``, in either direction."""
+    seen = _near(g, node, radius)
+    # a subgraph view would iterate in set order; a copy keeps model order, so output is stable
+    part = nx.MultiDiGraph(**g.graph)
+    part.add_nodes_from((n, g.nodes[n]) for n in g if n in seen)
+    part.add_edges_from((u, v, k, d) for u, v, k, d in g.edges(keys=True, data=True) if u in seen and v in seen)
+    return part
+
+
+def _near(g: nx.MultiDiGraph, node: str, radius: int) -> set[str]:
     seen = {node}
     frontier = [node]
     for _ in range(max(radius, 0)):
-        nxt = []
-        for current in frontier:
-            for neighbour in (*g.predecessors(current), *g.successors(current)):
-                if neighbour not in seen:
-                    seen.add(neighbour)
-                    nxt.append(neighbour)
-        frontier = nxt
-    return g.subgraph(seen)
+        frontier = [n for current in frontier for n in (*g.predecessors(current), *g.successors(current))
+                    if n not in seen]
+        seen.update(frontier)
+    return seen
 
 
 def _closest(name: str, known: Collection[str]) -> str:
@@ -168,7 +173,7 @@ def plan_diff(g: nx.MultiDiGraph, status: dict[str, str], context: int) -> Plan:
     shown: set[str] = {node for node, kind in g.nodes(data="kind") if kind in ("input", "output")}
     changed = [node for node in g if status.get(node, "unchanged") != "unchanged"]
     for node in changed:
-        shown.update(focus(g, node, context))
+        shown.update(_near(g, node, context))
     for node in list(shown):
         shown.update(u for u, _ in g.in_edges(node) if g.nodes[u]["kind"] == "initializer")
     dirty = {""}
