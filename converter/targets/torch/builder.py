@@ -1,0 +1,202 @@
+"""Build a torch.fx.GraphModule from an ONNX graph: one handler call, usually one FX node, per ONNX node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import onnx
+import torch
+import torch.fx
+from onnx import numpy_helper
+
+from converter.errors import UnsupportedOpError
+from converter.targets.registry import OpRegistry
+from converter.targets.torch.attributes import read_attributes
+from converter.targets.torch.dtypes import torch_dtype
+from converter.targets.torch.names import Namer
+from converter.targets.torch.node import Node, ValueType, is_traced
+
+__all__ = ["GraphBuilder", "value_types"]
+
+
+class _Tracer(torch.fx.proxy.GraphAppendingTracer):
+    """Appends to one graph; a known tensor used by a traced call becomes a parameter or buffer of `root`."""
+
+    def __init__(self, graph: torch.fx.Graph, root: torch.nn.Module, initializers: dict[int, str]):
+        super().__init__(graph)
+        self.root = root
+        self._initializers = initializers
+        self._attributes: dict[int, torch.fx.Node] = {}
+        self._kept: list[torch.Tensor] = []  # keeps ids in `_attributes` from being reused
+        self._namer = Namer()
+
+    def create_arg(self, a: Any) -> Any:
+        if isinstance(a, torch.Tensor):
+            return self._attribute(a)
+        return super().create_arg(a)
+
+    def _attribute(self, tensor: torch.Tensor) -> torch.fx.Node:
+        node = self._attributes.get(id(tensor))
+        if node is not None:
+            return node
+        onnx_name = self._initializers.get(id(tensor))
+        attr = self._namer.fresh(onnx_name or "const", "w")
+        if onnx_name is not None and tensor.is_floating_point():
+            self.root.register_parameter(attr, torch.nn.Parameter(tensor, requires_grad=False))
+        else:
+            self.root.register_buffer(attr, tensor)
+        node = self.create_node("get_attr", attr, (), {})
+        node.meta["onnx_initializer"] = onnx_name
+        self._attributes[id(tensor)] = node
+        self._kept.append(tensor)
+        return node
+
+
+def value_types(model: onnx.ModelProto) -> dict[str, ValueType]:
+    """Name -> dtype and dims of every typed value in the model and its subgraphs."""
+    types: dict[str, ValueType] = {}
+    for graph in _graphs(model.graph):
+        for info in [*graph.input, *graph.value_info, *graph.output]:
+            tensor = info.type.tensor_type
+            if not info.type.HasField("tensor_type"):
+                continue
+            shape = None
+            if tensor.HasField("shape"):
+                shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim)
+            types[info.name] = ValueType(torch_dtype(tensor.elem_type), shape)
+    return types
+
+
+class GraphBuilder:
+    """Converts an ONNX graph (or subgraph, with its free values as extra inputs) into a GraphModule."""
+
+    def __init__(self, registry: OpRegistry, opsets: dict[str, int], types: dict[str, ValueType]):
+        self.registry = registry
+        self.opsets = opsets
+        self.types = types
+
+    def build(
+        self, graph: onnx.GraphProto, outer: dict[str, Any] | None = None, class_name: str = "OnnxModule"
+    ) -> tuple[torch.fx.GraphModule, list[Any]]:
+        """The module and the outer values it captures (passed after the graph's own inputs)."""
+        root, fx_graph = torch.nn.Module(), torch.fx.Graph()
+        env: dict[str, Any] = {}
+        initializers: dict[int, str] = {}
+        for init in graph.initializer:
+            tensor = torch.from_numpy(numpy_helper.to_array(init).copy())
+            env[init.name] = tensor
+            initializers[id(tensor)] = init.name
+        tracer = _Tracer(fx_graph, root, initializers)
+        placeholders = Namer({"self"})
+        for info in graph.input:
+            if info.name not in env:
+                env[info.name] = _placeholder(tracer, placeholders.fresh(info.name, "input"), info.name)
+        captured: list[Any] = []
+        for name in _free_names(graph):
+            value = (outer or {}).get(name)
+            if is_traced(value):
+                env[name] = _placeholder(tracer, placeholders.fresh(name, "outer"), name)
+                captured.append(value)
+            elif value is not None:
+                env[name] = value
+        for proto in graph.node:
+            self._convert_node(proto, env, tracer)
+        outputs = [_lookup(env, out.name) for out in graph.output]
+        result = outputs[0] if len(outputs) == 1 else tuple(outputs)
+        fx_graph.output(tracer.create_arg(result))
+        return torch.fx.GraphModule(root, fx_graph, class_name), captured
+
+    def _convert_node(self, proto: onnx.NodeProto, env: dict[str, Any], tracer: _Tracer) -> None:
+        domain = "" if proto.domain in ("", "ai.onnx") else proto.domain
+        opset = self.opsets.get(domain, 1)
+        values = [_lookup(env, name) if name else None for name in proto.input]
+        node = Node(
+            proto=proto,
+            opset=opset,
+            attrs=read_attributes(proto),
+            inputs=tuple(self._type_of(name, value) for name, value in zip(proto.input, values, strict=False)),
+            outputs=tuple(self.types.get(name, ValueType()) for name in proto.output),
+            convert_graph=lambda graph: self.build(graph, env, "OnnxSubgraph"),
+        )
+        handler = self.registry.lookup(proto, opset)
+        last = _last_node(tracer.graph)
+        try:
+            with torch.no_grad():
+                result = handler(node, *values)
+        except UnsupportedOpError:
+            raise
+        except (RuntimeError, TypeError, ValueError, IndexError, NotImplementedError) as exc:
+            raise node.unsupported(f"conversion failed: {exc}") from exc
+        results = list(result) if isinstance(result, (tuple, list)) else [result]
+        for index, name in enumerate(proto.output):
+            if not name:
+                continue
+            if index >= len(results) or results[index] is None:
+                raise node.unsupported(f"output {index} ({name}) is not produced by this converter")
+            env[name] = results[index]
+        _label(tracer.graph, last, proto, env)
+
+    def _type_of(self, name: str, value: Any) -> ValueType:
+        if isinstance(value, torch.Tensor):
+            return ValueType(value.dtype, tuple(value.shape))
+        return self.types.get(name, ValueType())
+
+
+def _placeholder(tracer: _Tracer, name: str, onnx_name: str) -> torch.fx.Proxy:
+    proxy = tracer.create_proxy("placeholder", name, (), {})
+    proxy.node.meta["onnx_value"] = onnx_name
+    return proxy
+
+
+def _lookup(env: dict[str, Any], name: str) -> Any:
+    if name not in env:
+        raise UnsupportedOpError(name, "?", 0, f"value '{name}' is used before it is defined")
+    return env[name]
+
+
+def _last_node(graph: torch.fx.Graph) -> torch.fx.Node | None:
+    nodes = list(reversed(graph.nodes))
+    return nodes[0] if nodes else None
+
+
+def _label(graph: torch.fx.Graph, last: torch.fx.Node | None, proto: onnx.NodeProto, env: dict[str, Any]) -> None:
+    """Tag the FX nodes a handler added with the ONNX node, and name its outputs after the ONNX values."""
+    added = list(graph.nodes)
+    if last is not None:
+        added = added[added.index(last) + 1 :]
+    for fx_node in added:
+        if fx_node.op == "call_function" or fx_node.op == "call_method" or fx_node.op == "call_module":
+            fx_node.meta["onnx_node"] = proto.name
+            fx_node.meta["onnx_op"] = proto.op_type
+    produced = set(added)
+    for name in proto.output:
+        value = env.get(name) if name else None
+        if is_traced(value) and value.node in produced and value.node.op.startswith("call"):
+            value.node.meta["onnx_output"] = name
+            value.node._rename(Namer().fresh(name))
+
+
+def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else attr.graphs:
+                yield from _graphs(sub)
+
+
+def _free_names(graph: onnx.GraphProto) -> list[str]:
+    """Values a graph (or any graph nested in it) uses without defining them, in first-use order."""
+    defined = {v.name for v in graph.input} | {t.name for t in graph.initializer}
+    free: dict[str, None] = {}
+    for node in graph.node:
+        used = list(node.input)
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else attr.graphs:
+                used.extend(_free_names(sub))
+        free.update((name, None) for name in used if name and name not in defined)
+        defined.update(node.output)
+    for out in graph.output:
+        if out.name not in defined:
+            free[out.name] = None
+    return list(free)

@@ -1,0 +1,30 @@
+"""The conversion entry point: prepare the ModelProto (inline functions, infer shapes) and build the module."""
+
+from __future__ import annotations
+
+import onnx
+import torch.fx
+
+from converter.targets.torch.builder import GraphBuilder, value_types
+from converter.targets.torch.registry import load_handlers
+
+__all__ = ["convert", "prepare_model"]
+
+
+def prepare_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with local functions inlined and value types inferred where onnx can."""
+    if model.functions:
+        model = onnx.inliner.inline_local_functions(model)
+    try:
+        return onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError):
+        return model
+
+
+def convert(model: onnx.ModelProto) -> torch.fx.GraphModule:
+    """`model` as a GraphModule (see the package docstring for its calling convention)."""
+    model = prepare_model(model)
+    opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
+    builder = GraphBuilder(load_handlers(), opsets, value_types(model))
+    module, _ = builder.build(model.graph)
+    return module

@@ -1,0 +1,159 @@
+"""Elementwise arithmetic, comparison, logic and casts, with ONNX (numpy) broadcasting."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from converter.targets.torch.dtypes import torch_dtype
+from converter.targets.torch.node import Node
+from converter.targets.torch.registry import torch_ops
+
+_BINARY = {
+    "Add": torch.add,
+    "Sub": torch.sub,
+    "Mul": torch.mul,
+    "Equal": torch.eq,
+    "Less": torch.lt,
+    "LessOrEqual": torch.le,
+    "Greater": torch.gt,
+    "GreaterOrEqual": torch.ge,
+    "And": torch.logical_and,
+    "Or": torch.logical_or,
+    "Xor": torch.logical_xor,
+    "BitwiseAnd": torch.bitwise_and,
+    "BitwiseOr": torch.bitwise_or,
+    "BitwiseXor": torch.bitwise_xor,
+}
+_UNARY = {
+    "Abs": torch.abs,
+    "Neg": torch.neg,
+    "Exp": torch.exp,
+    "Log": torch.log,
+    "Sqrt": torch.sqrt,
+    "Reciprocal": torch.reciprocal,
+    "Floor": torch.floor,
+    "Ceil": torch.ceil,
+    "Round": torch.round,
+    "Sign": torch.sign,
+    "Sin": torch.sin,
+    "Cos": torch.cos,
+    "Tan": torch.tan,
+    "Asin": torch.asin,
+    "Acos": torch.acos,
+    "Atan": torch.atan,
+    "Sinh": torch.sinh,
+    "Cosh": torch.cosh,
+    "Asinh": torch.asinh,
+    "Acosh": torch.acosh,
+    "Atanh": torch.atanh,
+    "Erf": torch.erf,
+    "Not": torch.logical_not,
+    "BitwiseNot": torch.bitwise_not,
+    "IsNaN": torch.isnan,
+}
+_VARIADIC = {"Max": torch.maximum, "Min": torch.minimum, "Sum": torch.add}
+
+
+def _binary(fn):
+    return lambda node, a, b: fn(a, b)
+
+
+def _unary(fn):
+    return lambda node, x: fn(x)
+
+
+def _variadic(fn):
+    return lambda node, *xs: functools.reduce(fn, xs)
+
+
+for _op, _fn in _BINARY.items():
+    torch_ops.register(_op)(_binary(_fn))
+for _op, _fn in _UNARY.items():
+    torch_ops.register(_op)(_unary(_fn))
+for _op, _fn in _VARIADIC.items():
+    torch_ops.register(_op)(_variadic(_fn))
+
+
+@torch_ops.register("Div")
+def div(node: Node, a, b):
+    dtype = node.dtype(0)
+    if dtype is not None and not dtype.is_floating_point and not dtype.is_complex:
+        return torch.div(a, b, rounding_mode="trunc")
+    return torch.div(a, b)
+
+
+@torch_ops.register("Mod")
+def mod(node: Node, a, b):
+    return torch.fmod(a, b) if node.attr("fmod", 0) else torch.remainder(a, b)
+
+
+@torch_ops.register("Pow")
+def pow_(node: Node, a, b):
+    result = torch.pow(a, b)
+    if node.dtype(0) is not None and node.dtype(1) is not None and node.dtype(0) != node.dtype(1):
+        return result.to(node.dtype(0))
+    return result
+
+
+@torch_ops.register("Mean")
+def mean(node: Node, *xs):
+    return torch.div(functools.reduce(torch.add, xs), len(xs))
+
+
+@torch_ops.register("BitShift")
+def bit_shift(node: Node, x, y):
+    if node.attr("direction") == "LEFT":
+        return torch.bitwise_left_shift(x, y)
+    return torch.bitwise_right_shift(x, y)
+
+
+@torch_ops.register("IsInf")
+def is_inf(node: Node, x):
+    positive, negative = node.attr("detect_positive", 1), node.attr("detect_negative", 1)
+    if positive and negative:
+        return torch.isinf(x)
+    if positive:
+        return torch.isposinf(x)
+    if negative:
+        return torch.isneginf(x)
+    return torch.zeros_like(x, dtype=torch.bool)
+
+
+@torch_ops.register("Where")
+def where(node: Node, condition, x, y):
+    return torch.where(condition, x, y)
+
+
+@torch_ops.register("Clip")
+def clip_6(node: Node, x):
+    return torch.clamp(x, node.attr("min", -3.4028234663852886e38), node.attr("max", 3.4028234663852886e38))
+
+
+@torch_ops.register("Clip", since=11)
+def clip(node: Node, x, low=None, high=None):
+    if low is None and high is None:
+        return x
+    return torch.clamp(x, low, high)
+
+
+@torch_ops.register("Identity")
+def identity(node: Node, x):
+    return x
+
+
+@torch_ops.register("Cast")
+def cast(node: Node, x):
+    dtype = torch_dtype(node.attr("to"))
+    if dtype is None:
+        raise node.unsupported(f"torch has no dtype for ONNX element type {node.attr('to')}")
+    return x.to(dtype)
+
+
+@torch_ops.register("CastLike")
+def cast_like(node: Node, x, like):
+    dtype = node.dtype(1)
+    if dtype is None:
+        raise node.unsupported("the target dtype is unknown")
+    return x.to(dtype)

@@ -1,0 +1,152 @@
+"""Indexing: Slice, Gather*, Scatter*, TopK, ArgMax/ArgMin, Trilu, NonZero, Compress, CumSum, Pad."""
+
+from __future__ import annotations
+
+import torch
+
+from converter.targets.torch import runtime
+from converter.targets.torch.node import Node, is_traced
+from converter.targets.torch.registry import torch_ops
+
+_INT64_MAX = 2**63 - 1
+
+
+@torch_ops.register("Slice")
+def slice_1(node: Node, x):
+    starts, ends = node.attr("starts"), node.attr("ends")
+    return _slice(node, x, starts, ends, node.attr("axes"), None)
+
+
+@torch_ops.register("Slice", since=10)
+def slice_10(node: Node, x, starts, ends, axes=None, steps=None):
+    args = [starts, ends, axes, steps]
+    if any(is_traced(a) for a in args):
+        return node.call(runtime.slice_, x, *args)
+    return _slice(node, x, *[None if a is None else node.ints(a, "slice bounds") for a in args])
+
+
+def _slice(node: Node, x, starts, ends, axes, steps):
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    if any(s < 0 for s in steps) or any(a < 0 for a in axes) and node.shape(0) is None:
+        return node.call(runtime.slice_, x, starts, ends, axes, steps)
+    rank = node.rank(0)
+    index = [slice(None)] * rank
+    for start, end, axis, step in zip(starts, ends, axes, steps, strict=False):
+        index[axis % rank] = slice(start, min(end, _INT64_MAX), step)
+    while index and index[-1] == slice(None):
+        index.pop()
+    return x[tuple(index)] if index else x
+
+
+@torch_ops.register("Gather")
+def gather(node: Node, x, indices):
+    axis = node.attr("axis", 0)
+    if not is_traced(indices) and indices.dim() == 0 and axis >= 0:
+        return torch.select(x, axis, int(indices))
+    if axis < 0:
+        axis += node.rank(0)
+    return x[(slice(None),) * axis + (indices,)]
+
+
+@torch_ops.register("GatherElements")
+def gather_elements(node: Node, x, indices):
+    return node.call(runtime.gather_elements, x, indices, node.attr("axis", 0))
+
+
+@torch_ops.register("GatherND")
+def gather_nd(node: Node, x, indices):
+    return node.call(runtime.gather_nd, x, indices, node.attr("batch_dims", 0))
+
+
+_REDUCTIONS = {"add": "sum", "mul": "prod", "max": "amax", "min": "amin"}
+
+
+@torch_ops.register("ScatterElements")
+def scatter_elements(node: Node, x, indices, updates):
+    axis, reduction = node.attr("axis", 0), node.attr("reduction", "none")
+    index = node.call(runtime.gather_index, x, indices, axis)
+    if reduction == "none":
+        return torch.scatter(x, axis, index, updates)
+    return torch.scatter_reduce(x, axis, index, updates, _REDUCTIONS[reduction], include_self=True)
+
+
+torch_ops.register("Scatter")(scatter_elements)
+
+
+@torch_ops.register("ScatterND")
+def scatter_nd(node: Node, x, indices, updates):
+    return node.call(runtime.scatter_nd, x, indices, updates, node.attr("reduction", "none"))
+
+
+@torch_ops.register("TopK")
+def top_k_1(node: Node, x):
+    return _top_k(node, x, node.attr("k"))
+
+
+@torch_ops.register("TopK", since=10)
+def top_k(node: Node, x, k):
+    return _top_k(node, x, node.ints(k, "k")[0])
+
+
+def _top_k(node: Node, x, k: int):
+    largest, ordered = bool(node.attr("largest", 1)), bool(node.attr("sorted", 1))
+    result = torch.topk(x, k, dim=node.attr("axis", -1), largest=largest, sorted=ordered)
+    return result[0], result[1]
+
+
+def _arg(largest: bool):
+    def handler(node: Node, x):
+        axis, keepdims = node.attr("axis", 0), node.attr("keepdims", 1)
+        if node.attr("select_last_index", 0):
+            return node.call(runtime.arg_last, x, axis, keepdims, largest)
+        fn = torch.argmax if largest else torch.argmin
+        return fn(x, dim=axis, keepdim=bool(keepdims))
+
+    return handler
+
+
+torch_ops.register("ArgMax")(_arg(True))
+torch_ops.register("ArgMin")(_arg(False))
+
+
+@torch_ops.register("Trilu")
+def trilu(node: Node, x, k=None):
+    diagonal = 0 if k is None else node.ints(k, "k")[0]
+    return torch.triu(x, diagonal) if node.attr("upper", 1) else torch.tril(x, diagonal)
+
+
+@torch_ops.register("NonZero")
+def non_zero(node: Node, x):
+    return torch.nonzero(x).t()
+
+
+@torch_ops.register("Compress")
+def compress(node: Node, x, condition):
+    return node.call(runtime.compress, x, condition, node.attr("axis"))
+
+
+@torch_ops.register("CumSum")
+def cum_sum(node: Node, x, axis):
+    return node.call(runtime.cumsum, x, axis, node.attr("exclusive", 0), node.attr("reverse", 0))
+
+
+@torch_ops.register("Pad")
+def pad_2(node: Node, x):
+    return node.call(runtime.pad, x, node.attr("pads"), node.attr("mode", "constant"), node.attr("value", 0.0))
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
+@torch_ops.register("Pad", since=11)
+def pad(node: Node, x, pads, value=None, axes=None):
+    mode = _PAD_MODES[node.attr("mode", "constant")]
+    if axes is not None:
+        rank, named = node.rank(0), node.ints(axes, "axes")
+        given = node.ints(pads, "pads")
+        full = [0] * (2 * rank)
+        for i, axis in enumerate(named):
+            full[axis % rank], full[axis % rank + rank] = given[i], given[i + len(named)]
+        pads = full
+    return node.call(runtime.pad, x, pads, mode, 0 if value is None else value)

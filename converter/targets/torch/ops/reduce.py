@@ -1,0 +1,54 @@
+"""Reductions over axes given as an attribute (older opsets) or as an input (ReduceSum 13+, others 18+)."""
+
+from __future__ import annotations
+
+import torch
+
+from converter.targets.torch.node import Node
+from converter.targets.torch.registry import torch_ops
+
+
+def _sum(x, dims, keep):
+    return torch.sum(x, dim=dims, keepdim=keep)
+
+
+def _prod(x, dims, keep):
+    for dim in sorted(dims, reverse=True):
+        x = torch.prod(x, dim=dim, keepdim=keep)
+    return x
+
+
+_REDUCERS = {
+    "ReduceSum": _sum,
+    "ReduceMean": lambda x, dims, keep: torch.mean(x, dim=dims, keepdim=keep),
+    "ReduceMax": lambda x, dims, keep: torch.amax(x, dim=dims, keepdim=keep),
+    "ReduceMin": lambda x, dims, keep: torch.amin(x, dim=dims, keepdim=keep),
+    "ReduceProd": _prod,
+    "ReduceL1": lambda x, dims, keep: torch.sum(torch.abs(x), dim=dims, keepdim=keep),
+    "ReduceL2": lambda x, dims, keep: torch.sqrt(torch.sum(x * x, dim=dims, keepdim=keep)),
+    "ReduceLogSum": lambda x, dims, keep: torch.log(torch.sum(x, dim=dims, keepdim=keep)),
+    "ReduceLogSumExp": lambda x, dims, keep: torch.logsumexp(x, dim=dims, keepdim=keep),
+    "ReduceSumSquare": lambda x, dims, keep: torch.sum(x * x, dim=dims, keepdim=keep),
+}
+_AXES_INPUT_SINCE = {op: 18 for op in _REDUCERS} | {"ReduceSum": 13}
+
+
+def _reduce(op: str, axes_as_input: bool):
+    reducer = _REDUCERS[op]
+
+    def handler(node: Node, x, axes=None):
+        dims = (node.ints(axes, "axes") if axes is not None else []) if axes_as_input else node.attr("axes", [])
+        if not dims:
+            if node.attr("noop_with_empty_axes", 0):
+                return x
+            dims = list(range(node.rank(0)))
+        y = reducer(x, tuple(dims), bool(node.attr("keepdims", 1)))
+        dtype = node.dtype(0)
+        return y.to(dtype) if op in ("ReduceSum", "ReduceProd", "ReduceSumSquare") and dtype is not None else y
+
+    return handler
+
+
+for _op, _since in _AXES_INPUT_SINCE.items():
+    torch_ops.register(_op)(_reduce(_op, False))
+    torch_ops.register(_op, since=_since)(_reduce(_op, True))

@@ -1,0 +1,258 @@
+"""Functions the generated modules call where one torch call does not express an ONNX op."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "selu", "shrink", "softmax_2d", "log_softmax_2d", "hardmax", "hardmax_2d", "shape", "size", "reshape",
+    "flatten", "expand", "slice_", "constant_of_shape", "arange", "one_hot", "eye_like", "cumsum",
+    "arg_last", "gather_elements", "gather_nd", "scatter_nd", "compress", "depth_to_space", "space_to_depth",
+    "avg_pool_exclude_pad", "layer_norm", "batch_norm_training", "max_pool_indices", "tile", "pad",
+    "gather_index",
+]
+
+
+def selu(x: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
+    return gamma * torch.where(x > 0, x, alpha * torch.expm1(x))
+
+
+def shrink(x: torch.Tensor, lambd: float, bias: float) -> torch.Tensor:
+    zero = torch.zeros_like(x)
+    return torch.where(x < -lambd, x + bias, torch.where(x > lambd, x - bias, zero)).to(x.dtype)
+
+
+def _as_2d(fn):
+    def apply(x: torch.Tensor, axis: int) -> torch.Tensor:
+        axis = axis % max(x.dim(), 1)
+        rows = 1
+        for d in x.shape[:axis]:
+            rows *= d
+        return fn(x.reshape(rows, -1), 1).reshape(x.shape)
+
+    return apply
+
+
+def hardmax(x: torch.Tensor, axis: int) -> torch.Tensor:
+    index = torch.argmax(x, dim=axis, keepdim=True)
+    return torch.zeros_like(x).scatter_(axis, index, 1)
+
+
+softmax_2d = _as_2d(torch.softmax)
+log_softmax_2d = _as_2d(torch.log_softmax)
+hardmax_2d = _as_2d(hardmax)
+
+
+def shape(x: torch.Tensor, start: int = 0, end: int | None = None) -> torch.Tensor:
+    return torch.tensor(x.shape[start:end], dtype=torch.int64)
+
+
+def size(x: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(x.numel(), dtype=torch.int64)
+
+
+def _dims(shape: torch.Tensor | list[int]) -> list[int]:
+    return shape.tolist() if isinstance(shape, torch.Tensor) else list(shape)
+
+
+def reshape(x: torch.Tensor, shape: torch.Tensor, allowzero: int = 0) -> torch.Tensor:
+    dims = _dims(shape)
+    if not allowzero:
+        dims = [x.shape[i] if d == 0 else d for i, d in enumerate(dims)]
+    return x.reshape(dims)
+
+
+def flatten(x: torch.Tensor, axis: int) -> torch.Tensor:
+    axis = axis % (x.dim() + 1) if axis < 0 else axis
+    rows = 1
+    for d in x.shape[:axis]:
+        rows *= d
+    cols = 1
+    for d in x.shape[axis:]:
+        cols *= d
+    return x.reshape(rows, cols)
+
+
+def expand(x: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+    return x.expand(torch.broadcast_shapes(x.shape, tuple(_dims(shape))))
+
+
+def tile(x: torch.Tensor, repeats: torch.Tensor) -> torch.Tensor:
+    return x.repeat(_dims(repeats))
+
+
+def slice_(x, starts, ends, axes=None, steps=None) -> torch.Tensor:
+    starts, ends = _dims(starts), _dims(ends)
+    axes = _dims(axes) if axes is not None else list(range(len(starts)))
+    steps = _dims(steps) if steps is not None else [1] * len(starts)
+    for start, end, axis, step in zip(starts, ends, axes, steps, strict=False):
+        axis = axis % x.dim()
+        length = x.shape[axis]
+        begin, stop, stride = slice(start, end, step).indices(length)
+        if stride > 0:
+            x = x[(slice(None),) * axis + (slice(begin, max(begin, stop), stride),)]
+        else:
+            count = max(0, -(-(begin - stop) // -stride))
+            index = torch.arange(begin, begin + stride * count, stride, device=x.device)[:count]
+            x = x.index_select(axis, index)
+    return x
+
+
+def constant_of_shape(shape: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    return torch.full(_dims(shape), value.reshape(()).item(), dtype=value.dtype)
+
+
+def arange(start: torch.Tensor, limit: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    return torch.arange(start.item(), limit.item(), delta.item(), dtype=start.dtype)
+
+
+def one_hot(indices: torch.Tensor, depth: torch.Tensor, values: torch.Tensor, axis: int) -> torch.Tensor:
+    depth_ = int(depth.reshape(()).item())
+    indices = torch.where(indices < 0, indices + depth_, indices).long()
+    valid = (indices >= 0) & (indices < depth_)
+    hot = F.one_hot(torch.where(valid, indices, 0), depth_) * valid.unsqueeze(-1)
+    hot = hot.movedim(-1, axis if axis >= 0 else axis + hot.dim())
+    return torch.where(hot.bool(), values[1], values[0])
+
+
+def eye_like(x: torch.Tensor, k: int, dtype: torch.dtype) -> torch.Tensor:
+    rows, cols = x.shape
+    eye = torch.zeros(rows, cols, dtype=dtype)
+    index = torch.arange(max(0, -k), min(rows, cols - k) if cols - k > 0 else 0)
+    if index.numel():
+        eye[index, index + k] = 1
+    return eye
+
+
+def cumsum(x: torch.Tensor, axis: torch.Tensor, exclusive: int, reverse: int) -> torch.Tensor:
+    dim = int(axis.reshape(()).item())
+    if reverse:
+        x = x.flip(dim)
+    out = torch.cumsum(x, dim).to(x.dtype)
+    if exclusive:
+        out = out - x
+    return out.flip(dim) if reverse else out
+
+
+def arg_last(x: torch.Tensor, axis: int, keepdims: int, largest: bool) -> torch.Tensor:
+    fn = torch.argmax if largest else torch.argmin
+    flipped = fn(x.flip(axis), dim=axis, keepdim=bool(keepdims))
+    return x.shape[axis] - 1 - flipped
+
+
+def gather_elements(x: torch.Tensor, index: torch.Tensor, axis: int) -> torch.Tensor:
+    index = torch.where(index < 0, index + x.shape[axis], index).long()
+    return torch.gather(x, axis, index)
+
+
+def gather_nd(x: torch.Tensor, index: torch.Tensor, batch_dims: int) -> torch.Tensor:
+    index = index.long()
+    batch_shape = x.shape[:batch_dims]
+    batch = 1
+    for d in batch_shape:
+        batch *= d
+    xb = x.reshape((batch,) + tuple(x.shape[batch_dims:]))
+    ib = index.reshape((batch,) + tuple(index.shape[batch_dims:]))
+    depth = index.shape[-1]
+    parts = []
+    for b in range(batch):
+        rows = ib[b].reshape(-1, depth)
+        parts.append(xb[b][tuple(rows[:, i] for i in range(depth))])
+    out = torch.stack(parts)
+    return out.reshape(tuple(index.shape[:-1]) + tuple(x.shape[batch_dims + depth:]))
+
+
+def scatter_nd(x: torch.Tensor, index: torch.Tensor, updates: torch.Tensor, reduction: str) -> torch.Tensor:
+    out = x.clone()
+    depth = index.shape[-1]
+    rows = index.reshape(-1, depth).long()
+    values = updates.reshape((rows.shape[0],) + tuple(x.shape[depth:]))
+    for row, value in zip(rows, values, strict=False):
+        key = tuple(row.tolist())
+        if reduction == "add":
+            out[key] = out[key] + value
+        elif reduction == "mul":
+            out[key] = out[key] * value
+        elif reduction == "max":
+            out[key] = torch.maximum(out[key], value)
+        elif reduction == "min":
+            out[key] = torch.minimum(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def compress(x: torch.Tensor, condition: torch.Tensor, axis: int | None) -> torch.Tensor:
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    keep = torch.nonzero(condition.bool()).reshape(-1)
+    keep = keep[keep < x.shape[axis]]
+    return x.index_select(axis, keep)
+
+
+def depth_to_space(x: torch.Tensor, block: int, mode: str) -> torch.Tensor:
+    if mode == "CRD":
+        return F.pixel_shuffle(x, block)
+    n, c, h, w = x.shape
+    y = x.reshape(n, block, block, c // (block * block), h, w).permute(0, 3, 4, 1, 5, 2)
+    return y.reshape(n, c // (block * block), h * block, w * block)
+
+
+def space_to_depth(x: torch.Tensor, block: int) -> torch.Tensor:
+    n, c, h, w = x.shape
+    y = x.reshape(n, c, h // block, block, w // block, block).permute(0, 3, 5, 1, 2, 4)
+    return y.reshape(n, c * block * block, h // block, w // block)
+
+
+def avg_pool_exclude_pad(x, kernel, strides, pads, ceil_mode: bool) -> torch.Tensor:
+    pool = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[len(kernel)]
+    padded = F.pad(x, pads)
+    ones = F.pad(torch.ones_like(x[:1, :1]), pads)
+    total = pool(padded, kernel, strides, 0, ceil_mode, True)
+    count = pool(ones, kernel, strides, 0, ceil_mode, True)
+    return total / count
+
+
+def layer_norm(x: torch.Tensor, scale, bias, axis: int, epsilon: float):
+    axis = axis % x.dim()
+    dims = tuple(range(axis, x.dim()))
+    work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    mean = work.mean(dim=dims, keepdim=True)
+    inv_std = torch.rsqrt(((work - mean) ** 2).mean(dim=dims, keepdim=True) + epsilon)
+    y = ((work - mean) * inv_std).to(x.dtype) * scale
+    if bias is not None:
+        y = y + bias
+    return y, mean, inv_std
+
+
+def batch_norm_training(x, scale, bias, mean, var, epsilon: float, momentum: float):
+    dims = [0, *range(2, x.dim())]
+    batch_mean = x.mean(dim=dims)
+    batch_var = x.var(dim=dims, unbiased=False)
+    y = F.batch_norm(x, None, None, scale, bias, True, 0.0, epsilon)
+    return y, mean * momentum + batch_mean * (1 - momentum), var * momentum + batch_var * (1 - momentum)
+
+
+def max_pool_indices(indices: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    plane = 1
+    for d in x.shape[2:]:
+        plane *= d
+    offsets = torch.arange(x.shape[0] * x.shape[1]).reshape(x.shape[0], x.shape[1], *[1] * (x.dim() - 2))
+    return indices + offsets * plane
+
+
+def pad(x: torch.Tensor, pads, mode: str, value) -> torch.Tensor:
+    pads = _dims(pads)
+    rank = len(pads) // 2
+    torch_pads: list[int] = []
+    for axis in reversed(range(rank)):
+        torch_pads += [pads[axis], pads[axis + rank]]
+    fill = value.reshape(()).item() if isinstance(value, torch.Tensor) else value
+    if mode == "constant":
+        return F.pad(x, torch_pads, "constant", fill)
+    return F.pad(x, torch_pads, mode)
+
+
+def gather_index(x: torch.Tensor, index: torch.Tensor, axis: int) -> torch.Tensor:
+    return torch.where(index < 0, index + x.shape[axis], index).long()
