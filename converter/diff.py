@@ -13,10 +13,10 @@ JSON schema of ``Diff.to_dict()`` (``schema: "graphtool.diff/1"``)::
 ``kind`` is one of added | removed | changed | weight_changed | input_added | input_removed |
 input_changed | output_added | output_removed | output_changed | opset_changed | metadata_changed.
 ``element`` is op | initializer | input | output | model. ``a`` and ``b`` are the node on each side
-(``{id, name, op_type, scope}``, null when absent). ``fields`` lists ``{field, old, new}``: op_type,
-domain, ``attr:<name>``, inputs, ``input[<slot>]`` (rewired), shape, dtype, values,
-``opset:<domain>``, ``metadata:<key>``. Added or removed ops list the weights only they used in
-``weights`` instead of reporting each weight on its own.
+(``{id, name, op_type, scope}``, null when absent; a weight's scope is that of its first user).
+``fields`` lists ``{field, old, new}``: op_type, domain, ``attr:<name>``, inputs, ``input[<slot>]``
+(rewired), shape, dtype, values, signature, ``opset:<domain>``, ``metadata:<key>``. Added or removed
+ops list the weights only they used in ``weights`` instead of reporting each weight on its own.
 """
 
 from __future__ import annotations
@@ -220,7 +220,11 @@ def _position(change: Change, ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> int:
 
 def _ref(g: nx.MultiDiGraph, node: str) -> NodeRef:
     data = g.nodes[node]
-    return NodeRef(node, data["name"], data.get("op_type"), data["scope"])
+    scope = data["scope"]
+    if data["kind"] == "initializer" and not scope:  # a weight belongs where it is used
+        users = sorted((v for _, v in g.out_edges(node)), key=lambda v: g.nodes[v]["index"])
+        scope = g.nodes[users[0]]["scope"] if users else ""
+    return NodeRef(node, data["name"], data.get("op_type"), scope)
 
 
 def _model_changes(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> Iterable[Change]:

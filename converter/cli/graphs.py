@@ -2,10 +2,233 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.markup import escape
+
+from converter.cli import common
+from converter.cli.common import (
+    InputOpt,
+    InputsOpt,
+    JsonOpt,
+    ModelClassOpt,
+    OpsetOpt,
+    SignatureOpt,
+    TraceOpt,
+    TrustCodeOpt,
+    TrustPickleOpt,
+)
 
 __all__ = ["register"]
+
+_MODEL_HELP = "A model file, SavedModel directory, or file.py:NAME reference."
+ModelArg = Annotated[str, typer.Argument(help=_MODEL_HELP, metavar="MODEL")]
+ModelA = Annotated[str, typer.Argument(help=f"The old model. {_MODEL_HELP}", metavar="A")]
+ModelB = Annotated[str, typer.Argument(help=f"The new model. {_MODEL_HELP}", metavar="B")]
+DEFAULT_DIR = Path("graphviz_out")
+_MARKS = {
+    "added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "dark_orange"),
+    "weight_changed": ("~", "dark_orange"),
+}
 
 
 def register(app: typer.Typer) -> None:
     """Add the graph commands to the app."""
+    app.command()(diff)
+    app.command()(render)
+
+
+@common.handle_errors
+def diff(
+    a: ModelA,
+    b: ModelB,
+    json: JsonOpt = False,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when the models differ.")] = False,
+    render_file: Annotated[
+        Path | None, typer.Option("--render", help="Also draw the diff (svg, png, pdf or dot by suffix).")
+    ] = None,
+    renames: Annotated[bool, typer.Option("--renames", help="List the nodes matched under new names.")] = False,
+    input: InputOpt = None,
+    inputs: InputsOpt = None,
+    trace: TraceOpt = "export",
+    opset: OpsetOpt = None,
+    signature: SignatureOpt = "serving_default",
+    model_class: ModelClassOpt = None,
+    trust_pickle: TrustPickleOpt = False,
+    trust_code: TrustCodeOpt = False,
+) -> None:
+    """Compare two models in any formats: nodes added, removed and changed, weights, signature, opset."""
+    from converter import api
+    from converter.diff import diff_graphs
+    from converter.graph import to_graph
+
+    options = common.load_options(
+        input=input, inputs=inputs, trace=trace, opset=opset, signature=signature, model_class=model_class,
+        trust_pickle=trust_pickle, trust_code=trust_code,
+    )
+    loaded_a, loaded_b = api.load(a, options), api.load(b, options)
+    ga, gb = to_graph(loaded_a.model), to_graph(loaded_b.model)
+    result = diff_graphs(ga, gb)
+    written = None
+    if render_file is not None:
+        from converter.render import output_format, render_diff, write_rendering
+
+        rendering = render_diff(ga, gb, result, title=f"{a} → {b}")
+        written = write_rendering(rendering, render_file, output_format(render_file, None))
+    if json:
+        document = result.to_dict(renames=renames)
+        document["a"], document["b"] = loaded_a.source.to_dict(), loaded_b.source.to_dict()
+        if written is not None:
+            document["render"] = written.to_dict()
+        common.print_json(document)
+    else:
+        _print_diff(a, b, result, renames)
+        if written is not None:
+            _print_written(written)
+    raise typer.Exit(1 if exit_code and not result.identical else 0)
+
+
+@common.handle_errors
+def render(
+    model: ModelArg,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Diagram file; default: graphviz_out/.")] = (
+        None
+    ),
+    fmt: Annotated[str | None, typer.Option("--format", help="svg, png, pdf or dot; default: -o's suffix.")] = None,
+    depth: Annotated[int | None, typer.Option("--depth", help="Collapse scopes deeper than N.", min=0)] = None,
+    expand: Annotated[list[str] | None, typer.Option("--expand", help="Open this scope; repeatable.")] = None,
+    focus: Annotated[str | None, typer.Option("--focus", help="Draw only this node's neighbourhood.")] = None,
+    radius: Annotated[int, typer.Option("--radius", help="Edges around --focus to draw.", min=0)] = 2,
+    max_nodes: Annotated[
+        int, typer.Option("--max-nodes", help="Collapse bigger graphs to about this many boxes; 0: never.", min=0)
+    ] = 300,
+    input: InputOpt = None,
+    inputs: InputsOpt = None,
+    trace: TraceOpt = "export",
+    opset: OpsetOpt = None,
+    signature: SignatureOpt = "serving_default",
+    model_class: ModelClassOpt = None,
+    trust_pickle: TrustPickleOpt = False,
+    trust_code: TrustCodeOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Draw MODEL with Graphviz: ops clustered by scope, big graphs collapsed to stay legible."""
+    from converter import api
+    from converter.graph import to_graph
+    from converter.render import output_format, render_graph, write_rendering
+
+    options = common.load_options(
+        input=input, inputs=inputs, trace=trace, opset=opset, signature=signature, model_class=model_class,
+        trust_pickle=trust_pickle, trust_code=trust_code,
+    )
+    chosen = output_format(output or Path(f"model.{fmt or 'svg'}"), fmt)
+    path = output or DEFAULT_DIR / f"{_stem(model)}.{chosen}"
+    graph = to_graph(api.load(model, options).model)
+    rendering = render_graph(graph, depth=depth, expand=expand or (), focus_node=focus, radius=radius,
+                             max_nodes=max_nodes, title=model)
+    written = write_rendering(rendering, path, chosen)
+    if json:
+        common.print_json({**written.to_dict(), "rendering": rendering.to_dict(),
+                           "notes": [*rendering.notes, *written.notes]})
+        return
+    if not common.settings.quiet:
+        common.out.print(escape(f"{model}: {rendering.nodes} nodes, {rendering.items} drawn "
+                                f"({rendering.boxes} collapsed boxes)"))
+    for note in rendering.notes:
+        common.out.print(f"[yellow]note:[/yellow] {escape(note)}")
+    _print_written(written)
+
+
+def _stem(model: str) -> str:
+    path = Path(model.split(":")[0] if re.match(r"^[^:]+\.py:", model) else model.rstrip("/\\"))
+    stem = path.stem if path.suffix else path.name
+    return re.sub(r"[^\w.-]+", "_", stem) or "model"
+
+
+def _print_written(written) -> None:
+    for note in written.notes:
+        common.out.print(f"[yellow]note:[/yellow] {escape(note)}")
+    target = written.output or written.dot
+    common.out.print(f"wrote {escape(str(target))}")
+
+
+def _print_diff(a: str, b: str, result, renames: bool) -> None:
+    out = common.out
+    if not common.settings.quiet:
+        out.print(f"[bold]{escape(a)}[/bold] → [bold]{escape(b)}[/bold]")
+    for note in result.notes:
+        out.print(f"[yellow]note:[/yellow] {escape(note)}")
+    scope = None
+    for change in result.changes:
+        if change.element not in ("model", "input", "output") and change.scope != scope:
+            scope = change.scope
+            out.print(f"[bold cyan]{escape(scope or '(top level)')}[/bold cyan]")
+        out.print(_change_line(change))
+    if renames:
+        for rename in result.renames:
+            out.print(escape(f"  = {rename.element} {rename.a.name} ({rename.a.scope or '-'}) → "
+                             f"{rename.b.name} ({rename.b.scope or '-'})"))
+    out.print(_summary_line(result))
+
+
+def _side(ref) -> str:
+    if ref is None:
+        return ""
+    return f"{ref.op_type} {ref.name}" if ref.op_type else ref.name
+
+
+def _fields(change) -> str:
+    parts = []
+    for item in change.fields:
+        if item.field == "values" or item.field == "signature":
+            parts.append(str(item.new))
+        else:
+            parts.append(f"{item.field.removeprefix('attr:')}: {item.old} → {item.new}")
+    return "; ".join(parts)
+
+
+def _change_line(change) -> str:
+    kind = change.kind
+    if change.element == "model":
+        return f"[dark_orange]~ {escape(kind.replace('_', ' '))}[/dark_orange]: {escape(_fields(change))}"
+    if change.element in ("input", "output"):
+        verb = kind.split("_")[1]
+        mark, colour = _MARKS[verb]
+        ref = change.b or change.a
+        detail = _fields(change)
+        if kind.endswith("_removed"):
+            detail = ""
+        text = f"{mark} {change.element} {ref.name}" + (f": {detail}" if detail else "")
+        return f"[{colour}]{escape(text)}[/{colour}]"
+    mark, colour = _MARKS[kind]
+    if kind in ("added", "removed"):
+        text = f"  {mark} {_side(change.b or change.a)}"
+        if change.weights:
+            text += f" (with {', '.join(change.weights)})"
+    else:
+        label = "weight " if kind == "weight_changed" else ""
+        names = _side(change.a)
+        if change.b is not None and change.b.name != change.a.name:
+            names += f" (now {change.b.name})"
+        text = f"  {mark} {label}{names}: {_fields(change)}"
+    return f"[{colour}]{escape(text)}[/{colour}]"
+
+
+def _summary_line(result) -> str:
+    summary = result.summary
+    if result.identical:
+        renamed = f", {summary['renamed']} renamed (--renames lists them)" if summary["renamed"] else ""
+        return f"[green]identical[/green]: {summary['matched']} nodes matched{renamed}"
+    counts = [
+        f"{summary['added']} added", f"{summary['removed']} removed", f"{summary['changed']} changed",
+        f"{summary['weights_changed']} weights changed", f"{summary['io_changed']} inputs/outputs changed",
+    ]
+    if summary["opset_changed"]:
+        counts.append("opset changed")
+    if summary["metadata_changed"]:
+        counts.append("metadata changed")
+    return (f"[bold]{', '.join(counts)}[/bold] ({summary['matched']} of {summary['nodes_a']} → "
+            f"{summary['nodes_b']} nodes matched, {summary['renamed']} renamed)")
