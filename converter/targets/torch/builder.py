@@ -13,9 +13,11 @@ from onnx import numpy_helper
 from converter.errors import UnsupportedOpError
 from converter.targets.registry import OpRegistry
 from converter.targets.torch.attributes import read_attributes
-from converter.targets.torch.dtypes import torch_dtype
-from converter.targets.torch.names import Namer
-from converter.targets.torch.node import Node, ValueType, is_traced
+from converter.targets.torch.decompose import function_body
+from converter.targets.torch.dtypes import onnx_dtype, torch_dtype
+from converter.targets.torch.eager import EagerOp
+from converter.targets.torch.names import Namer, sanitize
+from converter.targets.torch.node import Node, RuntimeOnly, ValueType, is_traced
 
 __all__ = ["GraphBuilder", "value_types"]
 
@@ -35,6 +37,10 @@ class _Tracer(torch.fx.proxy.GraphAppendingTracer):
         if isinstance(a, torch.Tensor):
             return self._attribute(a)
         return super().create_arg(a)
+
+    def fresh_attribute(self, name: str, fallback: str) -> str:
+        """A new attribute name of `root` resembling `name`."""
+        return self._namer.fresh(sanitize(name, fallback).lower(), fallback.lower())
 
     def _attribute(self, tensor: torch.Tensor) -> torch.fx.Node:
         node = self._attributes.get(id(tensor))
@@ -107,9 +113,11 @@ class GraphBuilder:
         fx_graph.output(tracer.create_arg(result))
         return torch.fx.GraphModule(root, fx_graph, class_name), captured
 
-    def _convert_node(self, proto: onnx.NodeProto, env: dict[str, Any], tracer: _Tracer) -> None:
+    def _convert_node(
+        self, proto: onnx.NodeProto, env: dict[str, Any], tracer: _Tracer, opsets: dict[str, int] | None = None
+    ) -> None:
         domain = "" if proto.domain in ("", "ai.onnx") else proto.domain
-        opset = self.opsets.get(domain, 1)
+        opset = (opsets or self.opsets).get(domain, 1)
         values = [_lookup(env, name) if name else None for name in proto.input]
         node = Node(
             proto=proto,
@@ -117,13 +125,26 @@ class GraphBuilder:
             attrs=read_attributes(proto),
             inputs=tuple(self._type_of(name, value) for name, value in zip(proto.input, values, strict=False)),
             outputs=tuple(self.types.get(name, ValueType()) for name in proto.output),
-            convert_graph=lambda graph: self.build(graph, env, "OnnxSubgraph"),
+            convert_graph=lambda graph: self._submodule(graph, env, tracer),
+            inline_graph=lambda graph: self._inline(graph, env, tracer),
         )
-        handler = self.registry.lookup(proto, opset)
+        try:
+            handler = self.registry.lookup(proto, opset)
+        except UnsupportedOpError:
+            body = function_body(proto, opset, [_type_proto(t) for t in node.inputs])
+            if body is None:
+                raise
+            for inner in body[0]:
+                self._convert_node(inner, env, tracer, {**self.opsets, **body[1]})
+            return
         last = _last_node(tracer.graph)
         try:
             with torch.no_grad():
                 result = handler(node, *values)
+        except RuntimeOnly:
+            if not any(is_traced(v) for v in values):
+                raise
+            result = _eager(tracer, node, handler, values)
         except UnsupportedOpError:
             raise
         except (RuntimeError, TypeError, ValueError, IndexError, NotImplementedError) as exc:
@@ -137,10 +158,38 @@ class GraphBuilder:
             env[name] = results[index]
         _label(tracer.graph, last, proto, env)
 
+    def _submodule(self, graph: onnx.GraphProto, env: dict[str, Any], tracer: _Tracer) -> tuple[Any, list[Any]]:
+        module, captured = self.build(graph, env, "OnnxSubgraph")
+        name = tracer.fresh_attribute(graph.name or "subgraph", "subgraph")
+        tracer.root.add_module(name, module)
+        return tracer.create_proxy("get_attr", name, (), {}), captured
+
+    def _inline(self, graph: onnx.GraphProto, env: dict[str, Any], tracer: _Tracer) -> list[Any]:
+        local = dict(env)
+        for init in graph.initializer:
+            local[init.name] = torch.from_numpy(numpy_helper.to_array(init).copy())
+        for proto in graph.node:
+            self._convert_node(proto, local, tracer)
+        return [_lookup(local, out.name) for out in graph.output]
+
     def _type_of(self, name: str, value: Any) -> ValueType:
         if isinstance(value, torch.Tensor):
             return ValueType(value.dtype, tuple(value.shape))
         return self.types.get(name, ValueType())
+
+
+def _eager(tracer: _Tracer, node: Node, handler: Any, values: list[Any]) -> Any:
+    name = tracer.fresh_attribute(node.proto.name or node.proto.output[0], node.op_type)
+    tracer.root.add_module(name, EagerOp(node, handler))
+    proxy = tracer.create_proxy("call_module", name, tuple(values), {})
+    if node.num_outputs == 1:
+        return proxy
+    return tuple(proxy[i] for i in range(node.num_outputs))
+
+
+def _type_proto(value: ValueType) -> onnx.TypeProto:
+    elem = onnx_dtype(value.dtype) if value.dtype is not None else onnx.TensorProto.UNDEFINED
+    return onnx.helper.make_tensor_type_proto(elem, value.shape)
 
 
 def _placeholder(tracer: _Tracer, name: str, onnx_name: str) -> torch.fx.Proxy:

@@ -12,7 +12,11 @@ import torch.fx
 
 from converter.errors import UnsupportedOpError
 
-__all__ = ["Node", "ValueType", "is_traced"]
+__all__ = ["Node", "ValueType", "RuntimeOnly", "is_traced"]
+
+
+class RuntimeOnly(UnsupportedOpError):
+    """A handler needs a value (rank, axes, sizes) known only when the module runs; the node then runs eagerly."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Node:
     inputs: tuple[ValueType, ...]
     outputs: tuple[ValueType, ...]
     convert_graph: Callable[[onnx.GraphProto], tuple[torch.fx.GraphModule, list[Any]]] | None = None
+    inline_graph: Callable[[onnx.GraphProto], list[Any]] | None = None
 
     @property
     def name(self) -> str:
@@ -62,6 +67,16 @@ class Node:
         """The error to raise for an attribute value or input this converter cannot handle."""
         return UnsupportedOpError(self.name, self.op_type, self.opset, reason)
 
+    def runtime_only(self, reason: str) -> RuntimeOnly:
+        """The error to raise when the node can only be converted with values known at run time."""
+        return RuntimeOnly(self.name, self.op_type, self.opset, reason)
+
+    def submodule(self, graph: onnx.GraphProto) -> tuple[Any, list[Any]]:
+        """A subgraph as a submodule (referenced from the FX graph) and the outer values it captures."""
+        if self.convert_graph is None:
+            raise self.unsupported("subgraphs cannot be converted here")
+        return self.convert_graph(graph)
+
     def shape(self, index: int = 0) -> tuple[int | None, ...] | None:
         """The dims of input `index` as far as known before running."""
         return self.inputs[index].shape if index < len(self.inputs) else None
@@ -75,7 +90,7 @@ class Node:
         """The rank of input `index`; refuses the node when it is unknown."""
         shape = self.shape(index)
         if shape is None:
-            raise self.unsupported(f"the rank of input {index} is unknown")
+            raise RuntimeOnly(self.name, self.op_type, self.opset, f"the rank of input {index} is unknown")
         return len(shape)
 
     def dtype(self, index: int = 0) -> torch.dtype | None:
@@ -87,7 +102,7 @@ class Node:
     def ints(self, value: Any, what: str) -> list[int]:
         """A constant integer tensor as a list; refuses the node when it is only known at run time."""
         if is_traced(value):
-            raise self.unsupported(f"{what} must be a constant")
+            raise RuntimeOnly(self.name, self.op_type, self.opset, f"{what} must be a constant")
         return [int(v) for v in torch.as_tensor(value).reshape(-1).tolist()]
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -10,7 +10,7 @@ __all__ = [
     "flatten", "expand", "slice_", "constant_of_shape", "arange", "one_hot", "eye_like", "cumsum",
     "arg_last", "gather_elements", "gather_nd", "scatter_nd", "compress", "depth_to_space", "space_to_depth",
     "avg_pool_exclude_pad", "layer_norm", "batch_norm_training", "max_pool_indices", "tile", "pad",
-    "gather_index",
+    "gather_index", "cast_like",
 ]
 
 
@@ -64,7 +64,7 @@ def reshape(x: torch.Tensor, shape: torch.Tensor, allowzero: int = 0) -> torch.T
 
 
 def flatten(x: torch.Tensor, axis: int) -> torch.Tensor:
-    axis = axis % (x.dim() + 1) if axis < 0 else axis
+    axis = axis + x.dim() if axis < 0 else axis
     rows = 1
     for d in x.shape[:axis]:
         rows *= d
@@ -256,3 +256,7 @@ def pad(x: torch.Tensor, pads, mode: str, value) -> torch.Tensor:
 
 def gather_index(x: torch.Tensor, index: torch.Tensor, axis: int) -> torch.Tensor:
     return torch.where(index < 0, index + x.shape[axis], index).long()
+
+
+def cast_like(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return x.to(like.dtype)

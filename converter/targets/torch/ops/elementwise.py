@@ -6,6 +6,7 @@ import functools
 
 import torch
 
+from converter.targets.torch import runtime
 from converter.targets.torch.dtypes import torch_dtype
 from converter.targets.torch.node import Node
 from converter.targets.torch.registry import torch_ops
@@ -56,16 +57,28 @@ _UNARY = {
 _VARIADIC = {"Max": torch.maximum, "Min": torch.minimum, "Sum": torch.add}
 
 
+_WIDENED = (torch.uint16, torch.uint32, torch.uint64)
+
+
+def _widened(node: Node, fn, *xs):
+    """`fn(*xs)`, computed in int64 for the unsigned types most torch kernels lack."""
+    dtype = node.dtype(0)
+    if dtype not in _WIDENED:
+        return fn(*xs)
+    result = fn(*[x.to(torch.int64) for x in xs])
+    return result.to(node.out_dtype(0) or dtype)
+
+
 def _binary(fn):
-    return lambda node, a, b: fn(a, b)
+    return lambda node, a, b: _widened(node, fn, a, b)
 
 
 def _unary(fn):
-    return lambda node, x: fn(x)
+    return lambda node, x: _widened(node, fn, x)
 
 
 def _variadic(fn):
-    return lambda node, *xs: functools.reduce(fn, xs)
+    return lambda node, *xs: _widened(node, lambda *ys: functools.reduce(fn, ys), *xs)
 
 
 for _op, _fn in _BINARY.items():
@@ -80,13 +93,13 @@ for _op, _fn in _VARIADIC.items():
 def div(node: Node, a, b):
     dtype = node.dtype(0)
     if dtype is not None and not dtype.is_floating_point and not dtype.is_complex:
-        return torch.div(a, b, rounding_mode="trunc")
+        return _widened(node, lambda x, y: torch.div(x, y, rounding_mode="trunc"), a, b)
     return torch.div(a, b)
 
 
 @torch_ops.register("Mod")
 def mod(node: Node, a, b):
-    return torch.fmod(a, b) if node.attr("fmod", 0) else torch.remainder(a, b)
+    return _widened(node, torch.fmod if node.attr("fmod", 0) else torch.remainder, a, b)
 
 
 @torch_ops.register("Pow")
@@ -105,8 +118,8 @@ def mean(node: Node, *xs):
 @torch_ops.register("BitShift")
 def bit_shift(node: Node, x, y):
     if node.attr("direction") == "LEFT":
-        return torch.bitwise_left_shift(x, y)
-    return torch.bitwise_right_shift(x, y)
+        return _widened(node, torch.bitwise_left_shift, x, y)
+    return _widened(node, torch.bitwise_right_shift, x, y)
 
 
 @torch_ops.register("IsInf")
@@ -154,6 +167,4 @@ def cast(node: Node, x):
 @torch_ops.register("CastLike")
 def cast_like(node: Node, x, like):
     dtype = node.dtype(1)
-    if dtype is None:
-        raise node.unsupported("the target dtype is unknown")
-    return x.to(dtype)
+    return x.to(dtype) if dtype is not None else node.call(runtime.cast_like, x, like)

@@ -97,7 +97,7 @@ def split(node: Node, x, sizes=None):
         known = node.shape(0)
         length = known[axis] if known is not None else None
         if length is None:
-            raise node.unsupported("equal split of a dim of unknown length")
+            raise node.runtime_only("equal split of a dim of unknown length")
         chunk = -(-length // node.attr("num_outputs", count))
         sizes = [min(chunk, length - i * chunk) for i in range(count)]
     parts = torch.split(x, list(sizes), dim=axis)

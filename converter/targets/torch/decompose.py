@@ -1,0 +1,69 @@
+"""Expand an op without a handler into the nodes of its ONNX function body (Attention, losses, ...)."""
+
+from __future__ import annotations
+
+import onnx
+
+__all__ = ["function_body"]
+
+
+def function_body(
+    node: onnx.NodeProto, opset: int, input_types: list[onnx.TypeProto]
+) -> tuple[list[onnx.NodeProto], dict[str, int]] | None:
+    """The node's function body with its inputs, outputs and attributes bound, and the body's opsets."""
+    function = _function(node, opset, input_types)
+    if function is None:
+        return None
+    schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
+    attributes = {a.name: a for a in node.attribute}
+    for name, spec in schema.attributes.items():
+        if name not in attributes and spec.default_value.type != onnx.AttributeProto.UNDEFINED:
+            attributes[name] = spec.default_value
+    prefix = f"{node.name or node.output[0]}::"
+    renamed = {formal: actual for formal, actual in zip(function.input, node.input, strict=False)}
+    renamed.update({formal: "" for formal in function.input[len(node.input):]})
+    renamed.update(zip(function.output, node.output, strict=False))
+    nodes = [_bind(inner, renamed, attributes, prefix) for inner in function.node]
+    opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in function.opset_import}
+    return nodes, opsets
+
+
+def _function(node: onnx.NodeProto, opset: int, input_types: list[onnx.TypeProto]) -> onnx.FunctionProto | None:
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
+    except onnx.defs.SchemaError:
+        return None
+    function = onnx.FunctionProto()
+    versions = [v for v in schema.function_opset_versions if v <= opset]
+    if versions:
+        function.ParseFromString(schema.get_function_with_opset_version(max(versions)))
+        return function
+    versions = [v for v in schema.context_dependent_function_opset_versions if v <= opset]
+    if not versions:
+        return None
+    body = schema.get_context_dependent_function_with_opset_version(
+        max(versions), node.SerializeToString(), [t.SerializeToString() for t in input_types]
+    )
+    function.ParseFromString(body)
+    return function if function.node else None
+
+
+def _bind(
+    inner: onnx.NodeProto, renamed: dict[str, str], attributes: dict[str, onnx.AttributeProto], prefix: str
+) -> onnx.NodeProto:
+    bound = onnx.NodeProto()
+    bound.CopyFrom(inner)
+    bound.name = prefix + (inner.name or inner.op_type)
+    del bound.input[:], bound.output[:], bound.attribute[:]
+    bound.input.extend(renamed.get(n, prefix + n) if n else "" for n in inner.input)
+    bound.output.extend(renamed.get(n, prefix + n) if n else "" for n in inner.output)
+    for attr in inner.attribute:
+        if attr.ref_attr_name:
+            if attr.ref_attr_name in attributes:
+                value = onnx.AttributeProto()
+                value.CopyFrom(attributes[attr.ref_attr_name])
+                value.name = attr.name
+                bound.attribute.append(value)
+        else:
+            bound.attribute.append(attr)
+    return bound
