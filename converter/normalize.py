@@ -167,7 +167,7 @@ def _scope_from_torch(text: str) -> str:
 
 def _user_frame(stack: str) -> str | None:
     frames = _FRAME.findall(stack)
-    for filename, line in frames:
+    for filename, line in reversed(frames):  # innermost user frame: the line that made this op
         if f"{os.sep}site-packages{os.sep}" not in filename and "torch" + os.sep not in filename:
             return f"{_display_path(filename)}:{line}"
     return None

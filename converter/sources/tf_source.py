@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,9 @@ from converter.sources.common import class_names, first_line, quiet, require
 
 __all__ = ["TfFunction", "read_tf", "from_object", "to_onnx"]
 
+_SUFFIX = re.compile(r"_\d+$")
+_GENERATED = re.compile(r"^[A-Za-z]+__\d+$")
+
 
 @dataclass
 class TfFunction:
@@ -26,6 +30,7 @@ class TfFunction:
     declared: list[InputSpec]
     output_names: list[str] | None = None  # None: learned from the first call
     owner: Any = None  # what holds the variables (a loaded SavedModel): it must outlive `call`
+    scope_names: frozenset[str] = frozenset()  # Keras model and layer names, to undo trace-time suffixes
 
 
 def read_tf(fmt: Format, path: str, signature: str, trust_code: bool) -> TfFunction:
@@ -88,6 +93,7 @@ def to_onnx(
         raise GraphtoolError(f"{origin}: tf2onnx could not convert it ({first_line(error)})") from None
     names = model.output_names or _structure_names(concrete.structured_outputs)
     _name_symbolic_dims(proto, specs)
+    _tidy_scopes(proto.graph, model.scope_names)
     return proto, names, _reference(model.call, [s.name for s in specs])
 
 
@@ -120,7 +126,13 @@ def _from_keras(model: Any) -> TfFunction:
     def call(*args: Any) -> Any:
         return model(args[0] if single else list(args), training=False)
 
-    return TfFunction(call, declared, names)
+    return TfFunction(call, declared, names, scope_names=frozenset(_layer_names(model)))
+
+
+def _layer_names(model: Any) -> Iterator[str]:
+    yield model.name
+    for layer in getattr(model, "layers", ()):
+        yield from _layer_names(layer)
 
 
 def _dims(shape: Any, name: str) -> tuple[int | str, ...]:
@@ -147,6 +159,27 @@ def _name_symbolic_dims(model: onnx.ModelProto, specs: Sequence[InputSpec]) -> N
         for dim, want in zip(value.type.tensor_type.shape.dim, spec.dims, strict=False):
             if isinstance(want, str):
                 dim.dim_param = want
+
+
+def _tidy_scopes(graph: onnx.GraphProto, known: frozenset[str]) -> None:
+    """Keras suffixes names inside traces (dense -> dense_1); tf2onnx names the nodes it fuses Op__N."""
+    producer_name = {}
+    for node in graph.node:
+        parts = node.name.split("/")
+        parts[:-1] = [_known_name(part, known) for part in parts[:-1]]
+        if len(parts) == 1 and _GENERATED.match(node.name):
+            scope = next((producer_name[i] for i in node.input if i in producer_name), "")
+            parts = [*scope.split("/")[:-1], node.name] if scope else parts
+        node.name = "/".join(parts)
+        for output in node.output:
+            producer_name[output] = node.name
+
+
+def _known_name(part: str, known: frozenset[str]) -> str:
+    if part in known:
+        return part
+    base = _SUFFIX.sub("", part)
+    return base if base in known else part
 
 
 def _reference(call: Any, names: list[str]) -> Reference:

@@ -1,0 +1,29 @@
+"""Shared test helpers: fixture paths and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+TORCH_DIR = FIXTURES / "torch"
+TF_DIR = FIXTURES / "tf"
+
+
+@pytest.fixture
+def cli():
+    """Invoke the graphtool app in-process; returns the click Result."""
+    from converter.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args])
+
+    return invoke

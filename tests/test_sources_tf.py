@@ -1,0 +1,111 @@
+"""Every TensorFlow source format of every fixture normalizes to ONNX that computes the same."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FIXTURES, TF_DIR
+from sources_helpers import assert_agrees, resized
+
+from converter import api
+from converter.errors import GraphtoolError
+from converter.scopes import node_scope
+from converter.sources.base import LoadOptions
+
+KERAS = ["keras_cnn", "keras_two_io", "keras_lstm"]
+MODELS = str(FIXTURES / "tf_models.py")
+
+
+def _path(name: str, form: str) -> str:
+    return {
+        "savedmodel": str(TF_DIR / f"{name}_savedmodel"),
+        "keras": str(TF_DIR / f"{name}.keras"),
+        "h5": str(TF_DIR / f"{name}.h5"),
+        "python": f"{MODELS}:{name}",
+    }[form]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ["savedmodel", "keras", "h5", "python"])
+@pytest.mark.parametrize("name", KERAS)
+def test_every_keras_format_agrees(name, form):
+    loaded = api.load(_path(name, form))
+    assert loaded.source.framework == "tensorflow"
+    assert_agrees(loaded)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["cond_savedmodel", "python"])
+def test_tf_function_with_cond_takes_both_branches(source):
+    path = str(TF_DIR / source) if source != "python" else f"{MODELS}:cond_module"
+    loaded = api.load(path)
+    assert any(n.op_type == "If" for n in loaded.model.graph.node)
+    positive = {"x": abs(loaded.example_inputs["x"]) + 0.1}
+    negative = {"x": -positive["x"]}
+    assert_agrees(loaded, positive)
+    assert_agrees(loaded, negative)
+
+
+@pytest.mark.slow
+def test_keras_names_kept():
+    loaded = api.load(_path("keras_two_io", "keras"))
+    assert [i.name for i in loaded.model.graph.input] == ["features", "meta"]
+    assert [o.name for o in loaded.model.graph.output] == ["classes", "score"]
+    batch = [o.type.tensor_type.shape.dim[0].dim_param for o in loaded.model.graph.output]
+    assert batch == ["batch", "batch"]
+
+
+@pytest.mark.slow
+def test_savedmodel_signature_names_kept():
+    loaded = api.load(_path("keras_two_io", "savedmodel"))
+    assert [i.name for i in loaded.model.graph.input] == ["features", "meta"]
+    assert len(loaded.model.graph.output) == 2
+
+
+@pytest.mark.slow
+def test_dynamic_batch_and_sequence():
+    loaded = api.load(_path("keras_lstm", "keras"))
+    for axis, size in ((0, 5), (1, 9)):
+        assert_agrees(loaded, resized(loaded.example_inputs, axis, size))
+
+
+@pytest.mark.slow
+def test_name_scopes_recorded():
+    loaded = api.load(_path("keras_cnn", "keras"))
+    scopes = {node_scope(n) for n in loaded.model.graph.node}
+    assert {"keras_cnn/conv2", "keras_cnn/logits", "keras_cnn/pool1"} <= scopes
+    assert "" not in scopes  # nodes tf2onnx fused (Conv+BatchNorm) inherit a scope too
+
+
+@pytest.mark.slow
+def test_input_override_fixes_batch():
+    loaded = api.load(_path("keras_cnn", "keras"), LoadOptions(input_specs=("image:4,16,16,3",)))
+    assert loaded.example_inputs["image"].shape == (4, 16, 16, 3)
+    assert_agrees(loaded)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("source", "options", "message"),
+    [
+        ("keras_cnn_savedmodel", LoadOptions(signature="predict"), "no signature 'predict'"),
+        ("keras_cnn.keras", LoadOptions(input_specs=("pixels:1,16,16,3",)), "no input 'pixels'"),
+        ("keras_cnn.keras", LoadOptions(input_specs=("image:1,16,16",)), "rank 3"),
+        ("keras_cnn.keras", LoadOptions(input_specs=("image:1,16,16,3:text",)), "unknown dtype"),
+    ],
+)
+def test_bad_tf_inputs(source, options, message):
+    with pytest.raises(GraphtoolError, match=message):
+        api.load(str(TF_DIR / source), options)
+
+
+@pytest.mark.slow
+def test_lambda_layer_refused_without_trust(tmp_path):
+    import keras
+
+    inputs = keras.Input((3,), name="x")
+    model = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2.0, name="double")(inputs))
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    with pytest.raises(GraphtoolError, match="--trust-code"):
+        api.load(str(path))
+    assert_agrees(api.load(str(path), LoadOptions(trust_code=True)))

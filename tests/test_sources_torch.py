@@ -1,0 +1,165 @@
+"""Every PyTorch source format of every fixture normalizes to ONNX that computes the same."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FIXTURES, TORCH_DIR
+from sources_helpers import assert_agrees, resized
+
+from converter import api
+from converter.errors import GraphtoolError
+from converter.scopes import node_scope, node_source
+from converter.sources.base import Attempt, LoadOptions
+
+NAMES = ["mlp", "cnn", "gru", "encoder", "two_heads"]
+SPECS = {
+    "mlp": ("x:batch,16",),
+    "cnn": ("image:batch,3,16,16",),
+    "gru": ("tokens:batch,7,8",),
+    "encoder": ("x:batch,6,32",),
+    "two_heads": ("features:batch,12", "meta:batch,4"),
+}
+CLASSES = {"mlp": "MLP", "cnn": "CNN", "gru": "GRUTagger", "encoder": "EncoderBlock", "two_heads": "TwoHeads"}
+MODELS = str(FIXTURES / "torch_models.py")
+
+
+def _source(name: str, form: str) -> tuple[str, LoadOptions]:
+    specs = SPECS[name]
+    return {
+        "python": (f"{MODELS}:{name}", LoadOptions()),
+        "pt2": (str(TORCH_DIR / f"{name}.pt2"), LoadOptions()),
+        "torchscript": (str(TORCH_DIR / f"{name}.ts"), LoadOptions(input_specs=specs)),
+        "pickle": (str(TORCH_DIR / f"{name}_module.pt"), LoadOptions(input_specs=specs, trust_pickle=True)),
+        "state_dict": (str(TORCH_DIR / f"{name}_state_dict.pth"),
+                       LoadOptions(input_specs=specs, model_class=f"{MODELS}:{CLASSES[name]}")),
+    }[form]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ["python", "pt2", "torchscript", "pickle", "state_dict"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_format_agrees(name, form, monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES))  # the pickled modules name their class's module
+    source, options = _source(name, form)
+    loaded = api.load(source, options)
+    assert loaded.source.framework == "torch"
+    assert [i.name for i in loaded.model.graph.input][: len(loaded.example_inputs)] == list(loaded.example_inputs)
+    assert_agrees(loaded)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["export", "torchscript", "fx"])
+def test_each_capture_strategy(strategy):
+    loaded = api.load(f"{MODELS}:cnn", LoadOptions(trace=strategy))
+    assert loaded.source.strategy == strategy
+    assert_agrees(loaded)
+
+
+@pytest.mark.slow
+def test_dynamic_batch_runs_at_other_sizes():
+    loaded = api.load(f"{MODELS}:two_heads", LoadOptions(input_specs=SPECS["two_heads"]))
+    dims = [d.dim_param for d in loaded.model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims[0] == "batch"
+    for size in (1, 5):
+        assert_agrees(loaded, resized(loaded.example_inputs, 0, size))
+
+
+@pytest.mark.slow
+def test_variable_length_sequence_through_torchscript():
+    options = LoadOptions(input_specs=("tokens:batch,steps,8",), trace="torchscript")
+    loaded = api.load(str(TORCH_DIR / "gru.ts"), options)
+    for steps in (3, 11):
+        assert_agrees(loaded, resized(loaded.example_inputs, 1, steps))
+
+
+def _data_dependent():
+    """A branch on a tensor's value: torch.export refuses it, tracing records the branch taken."""
+    import torch
+
+    class Branchy(torch.nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:
+                return x * 2
+            return x - 1
+
+    return Branchy(), (torch.ones(2, 3),)
+
+
+@pytest.mark.slow
+def test_auto_reports_each_strategy_tried():
+    loaded = api.load(_data_dependent(), LoadOptions(trace="auto"))
+    attempts = loaded.source.attempts
+    assert attempts[0].strategy == "export" and "data-dependent" in attempts[0].error
+    assert attempts[1] == Attempt("torchscript") and loaded.source.strategy == "torchscript"
+    assert_agrees(loaded)
+
+
+@pytest.mark.slow
+def test_failed_strategy_names_itself_and_suggests_the_next():
+    with pytest.raises(GraphtoolError, match=r"export capture failed: .*data-dependent.*try --trace torchscript"):
+        api.load(_data_dependent())
+
+
+@pytest.mark.slow
+def test_dynamic_sequence_through_export():
+    loaded = api.load(f"{MODELS}:gru", LoadOptions(input_specs=("tokens:batch,steps,8",)))
+    assert loaded.source.strategy == "export"
+    for steps in (3, 11):
+        assert_agrees(loaded, resized(loaded.example_inputs, 1, steps))
+
+
+@pytest.mark.slow
+def test_scopes_and_sources_recorded(monkeypatch):
+    monkeypatch.chdir(FIXTURES.parent)  # sources are shown relative to the working directory
+    loaded = api.load(f"{MODELS}:cnn")
+    scopes = {n.op_type: node_scope(n) for n in loaded.model.graph.node}
+    # the exporter folds each BatchNorm into its Conv, which keeps the BatchNorm's scope
+    assert scopes["MaxPool"] == "pool" and scopes["Gemm"] == "head" and scopes["Conv"].startswith("block")
+    sources = {n.op_type: node_source(n) for n in loaded.model.graph.node}
+    block_line = FIXTURES.joinpath("torch_models.py").read_text().splitlines().index(
+        "        return torch.relu(self.bn(self.conv(x)))") + 1
+    assert sources["Relu"] == f"fixtures/torch_models.py:{block_line}"
+
+
+@pytest.mark.slow
+def test_npz_inputs_define_shapes(tmp_path):
+    import numpy as np
+
+    data = tmp_path / "data.npz"
+    np.savez(data, x=np.random.default_rng(0).standard_normal((3, 16)).astype("float32"))
+    loaded = api.load(str(TORCH_DIR / "mlp.ts"), LoadOptions(inputs_file=data))
+    assert loaded.example_inputs["x"].shape == (3, 16)
+    assert_agrees(loaded)
+
+
+@pytest.mark.parametrize(
+    ("path", "options", "message"),
+    [
+        ("mlp_module.pt", LoadOptions(input_specs=("x:1,16",)), "--trust-pickle"),
+        ("mlp_state_dict.pth", LoadOptions(input_specs=("x:1,16",)), "--model-class"),
+        ("mlp.ts", LoadOptions(), r"input shapes are unknown; pass --input"),
+        ("mlp.ts", LoadOptions(input_specs=("y:1,16",)), "no input 'y'"),
+        ("mlp.pt2", LoadOptions(input_specs=("x:1,16,3",)), "rank 3"),
+        ("mlp.pt2", LoadOptions(input_specs=("x:1,17",)), "fixes it at 16"),
+        ("mlp_state_dict.pth", LoadOptions(input_specs=("x:1,16",), model_class=f"{MODELS}:CNN"), "does not fit"),
+    ],
+)
+def test_bad_torch_inputs(path, options, message):
+    with pytest.raises(GraphtoolError, match=message):
+        api.load(str(TORCH_DIR / path), options)
+
+
+def test_pickle_refused_before_any_code_runs(tmp_path):
+    import pickle
+
+    marker = tmp_path / "ran"
+    payload = tmp_path / "evil.pt"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    payload.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(GraphtoolError, match="--trust-pickle"):
+        api.load(str(payload), LoadOptions(input_specs=("x:1",)))
+    assert not marker.exists()
