@@ -222,9 +222,15 @@ def _ref(g: nx.MultiDiGraph, node: str) -> NodeRef:
     data = g.nodes[node]
     scope = data["scope"]
     if data["kind"] == "initializer" and not scope:  # a weight belongs where it is used
-        users = sorted((v for _, v in g.out_edges(node)), key=lambda v: g.nodes[v]["index"])
-        scope = g.nodes[users[0]]["scope"] if users else ""
+        users = g.succ[node]
+        scope = g.nodes[min(users, key=lambda v: g.nodes[v]["index"])]["scope"] if users else ""
     return NodeRef(node, data["name"], data.get("op_type"), scope)
+
+
+def _inputs(g: nx.MultiDiGraph, node: str) -> dict[int, str]:
+    """Producer of each input slot of a node."""
+    return {data["slot"]: producer for producer, keyed in g.pred[node].items()
+            for data in keyed.values() if data["slot"] is not None}
 
 
 def _model_changes(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> Iterable[Change]:
@@ -299,21 +305,21 @@ class _Comparer:
 
     def node(self, node_a: str, node_b: str) -> Iterable[Change]:
         da, db = self.ga.nodes[node_a], self.gb.nodes[node_b]
-        ref_a, ref_b = _ref(self.ga, node_a), _ref(self.gb, node_b)
         kind = da["kind"]
         if kind == "op":
             fields = self._op_fields(node_a, node_b, da, db)
             if fields:
-                yield Change("changed", "op", ref_a, ref_b, tuple(fields))
+                yield Change("changed", "op", _ref(self.ga, node_a), _ref(self.gb, node_b), tuple(fields))
         elif kind == "initializer":
             change = _weight_change(da, db)
             if change is not None:
                 fields, max_abs, fraction = change
-                yield Change("weight_changed", "initializer", ref_a, ref_b, fields, max_abs, fraction)
+                yield Change("weight_changed", "initializer", _ref(self.ga, node_a), _ref(self.gb, node_b),
+                             fields, max_abs, fraction)
         else:
             fields = [FieldChange(key, da[key], db[key]) for key in ("dtype", "shape") if da[key] != db[key]]
             if fields:
-                yield Change(f"{kind}_changed", kind, ref_a, ref_b, tuple(fields))
+                yield Change(f"{kind}_changed", kind, _ref(self.ga, node_a), _ref(self.gb, node_b), tuple(fields))
 
     def _op_fields(self, node_a: str, node_b: str, da: dict, db: dict) -> list[FieldChange]:
         fields = [FieldChange(key, da[key], db[key]) for key in ("op_type", "domain") if da[key] != db[key]]
@@ -323,8 +329,7 @@ class _Comparer:
             new = attrs_b.get(name, self._default(db, name, self.opset_b))
             if old != new:
                 fields.append(FieldChange(f"attr:{name}", old, new))
-        inputs_a = {d["slot"]: u for u, _, d in self.ga.in_edges(node_a, data=True) if d["slot"] is not None}
-        inputs_b = {d["slot"]: u for u, _, d in self.gb.in_edges(node_b, data=True) if d["slot"] is not None}
+        inputs_a, inputs_b = _inputs(self.ga, node_a), _inputs(self.gb, node_b)
         if len(inputs_a) != len(inputs_b):
             fields.append(FieldChange("inputs", len(inputs_a), len(inputs_b)))
         for slot in sorted(set(inputs_a) & set(inputs_b)):

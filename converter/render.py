@@ -94,10 +94,17 @@ def render_graph(g: nx.MultiDiGraph, *, depth: int | None = None, expand: Iterab
 
 
 def render_diff(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, diff: Diff, *, context: int = 1,
-                title: str | None = None) -> Rendering:
+                max_nodes: int = DEFAULT_MAX_NODES, title: str | None = None) -> Rendering:
     """Draw B with A's removed nodes, coloured by change; unchanged regions are collapsed."""
     union, status, details = _union(ga, gb, diff)
     plan = plan_diff(union, status, context)
+    if max_nodes and plan.items > max_nodes and context:
+        plan = plan_diff(union, status, 0)
+    if max_nodes and plan.items > max_nodes:
+        plan = plan_scopes(union, budget=max_nodes)
+        note = (f"the changes touch too much of the graph to draw one by one: it is collapsed to "
+                f"{plan.items} boxes and nodes (budget {max_nodes}); each box counts the changes inside it")
+        plan = Plan(plan.item_of, plan.depth, (note,))
     return _emit(union, plan, status, details, None, title)
 
 
@@ -253,8 +260,12 @@ def _node_attrs(g, item: Item, nodes: list[str], status, details, highlight) -> 
     else:
         attrs = dict(_KIND_STYLE["box"])
         label = _box_label(item, [g.nodes[n] for n in nodes])
-        states = {status.get(n) for n in nodes}
-        state = "unchanged" if status and states == {"unchanged"} else (states.pop() if len(states) == 1 else None)
+        states = Counter(status.get(n) for n in nodes)
+        state = (None if not status else "unchanged" if set(states) == {"unchanged"}
+                 else next(iter(states)) if len(states) == 1 else "changed")
+        if state and len(states) > 1:
+            label += "\n" + ", ".join(f"{count} {name}" for name, count in sorted(states.items())
+                                      if name != "unchanged")
     if state:
         color, fill = STATUS_COLORS[state]
         attrs.update(color=color, fillcolor=fill)

@@ -121,6 +121,16 @@ def test_diff_collapses_unchanged_regions():
     assert len(re.findall(STATUS_COLORS["changed"][1], rendering.source)) == 2
 
 
+def test_diff_touching_everything_is_collapsed_to_the_budget():
+    a = to_graph(layered_model(900))
+    b = to_graph(layered_model(900, edit_every=1))
+    rendering = render_diff(a, b, diff_graphs(a, b), max_nodes=40)
+    assert rendering.items <= 40 and "collapsed" in rendering.notes[0]
+    boxes = [attrs for attrs in nodes_of(rendering.source).values() if "box3d" in attrs]
+    assert boxes and all(STATUS_COLORS["changed"][1] in attrs for attrs in boxes)
+    assert all(re.search(r"\d+ changed", attrs) for attrs in boxes)
+
+
 def test_huge_graph_is_collapsed_to_the_budget():
     g = to_graph(layered_model(3000))
     rendering = render_graph(g, max_nodes=100)
