@@ -229,3 +229,13 @@ def test_weight_with_nan_values_compare_equal_to_themselves(base):
     diff = diff_graphs(a, to_graph(model))
     (change,) = diff.changes
     assert change.fraction_changed == pytest.approx(0.1)
+
+
+def test_retrained_model_matches_by_structure_alone():
+    a = to_graph(layered_model(900, seed=0))
+    b = to_graph(rename_all(layered_model(909, seed=1)))  # new weights everywhere and one block more
+    diff = diff_graphs(a, b)
+    summary = diff.summary
+    assert (summary["weights_changed"], summary["added"], summary["removed"], summary["changed"]) == (300, 6, 0, 0)
+    added = sorted(c.b.op_type for c in diff.changes if c.kind == "added")
+    assert added == ["Add", "Add", "LeakyRelu", "MatMul", "MatMul", "Tanh"]

@@ -125,3 +125,30 @@ def test_unnamed_and_duplicate_names_get_unique_ids():
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
     g = to_graph(onnx.helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
     assert op_nodes(g) == ["op:Relu_0", "op:r", "op:r#2"]
+
+
+def test_loop_body_is_wired_to_its_parent():
+    body = helper.make_graph(
+        [helper.make_node("Add", ["acc_in", "step"], ["acc_out"], name="body_add"),
+         helper.make_node("Identity", ["cond_in"], ["cond_out"], name="body_cond")],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [2])],
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["n", "", "x"], ["y"], name="loop", body=body)], "looped",
+        [helper.make_tensor_value_info("n", TensorProto.INT64, []),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        [numpy_helper.from_array(np.ones(2, np.float32), "step")],
+    )
+    g = to_graph(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    assert g.nodes["op:body_add"]["scope"] == "loop.body" and g.nodes["op:body_add"]["parent"] == "op:loop"
+    assert g.get_edge_data("op:loop", "op:body_add")[0]["tensor"] == "acc_in"  # a formal input
+    assert g.has_edge("initializer:step", "op:body_add")  # read from the outer graph
+    back = g.get_edge_data("op:body_add", "op:loop")
+    assert [d["slot"] for d in back.values()] == [None] and [d["tensor"] for d in back.values()] == ["acc_out"]
+    assert g.nodes["op:loop"]["subgraphs"] == {"body": 2}
