@@ -53,7 +53,7 @@ def size(x: torch.Tensor) -> torch.Tensor:
 
 
 def _dims(shape: torch.Tensor | list[int]) -> list[int]:
-    return shape.tolist() if isinstance(shape, torch.Tensor) else list(shape)
+    return [int(d) for d in (shape.tolist() if isinstance(shape, torch.Tensor) else shape)]
 
 
 def reshape(x: torch.Tensor, shape: torch.Tensor, allowzero: int = 0) -> torch.Tensor:
@@ -245,13 +245,28 @@ def max_pool_indices(indices: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def pad(x: torch.Tensor, pads, mode: str, value) -> torch.Tensor:
     pads = _dims(pads)
     rank = len(pads) // 2
-    torch_pads: list[int] = []
-    for axis in reversed(range(rank)):
-        torch_pads += [pads[axis], pads[axis + rank]]
-    fill = value.reshape(()).item() if isinstance(value, torch.Tensor) else value
     if mode == "constant":
+        torch_pads: list[int] = []
+        for axis in reversed(range(rank)):
+            torch_pads += [pads[axis], pads[axis + rank]]
+        fill = value.reshape(()).item() if isinstance(value, torch.Tensor) else value
         return F.pad(x, torch_pads, "constant", fill)
-    return F.pad(x, torch_pads, mode)
+    for axis in range(rank):
+        begin, end = pads[axis], pads[axis + rank]
+        if begin or end:
+            x = x.index_select(axis, _pad_index(x.shape[axis], begin, end, mode))
+    return x
+
+
+def _pad_index(size: int, begin: int, end: int, mode: str) -> torch.Tensor:
+    index = torch.arange(-begin, size + end)
+    if mode == "replicate":
+        return index.clamp(0, size - 1)
+    if mode == "circular":
+        return index % size
+    period = 2 * (size - 1) if size > 1 else 1
+    index = index.abs() % period
+    return torch.where(index >= size, period - index, index)
 
 
 def gather_index(x: torch.Tensor, index: torch.Tensor, axis: int) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from converter.targets.torch import runtime
 from converter.targets.torch.node import Node, is_traced
@@ -131,17 +132,16 @@ def cum_sum(node: Node, x, axis):
     return node.call(runtime.cumsum, x, axis, node.attr("exclusive", 0), node.attr("reverse", 0))
 
 
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
 @torch_ops.register("Pad")
 def pad_2(node: Node, x):
-    return node.call(runtime.pad, x, node.attr("pads"), node.attr("mode", "constant"), node.attr("value", 0.0))
-
-
-_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+    return _pad(node, x, node.attr("pads"), node.attr("value", 0.0))
 
 
 @torch_ops.register("Pad", since=11)
 def pad(node: Node, x, pads, value=None, axes=None):
-    mode = _PAD_MODES[node.attr("mode", "constant")]
     if axes is not None:
         rank, named = node.rank(0), node.ints(axes, "axes")
         given = node.ints(pads, "pads")
@@ -149,4 +149,17 @@ def pad(node: Node, x, pads, value=None, axes=None):
         for i, axis in enumerate(named):
             full[axis % rank], full[axis % rank + rank] = given[i], given[i + len(named)]
         pads = full
-    return node.call(runtime.pad, x, pads, mode, 0 if value is None else value)
+    return _pad(node, x, pads, 0 if value is None else value)
+
+
+def _pad(node: Node, x, pads, value):
+    mode = _PAD_MODES[node.attr("mode", "constant")]
+    if mode != "constant" or is_traced(pads) or is_traced(value):
+        return node.call(runtime.pad, x, pads, mode, value)
+    pads = node.ints(pads, "pads")
+    rank = len(pads) // 2
+    order = [p for axis in reversed(range(rank)) for p in (pads[axis], pads[axis + rank])]
+    while order[-2:] == [0, 0]:
+        order = order[:-2]
+    fill = float(value) if not isinstance(value, int) and value.dtype.is_floating_point else int(value)
+    return F.pad(x, order, "constant", fill) if order else x
