@@ -8,6 +8,7 @@ A box is a collapsed scope (``('scope', 'encoder/layers.0')``), a run of unchang
 from __future__ import annotations
 
 import difflib
+from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
@@ -181,22 +182,23 @@ def plan_diff(g: nx.MultiDiGraph, status: dict[str, str], context: int) -> Plan:
         parts = scope_parts(draw_scope(g, node))
         dirty.update("/".join(parts[:k]) for k in range(1, len(parts) + 1))
     item_of: dict[str, Item] = {}
-    leftover: dict[str, list[str]] = {}
+    leftover: dict[str, list[str]] = defaultdict(list)  # unchanged nodes by the dirty scope holding them
+    clean_of: dict[str, str | None] = {}
     for node in g:
         if node in shown:
             item_of[node] = node
             continue
-        scope = draw_scope(g, node)
-        parts = scope_parts(scope)
-        clean = next(("/".join(parts[:k]) for k in range(1, len(parts) + 1)
-                      if "/".join(parts[:k]) not in dirty), None)
-        if clean is not None:
-            item_of[node] = ("scope", clean)
-        else:
-            leftover.setdefault(scope, []).append(node)
+        parts = scope_parts(draw_scope(g, node))
+        k = next((k for k in range(1, len(parts) + 1) if "/".join(parts[:k]) not in dirty), None)
+        clean_of[node] = None if k is None else "/".join(parts[:k])
+        leftover["/".join(parts if k is None else parts[: k - 1])].append(node)
     for scope, nodes in leftover.items():
+        # neighbouring unchanged scopes and nodes fold into one box; a lone clean scope keeps its name
         components = nx.connected_components(g.subgraph(nodes).to_undirected(as_view=True))
         for n, component in enumerate(sorted(components, key=lambda c: min(g.nodes[x]["index"] for x in c))):
+            cleans = {clean_of[node] for node in component}
+            only = next(iter(cleans)) if len(cleans) == 1 else None
+            key: Item = ("scope", only) if only is not None else ("region", scope, n)
             for node in component:
-                item_of[node] = ("region", scope, n)
+                item_of[node] = key
     return Plan(item_of, None)
