@@ -28,7 +28,7 @@ read values lazily; never copied).
 Edges, one per tensor use (producer -> consumer, so a tensor read twice gives two edges), keyed by
 the consumer's input slot: ``tensor`` (name), ``dtype``, ``shape``, ``slot`` (consumer input index),
 ``out_slot`` (producer output index). Outputs are consumers with slot 0; a subgraph's outputs
-reach their parent op with slot None.
+reach their parent op with slot None and edge key ``'out<i>'`` (i: position among the outputs).
 
 Subgraphs of If / Loop / Scan are flattened: their ops become nodes of the same graph with scope
 ``<parent scope>/<parent name>.<attribute>`` and ``parent`` set; a subgraph's formal inputs appear as

@@ -64,7 +64,7 @@ class _Side:
         self.preds: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
         self.succs: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
         for u, v, key, edge in g.edges(keys=True, data=True):
-            slot = edge["slot"] if edge["slot"] is not None else -1 - int(str(key)[3:] or 0)
+            slot = edge["slot"] if edge["slot"] is not None else _subgraph_output_slot(key)
             iu, iv = index[u], index[v]
             self.preds[iv].append((slot, edge["out_slot"], iu))
             self.succs[iu].append((slot, edge["out_slot"], iv))
@@ -212,6 +212,11 @@ class _Matcher:
                 if others and len(others) == 1:
                     self._link(i, others[0], queue)
         self._propagate(queue)
+
+
+def _subgraph_output_slot(key: object) -> int:
+    """A subgraph output edge (key 'out<i>', see converter.graph) as a negative slot: -1 - i."""
+    return -1 - int(str(key).removeprefix("out"))
 
 
 def _group(items: Sequence[Any], key: Callable[[Any], Hashable]) -> dict[Hashable, list[Any]]:
