@@ -90,6 +90,8 @@ def _detect_file(path: Path) -> Format:
         raise GraphtoolError(f"{path}: a Python file needs the object to load: {path}:NAME")
     if _parses_as_onnx(path):
         return Format.ONNX
+    if path.suffix.lower() == ".onnx":
+        raise GraphtoolError(f"{path}: not a readable ONNX model (truncated or damaged); re-export or re-download it")
     raise GraphtoolError(f"{path}: not a model graphtool recognizes ({_describe(head)}); expected {ACCEPTED}")
 
 

@@ -65,12 +65,16 @@ def summarize(loaded: LoadedModel) -> Summary:
 
 
 def _parameters(model: onnx.ModelProto) -> tuple[int, int]:
+    """Weights: floating-point initializers of rank >= 1 (scalars are constants; integers are shapes)."""
     count = size = 0
     for graph in iter_graphs(model.graph):
         for tensor in graph.initializer:
-            elements = int(np.prod(tensor.dims)) if tensor.dims else 1
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)
+            if not tensor.dims or not np.issubdtype(dtype, np.floating):
+                continue
+            elements = int(np.prod(tensor.dims))
             count += elements
-            size += elements * onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+            size += elements * dtype.itemsize
     return count, size
 
 

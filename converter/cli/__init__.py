@@ -44,4 +44,4 @@ _register_commands()
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app(prog_name="graphtool")
