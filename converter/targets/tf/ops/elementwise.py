@@ -1,0 +1,166 @@
+"""Elementwise arithmetic, comparison, logic and unary math, with numpy broadcasting."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from converter.targets.tf.layout import elementwise
+from converter.targets.tf.node import Node
+from converter.targets.tf.registry import tf_ops
+
+__all__: list[str] = []
+
+
+def _binary(op_type: str, fn, since: int = 1) -> None:
+    tf_ops.register(op_type, since=since)(elementwise(lambda node, a, b: fn(a, b)))
+
+
+for _name, _fn in {
+    "Add": tf.math.add,
+    "Sub": tf.math.subtract,
+    "Mul": tf.math.multiply,
+    "Equal": tf.math.equal,
+    "Less": tf.math.less,
+    "LessOrEqual": tf.math.less_equal,
+    "Greater": tf.math.greater,
+    "GreaterOrEqual": tf.math.greater_equal,
+    "And": tf.math.logical_and,
+    "Or": tf.math.logical_or,
+    "Xor": tf.math.logical_xor,
+    "BitwiseAnd": tf.bitwise.bitwise_and,
+    "BitwiseOr": tf.bitwise.bitwise_or,
+    "BitwiseXor": tf.bitwise.bitwise_xor,
+}.items():
+    _binary(_name, _fn)
+
+
+@tf_ops.register("Div")
+@elementwise
+def div(node: Node, a, b):
+    a = tf.convert_to_tensor(a)
+    if a.dtype.is_integer:
+        return tf.truncatediv(a, tf.cast(b, a.dtype))
+    return tf.math.divide(a, tf.cast(b, a.dtype))
+
+
+@tf_ops.register("Pow")
+@elementwise
+def pow_(node: Node, a, b):
+    a = tf.convert_to_tensor(a)
+    return tf.math.pow(a, tf.cast(b, a.dtype))
+
+
+@tf_ops.register("Mod")
+@elementwise
+def mod(node: Node, a, b):
+    a = tf.convert_to_tensor(a)
+    b = tf.cast(b, a.dtype)
+    if node.attr("fmod", 0) or a.dtype.is_floating:
+        return tf.truncatemod(a, b) if node.attr("fmod", 0) else tf.math.floormod(a, b)
+    return tf.math.floormod(a, b)
+
+
+@tf_ops.register("BitShift")
+@elementwise
+def bit_shift(node: Node, a, b):
+    a = tf.convert_to_tensor(a)
+    b = tf.cast(b, a.dtype)
+    if node.attr("direction") == "LEFT":
+        return tf.bitwise.left_shift(a, b)
+    return tf.bitwise.right_shift(a, b)
+
+
+def _variadic(op_type: str, fn) -> None:
+    def handler(node: Node, *values):
+        result = values[0]
+        for value in values[1:]:
+            result = fn(result, value)
+        return tf.convert_to_tensor(result) if len(values) > 1 else tf.identity(result)
+
+    tf_ops.register(op_type)(elementwise(handler))
+
+
+_variadic("Max", tf.math.maximum)
+_variadic("Min", tf.math.minimum)
+_variadic("Sum", tf.math.add)
+
+
+@tf_ops.register("Mean")
+@elementwise
+def mean(node: Node, *values):
+    total = values[0]
+    for value in values[1:]:
+        total = tf.math.add(total, value)
+    return total / tf.cast(len(values), tf.convert_to_tensor(total).dtype)
+
+
+def _unary(op_type: str, fn) -> None:
+    tf_ops.register(op_type)(elementwise(lambda node, x: fn(x)))
+
+
+for _name, _fn in {
+    "Abs": tf.math.abs,
+    "Neg": tf.math.negative,
+    "Exp": tf.math.exp,
+    "Log": tf.math.log,
+    "Sqrt": tf.math.sqrt,
+    "Reciprocal": tf.math.reciprocal,
+    "Floor": tf.math.floor,
+    "Ceil": tf.math.ceil,
+    "Round": tf.math.round,
+    "Sign": tf.math.sign,
+    "Sin": tf.math.sin,
+    "Cos": tf.math.cos,
+    "Tan": tf.math.tan,
+    "Asin": tf.math.asin,
+    "Acos": tf.math.acos,
+    "Atan": tf.math.atan,
+    "Sinh": tf.math.sinh,
+    "Cosh": tf.math.cosh,
+    "Asinh": tf.math.asinh,
+    "Acosh": tf.math.acosh,
+    "Atanh": tf.math.atanh,
+    "Erf": tf.math.erf,
+    "IsNaN": tf.math.is_nan,
+    "Not": tf.math.logical_not,
+    "BitwiseNot": tf.bitwise.invert,
+    "Identity": tf.identity,
+}.items():
+    _unary(_name, _fn)
+
+
+@tf_ops.register("IsInf")
+@elementwise
+def is_inf(node: Node, x):
+    positive = tf.math.logical_and(tf.math.is_inf(x), x > 0)
+    negative = tf.math.logical_and(tf.math.is_inf(x), x < 0)
+    if not node.attr("detect_positive", 1):
+        positive = tf.zeros_like(positive)
+    if not node.attr("detect_negative", 1):
+        negative = tf.zeros_like(negative)
+    return tf.math.logical_or(positive, negative)
+
+
+@tf_ops.register("Where")
+@elementwise
+def where(node: Node, condition, x, y):
+    return tf.where(tf.cast(condition, tf.bool), x, y)
+
+
+@tf_ops.register("Clip", since=1)
+@elementwise
+def clip_attrs(node: Node, x):
+    low = node.attr("min", -3.4028234663852886e38)
+    high = node.attr("max", 3.4028234663852886e38)
+    return tf.clip_by_value(x, tf.cast(low, x.dtype), tf.cast(high, x.dtype))
+
+
+@tf_ops.register("Clip", since=11)
+@elementwise
+def clip(node: Node, x, low=None, high=None):
+    x = tf.convert_to_tensor(x)
+    if low is not None:
+        x = tf.math.maximum(x, tf.cast(low, x.dtype))
+    if high is not None:
+        x = tf.math.minimum(x, tf.cast(high, x.dtype))
+    return tf.identity(x)

@@ -1,0 +1,60 @@
+"""Matrix products: MatMul, Gemm, Einsum, Det, MatMulInteger."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from converter.targets.tf.node import Node
+from converter.targets.tf.registry import tf_ops
+
+__all__: list[str] = []
+
+
+@tf_ops.register("MatMul")
+def matmul(node: Node, a, b):
+    a, b = tf.convert_to_tensor(a), tf.convert_to_tensor(b)
+    if len(a.shape) == 1 and len(b.shape) == 1:
+        return tf.reduce_sum(a * b)
+    if len(a.shape) == 1:
+        return tf.squeeze(tf.linalg.matmul(a[None, :], b), -2)
+    if len(b.shape) == 1:
+        return tf.squeeze(tf.linalg.matmul(a, b[:, None]), -1)
+    if len(a.shape) == 2 and len(b.shape) > 2:
+        a = tf.broadcast_to(a, tf.concat([tf.shape(b)[:-2], tf.shape(a)], 0))
+    if len(b.shape) == 2 and len(a.shape) > 2:
+        b = tf.broadcast_to(b, tf.concat([tf.shape(a)[:-2], tf.shape(b)], 0))
+    return tf.linalg.matmul(a, b)
+
+
+@tf_ops.register("Gemm")
+def gemm(node: Node, a, b, c=None):
+    a, b = tf.convert_to_tensor(a), tf.convert_to_tensor(b)
+    result = tf.linalg.matmul(a, b, transpose_a=bool(node.attr("transA", 0)), transpose_b=bool(node.attr("transB", 0)))
+    alpha, beta = node.attr("alpha", 1.0), node.attr("beta", 1.0)
+    if alpha != 1.0:
+        result = result * tf.cast(alpha, result.dtype)
+    if c is not None:
+        c = tf.cast(c, result.dtype)
+        if len(c.shape) == 2 and c.shape[0] == 1:
+            c = tf.reshape(c, [-1])  # a [1, N] bias trips TensorFlow's MatMul+BiasAdd fusion
+        result = result + (c if beta == 1.0 else c * tf.cast(beta, result.dtype))
+    return result
+
+
+@tf_ops.register("Einsum")
+def einsum(node: Node, *values):
+    return tf.einsum(node.attr("equation").replace(" ", ""), *values)
+
+
+@tf_ops.register("Det")
+def det(node: Node, x):
+    return tf.linalg.det(x)
+
+
+@tf_ops.register("MatMulInteger")
+def matmul_integer(node: Node, a, b, a_zero=None, b_zero=None):
+    a = tf.cast(a, tf.int32) - (0 if a_zero is None else tf.cast(a_zero, tf.int32))
+    b = tf.cast(b, tf.int32)
+    if b_zero is not None:
+        b = b - tf.cast(b_zero, tf.int32)
+    return tf.linalg.matmul(a, b)

@@ -1,0 +1,48 @@
+"""Padding arithmetic shared by convolution and pooling (auto_pad, pads, ceil_mode)."""
+
+from __future__ import annotations
+
+import math
+
+from converter.targets.tf.node import Node
+
+__all__ = ["explicit_pads"]
+
+
+def explicit_pads(
+    node: Node,
+    spatial: list[int | None],
+    kernel: list[int],
+    strides: list[int],
+    dilations: list[int],
+    ceil_mode: bool = False,
+) -> list[tuple[int, int]]:
+    """(begin, end) padding per spatial axis that makes a VALID window pass match ONNX."""
+    n = len(kernel)
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    effective = [(k - 1) * d + 1 for k, d in zip(kernel, dilations, strict=True)]
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        if None in spatial:
+            raise node.unsupported("auto_pad SAME needs static spatial dimensions")
+        pads = []
+        for size, s, e in zip(spatial, strides, effective, strict=True):
+            out = -(-size // s)
+            total = max((out - 1) * s + e - size, 0)
+            small = total // 2
+            pads.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
+        return pads
+    if auto_pad == "VALID":
+        return [(0, 0)] * n
+    raw = node.attr("pads", [0] * (2 * n))
+    pads = [(raw[i], raw[i + n]) for i in range(n)]
+    if not ceil_mode:
+        return pads
+    if None in spatial:
+        raise node.unsupported("ceil_mode needs static spatial dimensions")
+    result = []
+    for size, s, e, (begin, end) in zip(spatial, strides, effective, pads, strict=True):
+        out = math.ceil((size + begin + end - e) / s) + 1
+        if (out - 1) * s >= size + begin:
+            out -= 1
+        result.append((begin, max(end, (out - 1) * s + e - size - begin)))
+    return result

@@ -1,0 +1,88 @@
+"""Slice, Pad, Trilu and ReverseSequence."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from converter.targets.tf.node import Node
+from converter.targets.tf.ops.common import static_ints
+from converter.targets.tf.registry import tf_ops
+
+__all__: list[str] = []
+
+
+def _slice(node: Node, x, starts, ends, axes=None, steps=None):
+    x = tf.convert_to_tensor(x)
+    ndim = len(x.shape)
+    starts = tf.reshape(tf.cast(starts, tf.int64), [-1])
+    if axes is None:
+        axes = tf.range(tf.size(starts, out_type=tf.int64), dtype=tf.int64)
+    index = tf.math.floormod(tf.reshape(tf.cast(axes, tf.int64), [-1]), ndim)[:, None]
+    steps = tf.ones_like(starts) if steps is None else tf.reshape(tf.cast(steps, tf.int64), [-1])
+    shape = tf.shape(x, out_type=tf.int64)
+    begin = tf.tensor_scatter_nd_update(tf.zeros([ndim], tf.int64), index, starts)
+    end = tf.tensor_scatter_nd_update(shape, index, tf.reshape(tf.cast(ends, tf.int64), [-1]))
+    stride = tf.tensor_scatter_nd_update(tf.ones([ndim], tf.int64), index, steps)
+    return tf.strided_slice(x, begin, end, stride)
+
+
+tf_ops.register("Slice", since=1)(
+    lambda node, x: _slice(node, x, np.array(node.attr("starts")), np.array(node.attr("ends")), node.attr("axes"))
+)
+tf_ops.register("Slice", since=10)(_slice)
+
+
+def _pad(node: Node, x, pads, value=None, axes=None):
+    x = tf.convert_to_tensor(x)
+    ndim = len(x.shape)
+    mode = node.attr("mode", "constant")
+    known = static_ints(pads)
+    axes_known = list(range(ndim)) if axes is None else [a % ndim for a in static_ints(axes)]
+    if known is None:
+        if mode != "constant" or axes is not None:
+            raise node.unsupported("non-constant pads are supported only in constant mode")
+        pairs = tf.transpose(tf.reshape(tf.cast(pads, tf.int64), [2, ndim]))
+        return tf.pad(x, pairs, constant_values=tf.cast(0 if value is None else value, x.dtype))
+    n = len(axes_known)
+    pairs = [[0, 0] for _ in range(ndim)]
+    for i, axis in enumerate(axes_known):
+        pairs[axis] = [known[i], known[i + n]]
+    crop = tuple(slice(max(-b, 0), (e if e < 0 else None)) for b, e in pairs)
+    x = x[crop]
+    pairs = [[max(b, 0), max(e, 0)] for b, e in pairs]
+    if mode == "constant":
+        fill = tf.cast(0 if value is None else tf.reshape(value, []), x.dtype)
+        return tf.pad(x, pairs, constant_values=fill)
+    if mode == "reflect":
+        return tf.pad(x, pairs, mode="REFLECT")
+    if mode in ("edge", "wrap"):
+        for axis, (b, e) in enumerate(pairs):
+            if b or e:
+                size = tf.shape(x)[axis]
+                idx = tf.range(-b, size + e)
+                idx = tf.clip_by_value(idx, 0, size - 1) if mode == "edge" else tf.math.floormod(idx, size)
+                x = tf.gather(x, idx, axis=axis)
+        return x
+    raise node.unsupported(f"pad mode '{mode}'")
+
+
+tf_ops.register("Pad", since=2)(
+    lambda node, x: _pad(node, x, np.array(node.attr("pads")), np.array(node.attr("value", 0.0)))
+)
+tf_ops.register("Pad", since=11)(_pad)
+
+
+@tf_ops.register("Trilu")
+def trilu(node: Node, x, k=None):
+    k = tf.cast(0 if k is None else tf.reshape(k, []), tf.int64)
+    shape = tf.shape(x, out_type=tf.int64)
+    rows = tf.range(shape[-2])[:, None]
+    cols = tf.range(shape[-1])[None, :]
+    keep = cols - rows >= k if node.attr("upper", 1) else cols - rows <= k
+    return tf.where(keep, x, tf.zeros_like(x))
+
+
+@tf_ops.register("ReverseSequence")
+def reverse_sequence(node: Node, x, lengths):
+    return tf.reverse_sequence(x, lengths, seq_axis=node.attr("time_axis", 0), batch_axis=node.attr("batch_axis", 1))
