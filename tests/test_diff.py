@@ -239,3 +239,25 @@ def test_retrained_model_matches_by_structure_alone():
     assert (summary["weights_changed"], summary["added"], summary["removed"], summary["changed"]) == (300, 6, 0, 0)
     added = sorted(c.b.op_type for c in diff.changes if c.kind == "added")
     assert added == ["Add", "Add", "LeakyRelu", "MatMul", "MatMul", "Tanh"]
+
+
+def _chain(ops: list[str]) -> onnx.ModelProto:
+    last = len(ops) - 1
+    nodes = [onnx.helper.make_node(op, ["x" if i == 0 else f"t{i}"], ["y" if i == last else f"t{i + 1}"],
+                                   name=f"n{i}") for i, op in enumerate(ops)]
+    graph = onnx.helper.make_graph(
+        nodes, "chain", [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2])],
+    )
+    return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    (["Relu"] * 10, ["Relu"] * 11, {("added", "Relu", ())}),
+    (["Relu"] * 11, ["Relu"] * 10, {("removed", "Relu", ())}),
+    (["Relu", "Tanh"] * 3, ["Relu", "Tanh", "Relu", "Sigmoid", "Tanh", "Relu", "Tanh"], {("added", "Sigmoid", ())}),
+    (["Relu", "Tanh"] * 3, ["Relu", "Tanh", "Relu", "Elu", "Relu", "Tanh"], {("changed", "Elu", ("op_type",))}),
+], ids=["insert-into-uniform-chain", "remove-from-uniform-chain", "insert-into-chain", "replace-in-chain"])
+def test_chain_edits_with_nothing_but_structure(old, new, expected):
+    diff = diff_graphs(to_graph(_chain(old)), to_graph(rename_all(_chain(new))))
+    assert {(c.kind, (c.b or c.a).op_type, tuple(f.field for f in c.fields)) for c in diff.changes} == expected
