@@ -1,0 +1,44 @@
+# Quick start: `make demo` runs the main job on a bundled fixture; `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO := build/demo
+
+.PHONY: setup dot demo test lint bench clean
+
+setup: $(STAMP) dot
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,dev]"
+	touch $(STAMP)
+
+# Graphviz's `dot` lays out the rendered diagrams; install it with apt-get when it is missing.
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; \
+		elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo apt-get install -y -qq graphviz >/dev/null; \
+		else echo "note: Graphviz's dot is missing and cannot be installed without root; diagrams stay .dot files"; fi; }
+
+demo: setup
+	@mkdir -p $(DEMO)
+	$(BIN)/graphtool convert fixtures/torch/cnn.pt2 --to onnx -o $(DEMO)/cnn.onnx --force
+	$(BIN)/graphtool inspect $(DEMO)/cnn.onnx
+	$(BIN)/graphtool render $(DEMO)/cnn.onnx -o graphviz_out/cnn.svg
+	@echo
+	@echo "ONNX model:  $(DEMO)/cnn.onnx"
+	@echo "diagram:     graphviz_out/cnn.svg"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python benchmarks/bench_startup.py
+
+clean:
+	rm -rf build graphviz_out/*.svg graphviz_out/*.dot graphviz_out/*.png
