@@ -104,19 +104,40 @@ def run_node_case(case: Any) -> CaseResult:
 
 
 def randomize_weights(model: onnx.ModelProto, seed: int = 0) -> onnx.ModelProto:
-    """A copy with floating initializers replaced by seeded random values (He-scaled, positive vectors)."""
+    """A copy whose weights are seeded random values scaled like a trained network's.
+
+    The light models make every weight with ConstantOfShape(value=0.02); those nodes (and any floating
+    initializers) become initializers: rank >= 2 N(0, 1/fan_in); BatchNormalization scale and variance
+    U(0.5, 1.5); BatchNormalization mean and every bias N(0, 0.1). Activations then stay O(1) through depth.
+    """
     rng = np.random.default_rng(seed)
     model = onnx.ModelProto.FromString(model.SerializeToString())
-    for index, init in enumerate(model.graph.initializer):
-        array = numpy_helper.to_array(init)
-        if array.dtype.kind != "f":
-            continue
-        if array.ndim >= 2:
-            fan_in = int(np.prod(array.shape[1:])) or 1
-            values = rng.standard_normal(array.shape) * np.sqrt(2.0 / fan_in)
+    graph = model.graph
+    roles = {}
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            roles.setdefault(name, (node.op_type, index))
+    initializers = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    weights = {}
+    for node in list(graph.node):
+        if node.op_type == "ConstantOfShape" and node.input[0] in initializers:
+            weights[node.output[0]] = (tuple(int(d) for d in initializers[node.input[0]]), np.float32)
+            graph.node.remove(node)
+    for name, array in initializers.items():
+        if array.dtype.kind == "f":
+            weights[name] = (array.shape, array.dtype)
+    kept = [t for t in graph.initializer if t.name not in weights]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    for name, (shape, dtype) in weights.items():
+        op, index = roles.get(name, ("", 0))
+        if len(shape) >= 2:
+            values = rng.standard_normal(shape) / np.sqrt(max(int(np.prod(shape[1:])), 1))
+        elif op == "BatchNormalization" and index in (1, 4):
+            values = rng.uniform(0.5, 1.5, shape)
         else:
-            values = rng.uniform(0.5, 1.5, array.shape)
-        model.graph.initializer[index].CopyFrom(numpy_helper.from_array(values.astype(array.dtype), init.name))
+            values = rng.normal(0.0, 0.1, shape)
+        graph.initializer.append(numpy_helper.from_array(values.astype(dtype), name))
     return model
 
 
@@ -155,7 +176,8 @@ def compare_light(path: Path, seed: int = 0, rtol: float = 1e-3, atol: float = 1
     """Convert one light CNN with random weights and compare it with onnxruntime on a seeded input."""
     start = time.perf_counter()
     model, has_logits = with_pre_softmax_output(randomize_weights(onnx.load(path), seed))
-    info = model.graph.input[0].type.tensor_type
+    first = _inputs(model)[0]
+    info = next(i for i in model.graph.input if i.name == first).type.tensor_type
     shape = [d.dim_value or 1 for d in info.shape.dim]
     feed = np.random.default_rng(seed + 1).standard_normal(shape).astype(np.float32)
     expected = _run_ort(model, [feed])
