@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect as inspect_module
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +129,13 @@ def _given_specs(options: LoadOptions) -> list[InputSpec]:
     return [parse_spec(text) for text in options.input_specs]
 
 
-def _examples(specs: list[InputSpec], options: LoadOptions) -> dict[str, np.ndarray]:
+def _examples(specs: list[InputSpec], options: LoadOptions) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+    """Input data and notes about how it was matched: from --inputs, or seeded from the specs."""
     if options.inputs_file is None:
-        return example_arrays(specs)
-    arrays, _ = match_arrays(load_npz(options.inputs_file), [s.name for s in specs], f"--inputs {options.inputs_file}")
-    return arrays
+        return example_arrays(specs), ()
+    origin = f"--inputs {options.inputs_file}"
+    arrays, note = match_arrays(load_npz(options.inputs_file), [s.name for s in specs], origin)
+    return arrays, (note,) if note else ()
 
 
 def _finish_onnx(loaded: LoadedModel, options: LoadOptions) -> LoadedModel:
@@ -142,7 +144,8 @@ def _finish_onnx(loaded: LoadedModel, options: LoadOptions) -> LoadedModel:
                       origin=loaded.source.path)
     specs = merge_specs(graph_input_specs(model), _given_specs(options))
     loaded.model = model
-    loaded.example_inputs = _examples(specs, options)
+    loaded.example_inputs, notes = _examples(specs, options)
+    loaded.source = replace(loaded.source, notes=loaded.source.notes + notes)
     if options.opset is not None:  # the original is the reference for the opset conversion
         loaded.reference = lambda feeds: run_onnxruntime(original, feeds)
     return loaded
@@ -183,16 +186,16 @@ def _load_torch(model: Any, fmt: Format, origin: str, options: LoadOptions) -> L
     names = [s.name for s in model.declared] or torch_load.input_names(model.module)
     specs = _torch_specs(model, names, given, options, origin)
     if options.inputs_file is None and model.example is not None and not given:
-        feeds = {s.name: t.detach().cpu().numpy() for s, t in zip(specs, model.example, strict=False)}
+        feeds, notes = {s.name: t.detach().cpu().numpy() for s, t in zip(specs, model.example, strict=False)}, ()
     else:
-        feeds = _examples(specs, options)
+        feeds, notes = _examples(specs, options)
     args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[s.name])) for s in specs)
     outputs = torch_trace.output_names(model.module, args)
     opset = options.opset or DEFAULT_OPSET
     captured = torch_trace.capture(model, specs, args, opset, options.trace, origin)
     proto = normalize(captured.model, opset=opset, input_names=[s.name for s in specs], output_names=outputs,
                       origin=origin)
-    source = SourceInfo(origin, fmt.value, "torch", captured.strategy, captured.attempts)
+    source = SourceInfo(origin, fmt.value, "torch", captured.strategy, captured.attempts, notes)
     reference = torch_trace.reference_for(model.module, [s.name for s in specs])
     return LoadedModel(proto, source, feeds, reference)
 
@@ -228,5 +231,5 @@ def _load_tf(model: Any, fmt: Format, origin: str, options: LoadOptions) -> Load
     opset = options.opset or DEFAULT_OPSET
     proto, outputs, reference = tf_source.to_onnx(model, specs, opset, origin)
     proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin)
-    source = SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx")
-    return LoadedModel(proto, source, _examples(specs, options), reference)
+    feeds, notes = _examples(specs, options)
+    return LoadedModel(proto, SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx", notes=notes), feeds, reference)

@@ -81,6 +81,14 @@ def test_onnx_to_onnx_never_overwrites_its_source(cli, tmp_path):
     assert [o.version for o in onnx.load(model).opset_import if o.domain == ""] == [17]
 
 
+def test_npz_matched_by_position_says_so(cli, tmp_path):
+    model = _small_onnx(tmp_path / "relu.onnx")
+    data = _npz(tmp_path, first=np.ones((3, 4), np.float32))
+    result = cli("convert", model, "--inputs", data, "-o", tmp_path / "out.onnx")
+    assert result.exit_code == 0
+    assert "note: --inputs" in result.stderr and "matched by position (first->x)" in result.stderr
+
+
 def test_inspect_onnx(cli, tmp_path):
     model = _small_onnx(tmp_path / "relu.onnx")
     result = cli("inspect", model)

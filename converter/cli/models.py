@@ -62,6 +62,7 @@ def convert(
     )
     with _progress(f"converting {model} to {to}", json):
         result = api.convert(model, to, output, options, force)
+    _print_notes(result.source.notes)
     if json:
         common.print_json(result.to_dict())
     else:
@@ -92,6 +93,7 @@ def inspect(
     )
     with _progress(f"loading {model}", json):
         summary = api.inspect(model, options)
+    _print_notes(summary.source["notes"])
     if json:
         common.print_json(summary.to_dict())
         return
@@ -105,6 +107,12 @@ def _progress(message: str, json: bool):
     if json or common.settings.quiet or not common.err.is_terminal:
         return contextlib.nullcontext()
     return common.err.status(message)
+
+
+def _print_notes(notes) -> None:
+    if not common.settings.quiet:
+        for note in notes:
+            common.err.print(f"note: {note}", markup=False)
 
 
 def _print_conversion(result) -> None:
