@@ -58,7 +58,8 @@ class _Side:
         data = [g.nodes[node] for node in self.ids]
         self.kinds = [d["kind"] for d in data]
         self.names = [d["name"] for d in data]
-        self.hints = [_hint(d) for d in data]
+        self._data = data
+        self._hints: list[Hashable | None] = [None] * len(data)  # content keys, made when first needed
         labels = [table.setdefault(_label(d), len(table)) for d in data]
         self.labels = labels
         self.preds: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
@@ -69,6 +70,12 @@ class _Side:
             self.preds[iv].append((slot, edge["out_slot"], iu))
             self.succs[iu].append((slot, edge["out_slot"], iv))
         self.hashes: list[list[int]] = [labels]
+
+    def hint(self, i: int) -> Hashable:
+        """The node's content key: weight hash, or op type and attributes."""
+        if self._hints[i] is None:
+            self._hints[i] = _hint(self._data[i])
+        return self._hints[i]
 
     def refine(self, table: dict[Hashable, int]) -> None:
         prev = self.hashes[-1]
@@ -104,8 +111,8 @@ class _Matcher:
     def _anchor_weights(self) -> None:
         """Weights with the same values, unique on both sides, are the strongest evidence there is."""
         a, b = self.a, self.b
-        groups_a = _group([i for i, kind in enumerate(a.kinds) if kind == "initializer"], a.hints.__getitem__)
-        groups_b = _group([j for j, kind in enumerate(b.kinds) if kind == "initializer"], b.hints.__getitem__)
+        groups_a = _group([i for i, kind in enumerate(a.kinds) if kind == "initializer"], a.hint)
+        groups_b = _group([j for j, kind in enumerate(b.kinds) if kind == "initializer"], b.hint)
         queue: list[tuple[int, int]] = []
         for key, members in groups_a.items():
             others = groups_b.get(key)
@@ -131,7 +138,7 @@ class _Matcher:
         a, b = self.a, self.b
         pairs: list[tuple[int, int]] = []
         keys: list[tuple[Callable[[int], Hashable], Callable[[int], Hashable]]] = [
-            (a.hints.__getitem__, b.hints.__getitem__),
+            (a.hint, b.hint),
             (a.names.__getitem__, b.names.__getitem__),
         ]
         keys += [(a.hashes[d].__getitem__, b.hashes[d].__getitem__) for d in range(self.rounds, 0, -1)]
