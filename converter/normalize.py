@@ -46,7 +46,9 @@ def normalize(
     for graph in iter_graphs(model.graph):
         for node in graph.node:
             _record_origin(node)
-    return _infer_shapes(model)
+    model = _infer_shapes(model)
+    _forget_placeholder_dims(model.graph, keep_value_info=True)  # inference invents unk__N names too
+    return model
 
 
 def default_opset(model: onnx.ModelProto) -> int:
@@ -100,13 +102,14 @@ def _value_names(graph: onnx.GraphProto) -> set[str]:
     return names
 
 
-def _forget_placeholder_dims(graph: onnx.GraphProto) -> None:
-    """tf2onnx names every unknown dim unk__N; clear them so shape inference can name them after the inputs."""
+def _forget_placeholder_dims(graph: onnx.GraphProto, keep_value_info: bool = False) -> None:
+    """Clear made-up unk__N dim names (tf2onnx's, shape inference's): an unknown dim is more honest."""
     for value in (*graph.output, *graph.value_info):
         for dim in value.type.tensor_type.shape.dim:
             if _PLACEHOLDER_DIM.match(dim.dim_param):
                 dim.ClearField("dim_param")
-    del graph.value_info[:]  # exporters' intermediate shapes are re-inferred
+    if not keep_value_info:
+        del graph.value_info[:]  # exporters' intermediate shapes are re-inferred
 
 
 def _convert_opset(model: onnx.ModelProto, opset: int, origin: str) -> onnx.ModelProto:
