@@ -14,10 +14,12 @@ from converter.errors import UnsupportedOpError
 from converter.targets.registry import OpRegistry
 from converter.targets.torch.attributes import read_attributes
 from converter.targets.torch.decompose import function_body
+from converter.targets.torch.dims import Dims, materialize
 from converter.targets.torch.dtypes import onnx_dtype, torch_dtype
 from converter.targets.torch.eager import EagerOp
 from converter.targets.torch.names import Namer, sanitize
 from converter.targets.torch.node import Node, RuntimeOnly, ValueType, is_traced
+from converter.targets.torch.ops.dims_ops import DIMS_HANDLERS
 
 __all__ = ["GraphBuilder", "value_types"]
 
@@ -108,7 +110,7 @@ class GraphBuilder:
                 env[name] = value
         for proto in graph.node:
             self._convert_node(proto, env, tracer)
-        outputs = [_lookup(env, out.name) for out in graph.output]
+        outputs = [materialize(_lookup(env, out.name)) for out in graph.output]
         result = outputs[0] if len(outputs) == 1 else tuple(outputs)
         fx_graph.output(tracer.create_arg(result))
         return torch.fx.GraphModule(root, fx_graph, class_name), captured
@@ -119,6 +121,14 @@ class GraphBuilder:
         domain = "" if proto.domain in ("", "ai.onnx") else proto.domain
         opset = (opsets or self.opsets).get(domain, 1)
         values = [_lookup(env, name) if name else None for name in proto.input]
+        if any(isinstance(v, Dims) for v in values):
+            last = _last_node(tracer.graph)
+            result = self._dims_handler(proto, opset, values)
+            if result is not None:
+                env[proto.output[0]] = result
+                _label(tracer.graph, last, proto, env)
+                return
+            values = [materialize(v) for v in values]
         node = Node(
             proto=proto,
             opset=opset,
@@ -158,6 +168,15 @@ class GraphBuilder:
             env[name] = results[index]
         _label(tracer.graph, last, proto, env)
 
+    def _dims_handler(self, proto: onnx.NodeProto, opset: int, values: list[Any]) -> Any:
+        handler = DIMS_HANDLERS.get(proto.op_type) if proto.domain in ("", "ai.onnx") else None
+        if handler is None or len(proto.output) != 1:
+            return None
+        node = Node(proto, opset, read_attributes(proto), tuple(self._type_of(n, v) for n, v in
+                    zip(proto.input, values, strict=False)), ())
+        with torch.no_grad():
+            return handler(node, *values)
+
     def _submodule(self, graph: onnx.GraphProto, env: dict[str, Any], tracer: _Tracer) -> tuple[Any, list[Any]]:
         module, captured = self.build(graph, env, "OnnxSubgraph")
         name = tracer.fresh_attribute(graph.name or "subgraph", "subgraph")
@@ -173,6 +192,8 @@ class GraphBuilder:
         return [_lookup(local, out.name) for out in graph.output]
 
     def _type_of(self, name: str, value: Any) -> ValueType:
+        if isinstance(value, Dims):
+            return ValueType(torch.int64, () if value.scalar else (len(value.items),))
         if isinstance(value, torch.Tensor):
             return ValueType(value.dtype, tuple(value.shape))
         return self.types.get(name, ValueType())

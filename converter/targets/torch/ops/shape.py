@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from converter.targets.torch import runtime
+from converter.targets.torch.dims import Dims
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
 
@@ -15,7 +16,10 @@ def shape(node: Node, x):
     static = node.static_shape(0)
     if static is not None:
         return torch.tensor(static[start:end], dtype=torch.int64)
-    return node.call(runtime.shape, x, start, end)
+    known = node.shape(0)
+    if known is None:
+        return node.call(runtime.shape, x, start, end)
+    return Dims(tuple(d if d is not None else x.size(i) for i, d in enumerate(known))[start:end])
 
 
 @torch_ops.register("Size")

@@ -1,0 +1,84 @@
+"""Write an ONNX model as a torch.export ExportedProgram (.pt2), symbolic ONNX dims as dynamic dims."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from converter.atomic import atomic_path
+from converter.targets.torch import to_graph_module
+
+__all__ = ["Pt2Result", "write_pt2"]
+
+
+@dataclass(frozen=True)
+class Pt2Result:
+    """Where the program went, which dims stayed dynamic, and why stricter strategies were dropped."""
+
+    path: str
+    strategy: str
+    dynamic_dims: dict[str, list[int]]
+    size_bytes: int
+    fallbacks: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_pt2(
+    model: onnx.ModelProto,
+    path: str | os.PathLike[str],
+    *,
+    example_inputs: Sequence[Any] | None = None,
+    force: bool = False,
+) -> Pt2Result:
+    """Convert `model`, export it and save it atomically; load with torch.export.load(path).module()."""
+    import torch
+
+    from converter.targets.torch import examples
+
+    module = to_graph_module(model).eval()
+    inputs = tuple(example_inputs) if example_inputs is not None else tuple(examples.example_inputs(model))
+    symbolic = examples.symbolic_dims(model)
+    fallbacks: list[str] = []
+    program, strategy = None, ""
+    for strategy, shapes in _strategies(symbolic):
+        try:
+            program = torch.export.export(module, inputs, dynamic_shapes=shapes, strict=False)
+            break
+        except Exception as exc:  # noqa: BLE001 - each strategy's failure is reported in the result
+            fallbacks.append(f"{strategy}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    if program is None:
+        raise RuntimeError(f"torch.export failed: {'; '.join(fallbacks)}")
+    target = Path(path)
+    with atomic_path(target, force) as temporary, open(temporary, "wb") as stream:
+        torch.export.save(program, stream)
+    names = [i.name for i in examples.graph_inputs(model)]
+    dynamic = {} if strategy == "static" else {n: sorted(d) for n, d in zip(names, symbolic, strict=True) if d}
+    return Pt2Result(str(target), strategy, dynamic, target.stat().st_size, tuple(fallbacks))
+
+
+def _strategies(symbolic: list[dict[int, str]]):
+    """(name, dynamic_shapes) to try in order: named ONNX dims, automatic dims, then fully static."""
+    import torch
+
+    if any(symbolic):
+        dims: dict[str, Any] = {}
+        named = tuple(
+            {i: dims.setdefault(name, torch.export.Dim(_identifier(name), min=1)) for i, name in d.items()} or None
+            for d in symbolic
+        )
+        yield "dynamic", named
+        yield "auto", tuple({i: torch.export.Dim.AUTO for i in d} or None for d in symbolic)
+    yield "static", None
+
+
+def _identifier(name: str) -> str:
+    from converter.targets.torch.names import sanitize
+
+    return sanitize(name, "dim")
