@@ -42,6 +42,8 @@ CHANGE_KINDS = (
 # Below this share of matched ops, two models are said to share no common structure.
 _COMMON_STRUCTURE = 0.2
 _IGNORED_METADATA_PREFIX = "graphtool."
+# Conv/pool attributes that ONNX leaves without a default but that mean these values when absent.
+_IMPLIED = {"dilations": 1, "strides": 1, "pads": 0}
 
 
 @dataclass(frozen=True)
@@ -172,10 +174,13 @@ class Diff:
         return document
 
 
-def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> Diff:
-    """Compare two graph views (from converter.graph.to_graph) and report every difference."""
+def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) -> Diff:
+    """Compare two graph views (from converter.graph.to_graph) and report every difference.
+
+    Weight elements that differ by at most ``atol`` count as equal.
+    """
     matches = match_graphs(ga, gb)
-    compare = _Comparer(ga, gb, matches)
+    compare = _Comparer(ga, gb, matches, atol)
     changes = [*_model_changes(ga, gb)]
     renames: list[Rename] = []
     for node_a, node_b in matches.items():
@@ -292,8 +297,8 @@ def _signature(data: dict) -> str:
 class _Comparer:
     """Compares matched nodes; knows both graphs and the matching."""
 
-    def __init__(self, ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, matches: dict[str, str]):
-        self.ga, self.gb, self.matches = ga, gb, matches
+    def __init__(self, ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, matches: dict[str, str], atol: float):
+        self.ga, self.gb, self.matches, self.atol = ga, gb, matches, atol
         self.opset_a = ga.graph["opset"]
         self.opset_b = gb.graph["opset"]
 
@@ -311,7 +316,7 @@ class _Comparer:
             if fields:
                 yield Change("changed", "op", _ref(self.ga, node_a), _ref(self.gb, node_b), tuple(fields))
         elif kind == "initializer":
-            change = _weight_change(da, db)
+            change = _weight_change(da, db, self.atol)
             if change is not None:
                 fields, max_abs, fraction = change
                 yield Change("weight_changed", "initializer", _ref(self.ga, node_a), _ref(self.gb, node_b),
@@ -327,7 +332,7 @@ class _Comparer:
         for name in sorted(set(attrs_a) | set(attrs_b)):
             old = attrs_a.get(name, self._default(da, name, self.opset_a))
             new = attrs_b.get(name, self._default(db, name, self.opset_b))
-            if old != new:
+            if old != new and not _implied_equal(name, old, new):
                 fields.append(FieldChange(f"attr:{name}", old, new))
         inputs_a, inputs_b = _inputs(self.ga, node_a), _inputs(self.gb, node_b)
         if len(inputs_a) != len(inputs_b):
@@ -362,7 +367,17 @@ def _schema_default(op_type: str, domain: str, version: int, name: str) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _weight_change(da: dict, db: dict) -> tuple[tuple[FieldChange, ...], float | None, float | None] | None:
+def _implied_equal(name: str, old: Any, new: Any) -> bool:
+    """Attributes with no schema default whose absence still means a known value (all ones or zeros)."""
+    implied = _IMPLIED.get(name)
+    if implied is None or (old is None) == (new is None):
+        return False
+    given = old if new is None else new
+    return isinstance(given, list) and all(value == implied for value in given)
+
+
+def _weight_change(da: dict, db: dict, atol: float = 0.0) -> tuple[tuple[FieldChange, ...], float | None,
+                                                                     float | None] | None:
     if da["hash"] == db["hash"]:
         return None
     fields = [FieldChange(key, da[key], db[key]) for key in ("dtype", "shape") if da[key] != db[key]]
@@ -372,7 +387,8 @@ def _weight_change(da: dict, db: dict) -> tuple[tuple[FieldChange, ...], float |
     values_b = tensor_array(db["tensor"])
     if values_a.dtype.kind in "fiub" and values_a.size:
         delta = np.abs(values_a.astype(np.float64) - values_b.astype(np.float64))
-        differs = ~((values_a == values_b) | (np.isnan(delta) & np.isnan(values_a) & np.isnan(values_b)))
+        both_nan = np.isnan(delta) & np.isnan(values_a) & np.isnan(values_b)
+        differs = ~(both_nan | (delta <= atol))
         max_abs = float(np.nanmax(delta)) if not np.isnan(delta).all() else float("nan")
         fraction = float(differs.mean())
     else:

@@ -167,3 +167,18 @@ def test_installed_command(models):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["summary"]["added"] == 1
+
+
+def test_atol_and_removed_weights_in_the_report(models):
+    model = base_model(weights=True)
+    gemm = next(node for node in model.graph.node if node.op_type == "Gemm")
+    del gemm.input[2]
+    kept = [init for init in model.graph.initializer if init.name != "head.bias"]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    onnx.save(model, "c.onnx")
+    result = graphtool("diff", "a.onnx", "c.onnx", "--atol", "1")
+    assert result.exit_code == 0
+    assert "weight blocks.0.b.weight" not in result.stdout
+    assert "  - weight head.bias" in result.stdout
+    assert "~ Gemm head/fc: inputs: 3 → 2" in result.stdout

@@ -261,3 +261,31 @@ def _chain(ops: list[str]) -> onnx.ModelProto:
 def test_chain_edits_with_nothing_but_structure(old, new, expected):
     diff = diff_graphs(to_graph(_chain(old)), to_graph(rename_all(_chain(new))))
     assert {(c.kind, (c.b or c.a).op_type, tuple(f.field for f in c.fields)) for c in diff.changes} == expected
+
+
+def test_atol_hides_tiny_weight_differences(base):
+    model = base_model()
+    weight = next(init for init in model.graph.initializer if init.name == "stem.weight")
+    values = onnx.numpy_helper.to_array(weight).copy()
+    values.flat[:4] += 1e-7
+    values.flat[4] += 0.5
+    weight.CopyFrom(onnx.numpy_helper.from_array(values, weight.name))
+    b = to_graph(model)
+    (exact,) = diff_graphs(base, b).changes
+    assert exact.fraction_changed == pytest.approx(5 / values.size)
+    (loose,) = diff_graphs(base, b, atol=1e-5).changes
+    assert loose.fraction_changed == pytest.approx(1 / values.size)
+    assert loose.max_abs_diff == pytest.approx(0.5)
+    assert diff_graphs(base, b, atol=1.0).identical
+
+
+def test_absent_pads_strides_dilations_mean_their_implied_values(base):
+    model = base_model()
+    conv = next(node for node in model.graph.node if node.name == "blocks.0/a/conv")
+    conv.attribute.extend([onnx.helper.make_attribute("pads", [0, 0, 0, 0]),
+                           onnx.helper.make_attribute("strides", [1, 1]),
+                           onnx.helper.make_attribute("dilations", [1, 1])])
+    assert diff_graphs(base, to_graph(model)).identical
+    conv.attribute[-1].ints[:] = [2, 2]
+    (change,) = diff_graphs(base, to_graph(model)).changes
+    assert [(f.field, f.old, f.new) for f in change.fields] == [("attr:dilations", None, [2, 2])]

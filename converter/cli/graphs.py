@@ -51,6 +51,9 @@ def diff(
         Path | None, typer.Option("--render", help="Also draw the diff (svg, png, pdf or dot by suffix).")
     ] = None,
     renames: Annotated[bool, typer.Option("--renames", help="List the nodes matched under new names.")] = False,
+    atol: Annotated[
+        float, typer.Option("--atol", help="Weight values this close count as unchanged.", min=0.0)
+    ] = 0.0,
     input: InputOpt = None,
     inputs: InputsOpt = None,
     trace: TraceOpt = "export",
@@ -71,7 +74,7 @@ def diff(
     )
     loaded_a, loaded_b = api.load(a, options), api.load(b, options)
     ga, gb = to_graph(loaded_a.model), to_graph(loaded_b.model)
-    result = diff_graphs(ga, gb)
+    result = diff_graphs(ga, gb, atol=atol)
     written = None
     if render_file is not None:
         from converter.render import output_format, render_diff, write_rendering
@@ -205,7 +208,8 @@ def _change_line(change) -> str:
         return f"[{colour}]{escape(text)}[/{colour}]"
     mark, colour = _MARKS[kind]
     if kind in ("added", "removed"):
-        text = f"  {mark} {_side(change.b or change.a)}"
+        kind_word = "weight " if change.element == "initializer" else ""
+        text = f"  {mark} {kind_word}{_side(change.b or change.a)}"
         if change.weights:
             text += f" (with {', '.join(change.weights)})"
     else:
