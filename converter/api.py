@@ -47,9 +47,12 @@ class ConvertResult:
         }
 
 
-def load(source: str | Path | Any, options: LoadOptions | None = None) -> LoadedModel:
-    """Load a model file, Python reference or in-memory model and normalize it to ONNX."""
-    options = options or LoadOptions()
+def load(source: str | Path | Any, options: LoadOptions | None = None, **fields: Any) -> LoadedModel:
+    """Load a model file, Python reference or in-memory model and normalize it to ONNX.
+
+    Options come as a LoadOptions or as its fields: load("m.pt", input_specs=["x:batch,8"], trace="auto").
+    """
+    options = replace(options or LoadOptions(), **fields)
     if isinstance(source, onnx.ModelProto):
         return _finish_onnx(LoadedModel(source, SourceInfo("<memory>", Format.ONNX.value, "onnx")), options)
     if not isinstance(source, (str, Path)):

@@ -22,7 +22,7 @@ _NOISY_LOGGERS = ("torch", "torch.onnx", "torch.export", "tensorflow", "tf2onnx"
 
 def require(module: str, extra: str) -> ModuleType:
     """Import `module`, or say which graphtool extra installs it."""
-    if module in sys.modules:
+    if sys.modules.get(module) is not None:
         return sys.modules[module]
     try:
         with quiet():  # TensorFlow logs its start-up from C++, straight to the stderr file descriptor

@@ -1,0 +1,17 @@
+"""graphtool: convert models between PyTorch and TensorFlow through ONNX, and prove them unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["load", "convert", "inspect", "LoadOptions"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The API pulls in onnx and numpy; `import converter` (and `graphtool --help`) should not pay for that.
+    if name in __all__:
+        from converter import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'converter' has no attribute '{name}'")

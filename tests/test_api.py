@@ -1,0 +1,52 @@
+"""The package-level Python API and its optional-dependency errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, TORCH_DIR
+
+import converter
+from converter.errors import MissingExtraError
+from converter.sources.common import require
+
+
+@pytest.mark.slow
+def test_load_with_option_fields():
+    loaded = converter.load(str(TORCH_DIR / "mlp.ts"), input_specs=["x:batch,16"])
+    assert loaded.source.strategy == "torchscript"
+    assert [d.dim_param for d in loaded.model.graph.input[0].type.tensor_type.shape.dim][:1] == ["batch"]
+
+
+def test_unknown_attribute():
+    with pytest.raises(AttributeError):
+        converter.no_such_function  # noqa: B018
+
+
+def test_require_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "definitely_not_installed_pkg", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'graphtool\[torch\]'"):
+        require("definitely_not_installed_pkg", "torch")
+
+
+def test_missing_framework_is_one_line_from_the_cli():
+    # Blocking the import as a missing install would: the command says which extra to add.
+    probe = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from converter.cli import main\n"
+        f"sys.argv = ['graphtool', 'inspect', {str(TORCH_DIR / 'mlp.pt2')!r}]\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "graphtool: error: this needs the 'torch' package, which is not installed: pip install 'graphtool[torch]'"
+    )
+
+
+def test_import_converter_is_light():
+    probe = "import sys, converter; print(sorted(m for m in ('onnx', 'numpy', 'torch') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.stdout.strip() == "[]"
