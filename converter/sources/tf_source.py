@@ -105,8 +105,8 @@ def _from_signature(loaded: Any, signature: str, path: str) -> TfFunction:
         )
     concrete = signatures[signature]
     kwargs = concrete.structured_input_signature[1]
-    declared = [InputSpec(key, _dims(spec.shape, key), spec.dtype.name) for key, spec in kwargs.items()]
-    keys = list(kwargs)
+    keys = sorted(kwargs)  # a signature's inputs have no order of their own; tf.nest flattens them sorted too
+    declared = [InputSpec(key, _dims(kwargs[key].shape, key), kwargs[key].dtype.name) for key in keys]
 
     def call(*args: Any) -> Any:
         return concrete(**dict(zip(keys, args, strict=True)))
