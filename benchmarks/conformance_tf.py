@@ -46,6 +46,13 @@ def outputs_match(expected, actual, rtol: float, atol: float) -> bool:
     return True
 
 
+def _arrays(values) -> list:
+    """Case data as numpy (some cases store TensorProtos); sequences and optionals stay as they are."""
+    from onnx import numpy_helper
+
+    return [numpy_helper.to_array(v) if isinstance(v, onnx.TensorProto) else v for v in values]
+
+
 def _ort_passes(case) -> bool:
     import onnxruntime as ort
 
@@ -53,6 +60,7 @@ def _ort_passes(case) -> bool:
         session = ort.InferenceSession(case.model.SerializeToString(), providers=["CPUExecutionProvider"])
         names = [i.name for i in session.get_inputs()]
         for inputs, outputs in case.data_sets:
+            inputs, outputs = _arrays(inputs), _arrays(outputs)
             got = session.run(None, dict(zip(names, inputs, strict=False)))
             if not outputs_match(outputs, got, case.rtol, case.atol):
                 return False
@@ -67,7 +75,8 @@ def _ours(case) -> tuple[bool, str]:
     try:
         rep = backend.prepare(case.model)
         for inputs, outputs in case.data_sets:
-            got = rep.run(list(inputs))
+            inputs, outputs = _arrays(inputs), _arrays(outputs)
+            got = rep.run(inputs)
             if not outputs_match(outputs, got, case.rtol, case.atol):
                 return False, "wrong result"
     except Exception as error:  # noqa: BLE001 - the benchmark records every failure and goes on

@@ -93,8 +93,8 @@ def _permute(value: Any, perm: list[int]) -> Any:
     if isinstance(value, np.ndarray):
         return np.transpose(value, perm)
     dims = value.shape.as_list()
-    moving = [d for d in (dims[p] for p in perm) if d != 1]
-    if moving == [d for d in dims if d != 1] and moving.count(None) <= 1:
+    moving = [p for p in perm if dims[p] != 1]
+    if moving == sorted(moving) and dims.count(None) <= 1:
         # Only size-1 axes move: a reshape, which costs nothing, does the same.
         return tf.reshape(value, [-1 if d is None else d for d in (dims[p] for p in perm)])
     return tf.transpose(value, perm)
@@ -125,7 +125,7 @@ class Layouts:
     """Values by ONNX name, each in ONNX layout or channels-last, converted lazily when asked."""
 
     def __init__(self, parent: Mapping[str, Any] | None = None):
-        self._parent = parent or {}
+        self._parent = parent if parent is not None else {}
         self._onnx: dict[str, Any] = {}
         self._last: dict[str, Any] = {}
 

@@ -36,10 +36,12 @@ def loop(node: Node, trip_count=None, condition=None, *initial):
     scan_specs = body.output[1 + len(carried) :]
     limit = tf.constant(_INT64_MAX, tf.int64) if trip_count is None else tf.reshape(tf.cast(trip_count, tf.int64), [])
     keep_going = tf.constant(True) if condition is None else tf.reshape(tf.cast(condition, tf.bool), [])
-    arrays = [
-        tf.TensorArray(tf_dtype(s.type.tensor_type.elem_type), size=0, dynamic_size=True, infer_shape=False)
-        for s in scan_specs
-    ]
+    dtypes = [tf_dtype(s.type.tensor_type.elem_type) for s in scan_specs]
+    if None in dtypes:
+        # The body does not declare its scan outputs' types: trace it once to learn them.
+        probe = node.run_graph(body, [tf.constant(0, tf.int64), keep_going, *carried])[1 + len(carried) :]
+        dtypes = [tf.convert_to_tensor(v).dtype for v in probe]
+    arrays = [tf.TensorArray(d, size=0, dynamic_size=True, infer_shape=False) for d in dtypes]
 
     def test(i, going, *state):
         return tf.logical_and(i < limit, going)

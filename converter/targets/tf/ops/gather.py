@@ -84,8 +84,8 @@ def scatter_nd(node: Node, x, indices, updates):
 
 @tf_ops.register("OneHot")
 def one_hot(node: Node, indices, depth, values):
-    depth = tf.cast(tf.reshape(depth, []), tf.int64)
-    indices = tf.cast(indices, tf.int64)
+    depth = tf.cast(tf.reshape(depth, []), tf.int32)
+    indices = tf.cast(indices, tf.int32)
     indices = tf.where(indices < 0, indices + depth, indices)
     off, on = values[0], values[1]
     return tf.one_hot(indices, depth, on_value=on, off_value=off, axis=node.attr("axis", -1))

@@ -37,32 +37,28 @@ def _pad(node: Node, x, pads, value=None, axes=None):
     x = tf.convert_to_tensor(x)
     ndim = len(x.shape)
     mode = node.attr("mode", "constant")
+    axes = list(range(ndim)) if axes is None else [a % ndim for a in static_ints(axes)]
+    pads = tf.reshape(tf.cast(pads, tf.int64), [2, len(axes)])
     known = static_ints(pads)
-    axes_known = list(range(ndim)) if axes is None else [a % ndim for a in static_ints(axes)]
-    if known is None:
-        if mode != "constant" or axes is not None:
-            raise node.unsupported("non-constant pads are supported only in constant mode")
-        pairs = tf.transpose(tf.reshape(tf.cast(pads, tf.int64), [2, ndim]))
-        return tf.pad(x, pairs, constant_values=tf.cast(0 if value is None else value, x.dtype))
-    n = len(axes_known)
-    pairs = [[0, 0] for _ in range(ndim)]
-    for i, axis in enumerate(axes_known):
-        pairs[axis] = [known[i], known[i + n]]
-    crop = tuple(slice(max(-b, 0), (e if e < 0 else None)) for b, e in pairs)
-    x = x[crop]
-    pairs = [[max(b, 0), max(e, 0)] for b, e in pairs]
+    pairs = tf.tensor_scatter_nd_update(tf.zeros([ndim, 2], tf.int64), [[a] for a in axes], tf.transpose(pads))
+    if known is not None and min(known) < 0:
+        x = tf.slice(
+            x,
+            tf.maximum(-pairs[:, 0], 0),
+            tf.shape(x, out_type=tf.int64) - tf.maximum(-pairs, 0)[:, 0] - tf.maximum(-pairs, 0)[:, 1],
+        )
+        pairs = tf.maximum(pairs, 0)
     if mode == "constant":
         fill = tf.cast(0 if value is None else tf.reshape(value, []), x.dtype)
         return tf.pad(x, pairs, constant_values=fill)
     if mode == "reflect":
         return tf.pad(x, pairs, mode="REFLECT")
     if mode in ("edge", "wrap"):
-        for axis, (b, e) in enumerate(pairs):
-            if b or e:
-                size = tf.shape(x)[axis]
-                idx = tf.range(-b, size + e)
-                idx = tf.clip_by_value(idx, 0, size - 1) if mode == "edge" else tf.math.floormod(idx, size)
-                x = tf.gather(x, idx, axis=axis)
+        for axis in axes:
+            size = tf.shape(x, out_type=tf.int64)[axis]
+            index = tf.range(-pairs[axis, 0], size + pairs[axis, 1])
+            index = tf.clip_by_value(index, 0, size - 1) if mode == "edge" else tf.math.floormod(index, size)
+            x = tf.gather(x, index, axis=axis)
         return x
     raise node.unsupported(f"pad mode '{mode}'")
 

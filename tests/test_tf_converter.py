@@ -1,0 +1,255 @@
+"""ONNX -> TensorFlow converter: numerics against onnxruntime, layout tracking, errors, the light CNNs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+pytest.importorskip("tensorflow")
+ort = pytest.importorskip("onnxruntime")
+
+from converter.backends import tf as backend  # noqa: E402
+from converter.errors import UnsupportedOpError  # noqa: E402
+from converter.targets.tf import count_transposes, from_onnx  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def _init(rng, name: str, shape, scale: float = 0.3, positive: bool = False) -> onnx.TensorProto:
+    values = rng.uniform(0.5, 1.5, shape) if positive else rng.normal(0.0, scale, shape)
+    return numpy_helper.from_array(values.astype(np.float32), name)
+
+
+def _model(nodes, inputs, outputs, inits, opset: int = 17) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "test", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return model
+
+
+def _float_input(name: str, shape) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def _output(name: str) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, None)
+
+
+def _reference(model: onnx.ModelProto, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    return session.run(None, dict(zip(names, inputs, strict=True)))
+
+
+def _assert_matches(model: onnx.ModelProto, inputs: list[np.ndarray], rtol: float = RTOL, atol: float = ATOL):
+    want = _reference(model, inputs)
+    got = backend.prepare(model).run(inputs)
+    assert len(got) == len(want)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+
+
+def _cnn() -> onnx.ModelProto:
+    """Conv-BN-ReLU, a residual Add, pooling, Concat, GlobalAveragePool, Flatten, Gemm, Softmax."""
+    rng = np.random.default_rng(0)
+    inits = [
+        _init(rng, "w1", [8, 3, 3, 3]),
+        _init(rng, "b1", [8]),
+        _init(rng, "s", [8], positive=True),
+        _init(rng, "bb", [8]),
+        _init(rng, "m", [8]),
+        _init(rng, "v", [8], positive=True),
+        _init(rng, "w2", [8, 8, 3, 3]),
+        _init(rng, "w3", [4, 8, 1, 1]),
+        _init(rng, "bias3", [4, 1, 1]),
+        _init(rng, "fc", [5, 12]),
+        _init(rng, "fcb", [5]),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c1", "s", "bb", "m", "v"], ["n1"]),
+        helper.make_node("Relu", ["n1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c2", "r1"], ["res"]),
+        helper.make_node("MaxPool", ["res"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["p", "w3"], ["c3"]),
+        helper.make_node("Add", ["c3", "bias3"], ["c3b"]),
+        helper.make_node("Concat", ["p", "c3b"], ["cat"], axis=1),
+        helper.make_node("GlobalAveragePool", ["cat"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc", "fcb"], ["logits"], transB=1),
+        helper.make_node("Softmax", ["logits"], ["prob"], axis=1),
+    ]
+    return _model(nodes, [_float_input("x", ["N", 3, 16, 16])], [_output("prob"), _output("res")], inits)
+
+
+def test_cnn_matches_onnxruntime_with_dynamic_batch():
+    model = _cnn()
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, 3, 16, 16)).astype(np.float32)
+        _assert_matches(model, [x])
+
+
+def test_outputs_are_a_dict_in_graph_order_with_onnx_layout():
+    module = from_onnx(_cnn())
+    x = np.zeros((2, 3, 16, 16), np.float32)
+    outputs = module(x)
+    assert list(outputs) == ["prob", "res"]
+    assert outputs["res"].shape == (2, 8, 16, 16)
+    assert module.call.input_signature[0].shape.as_list() == [None, 3, 16, 16]
+
+
+def test_weights_are_variables():
+    module = from_onnx(_cnn())
+    # Convolution kernels always (stored in TensorFlow's layout); other weights from 64 elements.
+    assert set(module.onnx_weights) == {"w1", "w2", "w3"}
+    assert len(module.variables) == 3
+    assert module.onnx_weights["w1"].shape.as_list() == [3, 3, 3, 8]
+
+
+def test_layout_propagation_leaves_transposes_only_at_the_interface():
+    model = _cnn()
+    propagated = count_transposes(from_onnx(model))
+    simple = count_transposes(from_onnx(model, propagate_layout=False))
+    # The NCHW input, and the residual output "res" returned in ONNX layout.
+    assert propagated == 2
+    assert simple >= 8
+
+
+def test_unpropagated_layout_gives_the_same_numbers():
+    model = _cnn()
+    x = np.random.default_rng(5).standard_normal((2, 3, 16, 16)).astype(np.float32)
+    a = from_onnx(model)(x)
+    b = from_onnx(model, propagate_layout=False)(x)
+    for name in a:
+        np.testing.assert_allclose(a[name].numpy(), b[name].numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_unsupported_op_names_the_node():
+    node = helper.make_node("TfIdfVectorizer", ["x"], ["y"], name="vectorize", mode="TF")
+    graph = helper.make_graph([node], "g", [_float_input("x", [4])], [_output("y")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(UnsupportedOpError) as error:
+        from_onnx(model)
+    assert error.value.node_name == "vectorize"
+    assert error.value.op_type == "TfIdfVectorizer"
+    assert error.value.opset == 17
+
+
+def test_unsupported_attribute_names_the_node():
+    node = helper.make_node("MaxPool", ["x"], ["y", "i"], name="pool_with_indices", kernel_shape=[2, 2])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [_float_input("x", [1, 1, 4, 4])],
+        [_output("y"), helper.make_tensor_value_info("i", TensorProto.INT64, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(UnsupportedOpError, match="pool_with_indices"):
+        from_onnx(model)
+
+
+def test_transformer_block_ops_match():
+    rng = np.random.default_rng(1)
+    inits = [
+        _init(rng, "wq", [16, 16]),
+        _init(rng, "g", [16], positive=True),
+        _init(rng, "beta", [16]),
+        numpy_helper.from_array(np.array([0, 0, 2, 8], np.int64), "heads"),
+        numpy_helper.from_array(np.array([0, 0, 16], np.int64), "merge"),
+    ]
+    nodes = [
+        helper.make_node("LayerNormalization", ["x", "g", "beta"], ["ln"], axis=-1),
+        helper.make_node("MatMul", ["ln", "wq"], ["q"]),
+        helper.make_node("Reshape", ["q", "heads"], ["qh"]),
+        helper.make_node("Transpose", ["qh"], ["qt"], perm=[0, 2, 1, 3]),
+        helper.make_node("Transpose", ["qh"], ["kt"], perm=[0, 2, 3, 1]),
+        helper.make_node("MatMul", ["qt", "kt"], ["scores"]),
+        helper.make_node("Softmax", ["scores"], ["attn"], axis=-1),
+        helper.make_node("MatMul", ["attn", "qt"], ["ctx"]),
+        helper.make_node("Transpose", ["ctx"], ["ct"], perm=[0, 2, 1, 3]),
+        helper.make_node("Reshape", ["ct", "merge"], ["merged"]),
+        helper.make_node("Erf", ["merged"], ["e"]),
+        helper.make_node("Where", ["mask", "e", "merged"], ["y"]),
+    ]
+    inputs = [_float_input("x", ["B", "T", 16]), helper.make_tensor_value_info("mask", TensorProto.BOOL, ["T", 16])]
+    model = _model(nodes, inputs, [_output("y")], inits)
+    x = rng.standard_normal((2, 5, 16)).astype(np.float32)
+    mask = rng.random((5, 16)) > 0.5
+    _assert_matches(model, [x, mask])
+
+
+def test_lstm_and_loop_match():
+    rng = np.random.default_rng(2)
+    hidden, size = 4, 3
+    inits = [
+        _init(rng, "W", [1, 4 * hidden, size]),
+        _init(rng, "R", [1, 4 * hidden, hidden]),
+        _init(rng, "B", [1, 8 * hidden]),
+    ]
+    body = helper.make_graph(
+        [helper.make_node("Add", ["acc", "step"], ["acc_out"]), helper.make_node("Identity", ["cond"], ["cond_out"])],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            _float_input("acc", None),
+        ],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []), _output("acc_out")],
+    )
+    nodes = [
+        helper.make_node("LSTM", ["x", "W", "R", "B"], ["Y", "Y_h"], hidden_size=hidden),
+        helper.make_node("Squeeze", ["Y_h"], ["step"]),
+        helper.make_node("Loop", ["trips", "", "step"], ["total"], body=body),
+    ]
+    inputs = [_float_input("x", [5, 2, size]), helper.make_tensor_value_info("trips", TensorProto.INT64, [])]
+    model = _model(nodes, inputs, [_output("Y"), _output("total")], inits)
+    x = rng.standard_normal((5, 2, size)).astype(np.float32)
+    _assert_matches(model, [x, np.array(3, np.int64)])
+
+
+def _constants_as_weights(model: onnx.ModelProto, seed: int = 0) -> onnx.ModelProto:
+    """The light CNNs build their weights with ConstantOfShape; make them seeded random initializers."""
+    rng = np.random.default_rng(seed)
+    shapes = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    variances = {n.input[4] for n in model.graph.node if n.op_type == "BatchNormalization"}
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    keep = []
+    for node in result.graph.node:
+        if node.op_type == "ConstantOfShape" and node.input[0] in shapes:
+            shape = shapes[node.input[0]].astype(np.int64)
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+            if node.output[0] in variances:
+                values = rng.uniform(0.5, 1.5, shape)
+            else:
+                values = rng.normal(0.0, np.sqrt(2.0 / fan_in) if len(shape) > 1 else 0.1, shape)
+            result.graph.initializer.append(numpy_helper.from_array(values.astype(np.float32), node.output[0]))
+        else:
+            keep.append(node)
+    del result.graph.node[:]
+    result.graph.node.extend(keep)
+    return result
+
+
+@pytest.mark.parametrize("name", ["squeezenet", "resnet50", "inception_v1"])
+def test_light_cnn_with_random_weights(name: str):
+    model = _constants_as_weights(onnx.load(str(LIGHT / f"light_{name}.onnx")))
+    softmax = next(n for n in model.graph.node if n.op_type == "Softmax")
+    model.graph.output.append(onnx.helper.make_empty_tensor_value_info(softmax.input[0]))
+    data = next(i for i in model.graph.input if i.name not in {x.name for x in model.graph.initializer})
+    shape = [d.dim_value for d in data.type.tensor_type.shape.dim]
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    want = _reference(model, [x])
+    rep = backend.prepare(model)
+    got = rep.run([x])
+    logits_scale = float(np.max(np.abs(want[1])))
+    np.testing.assert_allclose(got[1], want[1], rtol=0, atol=1e-4 * logits_scale)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-3, atol=1e-6)
+    assert count_transposes(rep.module) <= 2
