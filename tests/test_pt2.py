@@ -1,0 +1,86 @@
+"""converter/targets/pt2.py: ExportedProgram files with symbolic ONNX dims kept dynamic, written atomically."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+torch = pytest.importorskip("torch")
+
+from converter.errors import GraphtoolError, UnsupportedOpError  # noqa: E402
+from converter.targets.pt2 import write_pt2  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+class _Net(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = torch.nn.Linear(4 * 4 * 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)
+        return self.fc(y.reshape(y.shape[0], -1))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> tuple[torch.nn.Module, onnx.ModelProto]:
+    torch.manual_seed(0)
+    net = _Net().eval()
+    path = tmp_path_factory.mktemp("pt2") / "net.onnx"
+    torch.onnx.export(net, (torch.randn(2, 3, 8, 8),), str(path), input_names=["x"],
+                      dynamic_axes={"x": {0: "batch"}}, opset_version=17, dynamo=False)
+    return net, onnx.load(path)
+
+
+def test_pt2_loads_back_and_keeps_the_batch_dim_dynamic(exported, tmp_path) -> None:
+    net, model = exported
+    result = write_pt2(model, tmp_path / "net.pt2")
+    assert result.strategy == "dynamic"
+    assert result.dynamic_dims == {"x": [0]}
+    assert result.size_bytes > 0 and result.to_dict()["path"].endswith("net.pt2")
+    module = torch.export.load(tmp_path / "net.pt2").module()
+    for batch in (1, 5):
+        x = torch.randn(batch, 3, 8, 8)
+        with torch.no_grad():
+            np.testing.assert_allclose(module(x).numpy(), net(x).numpy(), rtol=1e-4, atol=1e-5)
+    assert [p.name for p in tmp_path.iterdir()] == ["net.pt2"]
+
+
+def test_pt2_refuses_to_overwrite_without_force(exported, tmp_path) -> None:
+    _, model = exported
+    target = tmp_path / "net.pt2"
+    target.write_bytes(b"keep me")
+    with pytest.raises(GraphtoolError, match="already exists"):
+        write_pt2(model, target)
+    assert target.read_bytes() == b"keep me"
+    write_pt2(model, target, force=True)
+    assert target.read_bytes() != b"keep me"
+
+
+def test_unsupported_op_writes_nothing(tmp_path) -> None:
+    graph = helper.make_graph(
+        [helper.make_node("StringNormalizer", ["x"], ["y"], name="text")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(UnsupportedOpError, match="text"):
+        write_pt2(model, tmp_path / "bad.pt2")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_static_graph_exports_with_inputs_in_graph_order(tmp_path) -> None:
+    bias = numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "bias")
+    graph = helper.make_graph(
+        [helper.make_node("Sub", ["a", "b"], ["d"], name="sub"), helper.make_node("Add", ["d", "bias"], ["y"])],
+        "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("a", "b")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])], [bias],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert write_pt2(model, tmp_path / "sub.pt2").strategy == "static"
+    module = torch.export.load(tmp_path / "sub.pt2").module()
+    assert module(torch.tensor([5.0, 5.0]), torch.tensor([1.0, 2.0])).tolist() == [5.0, 5.0]
