@@ -15,7 +15,8 @@ def function_body(
     if function is None:
         return None
     schema = onnx.defs.get_schema(node.op_type, opset, node.domain)
-    attributes = {a.name: a for a in node.attribute}
+    attributes = {a.name: a for a in function.attribute_proto}
+    attributes.update({a.name: a for a in node.attribute})
     for name, spec in schema.attributes.items():
         if name not in attributes and spec.default_value.type != onnx.AttributeProto.UNDEFINED:
             attributes[name] = spec.default_value
@@ -23,7 +24,15 @@ def function_body(
     renamed = {formal: actual for formal, actual in zip(function.input, node.input, strict=False)}
     renamed.update({formal: "" for formal in function.input[len(node.input):]})
     renamed.update(zip(function.output, node.output, strict=False))
-    nodes = [_bind(inner, renamed, attributes, prefix) for inner in function.node]
+
+    def name_of(name: str) -> str:
+        return renamed.get(name, prefix + name) if name else ""
+
+    nodes = []
+    for inner in function.node:
+        bound = _bind(inner, name_of, attributes, rename_outputs=True)
+        bound.name = prefix + (inner.name or inner.op_type)
+        nodes.append(bound)
     opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in function.opset_import}
     return nodes, opsets
 
@@ -49,14 +58,16 @@ def _function(node: onnx.NodeProto, opset: int, input_types: list[onnx.TypeProto
 
 
 def _bind(
-    inner: onnx.NodeProto, renamed: dict[str, str], attributes: dict[str, onnx.AttributeProto], prefix: str
+    inner: onnx.NodeProto, name_of, attributes: dict[str, onnx.AttributeProto], rename_outputs: bool
 ) -> onnx.NodeProto:
+    """A copy of `inner` with its inputs (and outputs) renamed and attribute references resolved."""
     bound = onnx.NodeProto()
     bound.CopyFrom(inner)
-    bound.name = prefix + (inner.name or inner.op_type)
-    del bound.input[:], bound.output[:], bound.attribute[:]
-    bound.input.extend(renamed.get(n, prefix + n) if n else "" for n in inner.input)
-    bound.output.extend(renamed.get(n, prefix + n) if n else "" for n in inner.output)
+    del bound.input[:], bound.attribute[:]
+    bound.input.extend(name_of(n) for n in inner.input)
+    if rename_outputs:
+        del bound.output[:]
+        bound.output.extend(name_of(n) for n in inner.output)
     for attr in inner.attribute:
         if attr.ref_attr_name:
             if attr.ref_attr_name in attributes:
@@ -64,6 +75,26 @@ def _bind(
                 value.CopyFrom(attributes[attr.ref_attr_name])
                 value.name = attr.name
                 bound.attribute.append(value)
-        else:
-            bound.attribute.append(attr)
+            continue
+        value = onnx.AttributeProto()
+        value.CopyFrom(attr)
+        for graph in [value.g] if value.type == onnx.AttributeProto.GRAPH else value.graphs:
+            _bind_graph(graph, name_of, attributes)
+        bound.attribute.append(value)
     return bound
+
+
+def _bind_graph(graph: onnx.GraphProto, name_of, attributes: dict[str, onnx.AttributeProto]) -> None:
+    """Rebind, in place, a nested graph's uses of the function's values; its own values keep their names."""
+    local = {v.name for v in graph.input} | {t.name for t in graph.initializer}
+    for node in graph.node:
+        local.update(node.output)
+
+    def inner_name(name: str) -> str:
+        return name if not name or name in local else name_of(name)
+
+    nodes = [_bind(node, inner_name, attributes, rename_outputs=False) for node in graph.node]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    for out in graph.output:
+        out.name = inner_name(out.name)
