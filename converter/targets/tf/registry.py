@@ -13,6 +13,8 @@ tf_ops = OpRegistry("tensorflow")
 # Every module here registers its handlers in `tf_ops` when imported; nothing else does.
 HANDLER_MODULES = (
     "elementwise",
+    "attention",
+    "sequence_models",
     "activations",
     "linalg",
     "conv",
