@@ -25,6 +25,9 @@ HANDLER_MODULES = (
     "resize",
     "rnn",
     "control",
+    "detection",
+    "quantize",
+    "sequence",
 )
 
 

@@ -10,7 +10,8 @@ __all__ = [
     "flatten", "expand", "slice_", "constant_of_shape", "arange", "one_hot", "eye_like", "cumsum",
     "arg_last", "gather_elements", "gather_nd", "scatter_nd", "compress", "depth_to_space", "space_to_depth",
     "avg_pool_exclude_pad", "layer_norm", "batch_norm_training", "max_pool_indices", "tile", "pad",
-    "gather_index", "cast_like",
+    "gather_index", "cast_like", "matmul_integer", "qlinear_matmul", "cumprod", "top_k", "reverse_sequence",
+    "unique", "tensor_scatter", "dilated_avg_pool",
 ]
 
 
@@ -234,10 +235,13 @@ def batch_norm_training(x, scale, bias, mean, var, epsilon: float, momentum: flo
     return y, mean * momentum + batch_mean * (1 - momentum), var * momentum + batch_var * (1 - momentum)
 
 
-def max_pool_indices(indices: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def max_pool_indices(indices: torch.Tensor, x: torch.Tensor, storage_order: int = 0) -> torch.Tensor:
     plane = 1
     for d in x.shape[2:]:
         plane *= d
+    if storage_order:
+        height, width = x.shape[2], x.shape[3]
+        indices = (indices % width) * height + indices // width
     offsets = torch.arange(x.shape[0] * x.shape[1]).reshape(x.shape[0], x.shape[1], *[1] * (x.dim() - 2))
     return indices + offsets * plane
 
@@ -275,3 +279,102 @@ def gather_index(x: torch.Tensor, index: torch.Tensor, axis: int) -> torch.Tenso
 
 def cast_like(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return x.to(like.dtype)
+
+
+def matmul_integer(a, b, a_zero=None, b_zero=None) -> torch.Tensor:
+    if a_zero is not None and a_zero.dim() == 1 and a_zero.numel() > 1:
+        a_zero = a_zero.reshape(-1, 1)
+    a = a.to(torch.int64) - (a_zero.to(torch.int64) if a_zero is not None else 0)
+    b = b.to(torch.int64) - (b_zero.to(torch.int64) if b_zero is not None else 0)
+    return torch.matmul(a.double(), b.double()).to(torch.int32)
+
+
+def qlinear_matmul(a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero) -> torch.Tensor:
+    real_a = (a.to(torch.int64) - a_zero.to(torch.int64)).double() * a_scale.double()
+    real_b = (b.to(torch.int64) - b_zero.to(torch.int64)).double() * b_scale.double()
+    y = torch.round(torch.matmul(real_a, real_b) / y_scale.double()) + y_zero.to(torch.int64)
+    info = torch.iinfo(y_zero.dtype)
+    return y.clamp(info.min, info.max).to(y_zero.dtype)
+
+
+def cumprod(x: torch.Tensor, axis: torch.Tensor, exclusive: int, reverse: int) -> torch.Tensor:
+    dim = int(axis.reshape(()).item())
+    if reverse:
+        x = x.flip(dim)
+    if exclusive:
+        ones = torch.ones_like(x.narrow(dim, 0, 1))
+        x = torch.cat([ones, x.narrow(dim, 0, x.shape[dim] - 1)], dim)
+    out = torch.cumprod(x, dim).to(x.dtype)
+    return out.flip(dim) if reverse else out
+
+
+def top_k(x: torch.Tensor, k: int, axis: int, largest: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top k along `axis`, ties broken by the lower index (a stable sort)."""
+    values, indices = torch.sort(x, dim=axis, descending=largest, stable=True)
+    return values.narrow(axis, 0, k), indices.narrow(axis, 0, k)
+
+
+def reverse_sequence(x: torch.Tensor, lengths: torch.Tensor, batch_axis: int, time_axis: int) -> torch.Tensor:
+    out = x.clone()
+    for b, length in enumerate(lengths.tolist()):
+        index = [slice(None)] * x.dim()
+        index[batch_axis] = b
+        index[time_axis] = slice(0, int(length))
+        out[tuple(index)] = x[tuple(index)].flip(time_axis - (1 if batch_axis < time_axis else 0))
+    return out
+
+
+def unique(x: torch.Tensor, axis: int | None, sorted_: int):
+    """ONNX Unique: values, first-occurrence indices, inverse indices, counts."""
+    flat = x.reshape(-1) if axis is None else x
+    dim = 0 if axis is None else axis % x.dim()
+    values, inverse, counts = torch.unique(flat, sorted=True, return_inverse=True, return_counts=True, dim=dim)
+    positions = torch.arange(inverse.numel())
+    first = torch.full((counts.numel(),), inverse.numel(), dtype=torch.int64).scatter_reduce(
+        0, inverse, positions, "amin"
+    )
+    if not sorted_:
+        order = torch.argsort(first)
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(order.numel())
+        values, first, counts, inverse = values.index_select(dim, order), first[order], counts[order], rank[inverse]
+    return values, first, inverse, counts
+
+
+def tensor_scatter(cache: torch.Tensor, update: torch.Tensor, write_indices, axis: int, circular: bool):
+    out = cache.clone()
+    axis = axis % cache.dim()
+    length, steps = cache.shape[axis], update.shape[axis]
+    starts = write_indices.tolist() if write_indices is not None else [0] * cache.shape[0]
+    for b, start in enumerate(starts):
+        for step in range(steps):
+            position = (start + step) % length if circular else start + step
+            target = [b] + [slice(None)] * (axis - 1) + [position]
+            source = [b] + [slice(None)] * (axis - 1) + [step]
+            out[tuple(target)] = update[tuple(source)]
+    return out
+
+
+def dilated_avg_pool(x, kernel, strides, dilations, begins, ends, ceil_mode: bool, include_pad: bool):
+    """Average pooling with dilations: a depthwise convolution with a ones kernel, divided by the count."""
+    spatial = len(kernel)
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[spatial]
+    extra = []
+    for i in range(spatial):
+        size = x.shape[2 + i] + begins[i] + ends[i]
+        span = (kernel[i] - 1) * dilations[i] + 1
+        steps = (size - span) / strides[i]
+        out = int(-(-steps // 1)) + 1 if ceil_mode else int(steps // 1) + 1
+        if ceil_mode and (out - 1) * strides[i] >= x.shape[2 + i] + begins[i]:
+            out -= 1
+        extra.append(max(0, (out - 1) * strides[i] + span - size))
+    channels = x.shape[1]
+    pads = [p for i in reversed(range(spatial)) for p in (begins[i], ends[i])]
+    ceil_pads = [p for i in reversed(range(spatial)) for p in (0, extra[i])]
+    ones = torch.ones((channels, 1, *kernel), dtype=x.dtype)
+    total = conv(F.pad(F.pad(x, pads), ceil_pads), ones, None, strides, 0, dilations, channels)
+    mask = torch.ones_like(x[:1, :1])
+    mask = F.pad(mask, pads, value=1.0 if include_pad else 0.0)
+    mask = F.pad(mask, ceil_pads)
+    count = conv(mask, torch.ones((1, 1, *kernel), dtype=x.dtype), None, strides, 0, dilations)
+    return total / count

@@ -168,3 +168,11 @@ def cast(node: Node, x):
 def cast_like(node: Node, x, like):
     dtype = node.dtype(1)
     return x.to(dtype) if dtype is not None else node.call(runtime.cast_like, x, like)
+
+
+@torch_ops.register("BitCast", since=26)
+def bit_cast(node: Node, x):
+    dtype = torch_dtype(node.attr("to"))
+    if dtype is None:
+        raise node.unsupported(f"torch has no dtype for ONNX element type {node.attr('to')}")
+    return x.view(dtype)

@@ -91,8 +91,7 @@ def top_k(node: Node, x, k):
 
 
 def _top_k(node: Node, x, k: int):
-    largest, ordered = bool(node.attr("largest", 1)), bool(node.attr("sorted", 1))
-    result = torch.topk(x, k, dim=node.attr("axis", -1), largest=largest, sorted=ordered)
+    result = node.call(runtime.top_k, x, k, node.attr("axis", -1), bool(node.attr("largest", 1)))
     return result[0], result[1]
 
 
@@ -133,6 +132,28 @@ def cum_sum(node: Node, x, axis):
 
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
+@torch_ops.register("CumProd", since=26)
+def cum_prod(node: Node, x, axis):
+    return node.call(runtime.cumprod, x, axis, node.attr("exclusive", 0), node.attr("reverse", 0))
+
+
+@torch_ops.register("ReverseSequence", since=10)
+def reverse_sequence(node: Node, x, lengths):
+    return node.call(runtime.reverse_sequence, x, lengths, node.attr("batch_axis", 1), node.attr("time_axis", 0))
+
+
+@torch_ops.register("Unique", since=11)
+def unique(node: Node, x):
+    result = node.call(runtime.unique, x, node.attr("axis"), node.attr("sorted", 1))
+    return tuple(result[i] for i in range(4))[: node.num_outputs]
+
+
+@torch_ops.register("TensorScatter", since=24)
+def tensor_scatter(node: Node, cache, update, write_indices=None):
+    circular = node.attr("mode", "linear") == "circular"
+    return node.call(runtime.tensor_scatter, cache, update, write_indices, node.attr("axis", -2), circular)
 
 
 @torch_ops.register("Pad")

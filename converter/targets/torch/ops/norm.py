@@ -63,7 +63,7 @@ def rms_norm(node: Node, x, scale):
 @torch_ops.register("LpNormalization")
 def lp_norm(node: Node, x):
     norm = torch.linalg.vector_norm(x, node.attr("p", 2), dim=node.attr("axis", -1), keepdim=True)
-    return x / norm
+    return torch.where(norm == 0, torch.zeros_like(x), x / norm)
 
 
 @torch_ops.register("LRN")

@@ -40,18 +40,19 @@ def max_pool(node: Node, x):
         begins = [0] * len(kernel)
     if not node.output_used(1):
         return _MAX[len(kernel)](x, kernel, strides, begins, dilations, ceil_mode)
-    if node.attr("storage_order", 0):
-        raise node.unsupported("storage_order=1")
+    if node.attr("storage_order", 0) and len(kernel) != 2:
+        raise node.unsupported("storage_order=1 outside 2 spatial dims")
     y = _MAX[len(kernel)](x, kernel, strides, begins, dilations, ceil_mode, return_indices=True)
-    return y[0], node.call(runtime.max_pool_indices, y[1], x)
+    return y[0], node.call(runtime.max_pool_indices, y[1], x, node.attr("storage_order", 0))
 
 
 @torch_ops.register("AveragePool")
 def average_pool(node: Node, x):
     kernel, strides, dilations, begins, ends = _window(node)
-    if any(d != 1 for d in dilations):
-        raise node.unsupported("dilations")
     ceil_mode = bool(node.attr("ceil_mode", 0))
+    if any(d != 1 for d in dilations):
+        return node.call(runtime.dilated_avg_pool, x, kernel, strides, dilations, begins, ends, ceil_mode,
+                         bool(node.attr("count_include_pad", 0)))
     include_pad = bool(node.attr("count_include_pad", 0))
     if begins == ends and all(p <= k // 2 for p, k in zip(begins, kernel, strict=False)):
         return _AVG[len(kernel)](x, kernel, strides, begins, ceil_mode, include_pad)
