@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect as inspect_module
+import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,7 +15,6 @@ import onnx
 
 from converter import pyref
 from converter.atomic import atomic_path, check_writable
-from converter.compare import Comparison, compare_outputs, run_onnxruntime
 from converter.errors import GraphtoolError
 from converter.formats import FRAMEWORK, Format, detect
 from converter.inputs import InputSpec, example_arrays, load_npz, match_arrays, merge_specs, parse_spec
@@ -22,28 +23,35 @@ from converter.sources.base import LoadedModel, LoadOptions, SourceInfo
 from converter.sources.common import class_names
 from converter.sources.onnx_source import graph_input_specs, load_onnx
 from converter.summary import Summary, summarize
+from converter.validation.report import ValidationReport
+from converter.validation.tolerance import Tolerances
 
 __all__ = ["load", "convert", "inspect", "ConvertResult", "LoadOptions", "LoadedModel", "TARGETS"]
 
 
 @dataclass(frozen=True)
 class ConvertResult:
-    """The written artifact and how it compares with its source; true when every output agrees."""
+    """The written artifact and its validation against the source; true when it passed (or was not run)."""
 
     output: Path
     target: str
     source: SourceInfo
-    comparison: Comparison
+    report: ValidationReport | None
+    report_path: Path | None = None
+    removed: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.comparison)
+        return self.report is None or bool(self.report)
 
     def to_dict(self) -> dict:
         return {
             "output": str(self.output),
             "target": self.target,
             "source": self.source.to_dict(),
-            "validation": self.comparison.to_dict(),
+            "passed": bool(self),
+            "removed": self.removed,
+            "report_path": str(self.report_path) if self.report_path else None,
+            "validation": self.report.to_dict() if self.report else None,
         }
 
 
@@ -80,8 +88,17 @@ def convert(
     output: str | Path | None = None,
     options: LoadOptions | None = None,
     force: bool = False,
+    *,
+    validate: bool = True,
+    keep_failed: bool = False,
+    samples: int = 3,
+    tolerances: Tolerances | None = None,
 ) -> ConvertResult:
-    """Load, write the target artifact atomically, and compare it with the source on the same inputs."""
+    """Load, write the target artifact atomically, then validate it against the source on the same samples.
+
+    On a mismatch the validation report is written beside the output and the artifact is removed,
+    unless `keep_failed`.
+    """
     if target not in TARGETS:
         raise GraphtoolError(f"--to {target}: unknown target; expected one of {', '.join(TARGETS)}")
     path = Path(output) if output is not None else default_output(source, target)
@@ -89,8 +106,17 @@ def convert(
     loaded = load(source, options)
     with atomic_path(path, force) as temporary:
         TARGETS[target](loaded.model, temporary)
-    comparison = _check_onnx(loaded)
-    return ConvertResult(path, target, loaded.source, comparison)
+    if not validate:
+        return ConvertResult(path, target, loaded.source, None)
+    report = _validate_artifact(loaded, path, samples, tolerances or Tolerances(), options or LoadOptions())
+    if report:
+        return ConvertResult(path, target, loaded.source, report)
+    report_path = path.with_name(path.name + ".validation.json")
+    with atomic_path(report_path, force=True) as temporary:
+        temporary.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    if not keep_failed:
+        _remove_artifact(path)
+    return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed)
 
 
 def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary:
@@ -120,12 +146,24 @@ def _write_onnx(model: onnx.ModelProto, path: Path) -> None:
 TARGETS: dict[str, Callable[[onnx.ModelProto, Path], None]] = {"onnx": _write_onnx}
 
 
-def _check_onnx(loaded: LoadedModel) -> Comparison:
-    feeds = loaded.example_inputs
-    names = [o.name for o in loaded.model.graph.output]
-    actual = run_onnxruntime(loaded.model, feeds)
-    expected = loaded.reference(feeds) if loaded.reference else actual
-    return compare_outputs(names, actual, expected)
+def _validate_artifact(
+    loaded: LoadedModel, path: Path, samples: int, tolerances: Tolerances, options: LoadOptions
+) -> ValidationReport:
+    """The written file, run as its target runs it, against the source framework (onnxruntime for ONNX)."""
+    from converter.validation.engine import compare_sides, samples_for, side_of
+    from converter.validation.runners import ort_runner
+
+    artifact = side_of(loaded, ort_runner(onnx.load_model(str(path))))
+    expected = side_of(loaded, None if loaded.reference else ort_runner(loaded.model))
+    chosen = samples_for(loaded, samples, seed=0, from_file=options.inputs_file is not None)
+    return compare_sides(expected, [artifact], chosen, tolerances)
+
+
+def _remove_artifact(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _given_specs(options: LoadOptions) -> list[InputSpec]:
@@ -150,7 +188,9 @@ def _finish_onnx(loaded: LoadedModel, options: LoadOptions) -> LoadedModel:
     loaded.example_inputs, notes = _examples(specs, options)
     loaded.source = replace(loaded.source, notes=loaded.source.notes + notes)
     if options.opset is not None:  # the original is the reference for the opset conversion
-        loaded.reference = lambda feeds: run_onnxruntime(original, feeds)
+        from converter.validation.runners import ort_runner
+
+        loaded.reference = ort_runner(original).run
     return loaded
 
 

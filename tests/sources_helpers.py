@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from converter.compare import run_onnxruntime
+from converter.validation.runners import ort_runner
 from converter.sources.base import LoadedModel
 
 
 def assert_agrees(loaded: LoadedModel, feeds: dict[str, np.ndarray] | None = None) -> None:
     """ONNX under onnxruntime matches the source within 1e-5 max abs error (relative to scale above 1)."""
     feeds = feeds if feeds is not None else loaded.example_inputs
-    actual = run_onnxruntime(loaded.model, feeds)
+    actual = ort_runner(loaded.model).run(feeds)
     expected = loaded.reference(feeds)
     assert len(actual) == len(expected)
     for got, want in zip(actual, expected, strict=True):

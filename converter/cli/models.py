@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from converter.cli import common
 from converter.cli.common import (
@@ -42,6 +41,11 @@ def convert(
         None
     ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
+    no_validate: Annotated[bool, typer.Option("--no-validate", help="Skip the check against the source.")] = False,
+    keep_failed: Annotated[bool, typer.Option("--keep-failed", help="Keep an artifact that fails validation.")] = (
+        False
+    ),
+    samples: Annotated[int, typer.Option("--samples", min=1, help="Input samples to validate with.")] = 3,
     input: InputOpt = None,
     inputs: InputsOpt = None,
     source_format: FromOpt = None,
@@ -61,7 +65,8 @@ def convert(
         model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code,
     )
     with _progress(f"converting {model} to {to}", json):
-        result = api.convert(model, to, output, options, force)
+        result = api.convert(model, to, output, options, force, validate=not no_validate, keep_failed=keep_failed,
+                             samples=samples)
     _print_notes(result.source.notes)
     if json:
         common.print_json(result.to_dict())
@@ -116,21 +121,22 @@ def _print_notes(notes) -> None:
 
 
 def _print_conversion(result) -> None:
+    from converter.cli.validate import print_report
+
     source = result.source
     how = f" via {source.strategy}" if source.strategy else ""
     if not common.settings.quiet:
-        common.out.print(f"{source.path} ({source.format}{how}) -> {result.output}")
+        common.out.print(escape(f"{source.path} ({source.format}{how}) -> {result.output}"))
         for attempt in source.attempts:
             if attempt.error and common.settings.verbose:
-                common.out.print(f"  [dim]{attempt.strategy} failed: {attempt.error}[/dim]")
-    table = Table("output", "max abs err", "max rel err", "tolerance", "verdict", box=None)
-    for check in result.comparison.outputs:
-        verdict = "[green]ok[/green]" if check.passed else f"[red]MISMATCH[/red] {check.detail}"
-        table.add_row(check.name, f"{check.max_abs:.3g}", f"{check.max_rel:.3g}",
-                      f"rtol {check.rtol:g} atol {check.atol:g}", verdict)
-    common.out.print(table)
-    verdict = "[green]outputs match[/green]" if result else "[red]outputs differ beyond tolerance[/red]"
-    common.out.print(verdict)
+                common.out.print(escape(f"  {attempt.strategy} failed: {attempt.error}"), style="dim")
+    if result.report is None:
+        common.out.print("written without validation (--no-validate)")
+        return
+    print_report(result.report)
+    if result.report_path is not None:
+        fate = "removed (keep it with --keep-failed)" if result.removed else "kept (--keep-failed)"
+        common.out.print(escape(f"report: {result.report_path}; the artifact was {fate}"))
 
 
 def _print_summary(summary) -> None:

@@ -1,0 +1,143 @@
+"""The validate command, and the report table that convert prints too."""
+
+from __future__ import annotations
+
+import json as json_module
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from converter.cli import common
+from converter.cli.common import (
+    FromOpt,
+    InputOpt,
+    InputsOpt,
+    JsonOpt,
+    ModelClassOpt,
+    OpsetOpt,
+    SignatureOpt,
+    TraceOpt,
+    TrustCodeOpt,
+    TrustPickleOpt,
+)
+
+__all__ = ["register", "print_report", "tolerances_from"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the validate command to the app."""
+    app.command()(validate)
+
+
+@common.handle_errors
+def validate(
+    model: Annotated[str, typer.Argument(help="A model file, SavedModel directory, or file.py:NAME reference.")],
+    against: Annotated[str | None, typer.Option("--against", help="Compare with this model instead.")] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or all.")] = "cpu",
+    samples: Annotated[int, typer.Option("--samples", min=1, help="Input samples to generate.")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated samples.")] = 0,
+    rtol: Annotated[float | None, typer.Option("--rtol", help="Relative tolerance for every output.")] = None,
+    atol: Annotated[float | None, typer.Option("--atol", help="Absolute tolerance for every output.")] = None,
+    tolerance: Annotated[
+        Path | None, typer.Option("--tolerance", help="JSON or YAML: output name -> {rtol, atol}.")
+    ] = None,
+    locate: Annotated[bool, typer.Option("--locate", help="Find the first node whose output diverges.")] = False,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the full report as JSON.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write error histograms (SVG) here.")] = None,
+    input: InputOpt = None,
+    inputs: InputsOpt = None,
+    source_format: FromOpt = None,
+    trace: TraceOpt = "export",
+    opset: OpsetOpt = None,
+    signature: SignatureOpt = "serving_default",
+    model_class: ModelClassOpt = None,
+    trust_pickle: TrustPickleOpt = False,
+    trust_code: TrustCodeOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Check that MODEL's ONNX computes what its source computes (or what OTHER computes), per device."""
+    from converter.validation import validate as run_validation
+
+    options = common.load_options(
+        input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
+        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code,
+    )
+    result = run_validation(model, against, device=device, options=options, samples=samples, seed=seed,
+                            tolerances=tolerances_from(rtol, atol, tolerance), locate=locate)
+    if report is not None:
+        _write_json(report, result.to_dict())
+    if plot is not None:
+        from converter.validation.plot import write_plots
+
+        written = write_plots(result, plot)
+        if not json and not common.settings.quiet:
+            common.err.print(f"wrote {len(written)} plot(s) to {plot}", markup=False)
+    if json:
+        common.print_json(result.to_dict())
+    else:
+        print_report(result)
+    raise typer.Exit(0 if result else 1)
+
+
+def tolerances_from(rtol: float | None, atol: float | None, tolerance_file: Path | None):
+    """The Tolerances for the command-line options."""
+    from converter.validation.tolerance import Tolerances, load_tolerance_file
+
+    per_output = load_tolerance_file(tolerance_file) if tolerance_file is not None else {}
+    return Tolerances(rtol, atol, per_output)
+
+
+def print_report(report) -> None:
+    """A table per device and output, the located node, and the verdict."""
+    if not common.settings.quiet:
+        common.out.print(f"reference: {escape(report.reference)}; {len(report.samples)} sample(s): "
+                         + ", ".join(escape(str(s.sizes or "as traced")) for s in report.samples))
+    for problem in report.signature_problems:
+        common.out.print(f"[red]signature mismatch[/red] {escape(problem)}")
+    for device in report.devices:
+        if device.status == "skipped":
+            common.out.print(f"[yellow]{device.device}: skipped[/yellow] ({escape(device.reason or '')})")
+            continue
+        table = Table("output", "max abs", "max rel", "mean abs", "cosine", "outside", "rtol / atol", "verdict",
+                      title=f"{device.device}: {device.runner}", title_justify="left", box=None)
+        for output in device.outputs:
+            verdict = "[green]ok[/green]" if output.passed else "[red]MISMATCH[/red]"
+            table.add_row(escape(output.name), f"{output.max_abs:.3g}", f"{output.max_rel:.3g}",
+                          f"{output.mean_abs:.3g}", f"{output.cosine:.6f}", f"{output.outside_fraction:.2%}",
+                          f"{output.tolerance.rtol:g} / {output.tolerance.atol:g}", verdict)
+        common.out.print(table)
+        for output in device.outputs:
+            for problem in output.problems:
+                common.out.print(f"  [red]{escape(output.name)}[/red]: {escape(problem)}")
+        _print_located(device)
+    for note in report.notes:
+        common.out.print(f"note: {escape(note)}")
+    common.out.print("[green]PASSED[/green]" if report else "[red]FAILED[/red]: outputs differ beyond tolerance")
+
+
+def _print_located(device) -> None:
+    located = device.located
+    if located is None:
+        if device.locate_note:
+            common.out.print(f"locate: {escape(device.locate_note)}")
+        return
+    where = f" in scope '{escape(located.scope)}'" if located.scope else ""
+    source = f" at {escape(located.source)}" if located.source else ""
+    common.out.print(f"[bold]first divergent node:[/bold] {escape(located.node)} ({located.op_type}){where}{source}")
+    detail = located.problem or f"max abs {located.max_abs:.3g}, max rel {located.max_rel:.3g}"
+    common.out.print(f"  output {escape(located.tensor)}: {escape(detail)}")
+    for item in located.inputs:
+        error = "not paired" if item.max_abs is None else f"max abs {item.max_abs:.3g}"
+        common.out.print(f"  input {escape(item.tensor)} ({item.kind}): {error}")
+    common.out.print(f"  [dim]{located.compared} tensors compared in {located.windows} window(s), "
+                     f"{escape(located.method)}[/dim]")
+
+
+def _write_json(path: Path, document: dict) -> None:
+    from converter.atomic import atomic_path
+
+    with atomic_path(path, force=True) as temporary:
+        temporary.write_text(json_module.dumps(document, indent=2, default=str) + "\n")

@@ -1,0 +1,204 @@
+"""Run a model and its reference on the same samples, per device, and locate where they part."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import onnx
+
+from converter.errors import GraphtoolError
+from converter.sources.base import LoadedModel
+from converter.sources.onnx_source import graph_input_specs
+from converter.validation import locate as locating
+from converter.validation.metrics import OutputMetrics, failed_run, measure, merge
+from converter.validation.report import DeviceResult, ValidationReport, environment
+from converter.validation.runners import Runner, cuda_available, reference_runner
+from converter.validation.samples import Sample, make_samples
+from converter.validation.tolerance import Tolerances
+
+__all__ = ["Side", "compare_sides", "resolve_devices", "side_of", "samples_for", "DEVICES"]
+
+DEVICES = ("cpu", "cuda", "all")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a runner, and the normalized ONNX it stands for (for --locate)."""
+
+    label: str
+    runner: Runner
+    model: onnx.ModelProto
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+
+
+def side_of(loaded: LoadedModel, runner: Runner | None = None) -> Side:
+    """A loaded model run by `runner`, by default its own framework (onnx's reference evaluator for ONNX)."""
+    if runner is None:
+        if loaded.reference is not None:
+            runner = Runner(loaded.source.framework, "cpu", loaded.reference)
+        else:
+            runner = reference_runner(loaded.model)
+    inputs = tuple(spec.name for spec in graph_input_specs(loaded.model))
+    outputs = tuple(o.name for o in loaded.model.graph.output)
+    return Side(f"{runner.name} ({loaded.source.path})", runner, loaded.model, inputs, outputs)
+
+
+def resolve_devices(device: str) -> tuple[list[str], list[str]]:
+    """(devices to run, devices skipped); an explicit cuda without CUDA is bad input."""
+    if device not in DEVICES:
+        raise GraphtoolError(f"--device {device}: expected one of {', '.join(DEVICES)}")
+    has_cuda = cuda_available()
+    if device == "cuda" and not has_cuda:
+        raise GraphtoolError("--device cuda: onnxruntime has no CUDAExecutionProvider here; install "
+                             "onnxruntime-gpu on a machine with an NVIDIA GPU, or use --device cpu")
+    if device == "all":
+        return (["cpu", "cuda"], []) if has_cuda else (["cpu"], ["cuda"])
+    return [device], []
+
+
+def compare_sides(
+    expected: Side,
+    candidates: Sequence[Side],
+    samples: Sequence[Sample],
+    tolerances: Tolerances,
+    *,
+    skipped: Sequence[str] = (),
+    locate: bool = False,
+    against: str | None = None,
+    notes: Sequence[str] = (),
+) -> ValidationReport:
+    """Every candidate against the expected side on every sample; locate the first divergence if asked."""
+    _disable_tf32()
+    signature = _signature_problems(expected, candidates[0]) if candidates else []
+    feeds_for = _input_mapping(expected, candidates[0]) if candidates else {}
+    expected_outputs = [_run(expected.runner, s.feeds) for s in samples]
+    results = []
+    for candidate in candidates:
+        outputs = _compare(expected, candidate, samples, expected_outputs, feeds_for, tolerances)
+        failed = bool(signature) or not all(o.passed for o in outputs)
+        result = DeviceResult(candidate.runner.device, candidate.runner.name, "failed" if failed else "passed",
+                              outputs=tuple(outputs))
+        if failed and locate and not signature:
+            result = _with_location(result, expected, candidate, samples, expected_outputs, feeds_for, tolerances,
+                                    against is not None, results)
+        results.append(result)
+    results += [DeviceResult(d, "onnxruntime CUDAExecutionProvider", "skipped",
+                             reason="onnxruntime has no CUDAExecutionProvider here") for d in skipped]
+    all_notes = list(notes)
+    if any(r.device == "cuda" and r.status != "skipped" for r in results):
+        all_notes.append("TF32 disabled on CUDA: onnxruntime use_tf32=0, torch allow_tf32=False")
+    return ValidationReport(
+        model=expected.label, against=against, reference=expected.runner.name, samples=tuple(samples),
+        devices=tuple(results), signature_problems=tuple(signature), notes=tuple(all_notes),
+        environment=environment(_providers(), _cuda_names()),
+    )
+
+
+def samples_for(loaded: LoadedModel, count: int, seed: int, from_file: bool) -> list[Sample]:
+    """The traced inputs first, then seeded samples with other sizes for dynamic dims (none for --inputs)."""
+    if from_file:
+        return [Sample(0, dict(loaded.example_inputs), {})]
+    return make_samples(graph_input_specs(loaded.model), loaded.model, max(1, count), seed, loaded.example_inputs)
+
+
+def _run(runner: Runner, feeds: dict[str, np.ndarray]) -> list[np.ndarray] | str:
+    try:
+        return [np.asarray(o) for o in runner.run(feeds)]
+    except Exception as error:  # a model that fails on a sample is a finding, not a crash
+        lines = [line for line in str(error).strip().splitlines() if line.strip()]
+        return f"{runner.name} failed: {type(error).__name__}: {(lines[0] if lines else '')[:300]}"
+
+
+def _compare(expected, candidate, samples, expected_outputs, feeds_for, tolerances) -> list[OutputMetrics]:
+    names = candidate.output_names
+    totals: dict[int, OutputMetrics] = {}
+    for sample, wanted in zip(samples, expected_outputs, strict=True):
+        got = _run(candidate.runner, _feeds(sample.feeds, feeds_for))
+        for index, name in enumerate(names):
+            if isinstance(wanted, str) or isinstance(got, str):
+                reason = f"sample {sample.index}: {wanted if isinstance(wanted, str) else got}"
+                current = failed_run(name, tolerances.for_output(name, "float32"), reason)
+            elif index >= len(wanted) or index >= len(got):
+                continue
+            else:
+                tolerance = tolerances.for_output(name, wanted[index].dtype.name)
+                current = measure(name, got[index], wanted[index], tolerance)
+                current = _tag(current, sample)
+            totals[index] = merge(totals[index], current) if index in totals else current
+    return [totals[i] for i in sorted(totals)]
+
+
+def _tag(metrics: OutputMetrics, sample: Sample) -> OutputMetrics:
+    if not metrics.problems:
+        return metrics
+    return replace(metrics, problems=tuple(f"sample {sample.index}: {p}" for p in metrics.problems))
+
+
+def _feeds(feeds: dict[str, np.ndarray], mapping: dict[str, str]) -> dict[str, np.ndarray]:
+    return {mapping.get(name, name): array for name, array in feeds.items()}
+
+
+def _input_mapping(expected: Side, candidate: Side) -> dict[str, str]:
+    if set(expected.input_names) == set(candidate.input_names):
+        return {}
+    return dict(zip(expected.input_names, candidate.input_names, strict=False))
+
+
+def _signature_problems(expected: Side, candidate: Side) -> list[str]:
+    problems = []
+    if len(expected.input_names) != len(candidate.input_names):
+        problems.append(f"inputs: {list(expected.input_names)} vs {list(candidate.input_names)}")
+    if len(expected.output_names) != len(candidate.output_names):
+        problems.append(f"output count: {len(expected.output_names)} vs {len(candidate.output_names)} "
+                        f"({list(expected.output_names)} vs {list(candidate.output_names)})")
+    elif set(expected.output_names) & set(candidate.output_names) and expected.output_names != candidate.output_names:
+        problems.append(f"output names: {list(expected.output_names)} vs {list(candidate.output_names)}")
+    return problems
+
+
+def _with_location(result, expected, candidate, samples, expected_outputs, feeds_for, tolerances, paired, done):
+    index = next((i for i, s in enumerate(samples) if not isinstance(expected_outputs[i], str)), None)
+    if index is None:
+        return replace(result, locate_note="the reference failed on every sample; nothing to compare against")
+    sample = samples[index]
+    feeds = (sample.feeds, _feeds(sample.feeds, feeds_for))
+    device = candidate.runner.device
+    if paired:
+        pairs, weights = locating.matched_pairs(expected.model, candidate.model)
+        reference = locating.Probe(expected.model, "cpu")
+    else:
+        pairs, weights = locating.identity_pairs(candidate.model), {}
+        cpu_passed = any(r.device == "cpu" and r.status == "passed" for r in done)
+        reference = locating.Probe(candidate.model, "cpu" if device == "cuda" and cpu_passed else None)
+    located = locating.locate(reference, locating.Probe(candidate.model, device), pairs, feeds, tolerances, weights)
+    if located is not None:
+        return replace(result, located=located)
+    note = ("every intermediate agrees between " + f"{reference.name} and onnxruntime {device}: "
+            + ("the difference is in the models' outputs or in the framework runs, not inside the graphs"
+               if paired else "the ONNX graph itself computes something other than the source framework "
+               "(an export problem), or the difference lies only in unpaired outputs"))
+    return replace(result, locate_note=note)
+
+
+def _providers() -> list[str]:
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+def _disable_tf32() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None:  # only a torch that is already loaded: validation must not import it
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
+def _cuda_names() -> list[str]:
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

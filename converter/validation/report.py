@@ -1,0 +1,90 @@
+"""The result of a validation: per device and output, with the environment it ran in."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+
+from converter.validation.locate import Located
+from converter.validation.metrics import OutputMetrics
+from converter.validation.samples import Sample
+
+__all__ = ["DeviceResult", "ValidationReport", "environment", "SCHEMA"]
+
+SCHEMA = "graphtool.validate/1"
+
+
+@dataclass(frozen=True)
+class DeviceResult:
+    """One device's verdict: every output's figures, and the located divergence when asked for."""
+
+    device: str
+    runner: str
+    status: str  # 'passed' | 'failed' | 'skipped'
+    reason: str | None = None
+    outputs: tuple[OutputMetrics, ...] = ()
+    located: Located | None = None
+    locate_note: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "device": self.device, "runner": self.runner, "status": self.status, "reason": self.reason,
+            "outputs": [o.to_dict() for o in self.outputs],
+            "located": self.located.to_dict() if self.located else None, "locate_note": self.locate_note,
+        }
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """True when every device that ran agrees with the reference and the signatures match."""
+
+    model: str
+    against: str | None
+    reference: str
+    samples: tuple[Sample, ...]
+    devices: tuple[DeviceResult, ...]
+    signature_problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    environment: dict = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return not self.signature_problems and all(d.status != "failed" for d in self.devices)
+
+    @property
+    def located(self) -> Located | None:
+        return next((d.located for d in self.devices if d.located), None)
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": SCHEMA,
+            "passed": bool(self),
+            "model": self.model,
+            "against": self.against,
+            "reference": self.reference,
+            "samples": [s.to_dict() for s in self.samples],
+            "signature_problems": list(self.signature_problems),
+            "devices": [d.to_dict() for d in self.devices],
+            "located": self.located.to_dict() if self.located else None,
+            "notes": list(self.notes),
+            "environment": self.environment,
+        }
+
+
+def environment(providers: list[str], cuda_names: list[str]) -> dict:
+    """Package versions, providers and devices, for reproducing a report."""
+    packages = {}
+    for name in ("graphtool", "onnx", "onnxruntime", "onnxruntime-gpu", "numpy", "torch", "tensorflow", "tf2onnx"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "packages": packages,
+        "onnxruntime_providers": providers,
+        "cuda_devices": cuda_names,
+    }

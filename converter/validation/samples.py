@@ -1,0 +1,88 @@
+"""Seeded input samples: dynamic dims take several sizes, integer indices stay in range."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from converter.inputs import InputSpec
+from converter.normalize import iter_graphs
+
+__all__ = ["Sample", "make_samples", "index_bounds", "OTHER_SIZES"]
+
+# Sizes for dynamic dims after the first sample (which keeps the traced size): a model that only
+# works at the size it was traced with fails on one of these.
+OTHER_SIZES = (3, 1, 5)
+_DEFAULT_INT_HIGH = 10
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One set of inputs, with the size chosen for each dynamic dim."""
+
+    index: int
+    feeds: dict[str, np.ndarray]
+    sizes: dict[str, int]
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "sizes": self.sizes,
+                "shapes": {name: list(array.shape) for name, array in self.feeds.items()}}
+
+
+def make_samples(
+    specs: Sequence[InputSpec], model: onnx.ModelProto, count: int, seed: int, first: dict[str, np.ndarray]
+) -> list[Sample]:
+    """`first` (the traced inputs) then count-1 seeded samples with other sizes for dynamic dims."""
+    samples = [Sample(0, dict(first), _sizes_of(specs, first))]
+    bounds = index_bounds(model)
+    rng = np.random.default_rng(seed)
+    for index in range(1, count):
+        sizes = {name: OTHER_SIZES[(index - 1) % len(OTHER_SIZES)] for name in _symbols(specs)}
+        feeds = {spec.name: _draw(spec, sizes, first.get(spec.name), bounds.get(spec.name), rng) for spec in specs}
+        samples.append(Sample(index, feeds, sizes))
+    return samples
+
+
+def index_bounds(model: onnx.ModelProto) -> dict[str, int]:
+    """Exclusive upper bounds for integer inputs used as Gather indices into a weight (embeddings)."""
+    shapes = {t.name: list(t.dims) for graph in iter_graphs(model.graph) for t in graph.initializer}
+    inputs = {v.name for v in model.graph.input}
+    bounds: dict[str, int] = {}
+    for graph in iter_graphs(model.graph):
+        for node in graph.node:
+            if node.op_type != "Gather" or len(node.input) < 2 or node.input[1] not in inputs:
+                continue
+            data = shapes.get(node.input[0])
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+            if data and -len(data) <= axis < len(data):
+                size = data[axis]
+                bounds[node.input[1]] = min(bounds.get(node.input[1], size), size)
+    return bounds
+
+
+def _symbols(specs: Sequence[InputSpec]) -> list[str]:
+    return sorted({name for spec in specs for name in spec.symbolic_dims().values()})
+
+
+def _sizes_of(specs: Sequence[InputSpec], feeds: dict[str, np.ndarray]) -> dict[str, int]:
+    sizes = {}
+    for spec in specs:
+        if spec.name in feeds:
+            for axis, name in spec.symbolic_dims().items():
+                if axis < feeds[spec.name].ndim:
+                    sizes[name] = int(feeds[spec.name].shape[axis])
+    return sizes
+
+
+def _draw(spec: InputSpec, sizes: dict[str, int], like: np.ndarray | None, bound: int | None, rng) -> np.ndarray:
+    symbolic = spec.symbolic_dims()
+    shape = tuple(sizes[symbolic[axis]] if axis in symbolic else int(d) for axis, d in enumerate(spec.dims))
+    dtype = like.dtype if like is not None else np.dtype("float32" if spec.dtype == "bfloat16" else spec.dtype)
+    if dtype == np.bool_:
+        return rng.random(shape) < 0.5
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(0, bound or _DEFAULT_INT_HIGH, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
