@@ -45,10 +45,19 @@ def _close(actual: list[Any], expected: list[Any], rtol: float, atol: float) -> 
     if len(actual) != len(expected):
         return f"{len(actual)} outputs, expected {len(expected)}"
     for index, (got, want) in enumerate(zip(actual, expected, strict=False)):
-        if not isinstance(want, np.ndarray) or not isinstance(got, np.ndarray):
-            if isinstance(want, np.ndarray) != isinstance(got, np.ndarray):
-                return f"output {index}: not a tensor"
+        if isinstance(want, list):
+            if not isinstance(got, list) or len(got) != len(want):
+                return f"output {index}: not a sequence of {len(want)} tensors"
+            problem = _close(got, want, rtol, atol)
+            if problem:
+                return f"output {index} (sequence): {problem}"
             continue
+        if want is None or got is None:
+            if (want is None) != (got is None):
+                return f"output {index}: {'absent' if got is None else 'present'}, expected the opposite"
+            continue
+        if not isinstance(want, np.ndarray) or not isinstance(got, np.ndarray):
+            return f"output {index}: {type(got).__name__}, expected {type(want).__name__}"
         if got.dtype != want.dtype:
             return f"output {index}: dtype {got.dtype}, expected {want.dtype}"
         if got.shape != want.shape:

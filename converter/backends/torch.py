@@ -30,7 +30,7 @@ class TorchRep(BackendRep):
             inputs = [inputs]
         if isinstance(inputs, dict):
             inputs = [inputs[name] for name in self.input_names]
-        tensors = [torch.from_numpy(np.array(a, copy=True)).to(self.device) for a in inputs]
+        tensors = [_tensor(a, self.device) for a in inputs]
         with torch.inference_mode():
             results = self.module(*tensors)
         if not isinstance(results, tuple):
@@ -81,9 +81,21 @@ def supports_device(device: str) -> bool:
     return TorchBackend.supports_device(device)
 
 
+def _tensor(value: Any, device: str) -> Any:
+    import torch
+
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_tensor(v, device) for v in value]
+    return torch.from_numpy(np.array(value, copy=True)).to(device)
+
+
 def _numpy(value: Any) -> Any:
     import torch
 
+    if isinstance(value, list):
+        return [_numpy(v) for v in value]
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu()
         if value.dtype == torch.bfloat16:

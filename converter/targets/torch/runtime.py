@@ -11,7 +11,7 @@ __all__ = [
     "arg_last", "gather_elements", "gather_nd", "scatter_nd", "compress", "depth_to_space", "space_to_depth",
     "avg_pool_exclude_pad", "layer_norm", "batch_norm_training", "max_pool_indices", "tile", "pad",
     "gather_index", "cast_like", "matmul_integer", "qlinear_matmul", "cumprod", "top_k", "reverse_sequence",
-    "unique", "tensor_scatter", "dilated_avg_pool",
+    "unique", "tensor_scatter", "dilated_avg_pool", "onnx_div",
 ]
 
 
@@ -378,3 +378,10 @@ def dilated_avg_pool(x, kernel, strides, dilations, begins, ends, ceil_mode: boo
     mask = F.pad(mask, ceil_pads)
     count = conv(mask, torch.ones((1, 1, *kernel), dtype=x.dtype), None, strides, 0, dilations)
     return total / count
+
+
+def onnx_div(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """ONNX Div where the dtype is only known at run time: integers truncate."""
+    if a.dtype.is_floating_point or a.dtype.is_complex:
+        return torch.div(a, b)
+    return torch.div(a, b, rounding_mode="trunc")

@@ -92,7 +92,9 @@ for _op, _fn in _VARIADIC.items():
 @torch_ops.register("Div")
 def div(node: Node, a, b):
     dtype = node.dtype(0)
-    if dtype is not None and not dtype.is_floating_point and not dtype.is_complex:
+    if dtype is None:
+        return node.call(runtime.onnx_div, a, b)
+    if not dtype.is_floating_point and not dtype.is_complex:
         return _widened(node, lambda x, y: torch.div(x, y, rounding_mode="trunc"), a, b)
     return torch.div(a, b)
 
