@@ -65,9 +65,13 @@ def mod(node: Node, a, b):
 def bit_shift(node: Node, a, b):
     a = tf.convert_to_tensor(a)
     b = tf.cast(b, a.dtype)
-    if node.attr("direction") == "LEFT":
-        return tf.bitwise.left_shift(a, b)
-    return tf.bitwise.right_shift(a, b)
+    shifted = tf.bitwise.left_shift(a, b) if node.attr("direction") == "LEFT" else tf.bitwise.right_shift(a, b)
+    # ONNX defines shifts outside [0, bit width): 0, or -1 for right shifts of negative signed values.
+    outside = (b < 0) | (b >= a.dtype.size * 8)
+    fill = tf.zeros_like(a)
+    if node.attr("direction") != "LEFT" and not a.dtype.is_unsigned:
+        fill = tf.where(a < 0, -tf.ones_like(a), fill)
+    return tf.where(outside, fill, shifted)
 
 
 def _variadic(op_type: str, fn) -> None:
