@@ -159,11 +159,12 @@ class GraphBuilder:
             raise
         except (RuntimeError, TypeError, ValueError, IndexError, NotImplementedError) as exc:
             raise node.unsupported(f"conversion failed: {exc}") from exc
-        results = list(result) if isinstance(result, (tuple, list)) else [result]
+        results = list(result) if isinstance(result, tuple) else [result]
         for index, name in enumerate(proto.output):
             if not name:
                 continue
-            if index >= len(results) or results[index] is None:
+            absent = index >= len(results) or results[index] is None and proto.op_type != "Optional"
+            if absent:
                 raise node.unsupported(f"output {index} ({name}) is not produced by this converter")
             env[name] = results[index]
         _label(tracer.graph, last, proto, env)

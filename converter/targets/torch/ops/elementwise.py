@@ -178,3 +178,13 @@ def bit_cast(node: Node, x):
     if dtype is None:
         raise node.unsupported(f"torch has no dtype for ONNX element type {node.attr('to')}")
     return x.view(dtype)
+
+
+@torch_ops.register("Binarizer", domain="ai.onnx.ml")
+def binarizer(node: Node, x):
+    return (x > node.attr("threshold", 0.0)).to(x.dtype)
+
+
+@torch_ops.register("ArrayFeatureExtractor", domain="ai.onnx.ml")
+def array_feature_extractor(node: Node, x, indices):
+    return torch.index_select(x, -1, indices.reshape(-1)) if x.dim() > 1 else x[indices.reshape(-1)]

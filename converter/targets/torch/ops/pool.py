@@ -65,10 +65,12 @@ def average_pool(node: Node, x):
 @torch_ops.register("LpPool")
 def lp_pool(node: Node, x):
     kernel, strides, dilations, begins, ends = _window(node)
-    if any(d != 1 for d in dilations):
-        raise node.unsupported("dilations")
     p = node.attr("p", 2)
     ceil_mode = bool(node.attr("ceil_mode", 0))
+    if any(d != 1 for d in dilations):
+        mean = node.call(runtime.dilated_avg_pool, torch.abs(x).pow(p), kernel, strides, dilations, begins, ends,
+                         ceil_mode, True)
+        return (mean * math.prod(kernel)).pow(1.0 / p)
     powered = F.pad(torch.abs(x).pow(p), torch_pad_order(begins, ends))
     mean = _AVG[len(kernel)](powered, kernel, strides, 0, ceil_mode, True)
     return (mean * math.prod(kernel)).pow(1.0 / p)

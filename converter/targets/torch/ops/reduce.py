@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from converter.targets.torch.node import Node
@@ -42,11 +44,32 @@ def _reduce(op: str, axes_as_input: bool):
             if node.attr("noop_with_empty_axes", 0):
                 return x
             dims = list(range(node.rank(0)))
+        keep = bool(node.attr("keepdims", 1))
+        empty = _empty_reduction(node, op, dims, keep)
+        if empty is not None:
+            return empty
         y = reducer(x, tuple(dims), bool(node.attr("keepdims", 1)))
         dtype = node.dtype(0)
         return y.to(dtype) if op in ("ReduceSum", "ReduceProd", "ReduceSumSquare") and dtype is not None else y
 
     return handler
+
+
+def _empty_reduction(node: Node, op: str, dims: list[int], keep: bool):
+    """The identity of ReduceMax/ReduceMin/ReduceLogSumExp over a statically empty axis (torch refuses it)."""
+    shape = node.static_shape(0)
+    fills = {"ReduceMax": -math.inf, "ReduceMin": math.inf, "ReduceLogSumExp": -math.inf}
+    if op not in fills or shape is None or not any(shape[d] == 0 for d in dims):
+        return None
+    rank = len(shape)
+    normalized = {d % rank for d in dims}
+    out = [1 if i in normalized else n for i, n in enumerate(shape) if keep or i not in normalized]
+    dtype = node.dtype(0) or torch.float32
+    if not dtype.is_floating_point:
+        limits = torch.iinfo(dtype)
+        return torch.full(out, limits.min if fills[op] < 0 else limits.max, dtype=dtype)
+    fill = fills[op]
+    return torch.full(out, fill, dtype=dtype)
 
 
 for _op, _since in _AXES_INPUT_SINCE.items():
