@@ -16,7 +16,7 @@ from converter.validation.tolerance import Tolerances
 __all__ = ["Probe", "TensorPair", "InputError", "Located", "locate", "identity_pairs", "matched_pairs"]
 
 DEFAULT_BUDGET_BYTES = 64 * 2**20
-_FIRST_WINDOW = 32
+_FIRST_WINDOW = 4  # doubles while windows stay well under budget
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def _svg(title: str, counts: tuple[int, ...], atol: float) -> str:
         within = index == 0 or (index <= len(HISTOGRAM_EDGES) and HISTOGRAM_EDGES[index - 1] <= atol)
         colour = "#4c9a52" if within else "#c8553d"
         parts.append(f'<rect x="{x + 1:.1f}" y="{_HEIGHT - _MARGIN - height:.1f}" width="{bar_w - 2:.1f}" '
-                     f'height="{height:.1f}" fill="{colour}"><title>{label}: {count}</title></rect>')
+                     f'height="{height:.1f}" fill="{colour}"><title>{escape(label)}: {count}</title></rect>')
         parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{_HEIGHT - _MARGIN + 14}" font-size="8" '
                      f'text-anchor="middle">{escape(label)}</text>')
     parts.append(f'<text x="{_MARGIN}" y="{_MARGIN - 6}" font-size="10">max count {top}; green: within atol '
