@@ -200,9 +200,10 @@ def depth_to_space(x: torch.Tensor, block: int, mode: str) -> torch.Tensor:
     return y.reshape(n, c // (block * block), h * block, w * block)
 
 
-def space_to_depth(x: torch.Tensor, block: int) -> torch.Tensor:
+def space_to_depth(x: torch.Tensor, block: int, mode: str = "DCR") -> torch.Tensor:
     n, c, h, w = x.shape
-    y = x.reshape(n, c, h // block, block, w // block, block).permute(0, 3, 5, 1, 2, 4)
+    order = (0, 1, 3, 5, 2, 4) if mode == "CRD" else (0, 3, 5, 1, 2, 4)
+    y = x.reshape(n, c, h // block, block, w // block, block).permute(order)
     return y.reshape(n, c * block * block, h // block, w // block)
 
 

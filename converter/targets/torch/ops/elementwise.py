@@ -187,4 +187,4 @@ def binarizer(node: Node, x):
 
 @torch_ops.register("ArrayFeatureExtractor", domain="ai.onnx.ml")
 def array_feature_extractor(node: Node, x, indices):
-    return torch.index_select(x, -1, indices.reshape(-1)) if x.dim() > 1 else x[indices.reshape(-1)]
+    return torch.index_select(x, -1, indices.reshape(-1)) if node.rank(0) > 1 else x[indices.reshape(-1)]

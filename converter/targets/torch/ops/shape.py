@@ -122,4 +122,4 @@ def depth_to_space(node: Node, x):
 
 @torch_ops.register("SpaceToDepth")
 def space_to_depth(node: Node, x):
-    return node.call(runtime.space_to_depth, x, node.attr("blocksize"))
+    return node.call(runtime.space_to_depth, x, node.attr("blocksize"), node.attr("mode", "DCR"))
