@@ -63,7 +63,9 @@ def supports_device(device: str) -> bool:
 
 
 def _numpy(value: Any) -> np.ndarray:
-    array = value.numpy()
-    if array.dtype == object:
-        return array.astype(str).astype(object)
+    """A tensor as numpy; strings as an object array of str, as onnxruntime returns them."""
+    array = np.asarray(value.numpy())
+    if array.dtype.kind in "OS":
+        texts = [v.decode("utf-8") if isinstance(v, bytes) else v for v in array.ravel()]
+        return np.array(texts, dtype=object).reshape(array.shape)
     return array

@@ -32,6 +32,7 @@ HANDLER_MODULES = (
     "rnn",
     "control",
     "misc",
+    "strings",
 )
 
 

@@ -54,6 +54,8 @@ def pow_(node: Node, a, b):
 @elementwise
 def mod(node: Node, a, b):
     a = tf.convert_to_tensor(a)
+    if a.dtype in (tf.float16, tf.bfloat16):
+        return tf.cast(mod(node, tf.cast(a, tf.float32), tf.cast(b, tf.float32)), a.dtype)
     b = tf.cast(b, a.dtype)
     if node.attr("fmod", 0) or a.dtype.is_floating:
         return tf.truncatemod(a, b) if node.attr("fmod", 0) else tf.math.floormod(a, b)
