@@ -73,17 +73,15 @@ def test_refuses_to_overwrite_without_force(tmp_path):
 
 
 def test_unsupported_model_writes_nothing(tmp_path):
-    node = helper.make_node("StringSplit", ["x"], ["y", "n"], name="split_words")
+    node = helper.make_node("Mystery", ["x"], ["y"], name="mystery_node", domain="com.example")
     graph = helper.make_graph(
         [node],
         "g",
-        [helper.make_tensor_value_info("x", TensorProto.STRING, [2])],
-        [
-            helper.make_tensor_value_info("y", TensorProto.STRING, None),
-            helper.make_tensor_value_info("n", TensorProto.INT64, None),
-        ],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
-    with pytest.raises(GraphtoolError, match="split_words"):
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    with pytest.raises(GraphtoolError, match="mystery_node"):
         write_savedmodel(model, tmp_path / "saved")
     assert list(tmp_path.iterdir()) == []
