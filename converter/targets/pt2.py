@@ -59,8 +59,20 @@ def write_pt2(
     with atomic_path(target, force) as temporary, open(temporary, "wb") as stream:
         torch.export.save(program, stream)
     names = [i.name for i in examples.graph_inputs(model)]
-    dynamic = {} if strategy == "static" else {n: sorted(d) for n, d in zip(names, symbolic, strict=True) if d}
-    return Pt2Result(str(target), strategy, dynamic, target.stat().st_size, tuple(fallbacks))
+    return Pt2Result(str(target), strategy, _dynamic_dims(program, names), target.stat().st_size, tuple(fallbacks))
+
+
+def _dynamic_dims(program: Any, names: list[str]) -> dict[str, list[int]]:
+    """Input name -> the dims the exported program left symbolic (export may specialize some)."""
+    user_inputs = set(program.graph_signature.user_inputs)
+    placeholders = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in user_inputs]
+    dynamic = {}
+    for name, node in zip(names, placeholders, strict=False):
+        value = node.meta.get("val")
+        dims = [i for i, d in enumerate(getattr(value, "shape", ())) if not isinstance(d, int)]
+        if dims:
+            dynamic[name] = dims
+    return dynamic
 
 
 def _strategies(symbolic: list[dict[int, str]]):

@@ -43,31 +43,25 @@ def _run(x, sequence_lens, h0s, options, cell, defaults, gates):
     if options.get("layout", 0):
         x = x.transpose(0, 1)
         h0s = [None if h is None else h.transpose(0, 1) for h in h0s]
-    steps, batch = x.shape[0], x.shape[1]
+    batch = x.shape[1]
     direction = options.get("direction", "forward")
     directions = 2 if direction == "bidirectional" else 1
     hidden = options["hidden_size"]
     acts = _activations(options, defaults, directions)
-    lens = sequence_lens.long() if sequence_lens is not None else torch.full((batch,), steps)
     ys, finals = [], [[] for _ in h0s]
     for d in range(directions):
         reverse = direction == "reverse" or d == 1
         state = [h[d] if h is not None else x.new_zeros(batch, hidden) for h in h0s]
-        outputs = [x.new_zeros(batch, hidden) for _ in range(steps)]
-        for t in range(steps):
-            index = torch.where(lens > t, lens - 1 - t, t) if reverse else torch.full((batch,), t)
-            step = x[index.clamp(max=steps - 1), torch.arange(batch)]
-            new = cell(d, step, state, acts[d], options.get("clip"))
-            valid = (lens > t)[:, None]
-            state = [torch.where(valid, n, s) for n, s in zip(new, state, strict=True)]
-            out = torch.where(valid, new[0], torch.zeros_like(new[0]))
-            if reverse:
-                for b in range(batch):
-                    if int(lens[b]) > t:
-                        outputs[int(index[b])][b] = out[b]
-            else:
-                outputs[t] = out
-        ys.append(torch.stack(outputs))
+
+        def step(xt, st, d=d):
+            return cell(d, xt, st, acts[d], options.get("clip"))
+
+        if sequence_lens is None:
+            outputs, state = _unmasked(x.flip(0) if reverse else x, state, step)
+            ys.append(outputs.flip(0) if reverse else outputs)
+        else:
+            outputs, state = _masked(x, sequence_lens.long(), reverse, state, step)
+            ys.append(outputs)
         for k, s in enumerate(state):
             finals[k].append(s)
     y = torch.stack(ys, 1)
@@ -75,6 +69,34 @@ def _run(x, sequence_lens, h0s, options, cell, defaults, gates):
     if options.get("layout", 0):
         results = [y.permute(2, 0, 1, 3)] + [f.transpose(0, 1) for f in results[1:]]
     return tuple(results[: gates])
+
+
+def _unmasked(x, state, step):
+    """Every sequence runs to the end: one cell call per time step."""
+    outputs = []
+    for xt in x.unbind(0):
+        state = step(xt, state)
+        outputs.append(state[0])
+    return torch.stack(outputs), state
+
+
+def _masked(x, lens, reverse: bool, state, step):
+    """Sequence b stops after lens[b] steps: its state freezes and its outputs are zero."""
+    steps, batch = x.shape[0], x.shape[1]
+    outputs = [torch.zeros_like(state[0]) for _ in range(steps)]
+    for t in range(steps):
+        index = torch.where(lens > t, lens - 1 - t, t) if reverse else torch.full((batch,), t)
+        new = step(x[index.clamp(max=steps - 1), torch.arange(batch)], state)
+        valid = (lens > t)[:, None]
+        state = [torch.where(valid, n, s) for n, s in zip(new, state, strict=True)]
+        out = torch.where(valid, new[0], torch.zeros_like(new[0]))
+        if reverse:
+            for b in range(batch):
+                if int(lens[b]) > t:
+                    outputs[int(index[b])][b] = out[b]
+        else:
+            outputs[t] = out
+    return torch.stack(outputs), state
 
 
 def _clip(x, clip):

@@ -72,6 +72,11 @@ def _arithmetic(fn):
 
 
 def _reshape(node: Node, x, target):
+    if isinstance(x, Dims):
+        if not isinstance(target, torch.Tensor):
+            return None
+        dims = [int(d) for d in target.reshape(-1).tolist()]
+        return Dims(x.items, scalar=not dims) if dims in ([], [-1], [1], [len(x.items)]) else None
     if not isinstance(target, Dims):
         return None
     zeros = [isinstance(d, int) and d == 0 for d in target.items]
