@@ -84,3 +84,29 @@ def test_static_graph_exports_with_inputs_in_graph_order(tmp_path) -> None:
     assert write_pt2(model, tmp_path / "sub.pt2").strategy == "static"
     module = torch.export.load(tmp_path / "sub.pt2").module()
     assert module(torch.tensor([5.0, 5.0]), torch.tensor([1.0, 2.0])).tolist() == [5.0, 5.0]
+
+
+class _Encoder(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(50, 16)
+        layer = torch.nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.embed(ids)).mean(1)
+
+
+def test_transformer_exported_by_dynamo_keeps_batch_and_sequence_dynamic(tmp_path) -> None:
+    torch.manual_seed(0)
+    native = _Encoder().eval()
+    path = tmp_path / "encoder.onnx"
+    dims = {"ids": {0: torch.export.Dim("batch"), 1: torch.export.Dim("seq")}}
+    torch.onnx.export(native, (torch.randint(0, 50, (2, 7)),), str(path), input_names=["ids"],
+                      dynamic_shapes=dims, dynamo=True)
+    result = write_pt2(onnx.load(path), tmp_path / "encoder.pt2")
+    assert result.dynamic_dims == {"ids": [0, 1]}
+    module = torch.export.load(tmp_path / "encoder.pt2").module()
+    ids = torch.randint(0, 50, (3, 11))
+    with torch.no_grad():
+        np.testing.assert_allclose(module(ids).numpy(), native(ids).numpy(), rtol=1e-4, atol=1e-5)
