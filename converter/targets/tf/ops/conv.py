@@ -34,9 +34,13 @@ def conv(node: Node, x, w, b=None):
     dilations = node.attr("dilations", [1] * n)
     pads = explicit_pads(node, list(x.shape[1:-1]), ksize, strides, dilations)
     groups = node.attr("group", 1)
+    channels = x.shape[-1]
+    if n == 2 and (groups == 1 or kernel.shape[-2] * groups == channels and groups != channels):
+        # Conv2D takes explicit padding and (on CPU too) groups: one op, no separate Pad.
+        y = tf.nn.conv2d(x, kernel, [1, *strides, 1], [(0, 0), *pads, (0, 0)], dilations=[1, *dilations, 1])
+        return y if b is None else tf.nn.bias_add(y, tf.cast(b, y.dtype))
     if any(p != (0, 0) for p in pads):
         x = tf.pad(x, [(0, 0), *pads, (0, 0)])
-    channels = x.shape[-1]
     if groups == 1:
         y = tf.nn.convolution(x, kernel, strides, "VALID", dilations=dilations)
     elif n == 2 and groups == channels and _depthwise_ok(strides, dilations):
