@@ -1,0 +1,146 @@
+"""Latency of converted SavedModels vs onnxruntime on the same ONNX model, side by side in one run.
+
+Run: python benchmarks/tf_speed.py [--runs N] [--threads T] [--json FILE]
+Models: ResNet-50 (the onnx wheel's light model with seeded random weights) and a small BERT-class
+encoder (transformers' BertModel from a config, random weights, exported with torch.onnx).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).parent))
+
+__all__ = ["measure"]
+
+
+def _resnet50() -> tuple[onnx.ModelProto, callable]:
+    from conformance_tf import LIGHT_DIR, randomize_weights
+
+    model = _any_batch(randomize_weights(onnx.load(str(LIGHT_DIR / "light_resnet50.onnx"))))
+    weights = {i.name for i in model.graph.initializer}
+    name = next(i.name for i in model.graph.input if i.name not in weights)
+    rng = np.random.default_rng(0)
+    return model, lambda batch: {name: rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)}
+
+
+def _any_batch(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The light model is saved for batch 1: make the batch dimension symbolic (Reshape copies it)."""
+    from onnx import numpy_helper
+
+    for value in [*model.graph.input, *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if dims and value.name not in {i.name for i in model.graph.initializer}:
+            dims[0].dim_param = "N"
+    del model.graph.value_info[:]
+    inits = {i.name: i for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Reshape" and node.input[1] in inits:
+            shape = numpy_helper.to_array(inits[node.input[1]]).copy()
+            shape[0] = 0
+            inits[node.input[1]].CopyFrom(numpy_helper.from_array(shape, node.input[1]))
+    return model
+
+
+def _bert() -> tuple[onnx.ModelProto, callable]:
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)
+    module = BertModel(config).eval()
+    ids = torch.randint(0, config.vocab_size, (2, 128))
+    batch = torch.export.Dim("batch")
+    program = torch.onnx.export(
+        module,
+        (ids,),
+        dynamo=True,
+        optimize=True,
+        input_names=["input_ids"],
+        dynamic_shapes={"input_ids": {0: batch}},
+    )
+    model = program.model_proto
+    rng = np.random.default_rng(0)
+    return model, lambda n: {"input_ids": rng.integers(0, config.vocab_size, (n, 128)).astype(np.int64)}
+
+
+def _median_ms(fn, runs: int) -> float:
+    fn()
+    fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+def measure(name: str, model: onnx.ModelProto, make_inputs, runs: int, threads: int) -> list[dict]:
+    """Median latency (ms) of onnxruntime and of the SavedModel at batch 1 and 8, with their ratio."""
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    from converter.targets.savedmodel import SIGNATURE_KEY, write_savedmodel
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    directory = Path(tempfile.mkdtemp()) / name
+    result = write_savedmodel(model, directory)
+    serving = tf.saved_model.load(str(directory)).signatures[SIGNATURE_KEY]
+    rows = []
+    for batch in (1, 8):
+        feeds = make_inputs(batch)
+        tf_feeds = {result.inputs[k]: tf.constant(v) for k, v in feeds.items()}
+        ort_ms = _median_ms(lambda feeds=feeds: session.run(None, feeds), runs)
+        tf_ms = _median_ms(lambda tf_feeds=tf_feeds: serving(**tf_feeds), runs)
+        rows.append(
+            {
+                "model": name,
+                "batch": batch,
+                "onnxruntime_ms": round(ort_ms, 2),
+                "savedmodel_ms": round(tf_ms, 2),
+                "ratio": round(tf_ms / ort_ms, 2),
+                "transposes": result.transposes,
+            }
+        )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: the runtimes' default)")
+    parser.add_argument("--only", choices=["resnet50", "bert"])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    rows = []
+    for name, build in (("resnet50", _resnet50), ("bert_small", _bert)):
+        if args.only and not name.startswith(args.only):
+            continue
+        model, make_inputs = build()
+        for row in measure(name, model, make_inputs, args.runs, args.threads):
+            print(json.dumps(row))
+            rows.append(row)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
