@@ -113,7 +113,11 @@ class GraphBuilder:
         outputs = [materialize(_lookup(env, out.name)) for out in graph.output]
         result = outputs[0] if len(outputs) == 1 else tuple(outputs)
         fx_graph.output(tracer.create_arg(result))
-        return torch.fx.GraphModule(root, fx_graph, class_name), captured
+        module = torch.fx.GraphModule(root, fx_graph, class_name)
+        if module.graph.eliminate_dead_code():  # e.g. a loop whose unrolling was abandoned
+            module.delete_all_unused_submodules()
+            module.recompile()
+        return module, captured
 
     def _convert_node(
         self, proto: onnx.NodeProto, env: dict[str, Any], tracer: _Tracer, opsets: dict[str, int] | None = None
@@ -136,7 +140,7 @@ class GraphBuilder:
             inputs=tuple(self._type_of(name, value) for name, value in zip(proto.input, values, strict=False)),
             outputs=tuple(self.types.get(name, ValueType()) for name in proto.output),
             convert_graph=lambda graph: self._submodule(graph, env, tracer),
-            inline_graph=lambda graph: self._inline(graph, env, tracer),
+            inline_graph=lambda graph, inputs=(): self._inline(graph, env, tracer, inputs),
         )
         try:
             handler = self.registry.lookup(proto, opset)
@@ -184,8 +188,9 @@ class GraphBuilder:
         tracer.root.add_module(name, module)
         return tracer.create_proxy("get_attr", name, (), {}), captured
 
-    def _inline(self, graph: onnx.GraphProto, env: dict[str, Any], tracer: _Tracer) -> list[Any]:
+    def _inline(self, graph: onnx.GraphProto, env: dict[str, Any], tracer: _Tracer, inputs=()) -> list[Any]:
         local = dict(env)
+        local.update((info.name, value) for info, value in zip(graph.input, inputs, strict=False))
         for init in graph.initializer:
             local[init.name] = torch.from_numpy(numpy_helper.to_array(init).copy())
         for proto in graph.node:

@@ -42,7 +42,7 @@ class Node:
     inputs: tuple[ValueType, ...]
     outputs: tuple[ValueType, ...]
     convert_graph: Callable[[onnx.GraphProto], tuple[torch.fx.GraphModule, list[Any]]] | None = None
-    inline_graph: Callable[[onnx.GraphProto], list[Any]] | None = None
+    inline_graph: Callable[[onnx.GraphProto, Sequence[Any]], list[Any]] | None = None
 
     @property
     def name(self) -> str:

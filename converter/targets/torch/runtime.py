@@ -316,13 +316,14 @@ def top_k(x: torch.Tensor, k: int, axis: int, largest: bool) -> tuple[torch.Tens
 
 
 def reverse_sequence(x: torch.Tensor, lengths: torch.Tensor, batch_axis: int, time_axis: int) -> torch.Tensor:
-    out = x.clone()
-    for b, length in enumerate(lengths.tolist()):
-        index = [slice(None)] * x.dim()
-        index[batch_axis] = b
-        index[time_axis] = slice(0, int(length))
-        out[tuple(index)] = x[tuple(index)].flip(time_axis - (1 if batch_axis < time_axis else 0))
-    return out
+    """Reverse the first lengths[b] steps of every sequence b, as one gather (no data-dependent Python)."""
+    steps = torch.arange(x.shape[time_axis], device=x.device)[:, None]
+    lens = lengths.long()[None, :]
+    index = torch.where(steps < lens, lens - 1 - steps, steps)
+    if batch_axis < time_axis:
+        index = index.t()
+    index = index.reshape(tuple(index.shape) + (1,) * (x.dim() - 2)).expand_as(x)
+    return torch.gather(x, time_axis, index)
 
 
 def unique(x: torch.Tensor, axis: int | None, sorted_: int):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from converter.targets.torch import loops
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
@@ -18,8 +20,15 @@ def if_(node: Node, condition):
     return tuple(result[i] for i in range(node.num_outputs))
 
 
+_MAX_UNROLLED_TRIPS = 256
+
+
 @torch_ops.register("Loop")
 def loop(node: Node, max_trips=None, condition=None, *carried):
+    if max_trips is not None and not is_traced(max_trips) and not is_traced(condition):
+        unrolled = _unroll(node, int(max_trips), condition, list(carried))
+        if unrolled is not None:
+            return unrolled
     body, captured = node.submodule(node.attr("body"))
     result = node.call(loops.loop, max_trips, condition, body, list(carried), captured)
     return tuple(result[i] for i in range(node.num_outputs))
@@ -40,3 +49,24 @@ def scan(node: Node, *inputs):
     result = node.call(loops.scan, body, list(inputs[:state_count]), list(inputs[state_count:]), captured,
                        **directions)
     return tuple(result[i] for i in range(node.num_outputs))
+
+
+def _unroll(node: Node, trips: int, condition, carried: list):
+    """The loop inlined trip by trip (torch.export cannot trace a data-dependent loop); None when the
+    trip count is too large, a condition is only known at run time, or no trip runs."""
+    if trips > _MAX_UNROLLED_TRIPS or node.inline_graph is None:
+        return None
+    keep = True if condition is None else bool(condition)
+    values, scanned = carried, []
+    for step in range(trips):
+        if not keep:
+            break
+        out = node.inline_graph(node.attr("body"), [torch.tensor(step), torch.tensor(keep), *values])
+        if is_traced(out[0]):
+            return None
+        keep = bool(out[0])
+        values, scanned = list(out[1 : 1 + len(values)]), [*scanned, out[1 + len(values) :]]
+    if not scanned and node.num_outputs > len(values):
+        return None
+    stacked = [torch.stack([s[k] for s in scanned]) for k in range(node.num_outputs - len(values))]
+    return (*values, *stacked)

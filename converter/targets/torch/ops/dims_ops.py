@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from converter.targets.torch.dims import Dims
+from converter.targets.torch.dims import Dims, materialize
 from converter.targets.torch.node import Node, is_traced
 
 __all__ = ["DIMS_HANDLERS"]
@@ -30,11 +30,13 @@ def _gather(node: Node, data, indices):
 
 
 def _unsqueeze(node: Node, data, axes=None):
-    return Dims(data.items) if data.scalar else None
+    return Dims(data.items) if isinstance(data, Dims) and data.scalar else None
 
 
 def _squeeze(node: Node, data, axes=None):
-    return Dims(data.items, scalar=True) if not data.scalar and len(data.items) == 1 else None
+    if not isinstance(data, Dims) or data.scalar or len(data.items) != 1:
+        return None
+    return Dims(data.items, scalar=True)
 
 
 def _concat(node: Node, *parts):
@@ -48,13 +50,15 @@ def _concat(node: Node, *parts):
 
 
 def _slice(node: Node, data, starts, ends, axes=None, steps=None):
-    if any(is_traced(v) or isinstance(v, Dims) for v in (starts, ends, axes, steps)):
+    if not isinstance(data, Dims) or any(is_traced(v) or isinstance(v, Dims) for v in (starts, ends, axes, steps)):
         return None
     step = 1 if steps is None else int(steps.reshape(-1)[0])
     return Dims(tuple(data.items[int(starts.reshape(-1)[0]) : int(ends.reshape(-1)[0]) : step]))
 
 
 def _same(node: Node, data, *rest):
+    if not isinstance(data, Dims):
+        return None
     return data if node.op_type != "Cast" or node.attr("to") in (6, 7) else None
 
 
@@ -86,7 +90,11 @@ def _reshape(node: Node, x, target):
 
 
 def _expand(node: Node, x, target):
-    shape = node.shape(0)
+    if isinstance(x, Dims):
+        if not x.known:
+            return None
+        x = materialize(x)
+    shape = tuple(x.shape) if isinstance(x, torch.Tensor) else node.shape(0)
     if not isinstance(target, Dims) or shape is None or len(shape) > len(target.items):
         return None
     offset = len(target.items) - len(shape)
@@ -97,6 +105,8 @@ def _expand(node: Node, x, target):
 
 
 def _constant_of_shape(node: Node, target):
+    if not isinstance(target, Dims) or target.scalar:
+        return None
     value = node.attr("value")
     fill = torch.zeros(1) if value is None else torch.from_numpy(value.copy())
     return torch.full(target.as_list(), fill.reshape(()).item(), dtype=fill.dtype)
