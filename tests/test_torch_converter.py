@@ -121,15 +121,14 @@ def test_unsupported_op_names_the_node_op_and_opset() -> None:
 
 
 def test_unsupported_attribute_names_the_node() -> None:
+    scales = numpy_helper.from_array(np.array([1, 1, 0.5, 0.5], np.float32), "scales")
     graph = helper.make_graph(
-        [helper.make_node("MaxPool", ["x"], ["y", "i"], name="pool_with_indices", kernel_shape=[2, 2],
-                          storage_order=1)], "g",
+        [helper.make_node("Resize", ["x", "", "scales"], ["y"], name="shrink", mode="linear", antialias=1)], "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
-         helper.make_tensor_value_info("i", TensorProto.INT64, None)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [scales],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    with pytest.raises(UnsupportedOpError, match="pool_with_indices.*storage_order"):
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    with pytest.raises(UnsupportedOpError, match="shrink.*antialias"):
         to_graph_module(model)
 
 
