@@ -16,7 +16,6 @@ from converter.validation.tolerance import Tolerances
 __all__ = ["Probe", "TensorPair", "InputError", "Located", "locate", "identity_pairs", "matched_pairs"]
 
 DEFAULT_BUDGET_BYTES = 64 * 2**20
-_FIRST_WINDOW = 4  # doubles while windows stay well under budget
 
 
 @dataclass(frozen=True)
@@ -120,26 +119,73 @@ def locate(
     weights: dict[str, str] | None = None,
     budget_bytes: int = DEFAULT_BUDGET_BYTES,
 ) -> Located | None:
-    """Compare paired intermediates window by window; the window shrinks or grows to stay within budget."""
-    errors: dict[str, float] = {}
-    start, window, windows = 0, _FIRST_WINDOW, 0
-    while start < len(pairs):
-        chunk = pairs[start:start + window]
-        wanted = expected.values([p.expected for p in chunk], feeds[0])
-        got = actual.values([p.actual for p in chunk], feeds[1])
-        windows += 1
-        size = sum(a.nbytes for a in wanted) + sum(a.nbytes for a in got)
-        for pair, want, have in zip(chunk, wanted, got, strict=True):
-            result = measure(pair.actual, have, want, tolerances.for_output(pair.actual, np.asarray(want).dtype.name))
-            errors[pair.actual] = result.max_abs
-            if not result.passed:
-                compared = len(errors)
-                return _located(actual.model, expected.model, pair, result, errors, weights or {}, compared, windows,
-                                f"{expected.name} vs {actual.name}")
-        del wanted, got
-        start += len(chunk)
-        window = max(1, min(window * 2, 4096)) if size * 4 < budget_bytes else max(1, window // 2)
-    return None
+    """The node whose output diverges while its inputs agree, found by bisection over topological order.
+
+    Each probe runs both models pruned to the exposed tensors, so peak memory stays near one inference
+    plus one window; a located node whose own inputs diverge (an earlier divergence that later ops hid
+    from the bisection) sends the search below that input.
+    """
+    search = _Search(expected, actual, pairs, feeds, tolerances)
+    last = len(pairs) - 1
+    if last < 0 or search.passed([last])[last]:
+        return None  # the paired intermediates agree: the difference is only in unpaired outputs
+    hi = last
+    window = search.window(budget_bytes, last)
+    while True:
+        lo = 0
+        while hi - lo + 1 > window:
+            mid = (lo + hi) // 2
+            if search.passed([mid])[mid]:
+                lo = mid + 1
+            else:
+                hi = mid
+        results = search.passed(list(range(lo, hi + 1)))
+        found = next(i for i in range(lo, hi + 1) if not results[i])
+        earlier = search.diverging_input(found)
+        if earlier is None:
+            return _located(actual.model, expected.model, pairs[found], search.metrics[found], search.errors,
+                            weights or {}, len(search.metrics), search.runs, f"{expected.name} vs {actual.name}")
+        hi = earlier
+
+
+class _Search:
+    """Probes of paired tensors, remembering every figure measured."""
+
+    def __init__(self, expected: Probe, actual: Probe, pairs, feeds, tolerances: Tolerances):
+        self.expected, self.actual, self.pairs, self.feeds, self.tolerances = expected, actual, pairs, feeds, tolerances
+        self.index = {pair.actual: i for i, pair in enumerate(pairs)}
+        self.producers = {node.name: node for node in actual.model.graph.node}
+        self.metrics: dict[int, object] = {}
+        self.errors: dict[str, float] = {}
+        self.runs = 0
+        self.last_bytes = 0
+
+    def passed(self, indices: list[int]) -> dict[int, bool]:
+        todo = [i for i in indices if i not in self.metrics]
+        if todo:
+            chunk = [self.pairs[i] for i in todo]
+            wanted = self.expected.values([p.expected for p in chunk], self.feeds[0])
+            got = self.actual.values([p.actual for p in chunk], self.feeds[1])
+            self.runs += 1
+            self.last_bytes = sum(a.nbytes for a in wanted) + sum(a.nbytes for a in got)
+            for i, pair, want, have in zip(todo, chunk, wanted, got, strict=True):
+                tolerance = self.tolerances.for_output(pair.actual, np.asarray(want).dtype.name)
+                self.metrics[i] = measure(pair.actual, have, want, tolerance)
+                self.errors[pair.actual] = self.metrics[i].max_abs
+        return {i: self.metrics[i].passed for i in indices}
+
+    def window(self, budget_bytes: int, probed: int) -> int:
+        """How many tensors one run may expose: the budget over the size of the last probe's pair."""
+        return max(1, min(256, budget_bytes // max(1, self.last_bytes)))
+
+    def diverging_input(self, found: int) -> int | None:
+        """The index of an input of the found node that itself diverges, if any."""
+        node = self.producers[self.pairs[found].node]
+        inputs = [self.index[name] for name in node.input if name in self.index and self.index[name] < found]
+        if not inputs:
+            return None
+        results = self.passed(inputs)
+        return next((i for i in sorted(inputs) if not results[i]), None)
 
 
 def _located(actual_model, expected_model, pair, result, errors, weights, compared, windows, method) -> Located:

@@ -71,12 +71,33 @@ def reference_runner(model: onnx.ModelProto) -> Runner:
 
 
 def with_outputs(model: onnx.ModelProto, tensors: Sequence[str]) -> onnx.ModelProto:
-    """A copy of the model whose outputs are `tensors` (intermediates exposed for --locate)."""
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    del copy.graph.output[:]
-    copy.graph.output.extend(onnx.helper.make_empty_tensor_value_info(name) for name in tensors)
+    """A copy of the model computing only `tensors` (intermediates exposed for --locate): nodes they need."""
+    needed = set(tensors)
+    kept = []
+    for node in reversed(model.graph.node):
+        if needed.intersection(node.output):
+            kept.append(node)
+            needed.update(_reads(node))
+    graph = onnx.helper.make_graph(
+        list(reversed(kept)), model.graph.name,
+        [value for value in model.graph.input if value.name in needed],
+        [onnx.helper.make_empty_tensor_value_info(name) for name in tensors],
+        [tensor for tensor in model.graph.initializer if tensor.name in needed],
+    )
+    copy = onnx.helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
+    copy.functions.extend(model.functions)
     return copy
+
+
+def _reads(node: onnx.NodeProto) -> set[str]:
+    """Every tensor a node reads, including outer-scope names its subgraphs use."""
+    names = {name for name in node.input if name}
+    for attribute in node.attribute:
+        graphs = [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else list(attribute.graphs)
+        for graph in graphs:
+            for inner in graph.node:
+                names |= _reads(inner)
+    return names
 
 
 def _short(error: BaseException) -> str:
