@@ -29,6 +29,7 @@ HANDLER_MODULES = (
     "cast",
     "resize",
     "sampling",
+    "detection",
     "rnn",
     "control",
     "misc",

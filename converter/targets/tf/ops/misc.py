@@ -1,4 +1,4 @@
-"""Inference-time identities and small leftovers: Dropout, BitCast, CenterCropPad, Unique."""
+"""Small leftovers: Dropout (inference), BitCast, CenterCropPad, Unique, ai.onnx.ml Binarizer and ArrayFeatureExtractor."""
 
 from __future__ import annotations
 
@@ -67,3 +67,14 @@ def unique(node: Node, x):
     first = tf.math.unsorted_segment_min(positions, inverse, count)
     counts = tf.math.unsorted_segment_sum(tf.ones_like(positions), inverse, count)
     return values, first, inverse, counts
+
+
+@tf_ops.register("Binarizer", since=1, domain="ai.onnx.ml")
+def binarizer(node: Node, x):
+    x = tf.convert_to_tensor(x)
+    return tf.cast(x > tf.cast(node.attr("threshold", 0.0), x.dtype), x.dtype)
+
+
+@tf_ops.register("ArrayFeatureExtractor", since=1, domain="ai.onnx.ml")
+def array_feature_extractor(node: Node, x, indices):
+    return tf.gather(x, tf.reshape(tf.cast(indices, tf.int64), [-1]), axis=-1)

@@ -37,19 +37,23 @@ def _reduce(fn, node: Node, x, axes):
         if node.attr("noop_with_empty_axes", 0):
             return tf.identity(x)
         axes = None
+    elif not isinstance(axes, list) and static_ints(axes) is not None:
+        axes = static_ints(axes)
+    elif not isinstance(axes, list) and node.attr("noop_with_empty_axes", 0):
+        if not keep:
+            raise node.unsupported("noop_with_empty_axes without keepdims needs axes known at conversion time")
+        raw = tf.reshape(tf.cast(axes, tf.int64), [-1])
+        return tf.cond(tf.size(raw) > 0, lambda: fn(x, raw, keep), lambda: tf.identity(x))
     elif not isinstance(axes, list):
-        known = static_ints(axes)
-        axes = known if known is not None else _dynamic_axes(node, x, axes)
+        axes = _dynamic_axes(x, axes)
     if x.dtype == tf.bool:
         return tf.cast(fn(tf.cast(x, tf.int32), axes, keep), tf.bool)
     return fn(x, axes, keep)
 
 
-def _dynamic_axes(node: Node, x, axes):
+def _dynamic_axes(x, axes):
     axes = tf.reshape(tf.cast(axes, tf.int64), [-1])
     every = tf.range(len(x.shape), dtype=tf.int64)
-    if node.attr("noop_with_empty_axes", 0):
-        raise node.unsupported("noop_with_empty_axes needs axes known at conversion time")
     return tf.cond(tf.size(axes) > 0, lambda: axes, lambda: every)
 
 

@@ -147,6 +147,7 @@ tf_ops.register("Resize", since=11)(
 
 
 def _upsample(node: Node, x, scales):
+    node = replace(node, attrs={"nearest_mode": "floor", **node.attrs})
     return _resize(node, x, None, scales, None, "asymmetric")
 
 

@@ -176,5 +176,5 @@ def space_to_depth(node: Node, x):
     b = node.attr("blocksize")
     n, c, h, w = tf.unstack(tf.shape(x))
     y = tf.reshape(x, tf.stack([n, c, h // b, b, w // b, b]))
-    y = tf.transpose(y, [0, 3, 5, 1, 2, 4])
+    y = tf.transpose(y, [0, 1, 3, 5, 2, 4] if node.attr("mode", "DCR") == "CRD" else [0, 3, 5, 1, 2, 4])
     return tf.reshape(y, tf.stack([n, c * b * b, h // b, w // b]))
