@@ -1,4 +1,4 @@
-"""Small leftovers: Dropout (inference), BitCast, CenterCropPad, Unique, ai.onnx.ml Binarizer and ArrayFeatureExtractor."""
+"""Small leftovers: Dropout (inference), BitCast, CenterCropPad, Unique, Binarizer, ArrayFeatureExtractor."""
 
 from __future__ import annotations
 
