@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 import numpy as np
 import onnx
 import pytest
-from conftest import TORCH_DIR
+from conftest import FIXTURES, TORCH_DIR
 from validation_models import CORRUPTIONS, two_outputs
 
 from converter import api
@@ -27,7 +27,7 @@ def originals(tmp_path_factory):
     folder = tmp_path_factory.mktemp("originals")
     paths = {}
     for name in ("cnn", "encoder"):
-        model = api.load(str(TORCH_DIR / f"{name}.pt2")).model
+        model = api.load(f"{FIXTURES / 'torch_models.py'}:{name}").model
         paths[name] = folder / f"{name}.onnx"
         onnx.save(model, paths[name])
     return paths

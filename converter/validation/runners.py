@@ -44,10 +44,15 @@ def ort_runner(model: onnx.ModelProto, device: str = "cpu") -> Runner:
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if device == "cuda" and hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()  # CUDA and cuDNN from their pip packages, where LD_LIBRARY_PATH does not name them
     try:
         session = ort.InferenceSession(model.SerializeToString(), options, providers=providers_for(device))
     except Exception as error:  # onnxruntime's own exception types, for graphs it cannot load
         raise GraphtoolError(f"onnxruntime cannot load the model: {_short(error)}") from None
+    if device == "cuda" and "CUDAExecutionProvider" not in session.get_providers():
+        raise GraphtoolError("onnxruntime fell back to the CPU: its CUDA provider could not load CUDA or cuDNN; "
+                             "check that onnxruntime-gpu matches the installed CUDA version")
     wanted = [i.name for i in session.get_inputs()]
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
