@@ -69,7 +69,7 @@ def _dynamic_dims(program: Any, names: list[str]) -> dict[str, list[int]]:
     dynamic = {}
     for name, node in zip(names, placeholders, strict=False):
         value = node.meta.get("val")
-        dims = [i for i, d in enumerate(getattr(value, "shape", ())) if not isinstance(d, int)]
+        dims = [i for i, d in enumerate(getattr(value, "shape", ())) if not _pinned(program, d)]
         if dims:
             dynamic[name] = dims
     return dynamic
@@ -94,3 +94,11 @@ def _identifier(name: str) -> str:
     from converter.targets.torch.names import sanitize
 
     return sanitize(name, "dim")
+
+
+def _pinned(program: Any, dim: Any) -> bool:
+    """Whether a dim is a fixed size: an int, or a symbol whose range export narrowed to one value."""
+    if isinstance(dim, int):
+        return True
+    bounds = program.range_constraints.get(dim.node.expr)
+    return bounds is None or bounds.lower == bounds.upper

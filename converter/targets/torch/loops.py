@@ -14,6 +14,15 @@ def _tuple(value: Any) -> tuple[Any, ...]:
 
 
 def if_(condition: torch.Tensor, then_branch, else_branch, then_args: list, else_args: list) -> tuple:
+    if torch.compiler.is_exporting() or torch.compiler.is_compiling():
+        # torch.export cannot branch on data; torch.cond needs both branches to return alike tensors
+        count = len(then_args)
+        return _tuple(torch.cond(
+            condition.reshape(()),
+            lambda *args: _tuple(then_branch(*args[:count])),
+            lambda *args: _tuple(else_branch(*args[count:])),
+            (*then_args, *else_args),
+        ))
     if bool(condition):
         return _tuple(then_branch(*then_args))
     return _tuple(else_branch(*else_args))

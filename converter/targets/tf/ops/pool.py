@@ -24,8 +24,9 @@ def _window(node: Node, x):
 
 
 def _pool(x, kernel, strides, dilations, kind: str):
-    if max(dilations) == 1:
+    if max(dilations) == 1 and all(s <= k for s, k in zip(strides, kernel, strict=True)):
         return tf.nn.pool(x, kernel, kind, strides=strides, padding="VALID")
+    # TensorFlow refuses dilation with strides, and strides beyond the window: pool densely, then subsample.
     y = tf.nn.pool(x, kernel, kind, strides=[1] * len(kernel), padding="VALID", dilations=dilations)
     return y[(slice(None), *[slice(None, None, s) for s in strides], slice(None))]
 
@@ -33,15 +34,54 @@ def _pool(x, kernel, strides, dilations, kind: str):
 @tf_ops.register("MaxPool")
 @channels_last
 def max_pool(node: Node, x):
-    if node.output_used(1):
-        raise node.unsupported("the Indices output is not supported")
     kernel, strides, dilations, pads = _window(node, x)
+    if node.output_used(1):
+        return _max_pool_with_indices(node, x, kernel, strides, dilations, pads)
     if any(p != (0, 0) for p in pads):
         low = x.dtype.min if x.dtype.is_integer else -np.inf
         x = tf.pad(x, [(0, 0), *pads, (0, 0)], constant_values=tf.cast(low, x.dtype))
     if x.dtype.is_integer:
         return tf.cast(_pool(tf.cast(x, tf.float64), kernel, strides, dilations, "MAX"), x.dtype)
     return _pool(x, kernel, strides, dilations, "MAX")
+
+
+def _max_pool_with_indices(node: Node, x, kernel, strides, dilations, pads):
+    """Values (channels-last) and ONNX flat indices (N, C, H, W order) of a 2-D max pool."""
+    if len(kernel) != 2 or max(dilations) > 1 or None in x.shape.as_list()[1:]:
+        raise node.unsupported("the Indices output needs a 2-D pool without dilation and static shapes")
+    _, height, width, channels = x.shape.as_list()
+    padded = tf.pad(x, [(0, 0), *pads, (0, 0)], constant_values=tf.cast(-np.inf, x.dtype))
+    values, flat = tf.nn.max_pool_with_argmax(
+        padded, [1, *kernel, 1], [1, *strides, 1], "VALID", include_batch_in_index=True
+    )
+    padded_w, padded_h = width + pads[1][0] + pads[1][1], height + pads[0][0] + pads[0][1]
+    c = flat % channels
+    position = flat // channels
+    col = position % padded_w - pads[1][0]
+    row = (position // padded_w) % padded_h - pads[0][0]
+    n = position // (padded_w * padded_h)
+    plane = n * channels + c
+    if node.attr("storage_order", 0):
+        index = plane * height * width + col * height + row
+    else:
+        index = (plane * height + row) * width + col
+    return values, tf.transpose(tf.cast(index, tf.int64), [0, 3, 1, 2])
+
+
+@tf_ops.register("MaxUnpool", since=11)
+def max_unpool(node: Node, x, indices, output_shape=None):
+    x = tf.convert_to_tensor(x)
+    n = len(x.shape) - 2
+    if output_shape is None:
+        kernel, strides = node.attr("kernel_shape"), node.attr("strides", [1] * n)
+        raw = node.attr("pads", [0] * (2 * n))
+        spatial = [(x.shape[2 + i] - 1) * strides[i] - raw[i] - raw[i + n] + kernel[i] for i in range(n)]
+        output_shape = tf.concat([tf.shape(x, out_type=tf.int64)[:2], tf.constant(spatial, tf.int64)], 0)
+    output_shape = tf.cast(output_shape, tf.int64)
+    flat = tf.scatter_nd(
+        tf.reshape(tf.cast(indices, tf.int64), [-1, 1]), tf.reshape(x, [-1]), [tf.reduce_prod(output_shape)]
+    )
+    return tf.reshape(flat, output_shape)
 
 
 @tf_ops.register("AveragePool")
