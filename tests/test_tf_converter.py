@@ -143,16 +143,13 @@ def test_unsupported_op_names_the_node():
 
 
 def test_unsupported_attribute_names_the_node():
-    node = helper.make_node("MaxPool", ["x"], ["y", "i"], name="pool_with_indices", kernel_shape=[2, 2])
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [_float_input("x", [1, 1, 4, 4])],
-        [_output("y"), helper.make_tensor_value_info("i", TensorProto.INT64, None)],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    with pytest.raises(UnsupportedOpError, match="pool_with_indices"):
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="antialiased_resize", mode="linear", antialias=1)
+    scales = numpy_helper.from_array(np.array([1, 1, 0.5, 0.5], np.float32), "scales")
+    graph = helper.make_graph([node], "g", [_float_input("x", [1, 1, 4, 4])], [_output("y")], [scales])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    with pytest.raises(UnsupportedOpError, match="antialiased_resize.*antialias") as error:
         from_onnx(model)
+    assert error.value.opset == 19
 
 
 def test_transformer_block_ops_match():
