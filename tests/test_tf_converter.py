@@ -250,3 +250,25 @@ def test_light_cnn_with_random_weights(name: str):
     np.testing.assert_allclose(got[1], want[1], rtol=0, atol=1e-4 * logits_scale)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-3, atol=1e-6)
     assert count_transposes(rep.module) <= 2
+
+
+def test_pad_and_slice_keep_channels_last_between_convolutions():
+    rng = np.random.default_rng(3)
+    inits = [
+        _init(rng, "w", [8, 3, 3, 3]),
+        _init(rng, "w2", [4, 4, 3, 3]),
+        numpy_helper.from_array(np.array([0, 0, 1, 2, 0, 0, 3, 1], np.int64), "pads"),
+        numpy_helper.from_array(np.array([2, 1], np.int64), "starts"),
+        numpy_helper.from_array(np.array([6, 9], np.int64), "ends"),
+        numpy_helper.from_array(np.array([1, -1], np.int64), "axes"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        helper.make_node("Pad", ["c", "pads"], ["p"], mode="reflect"),
+        helper.make_node("Slice", ["p", "starts", "ends", "axes"], ["s"]),
+        helper.make_node("Conv", ["s", "w2"], ["y"]),
+    ]
+    model = _model(nodes, [_float_input("x", [2, 3, 12, 12])], [_output("y")], inits, opset=18)
+    x = rng.standard_normal((2, 3, 12, 12)).astype(np.float32)
+    _assert_matches(model, [x], rtol=1e-4, atol=1e-4)
+    assert count_transposes(from_onnx(model)) == 2

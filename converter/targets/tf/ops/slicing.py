@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from converter.targets.tf.layout import axis_op
 from converter.targets.tf.node import Node
 from converter.targets.tf.ops.common import static_ints
 from converter.targets.tf.registry import tf_ops
@@ -30,7 +31,34 @@ def _slice(node: Node, x, starts, ends, axes=None, steps=None):
 tf_ops.register("Slice", since=1)(
     lambda node, x: _slice(node, x, np.array(node.attr("starts")), np.array(node.attr("ends")), node.attr("axes"))
 )
-tf_ops.register("Slice", since=10)(_slice)
+
+
+def _remap_slice(node: Node, args: list, ndim: int, actual):
+    """Slice channels-last data: only the axes move (they must be known, or default to the first ones)."""
+    args = args + [None] * (5 - len(args))
+    starts = static_ints(args[1])
+    axes = static_ints(args[3]) if args[3] is not None else (None if starts is None else list(range(len(starts))))
+    if axes is None:
+        return None
+    return node, [args[0], args[1], args[2], np.array([actual(a) for a in axes], np.int64), args[4]]
+
+
+def _remap_pad(node: Node, args: list, ndim: int, actual):
+    """Pad channels-last data: the per-axis pads move with their axes."""
+    args = args + [None] * (4 - len(args))
+    if args[3] is not None:
+        axes = static_ints(args[3])
+        return None if axes is None else (node, [*args[:3], np.array([actual(a) for a in axes], np.int64)])
+    pads = static_ints(args[1])
+    if pads is None:
+        return None
+    moved = [0] * (2 * ndim)
+    for i in range(ndim):
+        moved[actual(i)], moved[actual(i) + ndim] = pads[i], pads[i + ndim]
+    return node, [args[0], np.array(moved, np.int64), args[2]]
+
+
+tf_ops.register("Slice", since=10)(axis_op(_remap_slice)(_slice))
 
 
 def _pad(node: Node, x, pads, value=None, axes=None):
@@ -38,16 +66,21 @@ def _pad(node: Node, x, pads, value=None, axes=None):
     ndim = len(x.shape)
     mode = node.attr("mode", "constant")
     axes = list(range(ndim)) if axes is None else [a % ndim for a in static_ints(axes)]
-    pads = tf.reshape(tf.cast(pads, tf.int64), [2, len(axes)])
     known = static_ints(pads)
-    pairs = tf.tensor_scatter_nd_update(tf.zeros([ndim, 2], tf.int64), [[a] for a in axes], tf.transpose(pads))
+    if known is not None:
+        pairs = np.zeros([ndim, 2], np.int64)
+        for i, axis in enumerate(axes):
+            pairs[axis] = (known[i], known[i + len(axes)])
+    else:
+        pads = tf.reshape(tf.cast(pads, tf.int64), [2, len(axes)])
+        pairs = tf.tensor_scatter_nd_update(tf.zeros([ndim, 2], tf.int64), [[a] for a in axes], tf.transpose(pads))
     if known is not None and min(known) < 0:
         x = tf.slice(
             x,
             tf.maximum(-pairs[:, 0], 0),
             tf.shape(x, out_type=tf.int64) - tf.maximum(-pairs, 0)[:, 0] - tf.maximum(-pairs, 0)[:, 1],
         )
-        pairs = tf.maximum(pairs, 0)
+        pairs = np.maximum(pairs, 0)
     if mode == "constant":
         fill = tf.cast(0 if value is None else tf.reshape(value, []), x.dtype)
         return tf.pad(x, pairs, constant_values=fill)
@@ -66,7 +99,7 @@ def _pad(node: Node, x, pads, value=None, axes=None):
 tf_ops.register("Pad", since=2)(
     lambda node, x: _pad(node, x, np.array(node.attr("pads")), np.array(node.attr("value", 0.0)))
 )
-tf_ops.register("Pad", since=11)(_pad)
+tf_ops.register("Pad", since=11)(axis_op(_remap_pad)(_pad))
 
 
 @tf_ops.register("Trilu")
