@@ -78,10 +78,18 @@ def test_unsupported_model_writes_nothing(tmp_path):
         [node],
         "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
     )
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)]
     model = helper.make_model(graph, opset_imports=opsets)
     with pytest.raises(GraphtoolError, match="mystery_node"):
+        write_savedmodel(model, tmp_path / "saved")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_model_failing_the_checker_is_refused(tmp_path):
+    model = _model()
+    model.graph.node[1].input[0] = "missing value"
+    with pytest.raises(GraphtoolError, match="checker"):
         write_savedmodel(model, tmp_path / "saved")
     assert list(tmp_path.iterdir()) == []

@@ -9,6 +9,7 @@ from typing import Any
 import onnx
 
 from converter.atomic import atomic_path
+from converter.errors import GraphtoolError
 
 __all__ = ["SavedModelResult", "write_savedmodel", "SIGNATURE_KEY"]
 
@@ -42,6 +43,7 @@ def write_savedmodel(
     from converter.targets.tf import count_transposes, from_onnx, require_tensorflow
     from converter.targets.tf.names import sanitize_all
 
+    _check(model)
     tf = require_tensorflow()
     module = from_onnx(model, propagate_layout=propagate_layout)
     output_names = sanitize_all(list(module.output_names))
@@ -62,3 +64,12 @@ def write_savedmodel(
         transposes=count_transposes(module),
         variables=len(module.onnx_weights),
     )
+
+
+def _check(model: onnx.ModelProto) -> None:
+    """Refuse a model that onnx's checker rejects, with the checker's first line."""
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else "invalid model"
+        raise GraphtoolError(f"the ONNX model fails onnx's checker: {first}") from None
