@@ -178,11 +178,14 @@ class LightResult:
     top1_agree: bool = False
     seconds: float = 0.0
     reason: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, float] = field(default_factory=dict)
 
 
-def compare_light(path: Path, seed: int = 0, rtol: float = 1e-3, atol: float = 1e-4) -> LightResult:
-    """Convert one light CNN with random weights and compare it with onnxruntime on a seeded input."""
+def compare_light(
+    path: Path, seed: int = 0, rtol: float = 1e-3, atol: float = 1e-4, artifacts: bool = False
+) -> LightResult:
+    """Convert one light CNN with random weights and compare it with onnxruntime on a seeded input;
+    with `artifacts`, also write it as pt2 and TorchScript, load both back and compare them too."""
     start = time.perf_counter()
     model, has_logits = with_pre_softmax_output(randomize_weights(onnx.load(path), seed))
     first = _inputs(model)[0]
@@ -202,7 +205,33 @@ def compare_light(path: Path, seed: int = 0, rtol: float = 1e-3, atol: float = 1
     ok = np.allclose(actual[0], expected[0], rtol=rtol, atol=atol) and logit_diff <= atol + rtol * scale
     top1 = bool((logits_got.reshape(len(logits_got), -1).argmax(1) == logits_ref.reshape(len(logits_ref), -1)
                  .argmax(1)).all())
-    return LightResult(path.stem, bool(ok), out_diff, logit_diff, scale, top1, time.perf_counter() - start)
+    written = _artifact_diffs(model, feed, expected) if artifacts else {}
+    ok = ok and all(d <= atol + rtol * float(np.max(np.abs(expected[0]))) for d in written.values())
+    return LightResult(path.stem, bool(ok), out_diff, logit_diff, scale, top1, time.perf_counter() - start,
+                       artifacts=written)
+
+
+def _artifact_diffs(model: onnx.ModelProto, feed: np.ndarray, expected: list[Any]) -> dict[str, float]:
+    """Max |difference| from onnxruntime of the model written as pt2 and as TorchScript, then loaded."""
+    import tempfile
+
+    import torch
+
+    from converter.targets.pt2 import write_pt2
+    from converter.targets.torchscript import write_torchscript
+
+    with tempfile.TemporaryDirectory() as folder:
+        write_pt2(model, Path(folder) / "m.pt2", example_inputs=[torch.from_numpy(feed)])
+        write_torchscript(model, Path(folder) / "m.ts", example_inputs=[torch.from_numpy(feed)])
+        loaded = {"pt2": torch.export.load(Path(folder) / "m.pt2").module(),
+                  "torchscript": torch.jit.load(Path(folder) / "m.ts")}
+        diffs = {}
+        with torch.no_grad():
+            for kind, module in loaded.items():
+                out = module(torch.from_numpy(feed))
+                out = out[0] if isinstance(out, (tuple, list)) else out
+                diffs[kind] = float(np.max(np.abs(out.numpy() - expected[0])))
+    return diffs
 
 
 def _node_report(results: list[CaseResult]) -> dict[str, Any]:
@@ -229,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the full report here")
     parser.add_argument("--no-light", action="store_true", help="skip the light CNNs")
     parser.add_argument("--verbose", action="store_true", help="list every failing case")
+    parser.add_argument("--no-artifacts", action="store_true", help="do not write the light CNNs as pt2/TorchScript")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from onnx.backend.test.case.node import collect_testcases
@@ -245,13 +275,13 @@ def main(argv: list[str] | None = None) -> int:
         for line in failures if args.verbose else failures[:1]:
             print(f"      {line}")
     if not args.no_light:
-        light = [compare_light(path) for path in light_models()]
+        light = [compare_light(path, artifacts=not args.no_artifacts) for path in light_models()]
         report["light"] = [asdict(r) for r in light]
         for r in light:
             status = "ok" if r.ok else "FAIL"
             print(f"  {r.name:24s} {status:4s} max|dout|={r.max_abs_output:.2e} max|dlogits|={r.max_abs_logits:.2e} "
                   f"(|logits|<={r.logits_scale:.2e}) top1 {'same' if r.top1_agree else 'differs'} "
-                  f"{r.seconds:.1f}s {r.reason}")
+                  f"{' '.join(f'{k} {v:.1e}' for k, v in r.artifacts.items())} {r.seconds:.1f}s {r.reason}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
     return 0 if report["fraction"] >= 0.95 else 1
