@@ -1,4 +1,4 @@
-"""Small leftovers: Dropout (inference), BitCast, CenterCropPad, Unique, Binarizer, ArrayFeatureExtractor."""
+"""Small leftovers: Dropout, BitCast, CenterCropPad, Unique, TensorScatter and the ai.onnx.ml encoders."""
 
 from __future__ import annotations
 
@@ -78,3 +78,49 @@ def binarizer(node: Node, x):
 @tf_ops.register("ArrayFeatureExtractor", since=1, domain="ai.onnx.ml")
 def array_feature_extractor(node: Node, x, indices):
     return tf.gather(x, tf.reshape(tf.cast(indices, tf.int64), [-1]), axis=-1)
+
+
+@tf_ops.register("TensorScatter", since=24)
+def tensor_scatter(node: Node, cache, update, write_indices=None):
+    cache, update = tf.convert_to_tensor(cache), tf.convert_to_tensor(update)
+    axis = node.attr("axis", -2) % len(cache.shape)
+    if axis == 0:
+        raise node.unsupported("the sequence axis cannot be the batch axis")
+    moved_cache = tf.experimental.numpy.moveaxis(cache, axis, 1)
+    moved_update = tf.experimental.numpy.moveaxis(update, axis, 1)
+    batch, steps = tf.shape(update, out_type=tf.int64)[0], tf.shape(update, out_type=tf.int64)[axis]
+    start = tf.zeros([batch], tf.int64) if write_indices is None else tf.cast(write_indices, tf.int64)
+    positions = start[:, None] + tf.range(steps)[None, :]
+    if node.attr("mode", "linear") == "circular":
+        positions = tf.math.floormod(positions, tf.shape(cache, out_type=tf.int64)[axis])
+    rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(positions))
+    updated = tf.tensor_scatter_nd_update(moved_cache, tf.stack([rows, positions], -1), moved_update)
+    return tf.experimental.numpy.moveaxis(updated, 1, axis)
+
+
+def _attr_values(node: Node, prefix: str):
+    for suffix in ("strings", "int64s", "floats"):
+        if f"{prefix}_{suffix}" in node.attrs:
+            return node.attr(f"{prefix}_{suffix}")
+    if f"{prefix}_tensor" in node.attrs:
+        return node.attr(f"{prefix}_tensor").tolist()
+    return None
+
+
+@tf_ops.register("LabelEncoder", since=2, domain="ai.onnx.ml")
+def label_encoder(node: Node, x):
+    keys, values = _attr_values(node, "keys"), _attr_values(node, "values")
+    if keys is None or values is None:
+        raise node.unsupported("keys and values are required")
+    values = tf.constant(values)
+    default = next(
+        (node.attr(k) for k in ("default_string", "default_int64", "default_float") if k in node.attrs), None
+    )
+    if "default_tensor" in node.attrs:
+        default = node.attr("default_tensor").reshape(-1)[0]
+    if default is None:
+        default = "_Unused" if values.dtype == tf.string else (-1 if values.dtype.is_integer else -0.0)
+    matches = tf.equal(tf.convert_to_tensor(x)[..., None], tf.constant(keys, dtype=tf.convert_to_tensor(x).dtype))
+    found = tf.reduce_any(matches, -1)
+    picked = tf.gather(values, tf.argmax(tf.cast(matches, tf.int32), -1))
+    return tf.where(found, picked, tf.cast(default, values.dtype) if values.dtype != tf.string else default)

@@ -14,12 +14,24 @@ __all__: list[str] = []
 @tf_ops.register("BatchNormalization")
 @channels_last
 def batch_norm(node: Node, x, scale, bias, mean, var):
-    if node.attr("training_mode", 0) or node.num_outputs > 1 and node.output_used(1):
-        raise node.unsupported("training mode (running statistics outputs) is not supported")
+    if node.attr("training_mode", 0):
+        return _batch_norm_training(node, x, scale, bias, mean, var)
     dtype = x.dtype
     scale, bias, mean, var = (tf.cast(v, dtype) for v in (scale, bias, mean, var))
     multiplier = scale * tf.math.rsqrt(var + node.attr("epsilon", 1e-5))
     return x * multiplier + (bias - mean * multiplier)
+
+
+def _batch_norm_training(node: Node, x, scale, bias, running_mean, running_var):
+    """Normalize with the batch's statistics and return the updated running statistics too."""
+    axes = list(range(len(x.shape) - 1))
+    batch_mean, batch_var = tf.nn.moments(x, axes)
+    momentum = node.attr("momentum", 0.9)
+    scale, bias = tf.cast(scale, x.dtype), tf.cast(bias, x.dtype)
+    y = (x - batch_mean) * tf.math.rsqrt(batch_var + node.attr("epsilon", 1e-5)) * scale + bias
+    new_mean = tf.cast(running_mean, x.dtype) * momentum + batch_mean * (1 - momentum)
+    new_var = tf.cast(running_var, x.dtype) * momentum + batch_var * (1 - momentum)
+    return y, new_mean, new_var
 
 
 @tf_ops.register("InstanceNormalization")
