@@ -1,5 +1,4 @@
-"""Shape values kept symbolic: what ONNX computes as an int64 tensor from Shape, the module computes from
-`x.size(i)`, so torch.export sees sizes, not data (Shape -> Gather -> Concat -> Reshape stays dynamic)."""
+"""Shape values kept as sizes (`x.size(i)`), not tensors, so torch.export sees Shape -> Reshape chains as dynamic."""
 
 from __future__ import annotations
 

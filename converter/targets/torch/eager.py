@@ -1,5 +1,4 @@
-"""A node whose handler needs run-time values (axes from an input, an unknown rank) becomes a submodule
-that calls the handler on real tensors each time the module runs."""
+"""A node whose handler needs run-time values (axes as an input, an unknown rank) runs eagerly as a submodule."""
 
 from __future__ import annotations
 

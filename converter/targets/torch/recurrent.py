@@ -85,8 +85,8 @@ def _masked(x, lens, reverse: bool, state, step):
     steps, batch = x.shape[0], x.shape[1]
     outputs = [torch.zeros_like(state[0]) for _ in range(steps)]
     for t in range(steps):
-        index = torch.where(lens > t, lens - 1 - t, t) if reverse else torch.full((batch,), t)
-        new = step(x[index.clamp(max=steps - 1), torch.arange(batch)], state)
+        index = torch.where(lens > t, lens - 1 - t, t) if reverse else torch.full((batch,), t, device=x.device)
+        new = step(x[index.clamp(max=steps - 1), torch.arange(batch, device=x.device)], state)
         valid = (lens > t)[:, None]
         state = [torch.where(valid, n, s) for n, s in zip(new, state, strict=True)]
         out = torch.where(valid, new[0], torch.zeros_like(new[0]))

@@ -54,22 +54,23 @@ def _cubic_weights(t: torch.Tensor, a: float) -> torch.Tensor:
 
 def _along(x, axis, size_out, scale, options, roi) -> torch.Tensor:
     size_in = x.shape[axis]
-    dst = torch.arange(size_out, dtype=torch.float64)
+    dst = torch.arange(size_out, dtype=torch.float64, device=x.device)
     src = _source(dst, size_in, size_out, scale, options["ctm"], roi)
     mode = options["mode"]
     if mode == "nearest":
         index = _nearest(src, options["nearest_mode"]).long().clamp(0, size_in - 1)
-        weights, indices = torch.ones(size_out, 1, dtype=torch.float64), index[:, None]
+        weights, indices = torch.ones(size_out, 1, dtype=torch.float64, device=x.device), index[:, None]
     elif mode == "linear":
         base = torch.floor(src)
         frac = src - base
         indices = torch.stack([base, base + 1], -1).long()
         weights = torch.stack([1 - frac, frac], -1)
         if options["ctm"] != "tf_crop_and_resize":
-            weights = torch.where(src[:, None] < 0, torch.tensor([1.0, 0.0], dtype=torch.float64), weights)
+            left = torch.tensor([1.0, 0.0], dtype=torch.float64, device=x.device)
+            weights = torch.where(src[:, None] < 0, left, weights)
     else:
         base = torch.floor(src)
-        indices = (base[:, None] + torch.arange(-1, 3)).long()
+        indices = (base[:, None] + torch.arange(-1, 3, device=x.device)).long()
         weights = _cubic_weights(src - base, options["cubic_coeff_a"])
         if options["exclude_outside"]:
             weights = weights * ((indices >= 0) & (indices < size_in))

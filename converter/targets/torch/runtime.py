@@ -46,11 +46,11 @@ hardmax_2d = _as_2d(hardmax)
 
 
 def shape(x: torch.Tensor, start: int = 0, end: int | None = None) -> torch.Tensor:
-    return torch.tensor(x.shape[start:end], dtype=torch.int64)
+    return torch.tensor(x.shape[start:end], dtype=torch.int64, device=x.device)
 
 
 def size(x: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(x.numel(), dtype=torch.int64)
+    return torch.tensor(x.numel(), dtype=torch.int64, device=x.device)
 
 
 def _dims(shape: torch.Tensor | list[int]) -> list[int]:
@@ -101,11 +101,11 @@ def slice_(x, starts, ends, axes=None, steps=None) -> torch.Tensor:
 
 
 def constant_of_shape(shape: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    return torch.full(_dims(shape), value.reshape(()).item(), dtype=value.dtype)
+    return torch.full(_dims(shape), value.reshape(()).item(), dtype=value.dtype, device=value.device)
 
 
 def arange(start: torch.Tensor, limit: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-    return torch.arange(start.item(), limit.item(), delta.item(), dtype=start.dtype)
+    return torch.arange(start.item(), limit.item(), delta.item(), dtype=start.dtype, device=start.device)
 
 
 def one_hot(indices: torch.Tensor, depth: torch.Tensor, values: torch.Tensor, axis: int) -> torch.Tensor:
@@ -119,8 +119,8 @@ def one_hot(indices: torch.Tensor, depth: torch.Tensor, values: torch.Tensor, ax
 
 def eye_like(x: torch.Tensor, k: int, dtype: torch.dtype) -> torch.Tensor:
     rows, cols = x.shape
-    eye = torch.zeros(rows, cols, dtype=dtype)
-    index = torch.arange(max(0, -k), min(rows, cols - k) if cols - k > 0 else 0)
+    eye = torch.zeros(rows, cols, dtype=dtype, device=x.device)
+    index = torch.arange(max(0, -k), min(rows, cols - k) if cols - k > 0 else 0, device=x.device)
     if index.numel():
         eye[index, index + k] = 1
     return eye
@@ -243,7 +243,8 @@ def max_pool_indices(indices: torch.Tensor, x: torch.Tensor, storage_order: int 
     if storage_order:
         height, width = x.shape[2], x.shape[3]
         indices = (indices % width) * height + indices // width
-    offsets = torch.arange(x.shape[0] * x.shape[1]).reshape(x.shape[0], x.shape[1], *[1] * (x.dim() - 2))
+    offsets = torch.arange(x.shape[0] * x.shape[1], device=x.device)
+    offsets = offsets.reshape(x.shape[0], x.shape[1], *[1] * (x.dim() - 2))
     return indices + offsets * plane
 
 
@@ -259,7 +260,7 @@ def pad(x: torch.Tensor, pads, mode: str, value) -> torch.Tensor:
     for axis in range(rank):
         begin, end = pads[axis], pads[axis + rank]
         if begin or end:
-            x = x.index_select(axis, _pad_index(x.shape[axis], begin, end, mode))
+            x = x.index_select(axis, _pad_index(x.shape[axis], begin, end, mode).to(x.device))
     return x
 
 
@@ -331,14 +332,14 @@ def unique(x: torch.Tensor, axis: int | None, sorted_: int):
     flat = x.reshape(-1) if axis is None else x
     dim = 0 if axis is None else axis % x.dim()
     values, inverse, counts = torch.unique(flat, sorted=True, return_inverse=True, return_counts=True, dim=dim)
-    positions = torch.arange(inverse.numel())
-    first = torch.full((counts.numel(),), inverse.numel(), dtype=torch.int64).scatter_reduce(
+    positions = torch.arange(inverse.numel(), device=x.device)
+    first = torch.full((counts.numel(),), inverse.numel(), dtype=torch.int64, device=x.device).scatter_reduce(
         0, inverse, positions, "amin"
     )
     if not sorted_:
         order = torch.argsort(first)
         rank = torch.empty_like(order)
-        rank[order] = torch.arange(order.numel())
+        rank[order] = torch.arange(order.numel(), device=x.device)
         values, first, counts, inverse = values.index_select(dim, order), first[order], counts[order], rank[inverse]
     return values, first, inverse, counts
 
@@ -373,12 +374,12 @@ def dilated_avg_pool(x, kernel, strides, dilations, begins, ends, ceil_mode: boo
     channels = x.shape[1]
     pads = [p for i in reversed(range(spatial)) for p in (begins[i], ends[i])]
     ceil_pads = [p for i in reversed(range(spatial)) for p in (0, extra[i])]
-    ones = torch.ones((channels, 1, *kernel), dtype=x.dtype)
+    ones = torch.ones((channels, 1, *kernel), dtype=x.dtype, device=x.device)
     total = conv(F.pad(F.pad(x, pads), ceil_pads), ones, None, strides, 0, dilations, channels)
     mask = torch.ones_like(x[:1, :1])
     mask = F.pad(mask, pads, value=1.0 if include_pad else 0.0)
     mask = F.pad(mask, ceil_pads)
-    count = conv(mask, torch.ones((1, 1, *kernel), dtype=x.dtype), None, strides, 0, dilations)
+    count = conv(mask, torch.ones((1, 1, *kernel), dtype=x.dtype, device=x.device), None, strides, 0, dilations)
     return total / count
 
 

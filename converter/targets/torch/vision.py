@@ -48,7 +48,7 @@ def non_max_suppression(boxes, scores, max_boxes=None, iou_threshold=None, score
                     continue
                 kept.append(index)
                 selected.append((b, c, index))
-    return torch.tensor(selected, dtype=torch.int64).reshape(-1, 3)
+    return torch.tensor(selected, dtype=torch.int64, device=boxes.device).reshape(-1, 3)
 
 
 def col2im(x: torch.Tensor, image_shape, block_shape, dilations, pads, strides) -> torch.Tensor:
@@ -67,6 +67,6 @@ def max_unpool(x: torch.Tensor, indices: torch.Tensor, output_shape, kernel, str
         shape = list(x.shape[:2]) + [
             (x.shape[2 + i] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + spatial] for i in range(spatial)
         ]
-    out = torch.zeros(int(torch.tensor(shape).prod()), dtype=x.dtype)
+    out = torch.zeros(int(torch.tensor(shape).prod()), dtype=x.dtype, device=x.device)
     out[indices.reshape(-1)] = x.reshape(-1)
     return out.reshape(shape)
