@@ -33,7 +33,7 @@ def build(nodes: int, broken_at: int | None) -> onnx.ModelProto:
         layers.append(helper.make_node(op, [f"t{i}", *extra], [f"t{i + 1}"], name=f"n{i}"))
     graph = helper.make_graph(layers, "chain", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [256, 1024])],
                               [helper.make_tensor_value_info(f"t{nodes}", TensorProto.FLOAT, [256, 1024])], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10)
 
 
 def child(mode: str, folder: Path) -> None:

@@ -71,7 +71,7 @@ def _chain(length: int, broken_at: int | None = None) -> onnx.ModelProto:
                               name=f"n{i}") for i in range(length)]
     graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [2, 4])],
                               [helper.make_tensor_value_info(f"t{length}", TensorProto.FLOAT, [2, 4])])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10)
 
 
 @pytest.mark.parametrize("budget", [1, 2**30])
@@ -169,7 +169,7 @@ def test_samples_vary_dynamic_dims_and_bound_indices():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(np.zeros((7, 3), np.float32), "table")],
     )
-    model = helper.make_model(graph)
+    model = helper.make_model(graph, ir_version=10)
     assert index_bounds(model) == {"ids": 7}
     from converter.sources.onnx_source import graph_input_specs
 

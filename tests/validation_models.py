@@ -55,7 +55,7 @@ def two_outputs(offset: float = 0.0) -> onnx.ModelProto:
          helper.make_tensor_value_info("second", TensorProto.FLOAT, ["batch", 4])],
         [numpy_helper.from_array(__import__("numpy").float32([offset]), "offset")],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10)
 
 
 CORRUPTIONS: dict[str, Callable[[onnx.ModelProto], tuple[onnx.ModelProto, str]]] = {
