@@ -59,6 +59,24 @@ def test_validate_tolerance_file(cli, tmp_path):
     assert cli("validate", a, "--against", b, "--atol", "0.01").exit_code == 0
 
 
+def test_signature_mismatch_is_a_failure(cli, tmp_path):
+
+    a = tmp_path / "a.onnx"
+    onnx.save(two_outputs(), a)
+    single = two_outputs()
+    del single.graph.output[1]
+    single.graph.node.remove(single.graph.node[2])
+    onnx.save(single, tmp_path / "b.onnx")
+    result = cli("validate", a, "--against", tmp_path / "b.onnx")
+    assert result.exit_code == 1
+    assert "signature mismatch output count: 2 vs 1" in result.output
+    renamed = two_outputs()
+    renamed.graph.output[1].name = "other"
+    renamed.graph.node[2].output[0] = "other"
+    onnx.save(renamed, tmp_path / "c.onnx")
+    assert "output names" in cli("validate", a, "--against", tmp_path / "c.onnx").output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["--tolerance", "missing.json"], "cannot read"), (["--device", "tpu"], "--device tpu")],

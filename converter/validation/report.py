@@ -72,6 +72,12 @@ class ValidationReport:
         }
 
 
+def _loaded_version(module: str) -> str | None:
+    """The version of the module actually imported (two onnxruntime wheels can be installed side by side)."""
+    loaded = sys.modules.get(module)
+    return getattr(loaded, "__version__", None)
+
+
 def environment(providers: list[str], cuda_names: list[str]) -> dict:
     """Package versions, providers and devices, for reproducing a report."""
     packages = {}
@@ -85,6 +91,7 @@ def environment(providers: list[str], cuda_names: list[str]) -> dict:
         "platform": platform.platform(),
         "cpu": platform.processor() or platform.machine(),
         "packages": packages,
+        "onnxruntime_in_use": _loaded_version("onnxruntime"),
         "onnxruntime_providers": providers,
         "cuda_devices": cuda_names,
     }
