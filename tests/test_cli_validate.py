@@ -60,7 +60,6 @@ def test_validate_tolerance_file(cli, tmp_path):
 
 
 def test_signature_mismatch_is_a_failure(cli, tmp_path):
-
     a = tmp_path / "a.onnx"
     onnx.save(two_outputs(), a)
     single = two_outputs()
