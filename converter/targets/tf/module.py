@@ -31,10 +31,11 @@ class OnnxModule(tf.Module):
         self.input_names = tuple(i.name for i in graph.input if i.name not in _initializer_names(graph))
         self.output_names = tuple(o.name for o in graph.output)
         self.tf_input_names = sanitize_all(list(self.input_names))
-        self.kernel_names = frozenset(kernel_layouts(graph))
-        self.onnx_weights = _weights(graph, kernel_layouts(graph))
+        self._runner = _runner(model, propagate_layout)  # refuses unsupported ops before any weight is copied
+        kernels = kernel_layouts(graph)
+        self.kernel_names = frozenset(kernels)
+        self.onnx_weights = _weights(graph, kernels)
         self._graph = graph
-        self._runner = _runner(model, propagate_layout)
         specs = [_spec(i, self.tf_input_names[i.name]) for i in graph.input if i.name in self.tf_input_names]
         self.call = tf.function(self._forward, input_signature=specs, autograph=False)
 
