@@ -17,6 +17,7 @@ class Dims:
 
     items: tuple[Any, ...]
     scalar: bool = False
+    source: Any = None  # the tensor (proxy) measured, whose device the materialized tensor takes
 
     @property
     def known(self) -> bool:
@@ -26,9 +27,10 @@ class Dims:
         return list(self.items)
 
 
-def dims_tensor(items: list[Any], scalar: bool) -> torch.Tensor:
+def dims_tensor(items: list[Any], scalar: bool, like: torch.Tensor | None = None) -> torch.Tensor:
     """The int64 tensor of a Dims value (called by the module where a real tensor is needed)."""
-    tensor = torch.tensor([int(i) for i in items], dtype=torch.int64)
+    device = like.device if like is not None else None
+    tensor = torch.tensor([int(i) for i in items], dtype=torch.int64, device=device)
     return tensor.reshape(()) if scalar else tensor
 
 
@@ -39,4 +41,5 @@ def materialize(value: Any) -> Any:
     if value.known:
         return dims_tensor(value.as_list(), value.scalar)
     proxy = next(i for i in value.items if isinstance(i, torch.fx.Proxy))
-    return proxy.tracer.create_proxy("call_function", dims_tensor, (value.as_list(), value.scalar), {})
+    args = (value.as_list(), value.scalar, value.source)
+    return proxy.tracer.create_proxy("call_function", dims_tensor, args, {})

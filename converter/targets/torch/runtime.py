@@ -375,12 +375,14 @@ def dilated_avg_pool(x, kernel, strides, dilations, begins, ends, ceil_mode: boo
     pads = [p for i in reversed(range(spatial)) for p in (begins[i], ends[i])]
     ceil_pads = [p for i in reversed(range(spatial)) for p in (0, extra[i])]
     ones = torch.ones((channels, 1, *kernel), dtype=x.dtype, device=x.device)
-    total = conv(F.pad(F.pad(x, pads), ceil_pads), ones, None, strides, 0, dilations, channels)
+    # float64: a ones-kernel convolution in TF32 (CUDA's default) would lose the averages' precision
+    total = conv(F.pad(F.pad(x.double(), pads), ceil_pads), ones.double(), None, strides, 0, dilations, channels)
     mask = torch.ones_like(x[:1, :1])
     mask = F.pad(mask, pads, value=1.0 if include_pad else 0.0)
     mask = F.pad(mask, ceil_pads)
-    count = conv(mask, torch.ones((1, 1, *kernel), dtype=x.dtype, device=x.device), None, strides, 0, dilations)
-    return total / count
+    count = conv(mask.double(), torch.ones((1, 1, *kernel), dtype=torch.float64, device=x.device), None, strides, 0,
+                 dilations)
+    return (total / count).to(x.dtype)
 
 
 def onnx_div(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -26,17 +27,17 @@ def _gather(node: Node, data, indices):
     if node.attr("axis", 0) != 0 or is_traced(indices) or not isinstance(data, Dims):
         return None
     picked = [data.items[int(i)] for i in indices.reshape(-1).tolist()]
-    return Dims(tuple(picked), scalar=indices.dim() == 0)
+    return replace(data, items=tuple(picked), scalar=indices.dim() == 0)
 
 
 def _unsqueeze(node: Node, data, axes=None):
-    return Dims(data.items) if isinstance(data, Dims) and data.scalar else None
+    return replace(data, scalar=False) if isinstance(data, Dims) and data.scalar else None
 
 
 def _squeeze(node: Node, data, axes=None):
     if not isinstance(data, Dims) or data.scalar or len(data.items) != 1:
         return None
-    return Dims(data.items, scalar=True)
+    return replace(data, scalar=True)
 
 
 def _concat(node: Node, *parts):
@@ -46,14 +47,14 @@ def _concat(node: Node, *parts):
         if got is None or got[1]:
             return None
         items += got[0]
-    return Dims(tuple(items))
+    return Dims(tuple(items), source=next((p.source for p in parts if isinstance(p, Dims)), None))
 
 
 def _slice(node: Node, data, starts, ends, axes=None, steps=None):
     if not isinstance(data, Dims) or any(is_traced(v) or isinstance(v, Dims) for v in (starts, ends, axes, steps)):
         return None
     step = 1 if steps is None else int(steps.reshape(-1)[0])
-    return Dims(tuple(data.items[int(starts.reshape(-1)[0]) : int(ends.reshape(-1)[0]) : step]))
+    return replace(data, items=tuple(data.items[int(starts.reshape(-1)[0]) : int(ends.reshape(-1)[0]) : step]))
 
 
 def _same(node: Node, data, *rest):
@@ -70,7 +71,8 @@ def _arithmetic(fn):
         n = max(len(left[0]), len(right[0]))
         xs = left[0] * n if len(left[0]) == 1 else left[0]
         ys = right[0] * n if len(right[0]) == 1 else right[0]
-        return Dims(tuple(fn(x, y) for x, y in zip(xs, ys, strict=True)), scalar=left[1] and right[1])
+        source = next((v.source for v in (a, b) if isinstance(v, Dims)), None)
+        return Dims(tuple(fn(x, y) for x, y in zip(xs, ys, strict=True)), left[1] and right[1], source)
 
     return handler
 
@@ -80,7 +82,7 @@ def _reshape(node: Node, x, target):
         if not isinstance(target, torch.Tensor):
             return None
         dims = [int(d) for d in target.reshape(-1).tolist()]
-        return Dims(x.items, scalar=not dims) if dims in ([], [-1], [1], [len(x.items)]) else None
+        return replace(x, scalar=not dims) if dims in ([], [-1], [1], [len(x.items)]) else None
     if not isinstance(target, Dims):
         return None
     zeros = [isinstance(d, int) and d == 0 for d in target.items]

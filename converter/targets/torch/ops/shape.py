@@ -19,7 +19,7 @@ def shape(node: Node, x):
     known = node.shape(0)
     if known is None:
         return node.call(runtime.shape, x, start, end)
-    return Dims(tuple(d if d is not None else x.size(i) for i, d in enumerate(known))[start:end])
+    return Dims(tuple(d if d is not None else x.size(i) for i, d in enumerate(known))[start:end], source=x)
 
 
 @torch_ops.register("Size")
