@@ -54,7 +54,7 @@ def center_crop_pad(node: Node, x, shape):
 @tf_ops.register("Unique", since=11)
 def unique(node: Node, x):
     if node.attr("axis") is not None:
-        raise node.unsupported("Unique along an axis is not supported")
+        return _unique_slices(node, tf.convert_to_tensor(x), node.attr("axis"))
     flat = tf.reshape(x, [-1])
     values, inverse = tf.unique(flat, out_idx=tf.int64)
     if node.attr("sorted", 1):
@@ -78,6 +78,30 @@ def binarizer(node: Node, x):
 @tf_ops.register("ArrayFeatureExtractor", since=1, domain="ai.onnx.ml")
 def array_feature_extractor(node: Node, x, indices):
     return tf.gather(x, tf.reshape(tf.cast(indices, tf.int64), [-1]), axis=-1)
+
+
+def _unique_slices(node: Node, x, axis: int):
+    """Unique slices along `axis`, sorted lexicographically as ONNX orders them."""
+    axis = axis % len(x.shape)
+    moved = tf.experimental.numpy.moveaxis(x, axis, 0)
+    rows = tf.reshape(moved, [tf.shape(moved)[0], -1])
+    width = rows.shape[1]
+    if width is None:
+        raise node.unsupported("Unique along an axis needs static slice sizes")
+    _, inverse = tf.raw_ops.UniqueV2(x=rows, axis=[0], out_idx=tf.int64)
+    count = tf.reduce_max(inverse) + 1
+    positions = tf.range(tf.shape(rows, out_type=tf.int64)[0])
+    first = tf.math.unsorted_segment_min(positions, inverse, count)
+    order = tf.range(count)
+    if node.attr("sorted", 1):
+        keys = tf.gather(rows, first)
+        for column in reversed(range(width)):
+            order = tf.gather(order, tf.argsort(tf.gather(keys[:, column], order), stable=True))
+    rank = tf.cast(tf.math.invert_permutation(order), tf.int64)
+    first = tf.gather(first, order)
+    values = tf.experimental.numpy.moveaxis(tf.gather(moved, first), 0, axis)
+    counts = tf.gather(tf.math.unsorted_segment_sum(tf.ones_like(positions), inverse, count), order)
+    return values, first, tf.gather(rank, inverse), counts
 
 
 @tf_ops.register("TensorScatter", since=24)

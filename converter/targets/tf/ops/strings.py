@@ -1,4 +1,4 @@
-"""String ops: StringConcat, StringSplit, RegexFullMatch."""
+"""String ops: StringConcat, StringSplit, RegexFullMatch, StringNormalizer."""
 
 from __future__ import annotations
 
@@ -34,3 +34,24 @@ def string_split(node: Node, x):
         parts = tf.ragged.boolean_mask(parts, tf.strings.length(parts) > 0)
     counts = tf.cast(parts.row_lengths(axis=-1), tf.int64)
     return parts.to_tensor(default_value=""), counts
+
+
+@tf_ops.register("StringNormalizer", since=10)
+def string_normalizer(node: Node, x):
+    x = tf.convert_to_tensor(x)
+    if len(x.shape) == 2 and x.shape[0] != 1:
+        raise node.unsupported("only [C] and [1, C] inputs are supported")
+    flat = tf.reshape(x, [-1])
+    stopwords = node.attr("stopwords", [])
+    if stopwords:
+        sensitive = bool(node.attr("is_case_sensitive", 0))
+        words = flat if sensitive else tf.strings.lower(flat)
+        stops = tf.constant(stopwords if sensitive else [w.lower() for w in stopwords])
+        flat = tf.boolean_mask(flat, tf.logical_not(tf.reduce_any(tf.equal(words[:, None], stops[None, :]), 1)))
+    action = node.attr("case_change_action", "NONE")
+    if action == "LOWER":
+        flat = tf.strings.lower(flat)
+    elif action == "UPPER":
+        flat = tf.strings.upper(flat)
+    flat = tf.cond(tf.size(flat) > 0, lambda: flat, lambda: tf.constant([""]))
+    return flat[None, :] if len(x.shape) == 2 else flat
