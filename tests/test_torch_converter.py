@@ -246,3 +246,15 @@ def test_pytorch_onnx_pytorch_round_trip_agrees(tmp_path) -> None:
     x5 = torch.randn(5, 3, 16, 16)
     with torch.no_grad():
         np.testing.assert_allclose(module(x5).numpy(), native(x5).numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_backend_runs_on_cuda() -> None:
+    from converter.backends.torch import prepare
+
+    model = _small_cnn()
+    x = np.random.default_rng(4).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    probs, logits = prepare(model, device="CUDA").run([x])
+    want_probs, want_logits = _ort(model, x)
+    np.testing.assert_allclose(logits, want_logits, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(probs, want_probs, rtol=1e-3, atol=1e-4)

@@ -11,6 +11,7 @@ from typing import Any
 import onnx
 
 from converter.atomic import atomic_path
+from converter.errors import GraphtoolError
 from converter.targets.torch import to_graph_module
 
 __all__ = ["Pt2Result", "write_pt2"]
@@ -54,7 +55,7 @@ def write_pt2(
         except Exception as exc:  # noqa: BLE001 - each strategy's failure is reported in the result
             fallbacks.append(f"{strategy}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     if program is None:
-        raise RuntimeError(f"torch.export failed: {'; '.join(fallbacks)}")
+        raise GraphtoolError(f"torch.export could not capture the converted module: {'; '.join(fallbacks)}")
     target = Path(path)
     with atomic_path(target, force) as temporary, open(temporary, "wb") as stream:
         torch.export.save(program, stream)
