@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from converter.targets.torch import runtime
+from converter.targets.torch import kernels
 from converter.targets.torch.node import Node
 from converter.targets.torch.ops.padding import spatial_pads, torch_pad_order
 from converter.targets.torch.registry import torch_ops
@@ -43,7 +43,7 @@ def max_pool(node: Node, x):
     if node.attr("storage_order", 0) and len(kernel) != 2:
         raise node.unsupported("storage_order=1 outside 2 spatial dims")
     y = _MAX[len(kernel)](x, kernel, strides, begins, dilations, ceil_mode, return_indices=True)
-    return y[0], node.call(runtime.max_pool_indices, y[1], x, node.attr("storage_order", 0))
+    return y[0], node.call(kernels.max_pool_indices, y[1], x, node.attr("storage_order", 0))
 
 
 @torch_ops.register("AveragePool")
@@ -51,7 +51,7 @@ def average_pool(node: Node, x):
     kernel, strides, dilations, begins, ends = _window(node)
     ceil_mode = bool(node.attr("ceil_mode", 0))
     if any(d != 1 for d in dilations):
-        return node.call(runtime.dilated_avg_pool, x, kernel, strides, dilations, begins, ends, ceil_mode,
+        return node.call(kernels.dilated_avg_pool, x, kernel, strides, dilations, begins, ends, ceil_mode,
                          bool(node.attr("count_include_pad", 0)))
     include_pad = bool(node.attr("count_include_pad", 0))
     if begins == ends and all(p <= k // 2 for p, k in zip(begins, kernel, strict=False)):
@@ -59,7 +59,7 @@ def average_pool(node: Node, x):
     pads = torch_pad_order(begins, ends)
     if include_pad:
         return _AVG[len(kernel)](F.pad(x, pads), kernel, strides, 0, ceil_mode, True)
-    return node.call(runtime.avg_pool_exclude_pad, x, kernel, strides, pads, ceil_mode)
+    return node.call(kernels.avg_pool_exclude_pad, x, kernel, strides, pads, ceil_mode)
 
 
 @torch_ops.register("LpPool")
@@ -68,7 +68,7 @@ def lp_pool(node: Node, x):
     p = node.attr("p", 2)
     ceil_mode = bool(node.attr("ceil_mode", 0))
     if any(d != 1 for d in dilations):
-        mean = node.call(runtime.dilated_avg_pool, torch.abs(x).pow(p), kernel, strides, dilations, begins, ends,
+        mean = node.call(kernels.dilated_avg_pool, torch.abs(x).pow(p), kernel, strides, dilations, begins, ends,
                          ceil_mode, True)
         return (mean * math.prod(kernel)).pow(1.0 / p)
     powered = F.pad(torch.abs(x).pow(p), torch_pad_order(begins, ends))
