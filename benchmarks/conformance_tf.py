@@ -166,6 +166,8 @@ def _constants_as_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
         keep.append(node)
     del result.graph.node[:]
     result.graph.node.extend(keep)
+    # Before IR 4 every initializer had to be a graph input; the new ones are not.
+    result.ir_version = max(result.ir_version, 4)
     return result
 
 
