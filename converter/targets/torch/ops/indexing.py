@@ -128,6 +128,8 @@ def compress(node: Node, x, condition):
 
 @torch_ops.register("CumSum")
 def cum_sum(node: Node, x, axis):
+    if not is_traced(axis) and not node.attr("exclusive", 0) and not node.attr("reverse", 0):
+        return torch.cumsum(x, int(axis))
     return node.call(runtime.cumsum, x, axis, node.attr("exclusive", 0), node.attr("reverse", 0))
 
 

@@ -47,7 +47,8 @@ def _interpolate(node: Node, x, scales, sizes, options: dict):
     mode, ctm = options["mode"], options["ctm"]
     if mode == "nearest" and ctm == "asymmetric" and options["nearest_mode"] == "floor":
         return F.interpolate(x, mode="nearest", **kwargs)
-    if mode == "linear" and ctm in ("align_corners", "pytorch_half_pixel"):
+    # half_pixel and torch's align_corners=False agree for linear: both clamp at the edges
+    if mode == "linear" and ctm in ("align_corners", "pytorch_half_pixel", "half_pixel"):
         return F.interpolate(x, mode=_TORCH_LINEAR[rank], align_corners=ctm == "align_corners", **kwargs)
     return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from converter.targets.torch import runtime
 from converter.targets.torch.dims import Dims
@@ -38,10 +39,15 @@ def reshape(node: Node, x, target):
     dims = node.ints(target, "shape")
     if not allowzero and 0 in dims:
         known = node.shape(0) or ()
-        if any(d == 0 and (i >= len(known) or known[i] is None) for i, d in enumerate(dims)):
+        if any(d == 0 and i >= len(known) for i, d in enumerate(dims)) and is_traced(x):
             return node.call(runtime.reshape, x, dims, allowzero)
-        dims = [known[i] if d == 0 else d for i, d in enumerate(dims)]
+        dims = [_size(x, known, i) if d == 0 else d for i, d in enumerate(dims)]
     return x.reshape(dims)
+
+
+def _size(x, known, index: int):
+    """Dim `index` of x: the int when known before running, else `x.size(index)` (symbolic under export)."""
+    return known[index] if index < len(known) and known[index] is not None else x.size(index)
 
 
 @torch_ops.register("Flatten")
@@ -117,7 +123,9 @@ def tile(node: Node, x, repeats):
 
 @torch_ops.register("DepthToSpace")
 def depth_to_space(node: Node, x):
-    return node.call(runtime.depth_to_space, x, node.attr("blocksize"), node.attr("mode", "DCR"))
+    if node.attr("mode", "DCR") == "CRD":
+        return F.pixel_shuffle(x, node.attr("blocksize"))
+    return node.call(runtime.depth_to_space, x, node.attr("blocksize"), "DCR")
 
 
 @torch_ops.register("SpaceToDepth")
