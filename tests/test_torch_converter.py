@@ -258,3 +258,54 @@ def test_backend_runs_on_cuda() -> None:
     want_probs, want_logits = _ort(model, x)
     np.testing.assert_allclose(logits, want_logits, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(probs, want_probs, rtol=1e-3, atol=1e-4)
+
+
+class _Mixed(torch.nn.Module):
+    """Ops exporters emit beyond plain CNNs: GroupNorm, interpolate, ConvTranspose, pixel shuffle,
+    attention, masking, cumsum, topk and einsum."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.norm = torch.nn.GroupNorm(2, 8)
+        self.up = torch.nn.ConvTranspose2d(8, 4, 2, stride=2)
+        self.qkv = torch.nn.Linear(4, 12)
+
+    def forward(self, x: torch.Tensor):
+        functional = torch.nn.functional
+        y = functional.silu(self.norm(self.conv(x)))
+        y = functional.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
+        y = functional.pixel_shuffle(self.up(functional.adaptive_avg_pool2d(y, (4, 4))), 2)
+        tokens = y.reshape(y.shape[0], -1, 4)
+        q, k, v = self.qkv(tokens).chunk(3, -1)
+        attended = functional.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None], is_causal=True)[:, 0]
+        attended = torch.cumsum(attended.masked_fill(attended > 0.5, 0.0), 1)
+        values, indices = torch.topk(attended.sum(-1), 3, dim=1)
+        return values, indices, torch.einsum("bij,bkj->bik", attended, attended).amax(-1)
+
+
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_exporter_ops_round_trip_with_dynamic_batch(dynamo: bool, tmp_path) -> None:
+    from converter.targets.pt2 import write_pt2
+
+    torch.manual_seed(0)
+    native = _Mixed().eval()
+    path = tmp_path / "mixed.onnx"
+    x = torch.randn(2, 3, 16, 16)
+    if dynamo:
+        torch.onnx.export(native, (x,), str(path), input_names=["x"],
+                          dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, dynamo=True)
+    else:
+        torch.onnx.export(native, (x,), str(path), input_names=["x"], dynamic_axes={"x": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+    model = onnx.load(path)
+    x3 = torch.randn(3, 3, 16, 16)
+    with torch.no_grad():
+        want = native(x3)
+        got = to_graph_module(model)(x3)
+    assert write_pt2(model, tmp_path / "mixed.pt2").dynamic_dims == {"x": [0]}
+    with torch.no_grad():
+        exported = torch.export.load(tmp_path / "mixed.pt2").module()(x3)
+    for result in (got, exported):
+        for actual, expected in zip(result, want, strict=True):
+            np.testing.assert_allclose(actual.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
