@@ -148,6 +148,7 @@ class GraphBuilder:
             body = function_body(proto, opset, [_type_proto(t) for t in node.inputs])
             if body is None:
                 raise
+            self.types.update(_infer_types(body[0], body[1], proto, node.inputs))
             for inner in body[0]:
                 self._convert_node(inner, env, tracer, {**self.opsets, **body[1]})
             return
@@ -212,6 +213,24 @@ def _eager(tracer: _Tracer, node: Node, handler: Any, values: list[Any]) -> Any:
     if node.num_outputs == 1:
         return proxy
     return tuple(proxy[i] for i in range(node.num_outputs))
+
+
+def _infer_types(
+    nodes: list[onnx.NodeProto], opsets: dict[str, int], proto: onnx.NodeProto, inputs: tuple[ValueType, ...]
+) -> dict[str, ValueType]:
+    """Types of a function body's values, inferred by onnx from the types of the node's inputs."""
+    known = [
+        onnx.helper.make_value_info(name, _type_proto(value))
+        for name, value in zip(proto.input, inputs, strict=False)
+        if name and value.dtype is not None
+    ]
+    graph = onnx.helper.make_graph(nodes, "body", known, [onnx.ValueInfoProto(name=n) for n in proto.output if n])
+    imports = [onnx.helper.make_opsetid(domain, version) for domain, version in opsets.items()]
+    try:
+        inferred = onnx.shape_inference.infer_shapes(onnx.helper.make_model(graph, opset_imports=imports))
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError):
+        return {}
+    return {k: v for k, v in value_types(inferred).items() if v.dtype is not None and k not in proto.input}
 
 
 def _type_proto(value: ValueType) -> onnx.TypeProto:
