@@ -309,3 +309,25 @@ def test_exporter_ops_round_trip_with_dynamic_batch(dynamo: bool, tmp_path) -> N
     for result in (got, exported):
         for actual, expected in zip(result, want, strict=True):
             np.testing.assert_allclose(actual.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_branch_using_an_outer_shape_value() -> None:
+    one = numpy_helper.from_array(np.array(1.0, np.float32), "one")
+    then_graph = helper.make_graph(
+        [helper.make_node("Expand", ["one", "s"], ["t"])], "then", [], [helper.make_tensor_value_info("t", 1, None)]
+    )
+    else_graph = helper.make_graph(
+        [helper.make_node("Neg", ["x"], ["e"])], "else", [], [helper.make_tensor_value_info("e", 1, None)]
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Shape", ["x"], ["s"]),
+         helper.make_node("If", ["c"], ["y"], then_branch=then_graph, else_branch=else_graph)], "g",
+        [helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [one],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    for flag in (True, False):
+        c = np.array(flag)
+        np.testing.assert_allclose(_ours(model, c, x).numpy(), _ort(model, c, x)[0])

@@ -103,7 +103,9 @@ class GraphBuilder:
         captured: list[Any] = []
         for name in _free_names(graph):
             value = (outer or {}).get(name)
-            if is_traced(value):
+            if isinstance(value, Dims) and not value.known:
+                value = materialize(value)  # computed in the outer graph, passed in like any tensor
+            if is_traced(value) or isinstance(value, list) and any(is_traced(v) for v in value):
                 env[name] = _placeholder(tracer, placeholders.fresh(name, "outer"), name)
                 captured.append(value)
             elif value is not None:

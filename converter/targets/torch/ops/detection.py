@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from converter.targets.torch import vision
-from converter.targets.torch.node import Node
+from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
 
 
@@ -15,7 +15,7 @@ def non_max_suppression(node: Node, boxes, scores, max_boxes=None, iou_threshold
 
 @torch_ops.register("Col2Im", since=18)
 def col2im(node: Node, x, image_shape, block_shape):
-    spatial = len(node.ints(block_shape, "block_shape")) if not hasattr(block_shape, "node") else 2
+    spatial = len(node.ints(block_shape, "block_shape")) if not is_traced(block_shape) else node.shape(2)[0]
     if spatial != 2:
         raise node.unsupported(f"{spatial} spatial dims (only 2)")
     pads = node.attr("pads", [0] * 4)
