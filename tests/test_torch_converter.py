@@ -121,14 +121,14 @@ def test_unsupported_op_names_the_node_op_and_opset() -> None:
 
 
 def test_unsupported_attribute_names_the_node() -> None:
-    scales = numpy_helper.from_array(np.array([1, 1, 0.5, 0.5], np.float32), "scales")
+    weight = numpy_helper.from_array(np.ones((1, 1, 2, 2, 2, 2), np.float32), "w")
     graph = helper.make_graph(
-        [helper.make_node("Resize", ["x", "", "scales"], ["y"], name="shrink", mode="linear", antialias=1)], "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [scales],
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv4d", kernel_shape=[2, 2, 2, 2])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 3, 3, 3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
-    with pytest.raises(UnsupportedOpError, match="shrink.*antialias"):
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(UnsupportedOpError, match="conv4d.*4 spatial dims"):
         to_graph_module(model)
 
 

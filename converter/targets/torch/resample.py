@@ -18,7 +18,7 @@ def _source(dst: torch.Tensor, size_in: int, size_out: int, scale: float, mode: 
         offset = size_in / 2 * (1 - adjustment)
         return offset + (dst + 0.5) / scale - 0.5
     if mode == "pytorch_half_pixel":
-        return (dst + 0.5) / scale - 0.5 if size_out > 1 else torch.zeros_like(dst)
+        return (dst + 0.5) / scale - 0.5 if size_out > 1 else torch.full_like(dst, -0.5)
     if mode == "align_corners":
         return dst * (size_in - 1) / (size_out - 1) if size_out > 1 else torch.zeros_like(dst)
     if mode == "asymmetric":
@@ -52,12 +52,34 @@ def _cubic_weights(t: torch.Tensor, a: float) -> torch.Tensor:
     return torch.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], -1)
 
 
+def _antialiased(src: torch.Tensor, scale: float, mode: str, a: float):
+    """Neighbours and weights of a downscaling filter stretched by 1/scale (ONNX antialias)."""
+    start = math.floor((-1 if mode == "linear" else -2) / scale) + 1
+    offsets = torch.arange(start, 2 - start, dtype=torch.float64, device=src.device)
+    whole = src == torch.floor(src)
+    base = torch.where(whole, src - 1, torch.floor(src))
+    ratio = torch.where(whole, torch.ones_like(src), src - torch.floor(src))
+    distance = ((offsets[None, :] - ratio[:, None]) * scale).abs()
+    if mode == "linear":
+        weights = (1 - distance).clamp(0, 1)
+    else:
+        near = ((a + 2) * distance - (a + 3)) * distance * distance + 1
+        far = ((a * distance - 5 * a) * distance + 8 * a) * distance - 4 * a
+        weights = torch.where(distance <= 1, near, torch.where(distance < 2, far, torch.zeros_like(distance)))
+    return (base[:, None] + offsets[None, :]).long(), weights / weights.sum(-1, keepdim=True)
+
+
 def _along(x, axis, size_out, scale, options, roi) -> torch.Tensor:
     size_in = x.shape[axis]
     dst = torch.arange(size_out, dtype=torch.float64, device=x.device)
     src = _source(dst, size_in, size_out, scale, options["ctm"], roi)
     mode = options["mode"]
-    if mode == "nearest":
+    if options.get("antialias") and mode != "nearest" and scale < 1:
+        indices, weights = _antialiased(src, scale, mode, options["cubic_coeff_a"])
+        if options["exclude_outside"]:
+            weights = weights * ((indices >= 0) & (indices < size_in))
+            weights = weights / weights.sum(-1, keepdim=True)
+    elif mode == "nearest":
         index = _nearest(src, options["nearest_mode"]).long().clamp(0, size_in - 1)
         weights, indices = torch.ones(size_out, 1, dtype=torch.float64, device=x.device), index[:, None]
     elif mode == "linear":

@@ -12,11 +12,9 @@ _TORCH_LINEAR = {3: "linear", 4: "bilinear", 5: "trilinear"}
 
 
 def _options(node: Node) -> dict:
-    mode = node.attr("mode", "nearest")
-    if node.attr("antialias", 0) and mode != "nearest":
-        raise node.unsupported("antialias")
     return {
-        "mode": mode,
+        "mode": node.attr("mode", "nearest"),
+        "antialias": node.attr("antialias", 0),
         "ctm": node.attr("coordinate_transformation_mode", "half_pixel" if node.opset >= 11 else "asymmetric"),
         "nearest_mode": node.attr("nearest_mode", "round_prefer_floor"),
         "cubic_coeff_a": node.attr("cubic_coeff_a", -0.75),
@@ -32,7 +30,7 @@ def _interpolate(node: Node, x, scales, sizes, options: dict):
     rank = len(node.shape(0) or ())
     if options["axes"] is not None or rank not in _TORCH_LINEAR or any(is_traced(v) for v in (scales, sizes)):
         return None
-    if options["keep_aspect_ratio_policy"] != "stretch":
+    if options["keep_aspect_ratio_policy"] != "stretch" or options["antialias"]:
         return None
     size_list = node.ints(sizes, "sizes") if sizes is not None and sizes.numel() else None
     factors = [float(v) for v in scales.reshape(-1).tolist()] if scales is not None and scales.numel() else None
