@@ -15,6 +15,7 @@ import onnx
 
 from converter import pyref
 from converter.atomic import atomic_path, check_writable
+from converter.deadline import deadline
 from converter.errors import GraphtoolError
 from converter.formats import FRAMEWORK, Format, detect
 from converter.inputs import InputSpec, example_arrays, load_npz, match_arrays, merge_specs, parse_spec
@@ -61,6 +62,15 @@ def load(source: str | Path | Any, options: LoadOptions | None = None, **fields:
     Options come as a LoadOptions or as its fields: load("m.pt", input_specs=["x:batch,8"], trace="auto").
     """
     options = replace(options or LoadOptions(), **fields)
+    with deadline(options.timeout, f"loading {_describe(source)}"):
+        return _load(source, options)
+
+
+def _describe(source: Any) -> str:
+    return str(source) if isinstance(source, (str, Path)) else type(source).__name__
+
+
+def _load(source: str | Path | Any, options: LoadOptions) -> LoadedModel:
     if isinstance(source, onnx.ModelProto):
         return _finish_onnx(LoadedModel(source, SourceInfo("<memory>", Format.ONNX.value, "onnx")), options)
     if not isinstance(source, (str, Path)):

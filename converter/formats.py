@@ -45,6 +45,8 @@ ACCEPTED = (
     "SavedModel directories, Keras (.keras/.h5), or a Python reference file.py:name / package.module:name"
 )
 
+MAX_UNPACKED_BYTES = 64 * 2**30
+MAX_COMPRESSION_RATIO = 1000
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
 
@@ -98,9 +100,11 @@ def _detect_file(path: Path) -> Format:
 def _detect_zip(path: Path) -> Format:
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+            members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise GraphtoolError(f"{path}: a damaged zip archive ({error}); expected {ACCEPTED}") from None
+    _refuse_zip_bomb(path, members)
+    names = [member.filename for member in members]
     members = {name.split("/", 1)[-1] for name in names}
     if "config.json" in names and "model.weights.h5" in names:
         return Format.KERAS
@@ -111,6 +115,19 @@ def _detect_zip(path: Path) -> Format:
     if "data.pkl" in members:
         return Format.TORCH_PICKLE
     raise GraphtoolError(f"{path}: a zip archive that is neither PyTorch nor Keras; expected {ACCEPTED}")
+
+
+def _refuse_zip_bomb(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    """Declared sizes are checked before any loader unpacks a member."""
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise GraphtoolError(f"{path}: its zip members declare {unpacked / 2**30:.1f} GiB unpacked, over graphtool's "
+                             f"{MAX_UNPACKED_BYTES / 2**30:.0f} GiB limit")
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > 2**26 and ratio > MAX_COMPRESSION_RATIO:
+            raise GraphtoolError(f"{path}: member {member.filename} would unpack {ratio:.0f}x its stored size "
+                                 "(a zip bomb, or not a model)")
 
 
 def _parses_as_onnx(path: Path) -> bool:

@@ -15,6 +15,14 @@ FIXTURES = ROOT / "fixtures"
 TORCH_DIR = FIXTURES / "torch"
 TF_DIR = FIXTURES / "tf"
 
+FUZZ_COUNTS: dict[str, int] = {}  # format -> mutated cases run, reported at the end of the session
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FUZZ_COUNTS:
+        per_format = ", ".join(f"{name} {count}" for name, count in sorted(FUZZ_COUNTS.items()))
+        terminalreporter.write_line(f"fuzz: {sum(FUZZ_COUNTS.values())} mutated cases ({per_format})")
+
 
 @pytest.fixture
 def cli():

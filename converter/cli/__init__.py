@@ -44,4 +44,7 @@ _register_commands()
 
 def main() -> None:
     """Console-script entry point."""
+    from converter.deadline import terminate_as_interrupt
+
+    terminate_as_interrupt()
     app(prog_name="graphtool")

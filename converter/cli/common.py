@@ -18,7 +18,7 @@ from converter.errors import GraphtoolError
 __all__ = [
     "Settings", "settings", "handle_errors", "out", "err", "print_json",
     "InputOpt", "InputsOpt", "FromOpt", "TraceOpt", "OpsetOpt", "SignatureOpt", "ModelClassOpt",
-    "TrustPickleOpt", "TrustCodeOpt", "JsonOpt", "load_options",
+    "TrustPickleOpt", "TrustCodeOpt", "JsonOpt", "TimeoutOpt", "load_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -91,6 +91,9 @@ TrustCodeOpt = Annotated[
     bool, typer.Option("--trust-code", help="Allow Keras models that carry Python code (Lambda layers).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+TimeoutOpt = Annotated[
+    float | None, typer.Option("--timeout", min=0.1, help="Give up loading and tracing after this many seconds.")
+]
 
 
 def load_options(
@@ -104,6 +107,7 @@ def load_options(
     model_class: str | None = None,
     trust_pickle: bool = False,
     trust_code: bool = False,
+    timeout: float | None = None,
 ):
     """Build the API's LoadOptions from the shared command-line options."""
     from converter.api import LoadOptions
@@ -118,4 +122,5 @@ def load_options(
         model_class=model_class,
         trust_pickle=trust_pickle,
         trust_code=trust_code,
+        timeout=timeout,
     )

@@ -17,6 +17,7 @@ from converter.cli.common import (
     ModelClassOpt,
     OpsetOpt,
     SignatureOpt,
+    TimeoutOpt,
     TraceOpt,
     TrustCodeOpt,
     TrustPickleOpt,
@@ -62,6 +63,7 @@ def diff(
     model_class: ModelClassOpt = None,
     trust_pickle: TrustPickleOpt = False,
     trust_code: TrustCodeOpt = False,
+    timeout: TimeoutOpt = None,
 ) -> None:
     """Compare two models in any formats: nodes added, removed and changed, weights, signature, opset."""
     from converter import api
@@ -70,7 +72,7 @@ def diff(
 
     options = common.load_options(
         input=input, inputs=inputs, trace=trace, opset=opset, signature=signature, model_class=model_class,
-        trust_pickle=trust_pickle, trust_code=trust_code,
+        trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
     )
     loaded_a, loaded_b = api.load(a, options), api.load(b, options)
     ga, gb = to_graph(loaded_a.model), to_graph(loaded_b.model)
@@ -116,6 +118,7 @@ def render(
     model_class: ModelClassOpt = None,
     trust_pickle: TrustPickleOpt = False,
     trust_code: TrustCodeOpt = False,
+    timeout: TimeoutOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Draw MODEL with Graphviz: ops clustered by scope, big graphs collapsed to stay legible."""
@@ -125,7 +128,7 @@ def render(
 
     options = common.load_options(
         input=input, inputs=inputs, trace=trace, opset=opset, signature=signature, model_class=model_class,
-        trust_pickle=trust_pickle, trust_code=trust_code,
+        trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
     )
     chosen = output_format(output or Path(f"model.{fmt or 'svg'}"), fmt)
     path = output or DEFAULT_DIR / f"{_stem(model)}.{chosen}"

@@ -17,6 +17,7 @@ from converter.cli.common import (
     ModelClassOpt,
     OpsetOpt,
     SignatureOpt,
+    TimeoutOpt,
     TraceOpt,
     TrustCodeOpt,
     TrustPickleOpt,
@@ -55,6 +56,7 @@ def convert(
     model_class: ModelClassOpt = None,
     trust_pickle: TrustPickleOpt = False,
     trust_code: TrustCodeOpt = False,
+    timeout: TimeoutOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Convert MODEL to another format and check it computes the same outputs."""
@@ -62,7 +64,7 @@ def convert(
 
     options = common.load_options(
         input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
-        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code,
+        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
     )
     with _progress(f"converting {model} to {to}", json):
         result = api.convert(model, to, output, options, force, validate=not no_validate, keep_failed=keep_failed,
@@ -87,6 +89,7 @@ def inspect(
     model_class: ModelClassOpt = None,
     trust_pickle: TrustPickleOpt = False,
     trust_code: TrustCodeOpt = False,
+    timeout: TimeoutOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Show MODEL's format, interface, size, op mix and structure."""
@@ -94,7 +97,7 @@ def inspect(
 
     options = common.load_options(
         input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
-        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code,
+        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
     )
     with _progress(f"loading {model}", json):
         summary = api.inspect(model, options)

@@ -19,6 +19,7 @@ from converter.cli.common import (
     ModelClassOpt,
     OpsetOpt,
     SignatureOpt,
+    TimeoutOpt,
     TraceOpt,
     TrustCodeOpt,
     TrustPickleOpt,
@@ -56,6 +57,7 @@ def validate(
     model_class: ModelClassOpt = None,
     trust_pickle: TrustPickleOpt = False,
     trust_code: TrustCodeOpt = False,
+    timeout: TimeoutOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Check that MODEL's ONNX computes what its source computes (or what OTHER computes), per device."""
@@ -63,7 +65,7 @@ def validate(
 
     options = common.load_options(
         input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
-        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code,
+        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
     )
     result = run_validation(model, against, device=device, options=options, samples=samples, seed=seed,
                             tolerances=tolerances_from(rtol, atol, tolerance), locate=locate)

@@ -28,6 +28,7 @@ class LoadOptions:
     model_class: str | None = None
     trust_pickle: bool = False
     trust_code: bool = False
+    timeout: float | None = None  # seconds for loading and tracing
 
 
 @dataclass(frozen=True)

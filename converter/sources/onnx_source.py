@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 
@@ -30,6 +31,7 @@ def read_onnx(path: Path) -> onnx.ModelProto:
     if not model.HasField("graph"):
         raise GraphtoolError(f"{path}: an ONNX file without a graph; expected a complete model")
     if _uses_external_data(model):
+        _check_external_data(model, path)
         try:
             onnx.load_external_data_for_model(model, str(path.parent))
         except (OSError, ValueError, onnx.checker.ValidationError) as error:
@@ -64,4 +66,49 @@ def graph_input_specs(model: onnx.ModelProto) -> list[InputSpec]:
 
 
 def _uses_external_data(model: onnx.ModelProto) -> bool:
-    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in _initializers(model.graph))
+
+
+def _initializers(graph: onnx.GraphProto):
+    stack = [graph]
+    while stack:
+        current = stack.pop()
+        yield from current.initializer
+        for node in current.node:
+            for attribute in node.attribute:
+                stack.extend([attribute.g] if attribute.HasField("g") else attribute.graphs)
+
+
+def _check_external_data(model: onnx.ModelProto, path: Path) -> None:
+    """Every external tensor must live inside the model's folder and fit in its file (CVE-2024-27318)."""
+    folder = path.parent.resolve()
+    for tensor in _initializers(model.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        info = {entry.key: entry.value for entry in tensor.external_data}
+        location = info.get("location", "")
+        target = (folder / location).resolve()
+        if not location or Path(location).is_absolute() or ".." in Path(location).parts or folder not in target.parents:
+            raise GraphtoolError(f"{path}: weight '{tensor.name}' points outside the model's folder ({location!r}); "
+                                 "refusing to read it")
+        if not target.is_file():
+            raise GraphtoolError(f"{path}: weight '{tensor.name}' is stored in {location}, which is missing; keep "
+                                 "the data file beside the model")
+        _check_extent(tensor, info, target, path)
+
+
+def _check_extent(tensor: onnx.TensorProto, info: dict[str, str], target: Path, path: Path) -> None:
+    size = target.stat().st_size
+    try:
+        offset = int(info.get("offset", "0"))
+        length = int(info["length"]) if "length" in info else size - offset
+    except ValueError:
+        raise GraphtoolError(f"{path}: weight '{tensor.name}' has a malformed offset or length") from None
+    if offset < 0 or length < 0 or offset + length > size:
+        raise GraphtoolError(f"{path}: weight '{tensor.name}' declares {length} bytes at offset {offset}, but "
+                             f"{target.name} holds only {size}; the data file is truncated or not this model's")
+    itemsize = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize if tensor.data_type else 0
+    needed = int(np.prod(tensor.dims, dtype=np.int64)) * itemsize if tensor.dims else itemsize
+    if tensor.data_type != onnx.TensorProto.STRING and needed != length:
+        raise GraphtoolError(f"{path}: weight '{tensor.name}' has shape {list(tensor.dims)} ({needed} bytes) but "
+                             f"{length} bytes of data")
