@@ -26,7 +26,7 @@ demo: setup
 	@mkdir -p $(DEMO)
 	$(BIN)/graphtool convert fixtures/torch/cnn.pt2 --to onnx -o $(DEMO)/cnn.onnx --force
 	$(BIN)/graphtool inspect $(DEMO)/cnn.onnx
-	$(BIN)/graphtool render $(DEMO)/cnn.onnx -o graphviz_out/cnn.svg
+	$(BIN)/graphtool render $(DEMO)/cnn.onnx -o graphviz_out/cnn.svg --force
 	@echo
 	@echo "ONNX model:  $(DEMO)/cnn.onnx"
 	@echo "diagram:     graphviz_out/cnn.svg"

@@ -17,6 +17,7 @@ from pathlib import Path
 import graphviz
 import networkx as nx
 
+from converter.atomic import atomic_path, check_writable
 from converter.collapse import Item, Plan, draw_scope, focus, plan_diff, plan_scopes, resolve_node, resolve_scopes
 from converter.diff import Diff
 from converter.errors import GraphtoolError
@@ -116,21 +117,25 @@ def output_format(path: Path, fmt: str | None) -> str:
     return chosen
 
 
-def write_rendering(rendering: Rendering, path: Path, fmt: str) -> Written:
-    """Write the .dot source and, when Graphviz is installed, the diagram in ``fmt``."""
+def write_rendering(rendering: Rendering, path: Path, fmt: str, force: bool = False) -> Written:
+    """Write the .dot source and, when Graphviz is installed, the diagram in ``fmt``; atomically, never
+    replacing an existing file unless ``force``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     dot_path = path if fmt == "dot" else path.with_suffix(".dot")
     if dot_path == path and fmt != "dot":
         dot_path = path.with_name(path.name + ".dot")
-    dot_path.write_text(rendering.source, encoding="utf-8")
+    for target in {dot_path, path}:
+        check_writable(target, force)
+    with atomic_path(dot_path, force) as temporary:
+        temporary.write_text(rendering.source, encoding="utf-8")
     if fmt == "dot":
         return Written(dot_path, dot_path, fmt)
     if shutil.which("dot") is None:
         return Written(None, dot_path, fmt, (_INSTALL_HINT,))
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), atomic_path(path, force) as temporary:
             warnings.simplefilter("ignore", graphviz.FormatSuffixMismatchWarning)
-            graphviz.render("dot", fmt, str(dot_path), outfile=str(path), quiet=True)
+            graphviz.render("dot", fmt, str(dot_path), outfile=str(temporary), quiet=True)
     except graphviz.CalledProcessError as error:
         raise GraphtoolError(f"Graphviz could not draw {dot_path}: {error.stderr or error}") from None
     return Written(path, dot_path, fmt)

@@ -95,6 +95,19 @@ def test_diff_render_writes_a_dot_file_at_least(models):
     assert "wrote out/diff.dot" in result.stdout
 
 
+def test_diagrams_are_not_overwritten_without_force(models):
+    assert graphtool("diff", "a.onnx", "b.onnx", "--render", "d.dot").exit_code == 0
+    (models / "d.dot").write_text("keep me")
+    refused = graphtool("diff", "a.onnx", "b.onnx", "--render", "d.dot")
+    assert refused.exit_code == 2 and "--force" in refused.stderr
+    assert (models / "d.dot").read_text() == "keep me"
+    assert graphtool("diff", "a.onnx", "b.onnx", "--render", "d.dot", "--force").exit_code == 0
+    assert (models / "d.dot").read_text() != "keep me"
+    assert graphtool("render", "a.onnx", "-o", "r.dot").exit_code == 0
+    assert graphtool("render", "a.onnx", "-o", "r.dot").exit_code == 2
+    assert graphtool("render", "a.onnx", "-o", "r.dot", "--force").exit_code == 0
+
+
 @needs_dot
 def test_diff_render_svg(models):
     result = graphtool("diff", "a.onnx", "b.onnx", "--render", "diff.svg", "--json")

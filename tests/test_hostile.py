@@ -73,6 +73,22 @@ def test_external_data_sizes_are_checked_before_reading(tmp_path):
         api.load(str(_external_model(tmp_path, "absent.bin")))
 
 
+def test_model_over_two_gigabytes_is_refused_before_reading(tmp_path):
+    weight = numpy_helper.from_array(np.zeros(1, np.float32), "w")
+    weight.ClearField("raw_data")
+    del weight.dims[:]
+    weight.dims.append(3 * 2**28)  # 3 GiB of float32
+    weight.data_location = TensorProto.EXTERNAL
+    weight.external_data.add(key="location", value="big.bin")
+    with open(tmp_path / "big.bin", "wb") as stream:
+        stream.truncate(3 * 2**30)  # sparse: takes no disk space
+    graph = helper.make_graph([helper.make_node("Identity", ["w"], ["y"])], "g", [],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
+    onnx.save(helper.make_model(graph, ir_version=10), tmp_path / "big.onnx")
+    with pytest.raises(GraphtoolError, match="3.0 GiB with its external weights"):
+        api.load(str(tmp_path / "big.onnx"))
+
+
 def test_zip_bomb_is_refused_before_unpacking(tmp_path):
     path = tmp_path / "bomb.keras"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from converter.cli import common
 from converter.cli.common import (
+    FromOpt,
     InputOpt,
     InputsOpt,
     JsonOpt,
@@ -55,8 +56,10 @@ def diff(
     atol: Annotated[
         float, typer.Option("--atol", help="Weight values this close count as unchanged.", min=0.0)
     ] = 0.0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing diagram files.")] = False,
     input: InputOpt = None,
     inputs: InputsOpt = None,
+    source_format: FromOpt = None,
     trace: TraceOpt = "export",
     opset: OpsetOpt = None,
     signature: SignatureOpt = "serving_default",
@@ -71,9 +74,14 @@ def diff(
     from converter.graph import to_graph
 
     options = common.load_options(
-        input=input, inputs=inputs, trace=trace, opset=opset, signature=signature, model_class=model_class,
+        input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
+        model_class=model_class,
         trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
     )
+    if render_file is not None and render_file.parent.is_dir():
+        from converter.atomic import check_writable
+
+        check_writable(render_file, force)  # before the slow loading, so a refusal costs nothing
     loaded_a, loaded_b = api.load(a, options), api.load(b, options)
     ga, gb = to_graph(loaded_a.model), to_graph(loaded_b.model)
     result = diff_graphs(ga, gb, atol=atol)
@@ -82,7 +90,7 @@ def diff(
         from converter.render import output_format, render_diff, write_rendering
 
         rendering = render_diff(ga, gb, result, title=f"{a} → {b}")
-        written = write_rendering(rendering, render_file, output_format(render_file, None))
+        written = write_rendering(rendering, render_file, output_format(render_file, None), force)
     if json:
         document = result.to_dict(renames=renames)
         document["a"], document["b"] = loaded_a.source.to_dict(), loaded_b.source.to_dict()
@@ -110,8 +118,10 @@ def render(
     max_nodes: Annotated[
         int, typer.Option("--max-nodes", help="Collapse bigger graphs to about this many boxes; 0: never.", min=0)
     ] = 300,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing diagram files.")] = False,
     input: InputOpt = None,
     inputs: InputsOpt = None,
+    source_format: FromOpt = None,
     trace: TraceOpt = "export",
     opset: OpsetOpt = None,
     signature: SignatureOpt = "serving_default",
@@ -127,15 +137,20 @@ def render(
     from converter.render import output_format, render_graph, write_rendering
 
     options = common.load_options(
-        input=input, inputs=inputs, trace=trace, opset=opset, signature=signature, model_class=model_class,
+        input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
+        model_class=model_class,
         trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
     )
     chosen = output_format(output or Path(f"model.{fmt or 'svg'}"), fmt)
     path = output or DEFAULT_DIR / f"{_stem(model)}.{chosen}"
+    if path.parent.is_dir():
+        from converter.atomic import check_writable
+
+        check_writable(path, force)  # before the slow loading, so a refusal costs nothing
     graph = to_graph(api.load(model, options).model)
     rendering = render_graph(graph, depth=depth, expand=expand or (), focus_node=focus, radius=radius,
                              max_nodes=max_nodes, title=model)
-    written = write_rendering(rendering, path, chosen)
+    written = write_rendering(rendering, path, chosen, force)
     if json:
         common.print_json({**written.to_dict(), "rendering": rendering.to_dict(),
                            "notes": [*rendering.notes, *written.notes]})

@@ -32,6 +32,7 @@ def read_onnx(path: Path) -> onnx.ModelProto:
         raise GraphtoolError(f"{path}: an ONNX file without a graph; expected a complete model")
     if _uses_external_data(model):
         _check_external_data(model, path)
+        _refuse_over_protobuf_limit(model, path)
         try:
             onnx.load_external_data_for_model(model, str(path.parent))
         except (OSError, ValueError, onnx.checker.ValidationError) as error:
@@ -95,6 +96,16 @@ def _check_external_data(model: onnx.ModelProto, path: Path) -> None:
             raise GraphtoolError(f"{path}: weight '{tensor.name}' is stored in {location}, which is missing; keep "
                                  "the data file beside the model")
         _check_extent(tensor, info, target, path)
+
+
+def _refuse_over_protobuf_limit(model: onnx.ModelProto, path: Path) -> None:
+    """Weights are loaded into one protobuf, which cannot exceed 2 GB: say so before reading any of them."""
+    external = sum(int(np.prod(t.dims, dtype=np.int64)) * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+                   for t in _initializers(model.graph) if t.data_location == onnx.TensorProto.EXTERNAL)
+    total = model.ByteSize() + external
+    if total > onnx.checker.MAXIMUM_PROTOBUF:
+        raise GraphtoolError(f"{path}: {total / 2**30:.1f} GiB with its external weights; graphtool handles models "
+                             "up to 2 GiB so far")
 
 
 def _check_extent(tensor: onnx.TensorProto, info: dict[str, str], target: Path, path: Path) -> None:
