@@ -36,11 +36,12 @@ def _tiny_onnx(folder: Path) -> Path:
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         model = _tiny_onnx(Path(folder))
+        graphtool = [sys.executable, "-m", "converter"]
         baseline = _median_seconds([sys.executable, "-c", "pass"])
         rows = [
             ("python -c pass", baseline),
-            ("graphtool --help", _median_seconds([sys.executable, "-m", "converter", "--help"])),
-            ("graphtool inspect relu.onnx", _median_seconds([sys.executable, "-m", "converter", "inspect", str(model)])),
+            ("graphtool --help", _median_seconds([*graphtool, "--help"])),
+            ("graphtool inspect relu.onnx", _median_seconds([*graphtool, "inspect", str(model)])),
         ]
     print(f"median of {RUNS} runs each")
     for name, seconds in rows:
