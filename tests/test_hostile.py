@@ -89,6 +89,19 @@ def test_model_over_two_gigabytes_is_refused_before_reading(tmp_path):
         api.load(str(tmp_path / "big.onnx"))
 
 
+def test_protobuf_declaring_an_enormous_field_fails_cleanly(cli, tmp_path):
+    path = tmp_path / "huge.onnx"
+    # ModelProto.graph (field 7) declared 2**40 bytes long, in a 20-byte file: nothing may allocate that.
+    length = bytearray()
+    size = 2**40
+    while size:
+        length.append((size & 0x7F) | (0x80 if size > 0x7F else 0))
+        size >>= 7
+    path.write_bytes(b"\x08\x0a\x3a" + bytes(length) + b"\x00" * 8)
+    result = cli("inspect", path)
+    assert result.exit_code == 2 and "not a readable ONNX model" in result.stderr
+
+
 def test_zip_bomb_is_refused_before_unpacking(tmp_path):
     path = tmp_path / "bomb.keras"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
