@@ -272,3 +272,23 @@ def test_pad_and_slice_keep_channels_last_between_convolutions():
     x = rng.standard_normal((2, 3, 12, 12)).astype(np.float32)
     _assert_matches(model, [x], rtol=1e-4, atol=1e-4)
     assert count_transposes(from_onnx(model)) == 2
+
+
+def test_shape_arithmetic_on_static_shapes_is_folded():
+    inits = [
+        numpy_helper.from_array(np.array(0, np.int64), "zero"),
+        numpy_helper.from_array(np.array([-1], np.int64), "minus_one"),
+    ]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"]),
+        helper.make_node("Unsqueeze", ["batch", "axes"], ["batch1"]),
+        helper.make_node("Concat", ["batch1", "minus_one"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["y"]),
+    ]
+    inits.append(numpy_helper.from_array(np.array([0], np.int64), "axes"))
+    model = _model(nodes, [_float_input("x", [2, 3, 4])], [_output("y")], inits)
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    _assert_matches(model, [x])
+    ops = {op.type for op in from_onnx(model).call.get_concrete_function().graph.get_operations()}
+    assert not ops & {"Shape", "GatherV2", "ConcatV2", "ExpandDims"}

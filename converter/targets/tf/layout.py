@@ -190,7 +190,8 @@ class Layouts:
                 self._store(new_node, _as_list(handler(new_node, *new_args)), 0, handler.outputs_last)
                 return
         args = [self.onnx(n) if n else None for n in names]
-        self._store(node, _as_list(handler(node, *args)), start=0)
+        folded = _fold(node, handler, args)
+        self._store(node, folded if folded is not None else _as_list(handler(node, *args)), start=0)
 
     def _operand(self, name: str, ndim: int) -> Any:
         if not name:
@@ -230,6 +231,27 @@ class Layouts:
 
     def __contains__(self, name: str) -> bool:
         return name in self._onnx or name in self._last or name in self._parent
+
+
+# Largest result (in elements) that constant folding embeds in the graph.
+FOLD_MAX_ELEMENTS = 1 << 16
+
+
+def _fold(node: Node, handler: Callable, args: list[Any]) -> list[np.ndarray] | None:
+    """Evaluate a node whose inputs are all constants once, at conversion time (shape arithmetic)."""
+    present = [a for a in args if a is not None]
+    if not present or not all(isinstance(a, np.ndarray | np.generic) for a in present):
+        return None
+    if any(attr.type in (attr.GRAPH, attr.GRAPHS) for attr in node.proto.attribute):
+        return None
+    with tf.init_scope():
+        outputs = _as_list(handler(node, *args))
+    if not all(isinstance(o, np.ndarray | np.generic) or hasattr(o, "numpy") for o in outputs):
+        return None
+    arrays = [np.asarray(o) if isinstance(o, np.ndarray | np.generic) else o.numpy() for o in outputs]
+    if sum(a.size for a in arrays) > FOLD_MAX_ELEMENTS or any(a.dtype == object for a in arrays):
+        return None
+    return arrays
 
 
 def _as_list(result: Any) -> list[Any]:
