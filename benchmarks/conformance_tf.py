@@ -30,6 +30,8 @@ def outputs_match(expected, actual, rtol: float, atol: float) -> bool:
     if len(expected) != len(actual):
         return False
     for want, got in zip(expected, actual, strict=True):
+        if isinstance(want, np.generic):
+            want = np.asarray(want)
         if isinstance(want, list) or not isinstance(want, np.ndarray):
             return False
         got = np.asarray(got)

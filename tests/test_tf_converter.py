@@ -292,3 +292,23 @@ def test_shape_arithmetic_on_static_shapes_is_folded():
     _assert_matches(model, [x])
     ops = {op.type for op in from_onnx(model).call.get_concrete_function().graph.get_operations()}
     assert not ops & {"Shape", "GatherV2", "ConcatV2", "ExpandDims"}
+
+
+def test_quantize_dequantize_per_axis_matches():
+    inits = [
+        numpy_helper.from_array(np.array([0.05, 0.1, 0.2], np.float32), "scale"),
+        numpy_helper.from_array(np.array([3, 0, 250], np.uint8), "zero"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "scale", "zero"], ["q"], axis=1),
+        helper.make_node("DequantizeLinear", ["q", "scale", "zero"], ["y"], axis=1),
+        helper.make_node("DynamicQuantizeLinear", ["x"], ["dq", "dscale", "dzero"]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("q", TensorProto.UINT8, None),
+        _output("y"),
+        helper.make_tensor_value_info("dq", TensorProto.UINT8, None),
+    ]
+    model = _model(nodes, [_float_input("x", [2, 3, 4])], outputs, inits, opset=13)
+    x = np.random.default_rng(4).normal(0, 3, (2, 3, 4)).astype(np.float32)
+    _assert_matches(model, [x], rtol=0, atol=1e-6)

@@ -18,6 +18,7 @@ HANDLER_MODULES = (
     "loss",
     "activations",
     "linalg",
+    "quantize",
     "conv",
     "pool",
     "norm",
