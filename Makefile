@@ -25,10 +25,12 @@ dot:
 demo: setup
 	@mkdir -p $(DEMO)
 	$(BIN)/graphtool convert fixtures/torch/cnn.pt2 --to onnx -o $(DEMO)/cnn.onnx --force
+	$(BIN)/graphtool convert fixtures/torch/cnn.pt2 --to savedmodel -o $(DEMO)/cnn_savedmodel --force
 	$(BIN)/graphtool inspect $(DEMO)/cnn.onnx
 	$(BIN)/graphtool render $(DEMO)/cnn.onnx -o graphviz_out/cnn.svg --force
 	@echo
 	@echo "ONNX model:  $(DEMO)/cnn.onnx"
+	@echo "SavedModel:  $(DEMO)/cnn_savedmodel"
 	@echo "diagram:     graphviz_out/cnn.svg"
 
 test: setup

@@ -5,8 +5,7 @@ from __future__ import annotations
 import inspect as inspect_module
 import json
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,9 @@ from converter.sources.base import LoadedModel, LoadOptions, SourceInfo
 from converter.sources.common import class_names
 from converter.sources.onnx_source import graph_input_specs, load_onnx
 from converter.summary import Summary, summarize
+from converter.targets.artifacts import TARGETS, target_named
 from converter.validation.report import ValidationReport
+from converter.validation.runners import Runner
 from converter.validation.tolerance import Tolerances
 
 __all__ = ["load", "convert", "inspect", "ConvertResult", "LoadOptions", "LoadedModel", "TARGETS"]
@@ -40,6 +41,7 @@ class ConvertResult:
     report: ValidationReport | None
     report_path: Path | None = None
     removed: bool = False
+    artifact: dict = field(default_factory=dict)  # what the target's writer reports (renames, strategy, ...)
 
     def __bool__(self) -> bool:
         return self.report is None or bool(self.report)
@@ -51,6 +53,7 @@ class ConvertResult:
             "source": self.source.to_dict(),
             "passed": bool(self),
             "removed": self.removed,
+            "artifact": self.artifact,
             "report_path": str(self.report_path) if self.report_path else None,
             "validation": self.report.to_dict() if self.report else None,
         }
@@ -109,24 +112,24 @@ def convert(
     On a mismatch the validation report is written beside the output and the artifact is removed,
     unless `keep_failed`.
     """
-    if target not in TARGETS:
-        raise GraphtoolError(f"--to {target}: unknown target; expected one of {', '.join(TARGETS)}")
+    writer = target_named(target)
     path = Path(output) if output is not None else default_output(source, target)
     check_writable(path, force)  # before any slow work, so a refusal costs nothing
     loaded = load(source, options)
-    with atomic_path(path, force) as temporary:
-        TARGETS[target](loaded.model, temporary)
+    with deadline((options or LoadOptions()).timeout, f"converting to {target}"):
+        artifact = writer.write(loaded, path, force)
     if not validate:
-        return ConvertResult(path, target, loaded.source, None)
-    report = _validate_artifact(loaded, path, samples, tolerances or Tolerances(), options or LoadOptions())
+        return ConvertResult(path, target, loaded.source, None, artifact=artifact)
+    runner = writer.runner(path, loaded, artifact)
+    report = _validate_artifact(loaded, runner, samples, tolerances or Tolerances(), options or LoadOptions())
     if report:
-        return ConvertResult(path, target, loaded.source, report)
+        return ConvertResult(path, target, loaded.source, report, artifact=artifact)
     report_path = path.with_name(path.name + ".validation.json")
     with atomic_path(report_path, force=True) as temporary:
         temporary.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     if not keep_failed:
         _remove_artifact(path)
-    return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed)
+    return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed, artifact=artifact)
 
 
 def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary:
@@ -135,35 +138,26 @@ def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Sum
 
 
 def default_output(source: Any, target: str) -> Path:
-    """Next to the model, with the target's suffix."""
-    suffix = {"onnx": ".onnx"}[target]
+    """Next to the model, with the target's suffix (a SavedModel: a NAME_savedmodel folder)."""
+    suffix = target_named(target).suffix or "_savedmodel"
     text = str(source) if isinstance(source, (str, Path)) else "model"
     file, sep, name = text.rpartition(":")
     if sep and not Path(text).exists():
         return Path(file).with_name(name + suffix)
     path = Path(text.rstrip("/"))
-    if path.suffix == suffix:
-        return path.with_name(path.stem + ".normalized" + suffix)
-    return path.with_suffix(suffix) if path.suffix else path.with_name(path.name + suffix)
-
-
-def _write_onnx(model: onnx.ModelProto, path: Path) -> None:
-    if model.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF:
-        raise GraphtoolError(f"{path}: the model is over 2 GB; writing it with external data is not supported yet")
-    onnx.save_model(model, str(path))
-
-
-TARGETS: dict[str, Callable[[onnx.ModelProto, Path], None]] = {"onnx": _write_onnx}
+    if path.suffix == suffix or path.name.endswith(suffix):  # never the source itself
+        return path.with_name(path.stem + (".normalized" if target == "onnx" else ".converted") + suffix)
+    return path.with_name(path.stem + suffix) if path.suffix else path.with_name(path.name + suffix)
 
 
 def _validate_artifact(
-    loaded: LoadedModel, path: Path, samples: int, tolerances: Tolerances, options: LoadOptions
+    loaded: LoadedModel, runner: Runner, samples: int, tolerances: Tolerances, options: LoadOptions
 ) -> ValidationReport:
-    """The written file, run as its target runs it, against the source framework (onnxruntime for ONNX)."""
+    """The written artifact, run as its target runs it, against the source framework (onnxruntime for ONNX)."""
     from converter.validation.engine import compare_sides, samples_for, side_of
     from converter.validation.runners import ort_runner
 
-    artifact = side_of(loaded, ort_runner(onnx.load_model(str(path))))
+    artifact = side_of(loaded, runner)
     expected = side_of(loaded, None if loaded.reference else ort_runner(loaded.model))
     chosen = samples_for(loaded, samples, seed=0, from_file=options.inputs_file is not None)
     return compare_sides(expected, [artifact], chosen, tolerances)

@@ -37,7 +37,9 @@ def register(app: typer.Typer) -> None:
 @common.handle_errors
 def convert(
     model: ModelArg,
-    to: Annotated[str, typer.Option("--to", help="Target format: onnx.")] = "onnx",
+    to: Annotated[
+        str, typer.Option("--to", help="Target format: onnx, savedmodel, tflite, pt2 or torchscript.")
+    ] = "onnx",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write; default: beside MODEL.")] = (
         None
     ),

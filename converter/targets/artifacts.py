@@ -1,0 +1,157 @@
+"""The formats `convert` writes: how each is written from a loaded model, and how the result is run."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from converter.atomic import atomic_path
+from converter.errors import GraphtoolError
+from converter.sources.base import LoadedModel
+from converter.sources.onnx_source import graph_input_specs
+from converter.validation.runners import Runner, ort_runner
+
+__all__ = ["Target", "TARGETS", "target_named"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target format: its default suffix, a writer, and a runner for the written artifact."""
+
+    name: str
+    suffix: str  # '' for a directory
+    write: Callable[[LoadedModel, Path, bool], dict]  # (loaded, path, force) -> details for the report
+    runner: Callable[[Path, LoadedModel, dict], Runner]  # (path, loaded, details) -> runs the artifact
+
+
+def target_named(name: str) -> Target:
+    """The target called `name`, or a one-line error listing them."""
+    if name not in TARGETS:
+        raise GraphtoolError(f"--to {name}: unknown target; expected one of {', '.join(TARGETS)}")
+    return TARGETS[name]
+
+
+def _input_names(loaded: LoadedModel) -> list[str]:
+    return [spec.name for spec in graph_input_specs(loaded.model)]
+
+
+def _output_names(loaded: LoadedModel) -> list[str]:
+    return [output.name for output in loaded.model.graph.output]
+
+
+def _write_onnx(loaded: LoadedModel, path: Path, force: bool) -> dict:
+    if loaded.model.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF:
+        raise GraphtoolError(f"{path}: the model is over 2 GiB; writing it with external data is not supported yet")
+    with atomic_path(path, force) as temporary:
+        onnx.save_model(loaded.model, str(temporary))
+    return {}
+
+
+def _run_onnx(path: Path, loaded: LoadedModel, details: dict) -> Runner:
+    return ort_runner(onnx.load_model(str(path)))
+
+
+def _write_savedmodel(loaded: LoadedModel, path: Path, force: bool) -> dict:
+    from converter.targets.savedmodel import write_savedmodel
+
+    return write_savedmodel(loaded.model, path, force=force).to_dict()
+
+
+def _run_savedmodel(path: Path, loaded: LoadedModel, details: dict) -> Runner:
+    from converter.targets.tf import require_tensorflow
+
+    tf = require_tensorflow()
+    saved = tf.saved_model.load(str(path))  # the closure holds it: its variables die with it
+    inputs, outputs = details["inputs"], details["outputs"]
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        arguments = {inputs.get(name, name): tf.constant(feeds[name]) for name in _input_names(loaded)}
+        results = saved.signatures["serving_default"](**arguments)
+        return [np.asarray(results[outputs.get(name, name)]) for name in _output_names(loaded)]
+
+    return Runner("tensorflow SavedModel", "cpu", run)
+
+
+def _write_tflite(loaded: LoadedModel, path: Path, force: bool) -> dict:
+    from converter.targets.tflite import write_tflite
+
+    folder = Path(tempfile.mkdtemp(prefix=".graphtool-savedmodel-", dir=path.parent))
+    try:
+        saved = _write_savedmodel(loaded, folder / "savedmodel", False)
+        return {**saved, **write_tflite(folder / "savedmodel", path, force=force).to_dict()}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_tflite(path: Path, loaded: LoadedModel, details: dict) -> Runner:
+    from converter.targets.tflite import run_tflite
+
+    inputs, outputs = details["inputs"], details["outputs"]
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        results = run_tflite(path, {inputs.get(name, name): feeds[name] for name in _input_names(loaded)})
+        return [results[outputs.get(name, name)] for name in _output_names(loaded)]
+
+    return Runner("TFLite interpreter", "cpu", run)
+
+
+def _torch_examples(loaded: LoadedModel) -> list[Any]:
+    import torch
+
+    return [torch.from_numpy(np.ascontiguousarray(loaded.example_inputs[name])) for name in _input_names(loaded)]
+
+
+def _write_pt2(loaded: LoadedModel, path: Path, force: bool) -> dict:
+    from converter.targets.pt2 import write_pt2
+
+    return write_pt2(loaded.model, path, example_inputs=_torch_examples(loaded), force=force).to_dict()
+
+
+def _write_torchscript(loaded: LoadedModel, path: Path, force: bool) -> dict:
+    from converter.targets.torchscript import write_torchscript
+
+    return write_torchscript(loaded.model, path, example_inputs=_torch_examples(loaded), force=force).to_dict()
+
+
+def _torch_runner(name: str, module: Any, loaded: LoadedModel) -> Runner:
+    import torch
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        args = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in _input_names(loaded)]
+        with torch.no_grad():
+            result = module(*args)
+        results = result if isinstance(result, (tuple, list)) else (result,)
+        return [r.detach().cpu().numpy() for r in results]
+
+    return Runner(name, "cpu", run)
+
+
+def _run_pt2(path: Path, loaded: LoadedModel, details: dict) -> Runner:
+    import torch
+
+    return _torch_runner("torch.export program", torch.export.load(str(path)).module(), loaded)
+
+
+def _run_torchscript(path: Path, loaded: LoadedModel, details: dict) -> Runner:
+    import torch
+
+    return _torch_runner("TorchScript module", torch.jit.load(str(path), map_location="cpu"), loaded)
+
+
+TARGETS: dict[str, Target] = {
+    target.name: target
+    for target in (
+        Target("onnx", ".onnx", _write_onnx, _run_onnx),
+        Target("savedmodel", "", _write_savedmodel, _run_savedmodel),
+        Target("tflite", ".tflite", _write_tflite, _run_tflite),
+        Target("pt2", ".pt2", _write_pt2, _run_pt2),
+        Target("torchscript", ".ts", _write_torchscript, _run_torchscript),
+    )
+}
