@@ -13,6 +13,7 @@ from converter.errors import GraphtoolError, UnsupportedOpError  # noqa: E402
 from converter.targets.pt2 import write_pt2  # noqa: E402
 
 pytestmark = pytest.mark.slow
+IR_VERSION = 10  # readable by onnxruntime releases older than this onnx
 
 
 class _Net(torch.nn.Module):
@@ -67,7 +68,7 @@ def test_unsupported_op_writes_nothing(tmp_path) -> None:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(UnsupportedOpError, match="text"):
         write_pt2(model, tmp_path / "bad.pt2")
     assert list(tmp_path.iterdir()) == []
@@ -80,7 +81,7 @@ def test_static_graph_exports_with_inputs_in_graph_order(tmp_path) -> None:
         "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("a", "b")],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])], [bias],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 17)])
     assert write_pt2(model, tmp_path / "sub.pt2").strategy == "static"
     module = torch.export.load(tmp_path / "sub.pt2").module()
     assert module(torch.tensor([5.0, 5.0]), torch.tensor([1.0, 2.0])).tolist() == [5.0, 5.0]

@@ -20,6 +20,7 @@ from converter.errors import MissingExtraError, UnsupportedOpError  # noqa: E402
 from converter.targets.torch import to_graph_module  # noqa: E402
 
 pytestmark = pytest.mark.slow
+IR_VERSION = 10  # readable by onnxruntime releases older than this onnx
 RTOL, ATOL = 1e-4, 1e-5
 
 
@@ -68,7 +69,7 @@ def _small_cnn(opset: int = 17) -> onnx.ModelProto:
          helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(v, k) for k, v in weights.items()],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def test_small_cnn_matches_onnxruntime_and_returns_outputs_in_graph_order() -> None:
@@ -86,7 +87,7 @@ def test_single_output_is_a_tensor_not_a_tuple() -> None:
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, [3]) for n in ("a", "b")],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 17)])
     result = _ours(model, np.ones(3, np.float32), np.full(3, 2.0, np.float32))
     assert isinstance(result, torch.Tensor)
     assert result.tolist() == [3.0, 3.0, 3.0]
@@ -111,7 +112,7 @@ def test_unsupported_op_names_the_node_op_and_opset() -> None:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(UnsupportedOpError) as caught:
         to_graph_module(model)
     assert caught.value.node_name == "normalize_text"
@@ -127,7 +128,7 @@ def test_unsupported_attribute_names_the_node() -> None:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 3, 3, 3, 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(UnsupportedOpError, match="conv4d.*4 spatial dims"):
         to_graph_module(model)
 
@@ -138,9 +139,8 @@ def test_custom_domain_op_is_unsupported() -> None:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
     )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
-    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=opsets)
     with pytest.raises(UnsupportedOpError, match="fused"):
         to_graph_module(model)
 
@@ -165,7 +165,7 @@ def test_resize_with_constant_scales_matches_onnxruntime(mode: str, transform: s
         [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [scales],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 19)])
     x = np.random.default_rng(2).standard_normal((1, 2, 5, 8)).astype(np.float32)
     np.testing.assert_allclose(_ours(model, x).numpy(), _ort(model, x)[0], rtol=RTOL, atol=ATOL)
 
@@ -196,7 +196,7 @@ def test_if_on_a_runtime_condition_and_a_loop() -> None:
         [helper.make_tensor_value_info("c", TensorProto.BOOL, []), helper.make_tensor_value_info("x", 1, [3])],
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, [3])], [trips],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 17)])
     x = np.array([1.0, 2.0, -3.0], np.float32)
     for flag in (True, False):
         c = np.array(flag)
@@ -326,7 +326,7 @@ def test_branch_using_an_outer_shape_value() -> None:
          helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [one],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 17)])
     x = np.arange(12, dtype=np.float32).reshape(4, 3)
     for flag in (True, False):
         c = np.array(flag)

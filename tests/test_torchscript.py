@@ -12,6 +12,7 @@ from converter.errors import UnsupportedOpError  # noqa: E402
 from converter.targets.torchscript import write_torchscript  # noqa: E402
 
 pytestmark = pytest.mark.slow
+IR_VERSION = 10  # readable by onnxruntime releases older than this onnx
 
 
 def _model(extra_nodes=(), opset: int = 17):
@@ -23,7 +24,7 @@ def _model(extra_nodes=(), opset: int = 17):
         nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 6, 6])],
         [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, None)], [w],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def _reference(x: torch.Tensor, model) -> torch.Tensor:
