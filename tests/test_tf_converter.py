@@ -312,3 +312,15 @@ def test_quantize_dequantize_per_axis_matches():
     model = _model(nodes, [_float_input("x", [2, 3, 4])], outputs, inits, opset=13)
     x = np.random.default_rng(4).normal(0, 3, (2, 3, 4)).astype(np.float32)
     _assert_matches(model, [x], rtol=0, atol=1e-6)
+
+
+def test_conv_transpose_weights_are_stored_permuted():
+    rng = np.random.default_rng(6)
+    inits = [_init(rng, "up", [8, 4, 4, 4]), _init(rng, "b", [4])]
+    nodes = [helper.make_node("ConvTranspose", ["x", "up", "b"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1])]
+    model = _model(nodes, [_float_input("x", [1, 8, 5, 5])], [_output("y")], inits)
+    x = rng.standard_normal((1, 8, 5, 5)).astype(np.float32)
+    _assert_matches(model, [x])
+    module = from_onnx(model)
+    assert module.onnx_weights["up"].shape.as_list() == [4, 4, 4, 8]
+    assert count_transposes(module) == 2

@@ -29,7 +29,7 @@ def transposed_kernel_perm(ndim: int) -> list[int]:
 
 
 def kernel_layouts(graph: onnx.GraphProto) -> dict[str, list[int]]:
-    """Initializers used only as the weight of Conv nodes, with their TensorFlow permutation."""
+    """Initializers used only as Conv/ConvTranspose weights, with their TensorFlow permutation (the same for both)."""
     uses: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
     for node in graph.node:
         for index, name in enumerate(node.input):
@@ -44,7 +44,7 @@ def kernel_layouts(graph: onnx.GraphProto) -> dict[str, list[int]]:
 
 
 def _is_conv_weight(node: onnx.NodeProto, index: int) -> bool:
-    return node.op_type == "Conv" and node.domain in ("", "ai.onnx") and index == 1
+    return node.op_type in ("Conv", "ConvTranspose") and node.domain in ("", "ai.onnx") and index == 1
 
 
 def permute(array: np.ndarray, perm: list[int]) -> np.ndarray:
