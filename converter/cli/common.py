@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
 from collections.abc import Callable
@@ -16,9 +17,7 @@ from rich.console import Console
 from converter.errors import GraphtoolError
 
 __all__ = [
-    "Settings", "settings", "handle_errors", "out", "err", "print_json",
-    "InputOpt", "InputsOpt", "FromOpt", "TraceOpt", "OpsetOpt", "SignatureOpt", "ModelClassOpt",
-    "TrustPickleOpt", "TrustCodeOpt", "JsonOpt", "TimeoutOpt", "load_options",
+    "Settings", "settings", "handle_errors", "out", "err", "print_json", "JsonOpt", "load_options", "with_load_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,6 +93,38 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 TimeoutOpt = Annotated[
     float | None, typer.Option("--timeout", min=0.1, help="Give up loading and tracing after this many seconds.")
 ]
+
+
+# The options every command that loads a model takes, in the order --help lists them.
+_LOAD_PARAMETERS = (
+    ("input", InputOpt, None),
+    ("inputs", InputsOpt, None),
+    ("source_format", FromOpt, None),
+    ("trace", TraceOpt, "export"),
+    ("opset", OpsetOpt, None),
+    ("signature", SignatureOpt, "serving_default"),
+    ("model_class", ModelClassOpt, None),
+    ("trust_pickle", TrustPickleOpt, False),
+    ("trust_code", TrustCodeOpt, False),
+    ("timeout", TimeoutOpt, None),
+)
+
+
+def with_load_options(command: F) -> F:
+    """Give a command the shared model-loading options; it receives them as one `options: LoadOptions`."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "options"]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+              for name, annotation, default in _LOAD_PARAMETERS]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        fields = {name: kwargs.pop(name) for name, _, _ in _LOAD_PARAMETERS}
+        return command(*args, options=load_options(**fields), **kwargs)
+
+    parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + shared
+    wrapper.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper  # type: ignore[return-value]
 
 
 def load_options(

@@ -10,19 +10,8 @@ import typer
 from rich.markup import escape
 
 from converter.cli import common
-from converter.cli.common import (
-    FromOpt,
-    InputOpt,
-    InputsOpt,
-    JsonOpt,
-    ModelClassOpt,
-    OpsetOpt,
-    SignatureOpt,
-    TimeoutOpt,
-    TraceOpt,
-    TrustCodeOpt,
-    TrustPickleOpt,
-)
+from converter.cli.common import JsonOpt
+from converter.sources.base import LoadOptions
 
 __all__ = ["register"]
 
@@ -44,6 +33,7 @@ def register(app: typer.Typer) -> None:
 
 
 @common.handle_errors
+@common.with_load_options
 def diff(
     a: ModelA,
     b: ModelB,
@@ -57,27 +47,13 @@ def diff(
         float, typer.Option("--atol", help="Weight values this close count as unchanged.", min=0.0)
     ] = 0.0,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing diagram files.")] = False,
-    input: InputOpt = None,
-    inputs: InputsOpt = None,
-    source_format: FromOpt = None,
-    trace: TraceOpt = "export",
-    opset: OpsetOpt = None,
-    signature: SignatureOpt = "serving_default",
-    model_class: ModelClassOpt = None,
-    trust_pickle: TrustPickleOpt = False,
-    trust_code: TrustCodeOpt = False,
-    timeout: TimeoutOpt = None,
+    options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
 ) -> None:
     """Compare two models in any formats: nodes added, removed and changed, weights, signature, opset."""
     from converter import api
     from converter.diff import diff_graphs
     from converter.graph import to_graph
 
-    options = common.load_options(
-        input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
-        model_class=model_class,
-        trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
-    )
     if render_file is not None and render_file.parent.is_dir():
         from converter.atomic import check_writable
 
@@ -105,6 +81,7 @@ def diff(
 
 
 @common.handle_errors
+@common.with_load_options
 def render(
     model: ModelArg,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Diagram file; default: graphviz_out/.")] = (
@@ -119,16 +96,7 @@ def render(
         int, typer.Option("--max-nodes", help="Collapse bigger graphs to about this many boxes; 0: never.", min=0)
     ] = 300,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing diagram files.")] = False,
-    input: InputOpt = None,
-    inputs: InputsOpt = None,
-    source_format: FromOpt = None,
-    trace: TraceOpt = "export",
-    opset: OpsetOpt = None,
-    signature: SignatureOpt = "serving_default",
-    model_class: ModelClassOpt = None,
-    trust_pickle: TrustPickleOpt = False,
-    trust_code: TrustCodeOpt = False,
-    timeout: TimeoutOpt = None,
+    options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     json: JsonOpt = False,
 ) -> None:
     """Draw MODEL with Graphviz: ops clustered by scope, big graphs collapsed to stay legible."""
@@ -136,11 +104,6 @@ def render(
     from converter.graph import to_graph
     from converter.render import output_format, render_graph, write_rendering
 
-    options = common.load_options(
-        input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
-        model_class=model_class,
-        trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
-    )
     chosen = output_format(output or Path(f"model.{fmt or 'svg'}"), fmt)
     path = output or DEFAULT_DIR / f"{_stem(model)}.{chosen}"
     if path.parent.is_dir():

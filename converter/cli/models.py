@@ -9,19 +9,8 @@ import typer
 from rich.markup import escape
 
 from converter.cli import common
-from converter.cli.common import (
-    FromOpt,
-    InputOpt,
-    InputsOpt,
-    JsonOpt,
-    ModelClassOpt,
-    OpsetOpt,
-    SignatureOpt,
-    TimeoutOpt,
-    TraceOpt,
-    TrustCodeOpt,
-    TrustPickleOpt,
-)
+from converter.cli.common import JsonOpt
+from converter.sources.base import LoadOptions
 
 __all__ = ["register"]
 
@@ -35,6 +24,7 @@ def register(app: typer.Typer) -> None:
 
 
 @common.handle_errors
+@common.with_load_options
 def convert(
     model: ModelArg,
     to: Annotated[
@@ -49,25 +39,12 @@ def convert(
         False
     ),
     samples: Annotated[int, typer.Option("--samples", min=1, help="Input samples to validate with.")] = 3,
-    input: InputOpt = None,
-    inputs: InputsOpt = None,
-    source_format: FromOpt = None,
-    trace: TraceOpt = "export",
-    opset: OpsetOpt = None,
-    signature: SignatureOpt = "serving_default",
-    model_class: ModelClassOpt = None,
-    trust_pickle: TrustPickleOpt = False,
-    trust_code: TrustCodeOpt = False,
-    timeout: TimeoutOpt = None,
+    options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     json: JsonOpt = False,
 ) -> None:
     """Convert MODEL to another format and check it computes the same outputs."""
     from converter import api
 
-    options = common.load_options(
-        input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
-        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
-    )
     with _progress(f"converting {model} to {to}", json):
         result = api.convert(model, to, output, options, force, validate=not no_validate, keep_failed=keep_failed,
                              samples=samples)
@@ -80,27 +57,15 @@ def convert(
 
 
 @common.handle_errors
+@common.with_load_options
 def inspect(
     model: ModelArg,
-    input: InputOpt = None,
-    inputs: InputsOpt = None,
-    source_format: FromOpt = None,
-    trace: TraceOpt = "export",
-    opset: OpsetOpt = None,
-    signature: SignatureOpt = "serving_default",
-    model_class: ModelClassOpt = None,
-    trust_pickle: TrustPickleOpt = False,
-    trust_code: TrustCodeOpt = False,
-    timeout: TimeoutOpt = None,
+    options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     json: JsonOpt = False,
 ) -> None:
     """Show MODEL's format, interface, size, op mix and structure."""
     from converter import api
 
-    options = common.load_options(
-        input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
-        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
-    )
     with _progress(f"loading {model}", json):
         summary = api.inspect(model, options)
     _print_notes(summary.source["notes"])

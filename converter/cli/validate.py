@@ -11,19 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from converter.cli import common
-from converter.cli.common import (
-    FromOpt,
-    InputOpt,
-    InputsOpt,
-    JsonOpt,
-    ModelClassOpt,
-    OpsetOpt,
-    SignatureOpt,
-    TimeoutOpt,
-    TraceOpt,
-    TrustCodeOpt,
-    TrustPickleOpt,
-)
+from converter.cli.common import JsonOpt
+from converter.sources.base import LoadOptions
 
 __all__ = ["register", "print_report", "tolerances_from"]
 
@@ -34,6 +23,7 @@ def register(app: typer.Typer) -> None:
 
 
 @common.handle_errors
+@common.with_load_options
 def validate(
     model: Annotated[str, typer.Argument(help="A model file, SavedModel directory, or file.py:NAME reference.")],
     against: Annotated[str | None, typer.Option("--against", help="Compare with this model instead.")] = None,
@@ -48,25 +38,12 @@ def validate(
     locate: Annotated[bool, typer.Option("--locate", help="Find the first node whose output diverges.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write the full report as JSON.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write error histograms (SVG) here.")] = None,
-    input: InputOpt = None,
-    inputs: InputsOpt = None,
-    source_format: FromOpt = None,
-    trace: TraceOpt = "export",
-    opset: OpsetOpt = None,
-    signature: SignatureOpt = "serving_default",
-    model_class: ModelClassOpt = None,
-    trust_pickle: TrustPickleOpt = False,
-    trust_code: TrustCodeOpt = False,
-    timeout: TimeoutOpt = None,
+    options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     json: JsonOpt = False,
 ) -> None:
     """Check that MODEL's ONNX computes what its source computes (or what OTHER computes), per device."""
     from converter.validation import validate as run_validation
 
-    options = common.load_options(
-        input=input, inputs=inputs, source_format=source_format, trace=trace, opset=opset, signature=signature,
-        model_class=model_class, trust_pickle=trust_pickle, trust_code=trust_code, timeout=timeout,
-    )
     result = run_validation(model, against, device=device, options=options, samples=samples, seed=seed,
                             tolerances=tolerances_from(rtol, atol, tolerance), locate=locate)
     if report is not None:
