@@ -141,7 +141,7 @@ def load_options(
     timeout: float | None = None,
 ):
     """Build the API's LoadOptions from the shared command-line options."""
-    from converter.api import LoadOptions
+    from converter.options import LoadOptions
 
     return LoadOptions(
         input_specs=tuple(input or ()),

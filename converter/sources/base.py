@@ -4,31 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import onnx
+
+from converter.options import LoadOptions
 
 __all__ = ["LoadOptions", "LoadedModel", "SourceInfo", "Attempt", "Reference"]
 
 # Runs the source framework on named numpy inputs and returns the outputs in graph-output order.
 Reference = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to find, trace and normalize a model; the defaults suit most models."""
-
-    input_specs: tuple[str, ...] = ()
-    inputs_file: Path | None = None
-    source_format: str | None = None
-    trace: str = "export"
-    opset: int | None = None
-    signature: str = "serving_default"
-    model_class: str | None = None
-    trust_pickle: bool = False
-    trust_code: bool = False
-    timeout: float | None = None  # seconds for loading and tracing
 
 
 @dataclass(frozen=True)
