@@ -55,7 +55,7 @@ class ConvertResult:
             "removed": self.removed,
             "artifact": self.artifact,
             "report_path": str(self.report_path) if self.report_path else None,
-            "validation": self.report.to_dict() if self.report else None,
+            "validation": self.report.to_dict() if self.report is not None else None,
         }
 
 

@@ -103,7 +103,9 @@ def test_convert_removes_a_failed_artifact_and_writes_the_report(cli, tmp_path):
     report = json.loads((tmp_path / "branchy.onnx.validation.json").read_text())
     assert report["passed"] is False and len(report["samples"]) == 3
     assert report["devices"][0]["outputs"][0]["outside_fraction"] > 0.5
-    kept = cli(*args, "--keep-failed", "--force")
+    kept = cli(*args, "--keep-failed", "--force", "--json")
     assert kept.exit_code == 1 and out.is_file()
+    document = json.loads(kept.stdout)
+    assert document["passed"] is False and document["validation"]["passed"] is False
     unchecked = cli(*args, "--no-validate", "--force")
     assert unchecked.exit_code == 0 and "without validation" in unchecked.output
