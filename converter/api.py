@@ -20,7 +20,7 @@ from converter.formats import FRAMEWORK, Format, detect
 from converter.inputs import InputSpec, example_arrays, load_npz, match_arrays, merge_specs, parse_spec
 from converter.normalize import DEFAULT_OPSET, normalize
 from converter.sources.base import LoadedModel, LoadOptions, SourceInfo
-from converter.sources.common import class_names
+from converter.sources.common import class_names, quiet
 from converter.sources.onnx_source import graph_input_specs, load_onnx
 from converter.summary import Summary, summarize
 from converter.targets.artifacts import TARGETS, target_named
@@ -116,11 +116,12 @@ def convert(
     path = Path(output) if output is not None else default_output(source, target)
     check_writable(path, force)  # before any slow work, so a refusal costs nothing
     loaded = load(source, options)
-    with deadline((options or LoadOptions()).timeout, f"converting to {target}"):
+    with deadline((options or LoadOptions()).timeout, f"converting to {target}"), quiet():
         artifact = writer.write(loaded, path, force)
     if not validate:
         return ConvertResult(path, target, loaded.source, None, artifact=artifact)
-    runner = writer.runner(path, loaded, artifact)
+    with quiet():  # frameworks log while they load an artifact
+        runner = writer.runner(path, loaded, artifact)
     report = _validate_artifact(loaded, runner, samples, tolerances or Tolerances(), options or LoadOptions())
     if report:
         return ConvertResult(path, target, loaded.source, report, artifact=artifact)

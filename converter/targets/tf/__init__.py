@@ -6,18 +6,14 @@ from typing import Any
 
 import onnx
 
-from converter.errors import MissingExtraError
+from converter.sources.common import require
 
 __all__ = ["from_onnx", "count_transposes", "require_tensorflow"]
 
 
 def require_tensorflow() -> Any:
-    """Import tensorflow, or raise MissingExtraError naming the extra to install."""
-    try:
-        import tensorflow as tf
-    except ImportError as error:
-        raise MissingExtraError("tensorflow", "tf") from error
-    return tf
+    """Import tensorflow (quietly: its C++ start-up logging bypasses Python), or name the extra to install."""
+    return require("tensorflow", "tf")
 
 
 def from_onnx(model: onnx.ModelProto, *, propagate_layout: bool = True) -> Any:
