@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TF_DIR, TORCH_DIR
+from conftest import FIXTURES, TF_DIR, TORCH_DIR
 
 from converter import api
 from converter.errors import GraphtoolError
+from converter.options import LoadOptions
 
 
 @pytest.mark.slow
@@ -56,3 +57,31 @@ def test_default_outputs(tmp_path):
     assert api.default_output(str(tmp_path / "m.onnx"), "onnx") == tmp_path / "m.normalized.onnx"
     with pytest.raises(GraphtoolError, match="unknown target; expected one of onnx, savedmodel, tflite"):
         api.default_output("m.pt", "caffe")
+
+
+@pytest.mark.slow
+def test_tensorflow_onnx_tensorflow_onnx_round_trip(tmp_path):
+    from converter.validation.runners import ort_runner
+
+    source = api.load(str(TF_DIR / "keras_cnn.keras"))
+    assert api.convert(str(TF_DIR / "keras_cnn.keras"), "savedmodel", tmp_path / "sm")
+    again = api.load(str(tmp_path / "sm"))  # our SavedModel, back through tf2onnx
+    image = np.random.default_rng(3).standard_normal((4, 16, 16, 3)).astype(np.float32)
+    expected = source.reference({"image": image})[0]
+    for model in (source.model, again.model):  # the first ONNX, and the ONNX of our SavedModel
+        feeds = {model.graph.input[0].name: image}
+        np.testing.assert_allclose(ort_runner(model).run(feeds)[0], expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_pytorch_onnx_pytorch_round_trip(tmp_path):
+    import torch
+
+    reference = f"{FIXTURES / 'torch_models.py'}:encoder"
+    options = LoadOptions(input_specs=("x:batch,seq,32",))
+    source = api.load(reference, options)
+    assert api.convert(reference, "pt2", tmp_path / "encoder.pt2", options)
+    program = torch.export.load(str(tmp_path / "encoder.pt2")).module()
+    x = np.random.default_rng(4).standard_normal((3, 5, 32)).astype(np.float32)  # not the traced (2, 2)
+    np.testing.assert_allclose(program(torch.from_numpy(x)).numpy(), source.reference({"x": x})[0],
+                               rtol=1e-4, atol=1e-5)
