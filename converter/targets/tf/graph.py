@@ -9,8 +9,8 @@ import onnx
 from onnx import numpy_helper
 
 from converter.errors import UnsupportedOpError
+from converter.targets.attributes import read_attributes
 from converter.targets.registry import OpRegistry
-from converter.targets.tf.attributes import read_attributes
 from converter.targets.tf.layout import Layouts
 from converter.targets.tf.node import Node
 

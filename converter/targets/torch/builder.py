@@ -11,8 +11,8 @@ import torch.fx
 from onnx import numpy_helper
 
 from converter.errors import UnsupportedOpError
+from converter.targets.attributes import read_attributes
 from converter.targets.registry import OpRegistry
-from converter.targets.torch.attributes import read_attributes
 from converter.targets.torch.decompose import function_body
 from converter.targets.torch.dims import Dims, materialize
 from converter.targets.torch.dtypes import onnx_dtype, torch_dtype

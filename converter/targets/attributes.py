@@ -1,4 +1,4 @@
-"""Read an ONNX node's attributes into a plain dict (framework-neutral; could be shared)."""
+"""ONNX node attributes as Python values; shared by the TensorFlow and PyTorch converters."""
 
 from __future__ import annotations
 
