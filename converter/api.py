@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect as inspect_module
 import json
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import numpy as np
 import onnx
 
 from converter import pyref
-from converter.atomic import atomic_path, check_writable
+from converter.atomic import atomic_path, check_writable, move_into_place, remove, staging_path
 from converter.deadline import deadline
 from converter.errors import GraphtoolError
 from converter.formats import FRAMEWORK, Format, detect
@@ -116,21 +115,30 @@ def convert(
     path = Path(output) if output is not None else default_output(source, target)
     check_writable(path, force)  # before any slow work, so a refusal costs nothing
     loaded = load(source, options)
-    with deadline((options or LoadOptions()).timeout, f"converting to {target}"), quiet():
-        artifact = writer.write(loaded, path, force)
-    if not validate:
-        return ConvertResult(path, target, loaded.source, None, artifact=artifact)
-    with quiet():  # frameworks log while they load an artifact
-        runner = writer.runner(path, loaded, artifact)
-    report = _validate_artifact(loaded, runner, samples, tolerances or Tolerances(), options or LoadOptions())
-    if report:
+    staging = staging_path(path)  # validated there first: a failed artifact never replaces an existing one
+    try:
+        with deadline((options or LoadOptions()).timeout, f"converting to {target}"), quiet():
+            artifact = _relocated(writer.write(loaded, staging, False), staging, path)
+        report = None
+        if validate:
+            with quiet():  # frameworks log while they load an artifact
+                runner = writer.runner(staging, loaded, artifact)
+            report = _validate_artifact(loaded, runner, samples, tolerances or Tolerances(), options or LoadOptions())
+        if report is None or report or keep_failed:
+            move_into_place(staging, path, force)
+    finally:
+        remove(staging)
+    if report is None or report:
         return ConvertResult(path, target, loaded.source, report, artifact=artifact)
     report_path = path.with_name(path.name + ".validation.json")
     with atomic_path(report_path, force=True) as temporary:
         temporary.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
-    if not keep_failed:
-        _remove_artifact(path)
     return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed, artifact=artifact)
+
+
+def _relocated(details: dict, staging: Path, path: Path) -> dict:
+    """The writer's report, naming the final path rather than the staging one."""
+    return {key: str(path) if value == str(staging) else value for key, value in details.items()}
 
 
 def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary:
@@ -164,11 +172,6 @@ def _validate_artifact(
     return compare_sides(expected, [artifact], chosen, tolerances)
 
 
-def _remove_artifact(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def _given_specs(options: LoadOptions) -> list[InputSpec]:

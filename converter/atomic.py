@@ -11,7 +11,7 @@ from pathlib import Path
 
 from converter.errors import GraphtoolError
 
-__all__ = ["check_writable", "atomic_path"]
+__all__ = ["check_writable", "atomic_path", "staging_path", "move_into_place", "remove"]
 
 
 def check_writable(path: Path, force: bool) -> None:
@@ -26,20 +26,32 @@ def check_writable(path: Path, force: bool) -> None:
 def atomic_path(path: Path, force: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success move it into place, on any failure remove it."""
     check_writable(path, force)
+    temporary = staging_path(path)
+    try:
+        yield temporary
+        move_into_place(temporary, path, force)
+    finally:
+        remove(temporary)
+
+
+def staging_path(path: Path) -> Path:
+    """An unused name beside `path` (same filesystem, so the final rename is atomic); nothing is created."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     os.unlink(temporary)  # the writer creates a file or a folder there
-    temporary_path = Path(temporary)
-    try:
-        yield temporary_path
-        if path.is_dir() and force:
-            shutil.rmtree(path)
-        os.replace(temporary_path, path)
-    finally:
-        _remove(temporary_path)
+    return Path(temporary)
 
 
-def _remove(path: Path) -> None:
+def move_into_place(temporary: Path, path: Path, force: bool) -> None:
+    """Rename a finished file or folder onto `path`, replacing what is there only when `force`."""
+    check_writable(path, force)
+    if path.is_dir() and force:
+        shutil.rmtree(path)
+    os.replace(temporary, path)
+
+
+def remove(path: Path) -> None:
+    """Delete a file or folder if it exists."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists() or path.is_symlink():

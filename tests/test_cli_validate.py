@@ -99,7 +99,7 @@ def test_convert_removes_a_failed_artifact_and_writes_the_report(cli, tmp_path):
     args = ("convert", f"{tmp_path / 'branchy.py'}:model", "--trace", "torchscript", "-o", out)
     failed = cli(*args)
     assert failed.exit_code == 1, failed.output
-    assert not out.exists() and "was removed" in failed.output
+    assert not out.exists() and "was not kept" in failed.output
     report = json.loads((tmp_path / "branchy.onnx.validation.json").read_text())
     assert report["passed"] is False and len(report["samples"]) == 3
     assert report["devices"][0]["outputs"][0]["outside_fraction"] > 0.5
@@ -109,3 +109,9 @@ def test_convert_removes_a_failed_artifact_and_writes_the_report(cli, tmp_path):
     assert document["passed"] is False and document["validation"]["passed"] is False
     unchecked = cli(*args, "--no-validate", "--force")
     assert unchecked.exit_code == 0 and "without validation" in unchecked.output
+    good = out.read_bytes()
+    replaced = cli(*args, "--force")  # a failing artifact never replaces the existing file
+    assert replaced.exit_code == 1 and out.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == ["branchy.onnx",
+                                                                                   "branchy.onnx.validation.json",
+                                                           "branchy.py"]

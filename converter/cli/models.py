@@ -105,7 +105,7 @@ def _print_conversion(result) -> None:
         return
     print_report(result.report)
     if result.report_path is not None:
-        fate = "removed (keep it with --keep-failed)" if result.removed else "kept (--keep-failed)"
+        fate = "not kept (keep it with --keep-failed)" if result.removed else "kept (--keep-failed)"
         common.out.print(escape(f"report: {result.report_path}; the artifact was {fate}"))
 
 
