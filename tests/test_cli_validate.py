@@ -112,6 +112,5 @@ def test_convert_removes_a_failed_artifact_and_writes_the_report(cli, tmp_path):
     good = out.read_bytes()
     replaced = cli(*args, "--force")  # a failing artifact never replaces the existing file
     assert replaced.exit_code == 1 and out.read_bytes() == good
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == ["branchy.onnx",
-                                                                                   "branchy.onnx.validation.json",
-                                                           "branchy.py"]
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__")
+    assert left == ["branchy.onnx", "branchy.onnx.validation.json", "branchy.py"]
