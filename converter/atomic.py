@@ -36,7 +36,8 @@ def atomic_path(path: Path, force: bool = False) -> Iterator[Path]:
 
 def staging_path(path: Path) -> Path:
     """An unused name beside `path` (same filesystem, so the final rename is atomic); nothing is created."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the real suffix last: some writers (Graphviz, TFLite) pick the format from it
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(handle)
     os.unlink(temporary)  # the writer creates a file or a folder there
     return Path(temporary)
