@@ -36,7 +36,7 @@ def atomic_path(path: Path, force: bool = False) -> Iterator[Path]:
 
 def staging_path(path: Path) -> Path:
     """An unused name beside `path` (same filesystem, so the final rename is atomic); nothing is created."""
-    # the real suffix last: some writers (Graphviz, TFLite) pick the format from it
+    # the real suffix last: Graphviz warns when an output file's suffix is not its format
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(handle)
     os.unlink(temporary)  # the writer creates a file or a folder there
