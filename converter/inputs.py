@@ -12,6 +12,7 @@ from converter.errors import GraphtoolError
 
 __all__ = [
     "InputSpec", "parse_spec", "merge_specs", "load_npz", "match_arrays", "example_arrays",
+    "random_array", "padding_mask", "DEFAULT_INT_HIGH",
     "DTYPES", "SYMBOLIC_EXAMPLE_SIZE",
 ]
 
@@ -19,6 +20,7 @@ DTYPES = ("float32", "float16", "float64", "bfloat16", "int64", "int32", "int16"
 
 # Symbolic dims are traced at this size: 1 would let exporters specialize a dim to a constant.
 SYMBOLIC_EXAMPLE_SIZE = 2
+DEFAULT_INT_HIGH = 8  # integer inputs are often indices; small values stay in range of most tables
 
 
 @dataclass(frozen=True)
@@ -124,17 +126,26 @@ def match_arrays(arrays: dict[str, np.ndarray], names: Sequence[str], origin: st
 
 
 def example_arrays(specs: Sequence[InputSpec], seed: int = 0) -> dict[str, np.ndarray]:
-    """Seeded example data for each spec: normal floats, small non-negative ints, random booleans."""
+    """Seeded example data for each spec (see random_array)."""
     rng = np.random.default_rng(seed)
-    arrays = {}
-    for spec in specs:
-        shape = spec.example_shape()
-        if spec.dtype == "bool":
-            arrays[spec.name] = rng.random(shape) < 0.5
-        elif spec.dtype.startswith(("int", "uint")):
-            arrays[spec.name] = rng.integers(0, 8, size=shape).astype(spec.dtype)
-        elif spec.dtype == "bfloat16":
-            arrays[spec.name] = rng.standard_normal(shape).astype(np.float32)
-        else:
-            arrays[spec.name] = rng.standard_normal(shape).astype(spec.dtype)
-    return arrays
+    return {spec.name: random_array(spec.name, spec.example_shape(), spec.dtype, rng) for spec in specs}
+
+
+def random_array(name: str, shape: Sequence[int], dtype: str, rng, high: int | None = None) -> np.ndarray:
+    """Normal floats, non-negative ints below `high`, random booleans; inputs named like a mask get padding."""
+    dtype = "float32" if dtype == "bfloat16" else dtype
+    if "mask" in name.lower() and (dtype == "bool" or dtype.startswith(("int", "uint", "float"))):
+        return padding_mask(tuple(shape), rng).astype(dtype)
+    if dtype == "bool":
+        return rng.random(shape) < 0.5
+    if dtype.startswith(("int", "uint")):
+        return rng.integers(0, high or DEFAULT_INT_HIGH, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def padding_mask(shape: tuple[int, ...], rng) -> np.ndarray:
+    """Ones then zeros along the last axis, at least one one per row: what an attention mask holds."""
+    if not shape or shape[-1] == 0:
+        return np.ones(shape, dtype=bool)
+    lengths = rng.integers(1, shape[-1] + 1, size=shape[:-1])
+    return np.arange(shape[-1]) < lengths[..., None]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from converter.inputs import InputSpec
+from converter.inputs import InputSpec, random_array
 from converter.normalize import iter_graphs
 
 __all__ = ["Sample", "make_samples", "index_bounds", "OTHER_SIZES"]
@@ -16,7 +16,6 @@ __all__ = ["Sample", "make_samples", "index_bounds", "OTHER_SIZES"]
 # Sizes for dynamic dims after the first sample (which keeps the traced size): a model that only
 # works at the size it was traced with fails on one of these.
 OTHER_SIZES = (3, 1, 5)
-_DEFAULT_INT_HIGH = 10
 
 
 @dataclass(frozen=True)
@@ -80,9 +79,5 @@ def _sizes_of(specs: Sequence[InputSpec], feeds: dict[str, np.ndarray]) -> dict[
 def _draw(spec: InputSpec, sizes: dict[str, int], like: np.ndarray | None, bound: int | None, rng) -> np.ndarray:
     symbolic = spec.symbolic_dims()
     shape = tuple(sizes[symbolic[axis]] if axis in symbolic else int(d) for axis, d in enumerate(spec.dims))
-    dtype = like.dtype if like is not None else np.dtype("float32" if spec.dtype == "bfloat16" else spec.dtype)
-    if dtype == np.bool_:
-        return rng.random(shape) < 0.5
-    if np.issubdtype(dtype, np.integer):
-        return rng.integers(0, bound or _DEFAULT_INT_HIGH, size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
+    dtype = like.dtype.name if like is not None else spec.dtype
+    return random_array(spec.name, shape, dtype, rng, bound)
