@@ -92,6 +92,7 @@ def to_onnx(
     except Exception as error:
         raise GraphtoolError(f"{origin}: tf2onnx could not convert it ({first_line(error)})") from None
     names = model.output_names or _structure_names(concrete.structured_outputs)
+    _freeze_captured_constants(proto, concrete)
     _name_symbolic_dims(proto, specs)
     _tidy_scopes(proto.graph, model.scope_names)
     return proto, names, _reference(model.call, [s.name for s in specs])
@@ -148,6 +149,19 @@ def _structure_names(outputs: Any) -> list[str]:
     if isinstance(outputs, (tuple, list)):
         return [f"output_{i}" for i in range(len(outputs))]
     return ["output"]
+
+
+def _freeze_captured_constants(model: onnx.ModelProto, concrete: Any) -> None:
+    """tf2onnx leaves eager tensors a function captured (Keras' Normalization statistics) as graph inputs."""
+    from onnx import numpy_helper
+
+    constants = {inner.name: outer for outer, inner in concrete.graph.captures if hasattr(outer, "numpy")}
+    kept = [value for value in model.graph.input if value.name not in constants]
+    for value in model.graph.input:
+        if value.name in constants:
+            model.graph.initializer.append(numpy_helper.from_array(constants[value.name].numpy(), value.name))
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
 
 
 def _name_symbolic_dims(model: onnx.ModelProto, specs: Sequence[InputSpec]) -> None:
