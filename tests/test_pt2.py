@@ -111,3 +111,28 @@ def test_transformer_exported_by_dynamo_keeps_batch_and_sequence_dynamic(tmp_pat
     ids = torch.randint(0, 50, (3, 11))
     with torch.no_grad():
         np.testing.assert_allclose(module(ids).numpy(), native(ids).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_sizes_used_as_slice_range_and_expand_bounds_stay_dynamic(tmp_path) -> None:
+    """position_ids[:, :seq] + arange(seq), expanded to the batch: the pattern of transformer embeddings."""
+    table = numpy_helper.from_array(np.arange(32, dtype=np.int64).reshape(1, 32) * 10, "table")
+    consts = [numpy_helper.from_array(np.array(v, dtype=np.int64), n)
+              for n, v in [("zero", [0]), ("one", [1]), ("zero_s", 0), ("one_s", 1)]]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "one_s"], ["seq_s"], axis=0),
+        helper.make_node("Unsqueeze", ["seq_s", "zero"], ["seq"]),
+        helper.make_node("Slice", ["table", "zero", "seq", "one", "one"], ["positions"]),
+        helper.make_node("Range", ["zero_s", "seq_s", "one_s"], ["steps"]),
+        helper.make_node("Add", ["positions", "steps"], ["summed"]),
+        helper.make_node("Expand", ["summed", "shape"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "embeddings", [helper.make_tensor_value_info("x", TensorProto.INT64, ["b", "s"])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT64, ["b", "s"])], [table, *consts])
+    model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 18)])
+    result = write_pt2(model, tmp_path / "embeddings.pt2")
+    assert result.strategy in ("dynamic", "auto") and result.dynamic_dims == {"x": [0, 1]}
+    module = torch.export.load(tmp_path / "embeddings.pt2").module()
+    for batch, seq in [(3, 5), (1, 9)]:
+        got = module(torch.zeros(batch, seq, dtype=torch.int64)).numpy()
+        np.testing.assert_array_equal(got, np.broadcast_to(np.arange(seq) * 11, (batch, seq)))

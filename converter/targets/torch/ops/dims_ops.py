@@ -13,6 +13,8 @@ from converter.targets.torch.node import Node, is_traced
 
 __all__ = ["DIMS_HANDLERS"]
 
+_INT64_MAX = 2**63 - 1
+
 
 def _items(node: Node, value: Any) -> tuple[list[Any], bool] | None:
     """(items, scalar) of a Dims or a small constant int tensor; None for anything else."""
@@ -51,10 +53,47 @@ def _concat(node: Node, *parts):
 
 
 def _slice(node: Node, data, starts, ends, axes=None, steps=None):
-    if not isinstance(data, Dims) or any(is_traced(v) or isinstance(v, Dims) for v in (starts, ends, axes, steps)):
+    if not isinstance(data, Dims):
+        return _slice_tensor(node, data, starts, ends, axes, steps)
+    if any(is_traced(v) or isinstance(v, Dims) for v in (starts, ends, axes, steps)):
         return None
     step = 1 if steps is None else int(steps.reshape(-1)[0])
     return replace(data, items=tuple(data.items[int(starts.reshape(-1)[0]) : int(ends.reshape(-1)[0]) : step]))
+
+
+def _slice_tensor(node: Node, x, starts, ends, axes=None, steps=None):
+    """A tensor sliced with bounds that are sizes (x[:, :seq]): Python slicing keeps them symbolic."""
+    given = [v for v in (starts, ends, axes, steps) if v is not None]
+    bounds = [_items(node, v) if v is not None else None for v in (starts, ends, axes, steps)]
+    if len(given) != sum(b is not None for b in bounds):
+        return None  # a bound that is neither a constant nor sizes
+    (first, _), (last, _) = bounds[0], bounds[1]
+    axes_ = bounds[2][0] if axes is not None else list(range(len(first)))
+    steps_ = bounds[3][0] if steps is not None else [1] * len(first)
+    if not all(isinstance(v, int) for v in [*axes_, *steps_]) or any(step <= 0 for step in steps_):
+        return None
+    rank = node.rank(0)
+    index = [slice(None)] * rank
+    for start, end, axis, step in zip(first, last, axes_, steps_, strict=True):
+        index[axis % rank] = slice(start, min(end, _INT64_MAX) if isinstance(end, int) else end, step)
+    return _traced_call(operator.getitem, [*first, *last], x, tuple(index))
+
+
+def _range(node: Node, start, limit, delta):
+    """Range over sizes (arange(seq)) as one torch.arange call that stays symbolic."""
+    values = [_items(node, v) for v in (start, limit, delta)]
+    if any(v is None or not v[1] for v in values):
+        return None
+    start_, limit_, delta_ = (v[0][0] for v in values)
+    return _traced_call(torch.arange, [start_, limit_, delta_], start_, limit_, delta_, dtype=torch.int64)
+
+
+def _traced_call(fn, items: list[Any], *args: Any, **kwargs: Any) -> Any:
+    """fn(*args) as an FX call when any of `items` is a proxy (hidden in slices, where Node.call cannot see it)."""
+    proxy = next((i for i in items if is_traced(i)), None)
+    if proxy is None:
+        return fn(*args, **kwargs)
+    return proxy.tracer.create_proxy("call_function", fn, args, kwargs)
 
 
 def _same(node: Node, data, *rest):
@@ -100,9 +139,12 @@ def _expand(node: Node, x, target):
     if not isinstance(target, Dims) or shape is None or len(shape) > len(target.items):
         return None
     offset = len(target.items) - len(shape)
-    sizes = [d if i < offset or shape[i - offset] == 1 else -1 for i, d in enumerate(target.items)]
-    if any(isinstance(d, int) and d == 1 for d in target.items[offset:]):
-        return None
+    sizes = []
+    for i, d in enumerate(target.items):
+        own = shape[i - offset] if i >= offset else 1
+        if own is None and isinstance(d, int) and d == 1:
+            return None  # ONNX keeps x's dim where the target says 1, and that dim is unknown here
+        sizes.append(d if own in (1, None) else -1)
     return x.expand(sizes)
 
 
@@ -120,6 +162,7 @@ DIMS_HANDLERS = {
     "Squeeze": _squeeze,
     "Concat": _concat,
     "Slice": _slice,
+    "Range": _range,
     "Cast": _same,
     "Identity": _same,
     "Add": _arithmetic(operator.add),
