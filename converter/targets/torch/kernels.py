@@ -11,13 +11,21 @@ __all__ = [
 ]
 
 
-def avg_pool_exclude_pad(x, kernel, strides, pads, ceil_mode: bool) -> torch.Tensor:
-    pool = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[len(kernel)]
+def avg_pool_exclude_pad(
+    x: torch.Tensor, kernel: list[int], strides: list[int], pads: list[int], ceil_mode: bool
+) -> torch.Tensor:
     padded = F.pad(x, pads)
     ones = F.pad(torch.ones_like(x[:1, :1]), pads)
-    total = pool(padded, kernel, strides, 0, ceil_mode, True)
-    count = pool(ones, kernel, strides, 0, ceil_mode, True)
-    return total / count
+    return _avg_pool(padded, kernel, strides, ceil_mode) / _avg_pool(ones, kernel, strides, ceil_mode)
+
+
+def _avg_pool(x: torch.Tensor, kernel: list[int], strides: list[int], ceil_mode: bool) -> torch.Tensor:
+    # branches rather than a table of functions: TorchScript cannot use builtins as values
+    if len(kernel) == 1:
+        return F.avg_pool1d(x, kernel, strides, 0, ceil_mode, True)
+    if len(kernel) == 2:
+        return F.avg_pool2d(x, kernel, strides, 0, ceil_mode, True)
+    return F.avg_pool3d(x, kernel, strides, 0, ceil_mode, True)
 
 
 def dilated_avg_pool(x, kernel, strides, dilations, begins, ends, ceil_mode: bool, include_pad: bool):
