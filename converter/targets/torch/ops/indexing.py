@@ -184,5 +184,7 @@ def _pad(node: Node, x, pads, value):
     order = [p for axis in reversed(range(rank)) for p in (pads[axis], pads[axis + rank])]
     while order[-2:] == [0, 0]:
         order = order[:-2]
-    fill = float(value) if not isinstance(value, int) and value.dtype.is_floating_point else int(value)
+    fill = value.item() if isinstance(value, torch.Tensor) else value
+    if abs(fill) < 2**53:
+        fill = float(fill)  # TorchScript's F.pad takes a float value; ints this small convert exactly
     return F.pad(x, order, "constant", fill) if order else x
