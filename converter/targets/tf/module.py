@@ -10,6 +10,7 @@ from onnx import numpy_helper
 
 from converter.errors import UnsupportedOpError
 from converter.targets.tf.dtypes import tf_dtype
+from converter.targets.tf.fusion import FUSED_DOMAIN, fuse_gelu
 from converter.targets.tf.graph import GraphRunner, check_supported
 from converter.targets.tf.kernels import Kernel, kernel_layouts, permute
 from converter.targets.tf.names import sanitize_all
@@ -27,11 +28,12 @@ class OnnxModule(tf.Module):
 
     def __init__(self, model: onnx.ModelProto, propagate_layout: bool = True):
         super().__init__(name="onnx_model")
-        graph = model.graph
+        graph = fuse_gelu(model.graph)
         self.input_names = tuple(i.name for i in graph.input if i.name not in _initializer_names(graph))
         self.output_names = tuple(o.name for o in graph.output)
         self.tf_input_names = sanitize_all(list(self.input_names))
-        self._runner = _runner(model, propagate_layout)  # refuses unsupported ops before any weight is copied
+        # Refuses unsupported ops before any weight is copied.
+        self._runner = _runner(graph, model.opset_import, propagate_layout)
         kernels = kernel_layouts(graph)
         self.kernel_names = frozenset(kernels)
         self.onnx_weights = _weights(graph, kernels)
@@ -59,10 +61,11 @@ def build_module(model: onnx.ModelProto, propagate_layout: bool = True) -> OnnxM
     return module
 
 
-def _runner(model: onnx.ModelProto, propagate_layout: bool) -> GraphRunner:
+def _runner(graph: onnx.GraphProto, opset_import, propagate_layout: bool) -> GraphRunner:
     registry = load_handlers()
-    opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
-    check_supported(model.graph, opsets, registry)
+    opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in opset_import}
+    opsets.setdefault(FUSED_DOMAIN, 1)
+    check_supported(graph, opsets, registry)
     return GraphRunner(registry, opsets, propagate_layout)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import tensorflow as tf
 
+from converter.targets.tf.fusion import FUSED_DOMAIN
 from converter.targets.tf.layout import axis_op, elementwise
 from converter.targets.tf.node import Node
 from converter.targets.tf.registry import tf_ops
@@ -113,10 +113,11 @@ def swish(node: Node, x):
 @tf_ops.register("Gelu", since=20)
 @elementwise
 def gelu(node: Node, x):
-    if node.attr("approximate", "none") == "tanh":
-        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1 + tf.math.tanh(inner))
-    return 0.5 * x * (1 + tf.math.erf(x / math.sqrt(2)))
+    # tf.nn.gelu, not its formula spelled out: TFLite converts it to the builtin GELU (it has no Erf).
+    return tf.nn.gelu(x, approximate=node.attr("approximate", "none") == "tanh")
+
+
+tf_ops.register("Gelu", domain=FUSED_DOMAIN)(gelu)
 
 
 @tf_ops.register("Shrink")

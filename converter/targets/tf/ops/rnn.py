@@ -45,31 +45,59 @@ def _activations(node: Node, defaults: list[str], directions: int) -> list[list]
     return [result[d * per : (d + 1) * per] for d in range(directions)]
 
 
-def _run(node: Node, cell, x, lengths, states: list, reverse: bool):
-    """Scan `cell` over time; past a sequence's length its state is kept and its output is zero."""
-    steps = tf.shape(x)[0]
-    batch = tf.shape(x)[1]
-    if lengths is None:
-        lengths = tf.fill([batch], steps)
-    lengths = tf.cast(lengths, tf.int32)
+def _run(cell, xw, lengths, states: list, reverse: bool):
+    """Loop `cell` over the projected inputs; past a sequence's length its state is kept and its output is zero."""
+    steps, batch = tf.shape(xw)[0], tf.shape(xw)[1]
+    lengths = tf.fill([batch], steps) if lengths is None else tf.cast(lengths, tf.int32)
     if reverse:
-        x = tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
-    times = tf.range(steps)
+        xw = tf.reverse_sequence(xw, lengths, seq_axis=0, batch_axis=1)
 
-    def step(carry, inputs):
-        x_t, t = inputs
-        new = cell(x_t, carry[1:])
+    def step(t, carry):
+        new = cell(tf.gather(xw, t), carry)
         alive = (t < lengths)[:, None]
-        kept = [tf.where(alive, n, c) for n, c in zip(new, carry[1:], strict=True)]
-        return [tf.where(alive, new[0], tf.zeros_like(new[0])), *kept]
+        kept = [tf.where(alive, n, c) for n, c in zip(new, carry, strict=True)]
+        return tf.where(alive, new[0], tf.zeros_like(new[0])), kept
 
-    initial = [tf.zeros_like(states[0]), *states]
-    outputs = tf.scan(step, (x, times), initializer=initial)
-    y = outputs[0]
+    def one(t, carry):
+        y_t, kept = step(t, carry)
+        return y_t[None], kept
+
+    # Chunks of about sqrt(steps) steps keep the copying of concatenation (see _grow) at steps ** 1.5.
+    chunk = tf.cast(tf.math.ceil(tf.math.sqrt(tf.cast(steps, tf.float32))), tf.int32)
+
+    def chunk_of(start, carry):
+        return _grow(one, start, tf.minimum(start + chunk, steps), 1, carry)
+
+    y, finals = _grow(chunk_of, 0, steps, chunk, states)
     if reverse:
         y = tf.reverse_sequence(y, lengths, seq_axis=0, batch_axis=1)
-    finals = [o[-1] for o in outputs[1:]]
     return y, finals
+
+
+def _grow(block, start, stop, stride, carry: list):
+    """block(t, carry) for t = start, start + stride, ... < stop (at least once), concatenated; and the last carry.
+
+    Not a TensorArray: TFLite lowers tensor lists to builtins only with static element shapes (no
+    dynamic batch). The loop starts after the first block because TFLite's interpreter fails on an
+    empty tensor as a loop variable.
+    """
+    y, carry = block(start, carry)
+
+    def body(t, y, *carry):
+        more, carry = block(t, list(carry))
+        return [t + stride, tf.concat([y, more], 0), *carry]
+
+    invariants = [tf.TensorShape([]), tf.TensorShape([None, *y.shape[1:]]), *(c.shape for c in carry)]
+    first = tf.convert_to_tensor(start + stride, tf.int32)
+    _, y, *carry = tf.while_loop(lambda t, *rest: t < stop, body, [first, y, *carry], shape_invariants=invariants)
+    return y, carry
+
+
+def _project(x, w, bias):
+    """x @ w + bias for every time step at once, outside the loop."""
+    features = w.shape[0] if w.shape[0] is not None else tf.shape(w)[0]
+    flat = tf.reshape(x, [-1, features]) @ w + bias
+    return tf.reshape(flat, tf.concat([tf.shape(x)[:2], tf.shape(w)[1:]], 0))
 
 
 def _layer(node: Node, x, w, r, b, lengths, initial: list, gates: int, make_cell, defaults: list[str]):
@@ -85,9 +113,11 @@ def _layer(node: Node, x, w, r, b, lengths, initial: list, gates: int, make_cell
     for d in range(directions):
         bias = tf.zeros([2 * gates * hidden], x.dtype) if b is None else tf.cast(b[d], x.dtype)
         states = [tf.zeros(tf.stack([batch, hidden]), x.dtype) if s is None else s[d] for s in initial]
-        cell = make_cell(node, tf.transpose(w[d]), tf.transpose(r[d]), bias, hidden, acts[d], d)
-        reverse = direction == "reverse" or d == 1
-        y, state = _run(node, cell, x, lengths, states, reverse)
+        # Known state shapes let the loop's shapes, and TFLite's, be [batch, hidden] rather than unknown.
+        states = [tf.reshape(s, [-1, hidden]) for s in states]
+        input_bias, cell = make_cell(node, tf.transpose(r[d]), bias, hidden, acts[d], d)
+        xw = _project(x, tf.transpose(w[d]), input_bias)
+        y, state = _run(cell, xw, lengths, states, direction == "reverse" or d == 1)
         ys.append(y)
         finals.append(state)
     y = tf.stack(ys, 1)
@@ -103,43 +133,39 @@ def _clip(node: Node, value):
     return value if limit is None else tf.clip_by_value(value, -limit, limit)
 
 
-def _rnn_cell(node, w, r, bias, hidden, acts, d):
-    wb, rb = bias[:hidden], bias[hidden:]
+def _rnn_cell(node, r, bias, hidden, acts, d):
+    def cell(xw_t, state):
+        return [acts[0](_clip(node, xw_t + state[0] @ r + bias[hidden:]))]
 
-    def cell(x_t, state):
-        return [acts[0](_clip(node, x_t @ w + state[0] @ r + wb + rb))]
-
-    return cell
+    return bias[:hidden], cell
 
 
-def _gru_cell(node, w, r, bias, hidden, acts, d):
-    wb, rb = bias[: 3 * hidden], bias[3 * hidden :]
+def _gru_cell(node, r, bias, hidden, acts, d):
+    rb = bias[3 * hidden :]
     before_reset = bool(node.attr("linear_before_reset", 0))
+    rz, rr, rh = tf.split(r, 3, -1)
+    bz, br, bh = tf.split(rb, 3, -1)
 
-    def cell(x_t, state):
+    def cell(xw_t, state):
         h = state[0]
-        xw = x_t @ w + wb
-        xz, xr, xh = tf.split(xw, 3, -1)
-        rz, rr, rh = tf.split(r, 3, -1)
-        bz, br, bh = tf.split(rb, 3, -1)
+        xz, xr, xh = tf.split(xw_t, 3, -1)
         z = acts[0](_clip(node, xz + h @ rz + bz))
         reset = acts[0](_clip(node, xr + h @ rr + br))
         candidate = xh + (reset * (h @ rh + bh) if before_reset else (reset * h) @ rh + bh)
         h_new = acts[1](_clip(node, candidate))
         return [(1 - z) * h_new + z * h]
 
-    return cell
+    return bias[: 3 * hidden], cell
 
 
 def _lstm_cell_factory(peepholes):
-    def make(node, w, r, bias, hidden, acts, d):
-        b = bias[: 4 * hidden] + bias[4 * hidden :]
-        p = None if peepholes is None else tf.split(tf.cast(peepholes[d], w.dtype), 3)
+    def make(node, r, bias, hidden, acts, d):
+        p = None if peepholes is None else tf.split(tf.cast(peepholes[d], r.dtype), 3)
         couple = bool(node.attr("input_forget", 0))
 
-        def cell(x_t, state):
+        def cell(xw_t, state):
             h, c = state
-            i, o, f, g = tf.split(x_t @ w + h @ r + b, 4, -1)
+            i, o, f, g = tf.split(xw_t + h @ r, 4, -1)
             if p is not None:
                 i, f = i + p[0] * c, f + p[2] * c
             i = acts[0](_clip(node, i))
@@ -150,7 +176,7 @@ def _lstm_cell_factory(peepholes):
             o = acts[0](_clip(node, o))
             return [o * acts[2](c_new), c_new]
 
-        return cell
+        return bias[: 4 * hidden] + bias[4 * hidden :], cell
 
     return make
 

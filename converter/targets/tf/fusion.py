@@ -1,0 +1,140 @@
+"""Graph rewrites before conversion: the exact-GELU subgraph becomes one node that lowers to tf.nn.gelu."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+__all__ = ["FUSED_DOMAIN", "fuse_gelu"]
+
+# A private domain, so the fused node needs no particular ai.onnx opset (ONNX's Gelu is opset 20).
+FUSED_DOMAIN = "graphtool.tf"
+
+
+def fuse_gelu(graph: onnx.GraphProto) -> onnx.GraphProto:
+    """A copy of `graph` where each x * 0.5 * (1 + erf(x / sqrt(2))) is one FUSED_DOMAIN Gelu node.
+
+    TFLite has no builtin Erf but a builtin GELU, which tf.nn.gelu converts to.
+    """
+    constants = _scalar_constants(graph)
+    consumers = _consumers(graph)
+    producers = {out: node for node in graph.node for out in node.output}
+    outputs = {o.name for o in graph.output}
+    fused: dict[int, onnx.NodeProto] = {}
+    removed: set[int] = set()
+    for erf in graph.node:
+        if erf.op_type != "Erf" or erf.domain not in ("", "ai.onnx"):
+            continue
+        match = _match(erf, constants, consumers, producers, outputs)
+        if match is not None and not removed.intersection(map(id, match[1])):
+            x, chain, last = match
+            removed.update(map(id, chain))
+            fused[id(last)] = onnx.helper.make_node("Gelu", [x], list(last.output), last.name, domain=FUSED_DOMAIN)
+    if not fused:
+        return graph
+    result = onnx.GraphProto()
+    result.CopyFrom(graph)
+    del result.node[:]
+    result.node.extend(fused.get(id(n), n) for n in graph.node if id(n) not in removed or id(n) in fused)
+    return result
+
+
+def _match(erf, constants, consumers, producers, outputs):
+    """(x, the nodes to replace, the last of them) when `erf` is the heart of an exact GELU, else None."""
+    scaled = producers.get(erf.input[0])
+    x = _scaled_input(scaled, constants)
+    plus_one = _only_consumer(erf, consumers, outputs)
+    if x is None or _only_consumer(scaled, consumers, outputs) is not erf:
+        return None
+    if not _is_binary(plus_one, "Add", erf.output[0], 1.0, constants):
+        return None
+    first = _only_consumer(plus_one, consumers, outputs)
+    if first is None or first.op_type != "Mul":
+        return None
+    other = _rest(first, plus_one.output[0])
+    if other == x or _close(constants.get(other), 0.5):
+        # (1 + erf) * x, then * 0.5; or (1 + erf) * 0.5, then * x.
+        last = _only_consumer(first, consumers, outputs)
+        done = (
+            _is_binary(last, "Mul", first.output[0], 0.5, constants)
+            if other == x
+            else (last is not None and last.op_type == "Mul" and _rest(last, first.output[0]) == x)
+        )
+        return (x, [scaled, erf, plus_one, first, last], last) if done else None
+    half = producers.get(other)
+    if _is_binary(half, "Mul", x, 0.5, constants) and _only_consumer(half, consumers, outputs) is first:
+        return x, [half, scaled, erf, plus_one, first], first
+    return None
+
+
+def _scaled_input(node, constants) -> str | None:
+    """x when `node` is x / sqrt(2) or x * (1 / sqrt(2))."""
+    if node is None or node.domain not in ("", "ai.onnx"):
+        return None
+    if node.op_type == "Div" and _close(constants.get(node.input[1]), math.sqrt(2)):
+        return node.input[0]
+    if node.op_type == "Mul":
+        for mine, theirs in ((0, 1), (1, 0)):
+            if _close(constants.get(node.input[theirs]), 1 / math.sqrt(2)):
+                return node.input[mine]
+    return None
+
+
+def _is_binary(node, op_type: str, value: str, constant: float, constants) -> bool:
+    """Whether `node` is op_type(value, constant) in either order."""
+    if node is None or node.op_type != op_type or node.domain not in ("", "ai.onnx") or value not in node.input:
+        return False
+    return _close(constants.get(_rest(node, value)), constant)
+
+
+def _rest(node, value: str) -> str:
+    """The input of a binary node that is not `value` (or `value` for x op x)."""
+    return node.input[1] if node.input[0] == value else node.input[0]
+
+
+def _only_consumer(node, consumers, outputs):
+    """The single node reading `node`'s single output, which no graph output may expose."""
+    if node is None or len(node.output) != 1 or node.output[0] in outputs:
+        return None
+    readers = consumers.get(node.output[0], [])
+    return readers[0] if len(readers) == 1 else None
+
+
+def _close(value: float | None, want: float) -> bool:
+    return value is not None and abs(value - want) <= 1e-6 * abs(want)
+
+
+def _scalar_constants(graph: onnx.GraphProto) -> dict[str, float]:
+    """Float values with one element, from initializers and Constant nodes."""
+    arrays: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in graph.initializer if _small(i.dims)}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            arrays[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    return {name: float(a.reshape(-1)[0]) for name, a in arrays.items() if a.size == 1 and a.dtype.kind == "f"}
+
+
+def _small(dims) -> bool:
+    return int(np.prod(dims)) == 1
+
+
+def _consumers(graph: onnx.GraphProto) -> Mapping[str, list[onnx.NodeProto]]:
+    """Readers of each value, counting subgraphs' reads of outer values as the node holding them."""
+    readers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in set(node.input) | _subgraph_reads(node):
+            readers.setdefault(name, []).append(node)
+    return readers
+
+
+def _subgraph_reads(node: onnx.NodeProto) -> set[str]:
+    names: set[str] = set()
+    for attr in node.attribute:
+        for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else attr.graphs:
+            for inner in sub.node:
+                names.update(inner.input)
+                names.update(_subgraph_reads(inner))
+    return names
