@@ -1,6 +1,6 @@
 """Conformance of the ONNX -> TensorFlow converter: ONNX backend node tests and the light CNNs vs onnxruntime.
 
-Run: python benchmarks/conformance_tf.py [--only SUBSTRING] [--skip-nodes] [--skip-cnns] [--json FILE]
+Run: python benchmarks/conformance_tf.py [--only SUBSTRING] [--skip-nodes] [--skip-cnns] [--tflite] [--json FILE]
 """
 
 from __future__ import annotations
@@ -20,7 +20,16 @@ import onnx
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-__all__ = ["run_node_cases", "run_light_cnns", "outputs_match", "randomize_weights", "calibrate_logits"]
+__all__ = [
+    "run_node_cases",
+    "run_light_cnns",
+    "run_light_cnns_tflite",
+    "light_case",
+    "savedmodel_and_tflite_outputs",
+    "outputs_match",
+    "randomize_weights",
+    "calibrate_logits",
+]
 
 LIGHT_DIR = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 
@@ -181,7 +190,10 @@ def with_pre_softmax_output(model: onnx.ModelProto) -> tuple[onnx.ModelProto, st
         return model, None
     result = onnx.ModelProto()
     result.CopyFrom(model)
-    result.graph.output.append(onnx.helper.make_empty_tensor_value_info(softmax.input[0]))
+    # Softmax keeps type and shape; onnx's checker (run before a SavedModel is written) wants both.
+    logits = result.graph.output.add()
+    logits.CopyFrom(next(o for o in model.graph.output if o.name == softmax.output[0]))
+    logits.name = softmax.input[0]
     return result, softmax.input[0]
 
 
@@ -219,6 +231,15 @@ def calibrate_logits(model: onnx.ModelProto, logits: str, x: np.ndarray, target_
             inits[name].CopyFrom(numpy_helper.from_array(array.astype(np.float32), name))
 
 
+def light_case(path: Path, seed: int = 0) -> tuple[onnx.ModelProto, str | None, np.ndarray]:
+    """A light CNN with random weights and its logits exposed (name or None), and an input for it."""
+    model, logits_name = with_pre_softmax_output(randomize_weights(onnx.load(str(path)), seed))
+    x = _input_array(model, np.random.default_rng(seed))
+    if logits_name:
+        calibrate_logits(model, logits_name, x)
+    return model, logits_name, x
+
+
 def run_light_cnns(seed: int = 0) -> list[dict]:
     """Each light CNN with random weights: max abs/rel error vs onnxruntime, top-1 agreement, Transposes."""
     import onnxruntime as ort
@@ -228,10 +249,7 @@ def run_light_cnns(seed: int = 0) -> list[dict]:
 
     rows = []
     for path in sorted(LIGHT_DIR.glob("light_*.onnx")):
-        model, logits_name = with_pre_softmax_output(randomize_weights(onnx.load(str(path)), seed))
-        x = _input_array(model, np.random.default_rng(seed))
-        if logits_name:
-            calibrate_logits(model, logits_name, x)
+        model, logits_name, x = light_case(path, seed)
         row = {"model": path.stem}
         try:
             started = time.perf_counter()
@@ -258,11 +276,80 @@ def run_light_cnns(seed: int = 0) -> list[dict]:
     return rows
 
 
+def run_light_cnns_tflite(seed: int = 0) -> list[dict]:
+    """Each light CNN with random weights as SavedModel and as builtin-only TFLite: max abs errors vs onnxruntime."""
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)  # the light CNNs list their initializers as inputs: a warning each
+    rows = []
+    for path in sorted(LIGHT_DIR.glob("light_*.onnx")):
+        model, logits_name, x = light_case(path, seed)
+        row = {"model": path.stem}
+        try:
+            row.update(_tflite_row(model, logits_name, x))
+        except Exception as error:  # noqa: BLE001 - reported per model
+            row.update(ok=False, error=f"{type(error).__name__}: {error}"[:300])
+        rows.append(row)
+    return rows
+
+
+def _tflite_row(model: onnx.ModelProto, logits_name: str | None, x: np.ndarray) -> dict:
+    """Errors of both artifacts on the output and the logits; ok within the light CNNs' tolerances."""
+    import tempfile
+
+    want = _ort_outputs(model, x)
+    with tempfile.TemporaryDirectory() as folder:
+        got, select_tf_ops = savedmodel_and_tflite_outputs(model, x, Path(folder))
+    output = model.graph.output[0].name
+    row: dict = {"select_tf_ops": select_tf_ops}
+    ok = not select_tf_ops
+    for kind, values in got.items():
+        row[f"{kind}_output_max_abs"] = float(np.max(np.abs(values[output] - want[output])))
+        ok = ok and row[f"{kind}_output_max_abs"] <= 1e-5
+        if logits_name:
+            error = float(np.max(np.abs(values[logits_name] - want[logits_name])))
+            row[f"{kind}_pre_softmax_max_abs"] = error
+            ok = ok and error <= 1e-4 * float(np.max(np.abs(want[logits_name])))
+    row["top1_equal"] = bool(np.array_equal(np.argmax(got["tflite"][output], -1), np.argmax(want[output], -1)))
+    row["ok"] = ok and row["top1_equal"]
+    return row
+
+
+def savedmodel_and_tflite_outputs(model: onnx.ModelProto, x: np.ndarray, folder: Path) -> tuple[dict, bool]:
+    """{"savedmodel"|"tflite": {ONNX output name: array}} for input `x`, and whether TFLite needs Select TF ops."""
+    import tensorflow as tf
+
+    from converter.targets.savedmodel import SIGNATURE_KEY, write_savedmodel
+    from converter.targets.tflite import run_tflite, write_tflite
+
+    saved = write_savedmodel(model, folder / "saved")
+    lite = write_tflite(saved.directory, folder / "model.tflite")
+    feeds = {saved.inputs[_data_input(model).name]: x}
+    serving = tf.saved_model.load(saved.directory).signatures[SIGNATURE_KEY]
+    raw = {
+        "savedmodel": serving(**{k: tf.constant(v) for k, v in feeds.items()}),
+        "tflite": run_tflite(lite.path, feeds),
+    }
+    named = {
+        kind: {name: np.asarray(out[tf_name]) for name, tf_name in saved.outputs.items()} for kind, out in raw.items()
+    }
+    return named, lite.select_tf_ops
+
+
+def _ort_outputs(model: onnx.ModelProto, x: np.ndarray) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, {_data_input(model).name: x}), strict=True))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run only node cases whose name contains this")
     parser.add_argument("--skip-nodes", action="store_true")
     parser.add_argument("--skip-cnns", action="store_true")
+    parser.add_argument("--tflite", action="store_true", help="also run the light CNNs as SavedModel and TFLite")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -282,6 +369,11 @@ def main() -> int:
         for row in rows:
             print(json.dumps(row))
         results["light_cnns"] = rows
+    if args.tflite:
+        rows = run_light_cnns_tflite()
+        for row in rows:
+            print(json.dumps(row))
+        results["light_cnns_tflite"] = rows
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ from converter.targets.tf import count_transposes, from_onnx  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).resolve().parents[1]
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -211,38 +215,19 @@ def test_lstm_and_loop_match():
     _assert_matches(model, [x, np.array(3, np.int64)])
 
 
-def _constants_as_weights(model: onnx.ModelProto, seed: int = 0) -> onnx.ModelProto:
-    """The light CNNs build their weights with ConstantOfShape; make them seeded random initializers."""
-    rng = np.random.default_rng(seed)
-    shapes = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    variances = {n.input[4] for n in model.graph.node if n.op_type == "BatchNormalization"}
-    result = onnx.ModelProto()
-    result.CopyFrom(model)
-    keep = []
-    for node in result.graph.node:
-        if node.op_type == "ConstantOfShape" and node.input[0] in shapes:
-            shape = shapes[node.input[0]].astype(np.int64)
-            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-            if node.output[0] in variances:
-                values = rng.uniform(0.5, 1.5, shape)
-            else:
-                values = rng.normal(0.0, np.sqrt(2.0 / fan_in) if len(shape) > 1 else 0.1, shape)
-            result.graph.initializer.append(numpy_helper.from_array(values.astype(np.float32), node.output[0]))
-        else:
-            keep.append(node)
-    del result.graph.node[:]
-    result.graph.node.extend(keep)
-    return result
+@functools.cache
+def conformance():
+    """benchmarks/conformance_tf.py, which owns the light-CNN weight randomization."""
+    spec = importlib.util.spec_from_file_location("conformance_tf", ROOT / "benchmarks" / "conformance_tf.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize("name", ["squeezenet", "resnet50", "inception_v1"])
 def test_light_cnn_with_random_weights(name: str):
-    model = _constants_as_weights(onnx.load(str(LIGHT / f"light_{name}.onnx")))
-    softmax = next(n for n in model.graph.node if n.op_type == "Softmax")
-    model.graph.output.append(onnx.helper.make_empty_tensor_value_info(softmax.input[0]))
-    data = next(i for i in model.graph.input if i.name not in {x.name for x in model.graph.initializer})
-    shape = [d.dim_value for d in data.type.tensor_type.shape.dim]
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    model, logits, x = conformance().light_case(LIGHT / f"light_{name}.onnx")
     want = _reference(model, [x])
     rep = backend.prepare(model)
     got = rep.run([x])
@@ -324,3 +309,48 @@ def test_conv_transpose_weights_are_stored_permuted():
     module = from_onnx(model)
     assert module.onnx_weights["up"].shape.as_list() == [4, 4, 4, 8]
     assert count_transposes(module) == 2
+
+
+def _gelu_nodes(style: str) -> list[onnx.NodeProto]:
+    """Exact GELU of x into y as exporters write it: x / sqrt(2) or x * (1 / sqrt(2)), the 0.5 anywhere."""
+    scale = (
+        helper.make_node("Div", ["x", "sqrt2"], ["s"])
+        if style != "reciprocal"
+        else helper.make_node("Mul", ["inv_sqrt2", "x"], ["s"])
+    )
+    head = [scale, helper.make_node("Erf", ["s"], ["e"]), helper.make_node("Add", ["one", "e"], ["g"])]
+    tails = {
+        "torch": [helper.make_node("Mul", ["half", "g"], ["h"]), helper.make_node("Mul", ["x", "h"], ["y"])],
+        "half_last": [helper.make_node("Mul", ["g", "x"], ["h"]), helper.make_node("Mul", ["h", "half"], ["y"])],
+        "half_first": [helper.make_node("Mul", ["x", "half"], ["h"]), helper.make_node("Mul", ["h", "g"], ["y"])],
+    }
+    tail = tails["torch" if style == "reciprocal" else style]
+    return [*head, *tail]
+
+
+def _gelu_model(style: str, extra_outputs: tuple[str, ...] = ()) -> onnx.ModelProto:
+    constants = {"sqrt2": np.sqrt(2.0), "inv_sqrt2": 1 / np.sqrt(2.0), "one": 1.0, "half": 0.5}
+    inits = [numpy_helper.from_array(np.array(v, np.float32), k) for k, v in constants.items()]
+    outputs = [_output(name) for name in ("y", *extra_outputs)]
+    return _model(_gelu_nodes(style), [_float_input("x", ["N", 8])], outputs, inits)
+
+
+@pytest.mark.parametrize("style", ["torch", "half_last", "half_first", "reciprocal"])
+def test_exact_gelu_is_one_node_and_matches(style: str):
+    from converter.targets.tf.fusion import FUSED_DOMAIN, fuse_gelu
+
+    model = _gelu_model(style)
+    fused = fuse_gelu(model.graph)
+    assert [(n.domain, n.op_type, list(n.input), list(n.output)) for n in fused.node] == [
+        (FUSED_DOMAIN, "Gelu", ["x"], ["y"])
+    ]
+    x = np.random.default_rng(3).standard_normal((4, 8)).astype(np.float32) * 3
+    _assert_matches(model, [x])
+
+
+def test_gelu_with_an_intermediate_output_is_not_fused():
+    from converter.targets.tf.fusion import fuse_gelu
+
+    model = _gelu_model("torch", extra_outputs=("e",))
+    assert fuse_gelu(model.graph) is model.graph
+    _assert_matches(model, [np.linspace(-4, 4, 16, dtype=np.float32).reshape(2, 8)])

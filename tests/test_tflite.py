@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 tf = pytest.importorskip("tensorflow")
 ort = pytest.importorskip("onnxruntime")
 
 from test_savedmodel import _model  # noqa: E402
+from test_tf_converter import LIGHT, conformance  # noqa: E402
 
 from converter.targets.savedmodel import write_savedmodel  # noqa: E402
 from converter.targets.tflite import run_tflite, write_tflite  # noqa: E402
@@ -28,3 +33,95 @@ def test_tflite_matches_onnxruntime(tmp_path):
     want = session.run(None, {"pixels:0": x})
     np.testing.assert_allclose(got["features_out"], want[0], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got["pooled"], want[1], rtol=1e-4, atol=1e-5)
+
+
+def _tflite_of(model, tmp_path):
+    saved = write_savedmodel(model, tmp_path / "saved")
+    return saved, write_tflite(saved.directory, tmp_path / "model.tflite")
+
+
+def _ort(model, feeds: dict) -> list:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)
+
+
+@pytest.mark.parametrize("name", ["mlp", "gru", "encoder"])
+def test_torch_fixture_converts_to_builtin_tflite(name, tmp_path):
+    """GELU's Erf and the GRU's loop once needed Select TF ops, which this interpreter cannot run."""
+    pytest.importorskip("torch")
+    from converter.api import convert
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "torch" / f"{name}.pt2"
+    result = convert(fixture, "tflite", tmp_path / f"{name}.tflite")
+    assert result, result.report
+    assert result.artifact["select_tf_ops"] is False
+
+
+def _recurrent(op: str, gates: int) -> onnx.ModelProto:
+    rng = np.random.default_rng(4)
+    hidden, size = 5, 3
+    inits = [
+        numpy_helper.from_array(rng.normal(0, 0.4, (2, gates * hidden, size)).astype(np.float32), "W"),
+        numpy_helper.from_array(rng.normal(0, 0.4, (2, gates * hidden, hidden)).astype(np.float32), "R"),
+        numpy_helper.from_array(rng.normal(0, 0.4, (2, 2 * gates * hidden)).astype(np.float32), "B"),
+    ]
+    node = helper.make_node(
+        op, ["x", "W", "R", "B", "lengths"], ["Y", "Y_h"], hidden_size=hidden, direction="bidirectional"
+    )
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", "N", size]),
+        helper.make_tensor_value_info("lengths", TensorProto.INT32, ["N"]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["T", 2, "N", hidden]),
+        helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [2, "N", hidden]),
+    ]
+    graph = helper.make_graph([node], "recurrent", inputs, outputs, inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+
+
+@pytest.mark.parametrize("op, gates", [("GRU", 3), ("LSTM", 4), ("RNN", 1)])
+def test_recurrent_layer_is_builtin_with_dynamic_length_and_batch(op, gates, tmp_path):
+    model = _recurrent(op, gates)
+    saved, result = _tflite_of(model, tmp_path)
+    assert not result.select_tf_ops
+    rng = np.random.default_rng(5)
+    for steps, batch in [(6, 3), (11, 2)]:
+        x = rng.standard_normal((steps, batch, 3)).astype(np.float32)
+        lengths = rng.integers(1, steps + 1, batch).astype(np.int32)
+        got = run_tflite(result.path, {saved.inputs["x"]: x, saved.inputs["lengths"]: lengths})
+        want = _ort(model, {"x": x, "lengths": lengths})
+        np.testing.assert_allclose(got[saved.outputs["Y"]], want[0], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got[saved.outputs["Y_h"]], want[1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_op_is_builtin(approximate, tmp_path):
+    node = helper.make_node("Gelu", ["x"], ["y"], approximate=approximate)
+    graph = helper.make_graph(
+        [node],
+        "gelu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 16])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    saved, result = _tflite_of(model, tmp_path)
+    assert not result.select_tf_ops
+    x = np.linspace(-6, 6, 64, dtype=np.float32).reshape(4, 16)
+    got = run_tflite(result.path, {saved.inputs["x"]: x})[saved.outputs["y"]]
+    np.testing.assert_allclose(got, _ort(model, {"x": x})[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["squeezenet", "inception_v2"])
+def test_light_cnn_tflite_matches_onnxruntime(name, tmp_path):
+    """Seeded random weights (the given 0.02s make a uniform softmax that hides errors); logits checked too."""
+    bench = conformance()
+    model, logits, x = bench.light_case(LIGHT / f"light_{name}.onnx")
+    got, select_tf_ops = bench.savedmodel_and_tflite_outputs(model, x, tmp_path)
+    assert not select_tf_ops
+    data = next(i.name for i in model.graph.input if i.name not in {w.name for w in model.graph.initializer})
+    want = dict(zip([o.name for o in model.graph.output], _ort(model, {data: x}), strict=True))
+    output = model.graph.output[0].name
+    for values in got.values():
+        np.testing.assert_allclose(values[logits], want[logits], rtol=0, atol=1e-4 * np.max(np.abs(want[logits])))
+        np.testing.assert_allclose(values[output], want[output], rtol=1e-3, atol=1e-5)
