@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import onnx
 import pytest
@@ -15,14 +10,14 @@ from onnx import TensorProto, helper, numpy_helper
 pytest.importorskip("tensorflow")
 ort = pytest.importorskip("onnxruntime")
 
+from conftest import benchmark_module  # noqa: E402
+
 from converter.backends import tf as backend  # noqa: E402
 from converter.errors import UnsupportedOpError  # noqa: E402
 from converter.targets.tf import count_transposes, from_onnx  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
-LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 RTOL, ATOL = 1e-4, 1e-5
 
 
@@ -215,26 +210,13 @@ def test_lstm_and_loop_match():
     _assert_matches(model, [x, np.array(3, np.int64)])
 
 
-@functools.cache
-def conformance():
-    """benchmarks/conformance_tf.py, which owns the light-CNN weight randomization."""
-    spec = importlib.util.spec_from_file_location("conformance_tf", ROOT / "benchmarks" / "conformance_tf.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("name", ["squeezenet", "resnet50", "inception_v1"])
 def test_light_cnn_with_random_weights(name: str):
-    model, logits, x = conformance().light_case(LIGHT / f"light_{name}.onnx")
-    want = _reference(model, [x])
-    rep = backend.prepare(model)
-    got = rep.run([x])
-    logits_scale = float(np.max(np.abs(want[1])))
-    np.testing.assert_allclose(got[1], want[1], rtol=0, atol=1e-4 * logits_scale)
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-3, atol=1e-6)
-    assert count_transposes(rep.module) <= 2
+    conformance = benchmark_module("conformance")
+    result = conformance.compare_light(conformance.LIGHT_DIR / f"light_{name}.onnx", "tf")
+    assert result.ok, result
+    assert result.logits_max_abs <= 1e-4 * result.logits_scale and result.top1_equal
+    assert result.transposes <= 2
 
 
 def test_pad_and_slice_keep_channels_last_between_convolutions():

@@ -12,8 +12,8 @@ from onnx import TensorProto, helper, numpy_helper
 tf = pytest.importorskip("tensorflow")
 ort = pytest.importorskip("onnxruntime")
 
+from conftest import benchmark_module  # noqa: E402
 from test_savedmodel import _model  # noqa: E402
-from test_tf_converter import LIGHT, conformance  # noqa: E402
 
 from converter.targets.savedmodel import write_savedmodel  # noqa: E402
 from converter.targets.tflite import run_tflite, write_tflite  # noqa: E402
@@ -113,15 +113,10 @@ def test_gelu_op_is_builtin(approximate, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["squeezenet", "inception_v2"])
-def test_light_cnn_tflite_matches_onnxruntime(name, tmp_path):
+def test_light_cnn_tflite_matches_onnxruntime(name):
     """Seeded random weights (the given 0.02s make a uniform softmax that hides errors); logits checked too."""
-    bench = conformance()
-    model, logits, x = bench.light_case(LIGHT / f"light_{name}.onnx")
-    got, select_tf_ops = bench.savedmodel_and_tflite_outputs(model, x, tmp_path)
-    assert not select_tf_ops
-    data = next(i.name for i in model.graph.input if i.name not in {w.name for w in model.graph.initializer})
-    want = dict(zip([o.name for o in model.graph.output], _ort(model, {data: x}), strict=True))
-    output = model.graph.output[0].name
-    for values in got.values():
-        np.testing.assert_allclose(values[logits], want[logits], rtol=0, atol=1e-4 * np.max(np.abs(want[logits])))
-        np.testing.assert_allclose(values[output], want[output], rtol=1e-3, atol=1e-5)
+    conformance = benchmark_module("conformance")
+    result = conformance.compare_light(conformance.LIGHT_DIR / f"light_{name}.onnx", "tf", artifacts=True)
+    assert result.ok, result  # builtin ops only, every output within 1e-4 of the logits' scale
+    assert sorted(result.artifacts) == ["savedmodel", "tflite"]
+    assert max(result.artifacts.values()) <= 1e-4 * result.logits_scale

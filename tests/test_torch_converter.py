@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import sys
 
 import numpy as np
@@ -14,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 torch = pytest.importorskip("torch")
 
-from conftest import ROOT  # noqa: E402
+from conftest import benchmark_module  # noqa: E402
 
 from converter.errors import MissingExtraError, UnsupportedOpError  # noqa: E402
 from converter.targets.torch import to_graph_module  # noqa: E402
@@ -22,16 +20,6 @@ from converter.targets.torch import to_graph_module  # noqa: E402
 pytestmark = pytest.mark.slow
 IR_VERSION = 10  # readable by onnxruntime releases older than this onnx
 RTOL, ATOL = 1e-4, 1e-5
-
-
-@functools.cache
-def _conformance():
-    """benchmarks/conformance_torch.py, which owns the light-CNN weight randomization."""
-    spec = importlib.util.spec_from_file_location("conformance_torch", ROOT / "benchmarks" / "conformance_torch.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _ort(model: onnx.ModelProto, *arrays: np.ndarray) -> list[np.ndarray]:
@@ -207,12 +195,12 @@ def test_if_on_a_runtime_condition_and_a_loop() -> None:
     ("name", "artifacts"), [("light_squeezenet", True), ("light_shufflenet", False), ("light_inception_v1", False)]
 )
 def test_light_cnn_with_random_weights_matches_onnxruntime(name: str, artifacts: bool) -> None:
-    conformance = _conformance()
-    result = conformance.compare_light(conformance.LIGHT_DIR / f"{name}.onnx", seed=3, artifacts=artifacts)
+    conformance = benchmark_module("conformance")
+    result = conformance.compare_light(conformance.LIGHT_DIR / f"{name}.onnx", "torch", seed=3, artifacts=artifacts)
     assert result.ok, result
     assert sorted(result.artifacts) == (["pt2", "torchscript"] if artifacts else [])
-    assert result.top1_agree
-    assert result.max_abs_logits <= 1e-4 + 1e-3 * result.logits_scale
+    assert result.top1_equal
+    assert result.logits_max_abs <= 1e-4 * result.logits_scale
 
 
 class _Native(torch.nn.Module):
