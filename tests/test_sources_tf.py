@@ -109,3 +109,28 @@ def test_lambda_layer_refused_without_trust(tmp_path):
     with pytest.raises(GraphtoolError, match="--trust-code"):
         api.load(str(path))
     assert_agrees(api.load(str(path), LoadOptions(trust_code=True)))
+
+
+@pytest.mark.slow
+def test_ops_tf2onnx_leaves_unconverted_are_refused_by_name():
+    import tensorflow as tf
+
+    class Erfc(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")])
+        def __call__(self, x):
+            return tf.math.erfc(x)
+
+    with pytest.raises(GraphtoolError, match=r"tf2onnx left 1 TensorFlow op\(s\) unconverted \(Erfc"):
+        api.load(Erfc())
+
+
+@pytest.mark.slow
+def test_constants_a_function_captures_become_initializers():
+    import keras
+    import numpy as np
+
+    inputs = keras.Input((4,), name="x")
+    scaled = keras.layers.Normalization(mean=np.arange(4.0), variance=np.full(4, 4.0))(inputs)
+    loaded = api.load(keras.Model(inputs, scaled))
+    assert [i.name for i in loaded.model.graph.input] == ["x"]
+    assert_agrees(loaded)

@@ -13,6 +13,7 @@ import onnx
 from converter.errors import GraphtoolError
 from converter.formats import Format
 from converter.inputs import InputSpec, merge_specs
+from converter.normalize import iter_graphs
 from converter.sources.base import Reference
 from converter.sources.common import class_names, first_line, quiet, require
 
@@ -92,6 +93,7 @@ def to_onnx(
     except Exception as error:
         raise GraphtoolError(f"{origin}: tf2onnx could not convert it ({first_line(error)})") from None
     names = model.output_names or _structure_names(concrete.structured_outputs)
+    _refuse_tensorflow_ops(proto, origin)
     _freeze_captured_constants(proto, concrete)
     _name_symbolic_dims(proto, specs)
     _tidy_scopes(proto.graph, model.scope_names)
@@ -149,6 +151,16 @@ def _structure_names(outputs: Any) -> list[str]:
     if isinstance(outputs, (tuple, list)):
         return [f"output_{i}" for i in range(len(outputs))]
     return ["output"]
+
+
+def _refuse_tensorflow_ops(model: onnx.ModelProto, origin: str) -> None:
+    """tf2onnx copies TensorFlow ops it cannot convert into the graph as they are; no ONNX runtime has them."""
+    left = [n for graph in iter_graphs(model.graph) for n in graph.node
+            if n.domain in ("", "ai.onnx") and not onnx.defs.has(n.op_type)]
+    if left:
+        kinds = ", ".join(sorted({n.op_type for n in left}))
+        raise GraphtoolError(f"{origin}: tf2onnx left {len(left)} TensorFlow op(s) unconverted ({kinds}; first: "
+                             f"{left[0].name}); export the model without them or report it to tf2onnx")
 
 
 def _freeze_captured_constants(model: onnx.ModelProto, concrete: Any) -> None:
