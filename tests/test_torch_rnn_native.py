@@ -181,3 +181,16 @@ def test_script_and_trace_keep_the_sequence_dynamic():
     example = tuple(torch.from_numpy(v) for v in _feeds(model, 3).values())
     _check(model, torch.jit.script(module), steps=7)
     _check(model, torch.jit.trace(module, example, check_trace=False), steps=7)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("op", ["GRU", "LSTM"])
+def test_native_runs_on_cuda(op, monkeypatch):
+    from converter.backends.torch import prepare
+
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # cuDNN's RNNs use TF32 by default
+    model = _model(op, "bidirectional", 0, True, True, **({"linear_before_reset": 1} if op == "GRU" else {}))
+    feeds = _feeds(model, 9)
+    got = prepare(model, device="CUDA").run([feeds[i.name] for i in model.graph.input])
+    for g, w in zip(got, _onnxruntime(model, feeds), strict=True):
+        np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL)
