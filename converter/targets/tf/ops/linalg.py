@@ -22,8 +22,18 @@ def matmul(node: Node, a, b):
     if len(a.shape) == 2 and len(b.shape) > 2:
         a = tf.broadcast_to(a, tf.concat([tf.shape(b)[:-2], tf.shape(a)], 0))
     if len(b.shape) == 2 and len(a.shape) > 2:
-        b = tf.broadcast_to(b, tf.concat([tf.shape(a)[:-2], tf.shape(b)], 0))
+        return _matmul_by_matrix(a, b)
     return tf.linalg.matmul(a, b)
+
+
+def _matmul_by_matrix(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """[..., K] x [K, N] as one 2-D MatMul: a batched one would copy the weights for every batch row."""
+    depth = a.shape[-1] if a.shape[-1] is not None else tf.shape(a)[-1]
+    product = tf.linalg.matmul(tf.reshape(a, [-1, depth]), b)
+    lead = a.shape[:-1].as_list()
+    if None not in lead and b.shape[-1] is not None:
+        return tf.reshape(product, [*lead, b.shape[-1]])
+    return tf.reshape(product, tf.concat([tf.shape(a)[:-1], tf.shape(b)[-1:]], 0))
 
 
 @tf_ops.register("Gemm")

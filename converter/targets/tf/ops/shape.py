@@ -20,6 +20,8 @@ def _reshape(node: Node, x, shape):
     known = static_ints(shape)
     if known is not None and not node.attr("allowzero", 0):
         known = [int(x.shape[i]) if d == 0 and x.shape[i] is not None else d for i, d in enumerate(known)]
+        if known.count(0) == 1 and -1 not in known:
+            known[known.index(0)] = -1  # the one unknown copied dim follows from the element count
         if 0 not in known:
             return tf.reshape(x, known)
     shape = tf.cast(shape, tf.int64)

@@ -13,9 +13,15 @@ from converter.targets.tf.registry import tf_ops
 __all__: list[str] = []
 
 
+_INT32 = (-(2**31), 2**31 - 1)
+
+
 def _slice(node: Node, x, starts, ends, axes=None, steps=None):
     x = tf.convert_to_tensor(x)
     ndim = len(x.shape)
+    constant = _constant_slice(x, ndim, starts, ends, axes, steps)
+    if constant is not None:
+        return constant
     starts = tf.reshape(tf.cast(starts, tf.int64), [-1])
     if axes is None:
         axes = tf.range(tf.size(starts, out_type=tf.int64), dtype=tf.int64)
@@ -26,6 +32,22 @@ def _slice(node: Node, x, starts, ends, axes=None, steps=None):
     end = tf.tensor_scatter_nd_update(shape, index, tf.reshape(tf.cast(ends, tf.int64), [-1]))
     stride = tf.tensor_scatter_nd_update(tf.ones([ndim], tf.int64), index, steps)
     return tf.strided_slice(x, begin, end, stride)
+
+
+def _constant_slice(x, ndim: int, starts, ends, axes, steps):
+    """Bounds known at conversion time: one StridedSlice with constant arguments, as numpy slicing clamps."""
+    bounds = [static_ints(v) if v is not None else None for v in (starts, ends, axes, steps)]
+    if bounds[0] is None or bounds[1] is None or any(b is None for b, v in zip(bounds[2:], (axes, steps),
+                                                                                   strict=True) if v is not None):
+        return None
+    first, last = bounds[0], bounds[1]
+    axes_ = bounds[2] if axes is not None else list(range(len(first)))
+    steps_ = bounds[3] if steps is not None else [1] * len(first)
+    index = [slice(None)] * ndim
+    for start, end, axis, step in zip(first, last, axes_, steps_, strict=True):
+        # int32 bounds: TensorFlow packs Python ints as int32, and INT64_MAX/MIN mean "to the end"
+        index[axis % ndim] = slice(*(min(max(v, _INT32[0]), _INT32[1]) for v in (start, end, step)))
+    return x[tuple(index)]
 
 
 tf_ops.register("Slice", since=1)(
