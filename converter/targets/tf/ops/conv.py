@@ -38,7 +38,10 @@ def conv(node: Node, x, w, b=None):
     if n == 2 and (groups == 1 or kernel.shape[-2] * groups == channels and groups != channels):
         # Conv2D takes explicit padding and (on CPU too) groups: one op, no separate Pad.
         y = tf.nn.conv2d(x, kernel, [1, *strides, 1], [(0, 0), *pads, (0, 0)], dilations=[1, *dilations, 1])
-        return y if b is None else tf.nn.bias_add(y, tf.cast(b, y.dtype))
+        if b is None:
+            return y
+        # Grappler fuses Conv2D + BiasAdd into a kernel that refuses groups; a plain add is left alone.
+        return tf.nn.bias_add(y, tf.cast(b, y.dtype)) if groups == 1 else y + tf.cast(b, y.dtype)
     if any(p != (0, 0) for p in pads):
         x = tf.pad(x, [(0, 0), *pads, (0, 0)])
     if groups == 1:
