@@ -115,13 +115,31 @@ def test_lambda_layer_refused_without_trust(tmp_path):
 def test_ops_tf2onnx_leaves_unconverted_are_refused_by_name():
     import tensorflow as tf
 
-    class Erfc(tf.Module):
+    class Lgamma(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")])
         def __call__(self, x):
-            return tf.math.erfc(x)
+            return tf.math.lgamma(x)
 
-    with pytest.raises(GraphtoolError, match=r"tf2onnx left 1 TensorFlow op\(s\) unconverted \(Erfc"):
-        api.load(Erfc())
+    with pytest.raises(GraphtoolError, match=r"tf2onnx left 1 TensorFlow op\(s\) unconverted \(Lgamma"):
+        api.load(Lgamma())
+
+
+@pytest.mark.slow
+def test_erfc_and_xla_compiled_grouped_convolutions_convert():
+    """Keras runs grouped convolutions as XLA-compiled calls and writes exact GELU with erfc (ConvNeXt has both)."""
+    import keras
+
+    inputs = keras.Input((12, 12, 8), name="image")
+    hidden = keras.layers.Conv2D(8, 3, padding="same", groups=8, name="depthwise")(inputs)
+    hidden = keras.layers.Activation("gelu", name="gelu")(hidden)
+    outputs = keras.layers.Conv2D(6, 3, padding="same", groups=2, name="grouped")(hidden)
+    loaded = api.load(keras.Model(inputs, outputs, name="blocks"))
+    ops = [n.op_type for n in loaded.model.graph.node]
+    assert ops.count("Conv") == 2 and "Erf" in ops
+    convs = [node_scope(n) for n in loaded.model.graph.node if n.op_type == "Conv"]
+    assert convs == ["blocks/depthwise", "blocks/grouped"]
+    assert_agrees(loaded)
+    assert_agrees(loaded, resized(loaded.example_inputs, 0, 3))
 
 
 @pytest.mark.slow

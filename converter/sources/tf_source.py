@@ -16,11 +16,13 @@ from converter.inputs import InputSpec, merge_specs
 from converter.normalize import iter_graphs
 from converter.sources.base import Reference
 from converter.sources.common import class_names, first_line, quiet, require
+from converter.sources.tf2onnx_gaps import CUSTOM_OP_HANDLERS, without_xla_marks, xla_marked_calls
 
 __all__ = ["TfFunction", "read_tf", "from_object", "to_onnx"]
 
 _SUFFIX = re.compile(r"_\d+$")
 _GENERATED = re.compile(r"^[A-Za-z]+__\d+$")
+_CALL_OPS = frozenset({"StatefulPartitionedCall", "PartitionedCall"})  # inlined calls: not a scope of the model
 
 
 @dataclass
@@ -89,7 +91,11 @@ def to_onnx(
     try:
         with quiet():
             concrete = function.get_concrete_function()
-            proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=opset)
+            if xla_marked_calls(concrete.graph.as_graph_def()):
+                proto = _from_inlined_function(tf2onnx, concrete, opset)
+            else:
+                proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=opset,
+                                                         custom_op_handlers=dict(CUSTOM_OP_HANDLERS))
     except Exception as error:
         raise GraphtoolError(f"{origin}: tf2onnx could not convert it ({first_line(error)})") from None
     names = model.output_names or _structure_names(concrete.structured_outputs)
@@ -98,6 +104,20 @@ def to_onnx(
     _name_symbolic_dims(proto, specs)
     _tidy_scopes(proto.graph, model.scope_names)
     return proto, names, _reference(model.call, [s.name for s in specs])
+
+
+def _from_inlined_function(tf2onnx: Any, concrete: Any, opset: int) -> onnx.ModelProto:
+    """tf2onnx's from_function, with XLA-marked calls unmarked between freezing and Grappler's inlining."""
+    import tensorflow as tf
+
+    inputs = [t.name for t in concrete.inputs if t.dtype != tf.resource]
+    outputs = [t.name for t in concrete.outputs if t.dtype != tf.resource]
+    renames = tf2onnx.convert.tensor_names_from_structed(concrete, inputs, outputs)
+    frozen = tf2onnx.tf_loader.from_function(concrete, inputs, outputs)
+    proto, _ = tf2onnx.convert.from_graph_def(without_xla_marks(frozen), input_names=inputs, output_names=outputs,
+                                              opset=opset, custom_op_handlers=dict(CUSTOM_OP_HANDLERS),
+                                              tensors_to_rename=renames)
+    return proto
 
 
 def _from_signature(loaded: Any, signature: str, path: str) -> TfFunction:
@@ -188,11 +208,14 @@ def _name_symbolic_dims(model: onnx.ModelProto, specs: Sequence[InputSpec]) -> N
 
 
 def _tidy_scopes(graph: onnx.GraphProto, known: frozenset[str]) -> None:
-    """Keras suffixes names inside traces (dense -> dense_1); tf2onnx names the nodes it fuses Op__N."""
+    """Keras suffixes names inside traces (dense -> dense_1); tf2onnx names the nodes it fuses Op__N.
+
+    Nodes inlined from a function call keep the call's name in their path; it is dropped from the scope.
+    """
     producer_name = {}
     for node in graph.node:
         parts = node.name.split("/")
-        parts[:-1] = [_known_name(part, known) for part in parts[:-1]]
+        parts[:-1] = [_known_name(part, known) for part in parts[:-1] if part not in _CALL_OPS]
         if len(parts) == 1 and _GENERATED.match(node.name):
             scope = next((producer_name[i] for i in node.input if i in producer_name), "")
             parts = [*scope.split("/")[:-1], node.name] if scope else parts
