@@ -1,8 +1,9 @@
 """Latency of converted SavedModels vs onnxruntime on the same ONNX model, side by side in one run.
 
 Run: python benchmarks/tf_speed.py [--runs N] [--threads T] [--json FILE]
-Models: ResNet-50 (the onnx wheel's light model with seeded random weights) and a small BERT-class
-encoder (transformers' BertModel from a config, random weights, exported with torch.onnx).
+Models: ResNet-50 (the onnx wheel's light model with seeded random weights), a small BERT-class
+encoder (transformers' BertModel from a config, random weights, exported with torch.onnx), and that
+encoder's feed-forward MatMul alone, which shows how much of its gap is the MatMul kernel itself.
 """
 
 from __future__ import annotations
@@ -75,6 +76,23 @@ def _bert() -> tuple[onnx.ModelProto, callable]:
     return model, lambda n: {"input_ids": rng.integers(0, config.vocab_size, (n, 128)).astype(np.int64)}
 
 
+def _matmul() -> tuple[onnx.ModelProto, callable]:
+    """BERT's feed-forward MatMul alone, [128 * batch, 256] x [256, 1024]: the kernel that dominates it."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.standard_normal((256, 1024)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", 1024])],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10)
+    return model, lambda batch: {"x": rng.standard_normal((128 * batch, 256)).astype(np.float32)}
+
+
 def _median_ms(fn, runs: int) -> float:
     fn()
     fn()
@@ -123,7 +141,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: the runtimes' default)")
-    parser.add_argument("--only", choices=["resnet50", "bert"])
+    parser.add_argument("--only", choices=["resnet50", "bert", "matmul"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.threads:
@@ -131,7 +149,7 @@ def main() -> int:
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     rows = []
-    for name, build in (("resnet50", _resnet50), ("bert_small", _bert)):
+    for name, build in (("resnet50", _resnet50), ("bert_small", _bert), ("matmul_128x256x1024", _matmul)):
         if args.only and not name.startswith(args.only):
             continue
         model, make_inputs = build()

@@ -31,8 +31,9 @@ def _matmul_by_matrix(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     depth = a.shape[-1] if a.shape[-1] is not None else tf.shape(a)[-1]
     product = tf.linalg.matmul(tf.reshape(a, [-1, depth]), b)
     lead = a.shape[:-1].as_list()
-    if None not in lead and b.shape[-1] is not None:
-        return tf.reshape(product, [*lead, b.shape[-1]])
+    if lead.count(None) <= 1 and 0 not in lead and b.shape[-1] is not None:
+        # One unknown dim (the batch) is what the 2-D product's rows leave over: no shape arithmetic.
+        return tf.reshape(product, [-1 if d is None else d for d in lead] + [b.shape[-1]])
     return tf.reshape(product, tf.concat([tf.shape(a)[:-1], tf.shape(b)[-1:]], 0))
 
 
