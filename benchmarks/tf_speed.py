@@ -93,15 +93,22 @@ def _matmul() -> tuple[onnx.ModelProto, callable]:
     return model, lambda batch: {"x": rng.standard_normal((128 * batch, 256)).astype(np.float32)}
 
 
-def _median_ms(fn, runs: int) -> float:
-    fn()
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
+def _interleaved_ms(first, second, runs: int, block: int = 5) -> tuple[float, float]:
+    """Median latency (ms) of each, timed in alternating blocks so both see the same load on a shared machine.
+
+    A pause before each block lets the other runtime's idle worker threads stop spinning first.
+    """
+    for fn in (first, second, first, second):
         fn()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    times: tuple[list[float], list[float]] = ([], [])
+    while len(times[1]) < runs:
+        for fn, out in ((first, times[0]), (second, times[1])):
+            time.sleep(0.05)
+            for _ in range(block):
+                started = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times[0]), 1000 * statistics.median(times[1])
 
 
 def measure(name: str, model: onnx.ModelProto, make_inputs, runs: int, threads: int) -> list[dict]:
@@ -122,8 +129,8 @@ def measure(name: str, model: onnx.ModelProto, make_inputs, runs: int, threads: 
     for batch in (1, 8):
         feeds = make_inputs(batch)
         tf_feeds = {result.inputs[k]: tf.constant(v) for k, v in feeds.items()}
-        ort_ms = _median_ms(lambda feeds=feeds: session.run(None, feeds), runs)
-        tf_ms = _median_ms(lambda tf_feeds=tf_feeds: serving(**tf_feeds), runs)
+        ort_ms, tf_ms = _interleaved_ms(lambda feeds=feeds: session.run(None, feeds),
+                                        lambda tf_feeds=tf_feeds: serving(**tf_feeds), runs)
         rows.append(
             {
                 "model": name,
