@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CUSTOM_OP_HANDLERS", "xla_marked_calls", "without_xla_marks"]
+__all__ = ["custom_op_handlers", "xla_marked_calls", "without_xla_marks"]
 
 # Keras' TensorFlow backend runs grouped convolutions in a tf.function(jit_compile=True); Grappler never
 # inlines such a call, so tf2onnx would see an opaque StatefulPartitionedCall.
@@ -25,7 +25,9 @@ def _erfc(ctx: Any, node: Any, name: str, args: list) -> None:
                                   inputs=[one.output[0], node.output[0]])
 
 
-CUSTOM_OP_HANDLERS = {"Erfc": (_erfc, [])}
+def custom_op_handlers() -> dict:
+    """tf2onnx's handlers for the ops it lacks; a new dict each call, since tf2onnx adds to the one it gets."""
+    return {"Erfc": (_erfc, [])}
 
 
 def xla_marked_calls(graph_def: Any) -> list[str]:

@@ -16,7 +16,7 @@ from converter.inputs import InputSpec, merge_specs
 from converter.normalize import iter_graphs
 from converter.sources.base import Reference
 from converter.sources.common import class_names, first_line, quiet, require
-from converter.sources.tf2onnx_gaps import CUSTOM_OP_HANDLERS, without_xla_marks, xla_marked_calls
+from converter.sources.tf2onnx_gaps import custom_op_handlers, without_xla_marks, xla_marked_calls
 
 __all__ = ["TfFunction", "read_tf", "from_object", "to_onnx"]
 
@@ -95,7 +95,7 @@ def to_onnx(
                 proto = _from_inlined_function(tf2onnx, concrete, opset)
             else:
                 proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=opset,
-                                                         custom_op_handlers=dict(CUSTOM_OP_HANDLERS))
+                                                         custom_op_handlers=custom_op_handlers())
     except Exception as error:
         raise GraphtoolError(f"{origin}: tf2onnx could not convert it ({first_line(error)})") from None
     names = model.output_names or _structure_names(concrete.structured_outputs)
@@ -115,7 +115,7 @@ def _from_inlined_function(tf2onnx: Any, concrete: Any, opset: int) -> onnx.Mode
     renames = tf2onnx.convert.tensor_names_from_structed(concrete, inputs, outputs)
     frozen = tf2onnx.tf_loader.from_function(concrete, inputs, outputs)
     proto, _ = tf2onnx.convert.from_graph_def(without_xla_marks(frozen), input_names=inputs, output_names=outputs,
-                                              opset=opset, custom_op_handlers=dict(CUSTOM_OP_HANDLERS),
+                                              opset=opset, custom_op_handlers=custom_op_handlers(),
                                               tensors_to_rename=renames)
     return proto
 
