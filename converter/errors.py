@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["GraphtoolError", "MissingExtraError", "UnsupportedOpError"]
+__all__ = ["GraphtoolError", "MissingExtraError", "UnsupportedOpError", "first_line"]
 
 
 class GraphtoolError(Exception):
@@ -32,3 +32,12 @@ class UnsupportedOpError(GraphtoolError):
         self.node_name = node_name
         self.op_type = op_type
         self.opset = opset
+
+
+def first_line(error: BaseException, limit: int = 300) -> str:
+    """The line of an exception's message that says what went wrong, short enough for a one-line error."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    # TensorFlow opens with "in user code:" and a traceback; the reason is the last line.
+    return (lines[-1] if lines[0].endswith(":") and len(lines) > 1 else lines[0])[:limit]

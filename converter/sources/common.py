@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
-from converter.errors import MissingExtraError
+from converter.errors import MissingExtraError, first_line
 
 __all__ = ["require", "class_names", "quiet", "first_line"]
 
@@ -68,12 +68,3 @@ def _silenced_fds() -> Iterator[None]:
         os.dup2(saved[1], 2)
         for fd in (*saved, devnull):
             os.close(fd)
-
-
-def first_line(error: BaseException) -> str:
-    """The first line of an exception's message, short enough for a one-line error."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    if not lines:
-        return type(error).__name__
-    # TensorFlow opens with "in user code:" and a traceback; the reason is the last line.
-    return (lines[-1] if lines[0].endswith(":") and len(lines) > 1 else lines[0])[:300]
