@@ -11,8 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from graph_models import layered_model, rename_all  # noqa: E402
 
-from converter.diff import diff_graphs  # noqa: E402
-from converter.graph import to_graph  # noqa: E402
+from converter.graphs.diff import diff_graphs  # noqa: E402
+from converter.graphs.graph import to_graph  # noqa: E402
 
 SIZES = (1_000, 10_000, 50_000)
 

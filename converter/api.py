@@ -16,12 +16,12 @@ from converter.atomic import atomic_path, check_writable, move_into_place, remov
 from converter.deadline import deadline
 from converter.errors import GraphtoolError
 from converter.formats import FRAMEWORK, Format, detect
+from converter.graphs.summary import Summary, summarize
 from converter.inputs import InputSpec, example_arrays, load_npz, match_arrays, merge_specs, parse_spec
 from converter.normalize import DEFAULT_OPSET, normalize
 from converter.sources.base import LoadedModel, LoadOptions, SourceInfo
 from converter.sources.common import class_names, quiet
 from converter.sources.onnx_source import graph_input_specs, load_onnx
-from converter.summary import Summary, summarize
 from converter.targets.artifacts import TARGETS, target_named
 from converter.validation.report import ValidationReport
 from converter.validation.runners import Runner

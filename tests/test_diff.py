@@ -11,8 +11,8 @@ import onnx
 import pytest
 from graph_models import EDITS, base_model, control_flow_model, layered_model, rename_all, unrelated_model
 
-from converter.diff import Diff, diff_graphs
-from converter.graph import to_graph
+from converter.graphs.diff import Diff, diff_graphs
+from converter.graphs.graph import to_graph
 
 # What each edit must produce: (kind, name in A or None, op type in B or None, changed fields).
 EXPECTED = {

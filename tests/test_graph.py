@@ -8,7 +8,7 @@ import pytest
 from graph_models import base_model, control_flow_model
 from onnx import TensorProto, helper, numpy_helper
 
-from converter.graph import format_shape, op_nodes, tensor_hash, to_graph
+from converter.graphs.graph import format_shape, op_nodes, tensor_hash, to_graph
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from graph_models import base_model, control_flow_model, layered_model
 
-from converter.diff import diff_graphs
 from converter.errors import GraphtoolError
-from converter.graph import to_graph
-from converter.render import STATUS_COLORS, output_format, render_diff, render_graph, write_rendering
+from converter.graphs.diff import diff_graphs
+from converter.graphs.graph import to_graph
+from converter.graphs.render import STATUS_COLORS, output_format, render_diff, render_graph, write_rendering
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("GRAPHTOOL_REGEN_GOLDEN") == "1"

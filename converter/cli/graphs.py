@@ -51,8 +51,8 @@ def diff(
 ) -> None:
     """Compare two models in any formats: nodes added, removed and changed, weights, signature, opset."""
     from converter import api
-    from converter.diff import diff_graphs
-    from converter.graph import to_graph
+    from converter.graphs.diff import diff_graphs
+    from converter.graphs.graph import to_graph
 
     if render_file is not None and render_file.parent.is_dir():
         from converter.atomic import check_writable
@@ -63,7 +63,7 @@ def diff(
     result = diff_graphs(ga, gb, atol=atol)
     written = None
     if render_file is not None:
-        from converter.render import output_format, render_diff, write_rendering
+        from converter.graphs.render import output_format, render_diff, write_rendering
 
         rendering = render_diff(ga, gb, result, title=f"{a} → {b}")
         written = write_rendering(rendering, render_file, output_format(render_file, None), force)
@@ -101,8 +101,8 @@ def render(
 ) -> None:
     """Draw MODEL with Graphviz: ops clustered by scope, big graphs collapsed to stay legible."""
     from converter import api
-    from converter.graph import to_graph
-    from converter.render import output_format, render_graph, write_rendering
+    from converter.graphs.graph import to_graph
+    from converter.graphs.render import output_format, render_graph, write_rendering
 
     chosen = output_format(output or Path(f"model.{fmt or 'svg'}"), fmt)
     path = output or DEFAULT_DIR / f"{_stem(model)}.{chosen}"

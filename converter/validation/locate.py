@@ -90,8 +90,8 @@ def identity_pairs(model: onnx.ModelProto) -> list[TensorPair]:
 
 def matched_pairs(expected: onnx.ModelProto, actual: onnx.ModelProto) -> tuple[list[TensorPair], dict[str, str]]:
     """Pairs from the structural matcher, and actual -> expected weight names."""
-    from converter.graph import to_graph
-    from converter.match import match_graphs
+    from converter.graphs.graph import to_graph
+    from converter.graphs.match import match_graphs
 
     ga, gb = to_graph(expected), to_graph(actual)
     inverse = {b: a for a, b in match_graphs(ga, gb).items()}

@@ -18,10 +18,19 @@ import graphviz
 import networkx as nx
 
 from converter.atomic import atomic_path, check_writable
-from converter.collapse import Item, Plan, draw_scope, focus, plan_diff, plan_scopes, resolve_node, resolve_scopes
-from converter.diff import Diff
 from converter.errors import GraphtoolError
-from converter.graph import format_shape
+from converter.graphs.collapse import (
+    Item,
+    Plan,
+    draw_scope,
+    focus,
+    plan_diff,
+    plan_scopes,
+    resolve_node,
+    resolve_scopes,
+)
+from converter.graphs.diff import Diff
+from converter.graphs.graph import format_shape
 from converter.scopes import scope_parts
 
 __all__ = [

@@ -30,8 +30,8 @@ import networkx as nx
 import numpy as np
 import onnx
 
-from converter.graph import tensor_array
-from converter.match import match_graphs
+from converter.graphs.graph import tensor_array
+from converter.graphs.match import match_graphs
 
 __all__ = ["Diff", "Change", "FieldChange", "NodeRef", "Rename", "diff_graphs", "CHANGE_KINDS"]
 
@@ -175,7 +175,7 @@ class Diff:
 
 
 def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) -> Diff:
-    """Compare two graph views (from converter.graph.to_graph) and report every difference.
+    """Compare two graph views (from converter.graphs.graph.to_graph) and report every difference.
 
     Weight elements that differ by at most ``atol`` count as equal.
     """

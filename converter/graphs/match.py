@@ -222,7 +222,7 @@ class _Matcher:
 
 
 def _subgraph_output_slot(key: object) -> int:
-    """A subgraph output edge (key 'out<i>', see converter.graph) as a negative slot: -1 - i."""
+    """A subgraph output edge (key 'out<i>', see converter.graphs.graph) as a negative slot: -1 - i."""
     return -1 - int(str(key).removeprefix("out"))
 
 
