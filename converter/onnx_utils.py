@@ -63,9 +63,9 @@ def value_names(graph: onnx.GraphProto) -> set[str]:
     return names
 
 
-def unique_name(base: str, taken: set[str], separator: str = "_") -> str:
-    """`base`, or `base_1`, `base_2`, ... whichever is not taken yet; the chosen name is added to `taken`."""
-    candidate, index = base, 1
+def unique_name(base: str, taken: set[str], separator: str = "_", first: int = 1) -> str:
+    """`base`, else `base_1`, `base_2`, ... (counting from `first`) whichever is free; it is added to `taken`."""
+    candidate, index = base, first
     while candidate in taken:
         candidate, index = f"{base}{separator}{index}", index + 1
     taken.add(candidate)

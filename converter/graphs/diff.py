@@ -1,177 +1,27 @@
 """Two graph views -> a Diff: what was added, removed and changed, matched by structure; pure, no I/O.
 
-JSON schema of ``Diff.to_dict()`` (``schema: "graphtool.diff/1"``)::
-
-    identical         bool: no changes (renames alone do not count)
-    common_structure  bool: false when almost nothing matched (the models share no structure)
-    summary           {added, removed, changed, weights_changed, io_changed, opset_changed,
-                       metadata_changed, renamed, matched, nodes_a, nodes_b}: ints; similarity: float
-    notes             [str]
-    changes           [{kind, element, scope, a, b, fields, max_abs_diff, fraction_changed, weights}]
-    renames           [{element, a, b}]   (only with renames=True)
-
-``kind`` is one of added | removed | changed | weight_changed | input_added | input_removed |
-input_changed | output_added | output_removed | output_changed | opset_changed | metadata_changed.
-``element`` is op | initializer | input | output | model. ``a`` and ``b`` are the node on each side
-(``{id, name, op_type, scope}``, null when absent; a weight's scope is that of its first user).
-``fields`` lists ``{field, old, new}``: op_type, domain, ``attr:<name>``, inputs, ``input[<slot>]``
-(rewired), shape, dtype, values, signature, ``opset:<domain>``, ``metadata:<key>``. Added or removed
-ops list the weights only they used in ``weights`` instead of reporting each weight on its own.
+The Diff and its JSON schema (``graphtool.diff/1``) are in converter.graphs.changes.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 import numpy as np
 import onnx
 
-from converter.graphs.graph import tensor_array
+from converter.graphs.changes import CHANGE_KINDS, COMMON_STRUCTURE, Change, Diff, FieldChange, NodeRef, Rename
+from converter.graphs.graph import format_shape, tensor_array
 from converter.graphs.match import match_graphs
 
 __all__ = ["Diff", "Change", "FieldChange", "NodeRef", "Rename", "diff_graphs", "CHANGE_KINDS"]
 
-CHANGE_KINDS = (
-    "opset_changed", "metadata_changed", "input_added", "input_removed", "input_changed",
-    "output_added", "output_removed", "output_changed", "added", "removed", "changed", "weight_changed",
-)
-# Below this share of matched ops, two models are said to share no common structure.
-_COMMON_STRUCTURE = 0.2
 _IGNORED_METADATA_PREFIX = "graphtool."
 # Conv/pool attributes that ONNX leaves without a default but that mean these values when absent.
 _IMPLIED = {"dilations": 1, "strides": 1, "pads": 0}
-
-
-@dataclass(frozen=True)
-class NodeRef:
-    """One side of a change: a node of one graph."""
-
-    id: str
-    name: str
-    op_type: str | None
-    scope: str
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "op_type": self.op_type, "scope": self.scope}
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    """One property that differs: its old and new values."""
-
-    field: str
-    old: Any
-    new: Any
-
-    def to_dict(self) -> dict:
-        return {"field": self.field, "old": self.old, "new": self.new}
-
-
-@dataclass(frozen=True)
-class Change:
-    """One reported difference between the two models."""
-
-    kind: str
-    element: str
-    a: NodeRef | None = None
-    b: NodeRef | None = None
-    fields: tuple[FieldChange, ...] = ()
-    max_abs_diff: float | None = None
-    fraction_changed: float | None = None
-    weights: tuple[str, ...] = ()
-
-    @property
-    def scope(self) -> str:
-        """The scope the change belongs to (the new side's, when there is one)."""
-        ref = self.b or self.a
-        return ref.scope if ref else ""
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "element": self.element,
-            "scope": self.scope,
-            "a": self.a.to_dict() if self.a else None,
-            "b": self.b.to_dict() if self.b else None,
-            "fields": [f.to_dict() for f in self.fields],
-            "max_abs_diff": self.max_abs_diff,
-            "fraction_changed": self.fraction_changed,
-            "weights": list(self.weights),
-        }
-
-
-@dataclass(frozen=True)
-class Rename:
-    """A matched node whose name or scope differs."""
-
-    element: str
-    a: NodeRef
-    b: NodeRef
-
-    def to_dict(self) -> dict:
-        return {"element": self.element, "a": self.a.to_dict(), "b": self.b.to_dict()}
-
-
-@dataclass(frozen=True)
-class Diff:
-    """The differences between model A and model B, and how their nodes were matched."""
-
-    changes: tuple[Change, ...]
-    renames: tuple[Rename, ...]
-    matches: tuple[tuple[str, str], ...]
-    nodes_a: int
-    nodes_b: int
-    similarity: float
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def identical(self) -> bool:
-        """True when nothing but names differs."""
-        return not self.changes
-
-    @property
-    def common_structure(self) -> bool:
-        """False when the two models share (almost) no structure."""
-        return self.similarity >= _COMMON_STRUCTURE
-
-    def count(self, *kinds: str) -> int:
-        """How many changes have one of these kinds."""
-        return sum(1 for change in self.changes if change.kind in kinds)
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        """Counts of each sort of change, for the one-line summary and the JSON document."""
-        return {
-            "added": self.count("added"),
-            "removed": self.count("removed"),
-            "changed": self.count("changed"),
-            "weights_changed": self.count("weight_changed"),
-            "io_changed": self.count(*(k for k in CHANGE_KINDS if k.startswith(("input_", "output_")))),
-            "opset_changed": self.count("opset_changed"),
-            "metadata_changed": self.count("metadata_changed"),
-            "renamed": len(self.renames),
-            "matched": len(self.matches),
-            "nodes_a": self.nodes_a,
-            "nodes_b": self.nodes_b,
-            "similarity": round(self.similarity, 4),
-        }
-
-    def to_dict(self, renames: bool = False) -> dict:
-        document = {
-            "schema": "graphtool.diff/1",
-            "identical": self.identical,
-            "common_structure": self.common_structure,
-            "summary": self.summary,
-            "notes": list(self.notes),
-            "changes": [change.to_dict() for change in self.changes],
-        }
-        if renames:
-            document["renames"] = [rename.to_dict() for rename in self.renames]
-        return document
 
 
 def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) -> Diff:
@@ -196,7 +46,7 @@ def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) 
     ops_matched = sum(1 for n in matches if ga.nodes[n]["kind"] == "op")
     similarity = ops_matched / max(ops_a, ops_b) if max(ops_a, ops_b) else 1.0
     notes = []
-    if similarity < _COMMON_STRUCTURE:
+    if similarity < COMMON_STRUCTURE:
         notes.append(
             f"the models share no common structure: only {ops_matched} of {max(ops_a, ops_b)} ops "
             "could be matched, so most of the graph is reported as removed and added"
@@ -290,8 +140,7 @@ def _unmatched(g: nx.MultiDiGraph, nodes: list[str], kind: str) -> Iterable[Chan
 
 def _signature(data: dict) -> str:
     shape = data.get("shape")
-    dims = "?" if shape is None else ",".join("?" if d is None else str(d) for d in shape)
-    return f"{data.get('dtype') or '?'}[{dims}]"
+    return f"{data.get('dtype') or '?'}{'[?]' if shape is None else format_shape(shape)}"
 
 
 class _Comparer:

@@ -39,7 +39,6 @@ outer graph as ordinary edges.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from typing import Any
 
 import networkx as nx
@@ -47,6 +46,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from converter.onnx_utils import dtype_name, shape_of, subgraphs_of, unique_name, value_infos
 from converter.scopes import node_scope, node_source
 
 __all__ = ["to_graph", "op_nodes", "node_label", "format_shape", "tensor_hash", "tensor_array"]
@@ -70,7 +70,7 @@ def to_graph(model: onnx.ModelProto, *, infer_shapes: bool = True) -> nx.MultiDi
         metadata={prop.key: prop.value for prop in model.metadata_props},
         notes=(),
     )
-    builder = _Builder(g, _value_infos(graph))
+    builder = _Builder(g, _type_infos(graph))
     builder.add_graph(graph)
     g.graph["inputs"] = builder.input_ids
     g.graph["outputs"] = builder.output_ids
@@ -124,50 +124,8 @@ def _inferred(model: onnx.ModelProto, notes: list[str]) -> onnx.ModelProto:
         return model
 
 
-def _type_info(value_type: onnx.TypeProto) -> tuple[str | None, list | None]:
-    if not value_type.HasField("tensor_type"):
-        return None, None
-    tensor_type = value_type.tensor_type
-    dtype = _dtype_name(tensor_type.elem_type) if tensor_type.elem_type else None
-    if not tensor_type.HasField("shape"):
-        return dtype, None
-    shape = []
-    for dim in tensor_type.shape.dim:
-        if dim.HasField("dim_value"):
-            shape.append(int(dim.dim_value))
-        elif dim.HasField("dim_param"):
-            shape.append(dim.dim_param)
-        else:
-            shape.append(None)
-    return dtype, shape
-
-
-def _dtype_name(elem_type: int) -> str:
-    try:
-        return str(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)))
-    except (KeyError, TypeError, ValueError):
-        return onnx.TensorProto.DataType.Name(elem_type).lower()
-
-
-def _value_infos(graph: onnx.GraphProto) -> dict[str, tuple[str | None, list | None]]:
-    infos: dict[str, tuple[str | None, list | None]] = {}
-    stack = [graph]
-    while stack:
-        current = stack.pop()
-        for value in (*current.input, *current.value_info, *current.output):
-            infos.setdefault(value.name, _type_info(value.type))
-        for node in current.node:
-            for attr in node.attribute:
-                stack.extend(_subgraphs_of(attr))
-    return infos
-
-
-def _subgraphs_of(attr: onnx.AttributeProto) -> Iterable[onnx.GraphProto]:
-    if attr.type == onnx.AttributeProto.GRAPH:
-        return (attr.g,)
-    if attr.type == onnx.AttributeProto.GRAPHS:
-        return tuple(attr.graphs)
-    return ()
+def _type_infos(graph: onnx.GraphProto) -> dict[str, tuple[str | None, list | None]]:
+    return {name: shape_of(value.type) for name, value in value_infos(graph).items()}
 
 
 def _attribute_value(attr: onnx.AttributeProto) -> Any:
@@ -189,7 +147,7 @@ def _attribute_value(attr: onnx.AttributeProto) -> Any:
 
 def _tensor_summary(tensor: onnx.TensorProto) -> dict:
     summary: dict[str, Any] = {
-        "tensor": _dtype_name(tensor.data_type),
+        "tensor": dtype_name(tensor.data_type),
         "shape": list(tensor.dims),
         "hash": tensor_hash(tensor),
     }
@@ -209,13 +167,7 @@ class _Builder:
         self.ids: set[str] = set()
 
     def _new_id(self, kind: str, name: str) -> str:
-        node_id = f"{kind}:{name}"
-        suffix = 1
-        while node_id in self.ids:
-            suffix += 1
-            node_id = f"{kind}:{name}#{suffix}"
-        self.ids.add(node_id)
-        return node_id
+        return unique_name(f"{kind}:{name}", self.ids, separator="#", first=2)
 
     def _add(self, kind: str, name: str, **attrs: Any) -> str:
         node_id = self._new_id(kind, name)
@@ -234,7 +186,7 @@ class _Builder:
         producers: dict[str, tuple[str, int]] = {}
         initializer_names = {init.name for init in graph.initializer}
         for value in graph.input:
-            dtype, shape = _type_info(value.type)
+            dtype, shape = shape_of(value.type)
             if value.name in initializer_names:
                 continue
             node_id = self._add("input", value.name, scope="", dtype=dtype, shape=shape, size=_size(shape))
@@ -243,7 +195,7 @@ class _Builder:
         self._add_initializers(graph.initializer, producers, scope="")
         self._add_nodes(graph, producers, scope_prefix=None, parent=None)
         for value in graph.output:
-            dtype, shape = _type_info(value.type)
+            dtype, shape = shape_of(value.type)
             node_id = self._add("output", value.name, scope="", dtype=dtype, shape=shape, size=_size(shape))
             self.output_ids.append(node_id)
             if value.name in producers:
@@ -253,7 +205,7 @@ class _Builder:
         for init in initializers:
             shape = list(init.dims)
             node_id = self._add(
-                "initializer", init.name, scope=scope, dtype=_dtype_name(init.data_type), shape=shape,
+                "initializer", init.name, scope=scope, dtype=dtype_name(init.data_type), shape=shape,
                 size=_size(shape), hash=tensor_hash(init), tensor=init,
             )
             producers[init.name] = (node_id, 0)
@@ -264,7 +216,7 @@ class _Builder:
             name = node.name or f"{node.op_type}_{position}"
             scope = node_scope(node) if scope_prefix is None else scope_prefix
             attributes = {a.name: _attribute_value(a) for a in node.attribute if a.type not in _GRAPH_ATTRS}
-            subgraphs = {a.name: sum(len(sg.node) for sg in _subgraphs_of(a))
+            subgraphs = {a.name: sum(len(sg.node) for sg in subgraphs_of(a))
                          for a in node.attribute if a.type in _GRAPH_ATTRS}
             node_id = self._add(
                 "op", name, scope=scope, op_type=node.op_type, domain=node.domain or "",
@@ -275,7 +227,7 @@ class _Builder:
                 if tensor and tensor in producers:
                     self._tensor_edge(producers[tensor], node_id, slot, tensor)
             for attr in node.attribute:
-                for sub in _subgraphs_of(attr):
+                for sub in subgraphs_of(attr):
                     inner_scope = "/".join(part for part in (scope, f"{name}.{attr.name}") if part)
                     self._add_subgraph(sub, producers, node_id, inner_scope)
             for out_slot, tensor in enumerate(node.output):

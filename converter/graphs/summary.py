@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 
 from converter.inputs import InputSpec
-from converter.normalize import default_opset, iter_graphs
+from converter.onnx_utils import default_opset, iter_graphs, iter_nodes
 from converter.scopes import node_scope, scope_parts
 from converter.sources.base import LoadedModel
 from converter.sources.onnx_source import graph_input_specs
@@ -47,7 +47,7 @@ class Summary:
 def summarize(loaded: LoadedModel) -> Summary:
     """Count what the normalized model holds."""
     model = loaded.model
-    nodes = [node for graph in iter_graphs(model.graph) for node in graph.node]
+    nodes = list(iter_nodes(model.graph))
     histogram = Counter(node.op_type for node in nodes)
     scopes = Counter((scope_parts(node_scope(node)) or ["(top level)"])[0] for node in nodes)
     count, size = _parameters(model)

@@ -1,0 +1,160 @@
+"""What a diff reports: the Diff between two models and its changes, renames and JSON document.
+
+JSON schema of ``Diff.to_dict()`` (``schema: "graphtool.diff/1"``)::
+
+    identical         bool: no changes (renames alone do not count)
+    common_structure  bool: false when almost nothing matched (the models share no structure)
+    summary           {added, removed, changed, weights_changed, io_changed, opset_changed,
+                       metadata_changed, renamed, matched, nodes_a, nodes_b}: ints; similarity: float
+    notes             [str]
+    changes           [{kind, element, scope, a, b, fields, max_abs_diff, fraction_changed, weights}]
+    renames           [{element, a, b}]   (only with renames=True)
+
+``kind`` is one of added | removed | changed | weight_changed | input_added | input_removed |
+input_changed | output_added | output_removed | output_changed | opset_changed | metadata_changed.
+``element`` is op | initializer | input | output | model. ``a`` and ``b`` are the node on each side
+(``{id, name, op_type, scope}``, null when absent; a weight's scope is that of its first user).
+``fields`` lists ``{field, old, new}``: op_type, domain, ``attr:<name>``, inputs, ``input[<slot>]``
+(rewired), shape, dtype, values, signature, ``opset:<domain>``, ``metadata:<key>``. Added or removed
+ops list the weights only they used in ``weights`` instead of reporting each weight on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Diff", "Change", "FieldChange", "NodeRef", "Rename", "CHANGE_KINDS", "COMMON_STRUCTURE"]
+
+CHANGE_KINDS = (
+    "opset_changed", "metadata_changed", "input_added", "input_removed", "input_changed",
+    "output_added", "output_removed", "output_changed", "added", "removed", "changed", "weight_changed",
+)
+# Below this share of matched ops, two models are said to share no common structure.
+COMMON_STRUCTURE = 0.2
+
+
+class _Record:
+    """A result whose JSON form is exactly its fields."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class NodeRef(_Record):
+    """One side of a change: a node of one graph."""
+
+    id: str
+    name: str
+    op_type: str | None
+    scope: str
+
+
+@dataclass(frozen=True)
+class FieldChange(_Record):
+    """One property that differs: its old and new values."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class Change:
+    """One reported difference between the two models."""
+
+    kind: str
+    element: str
+    a: NodeRef | None = None
+    b: NodeRef | None = None
+    fields: tuple[FieldChange, ...] = ()
+    max_abs_diff: float | None = None
+    fraction_changed: float | None = None
+    weights: tuple[str, ...] = ()
+
+    @property
+    def scope(self) -> str:
+        """The scope the change belongs to (the new side's, when there is one)."""
+        ref = self.b or self.a
+        return ref.scope if ref else ""
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "element": self.element,
+            "scope": self.scope,
+            "a": self.a.to_dict() if self.a else None,
+            "b": self.b.to_dict() if self.b else None,
+            "fields": [f.to_dict() for f in self.fields],
+            "max_abs_diff": self.max_abs_diff,
+            "fraction_changed": self.fraction_changed,
+            "weights": list(self.weights),
+        }
+
+
+@dataclass(frozen=True)
+class Rename(_Record):
+    """A matched node whose name or scope differs."""
+
+    element: str
+    a: NodeRef
+    b: NodeRef
+
+
+@dataclass(frozen=True)
+class Diff:
+    """The differences between model A and model B, and how their nodes were matched."""
+
+    changes: tuple[Change, ...]
+    renames: tuple[Rename, ...]
+    matches: tuple[tuple[str, str], ...]
+    nodes_a: int
+    nodes_b: int
+    similarity: float
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def identical(self) -> bool:
+        """True when nothing but names differs."""
+        return not self.changes
+
+    @property
+    def common_structure(self) -> bool:
+        """False when the two models share (almost) no structure."""
+        return self.similarity >= COMMON_STRUCTURE
+
+    def count(self, *kinds: str) -> int:
+        """How many changes have one of these kinds."""
+        return sum(1 for change in self.changes if change.kind in kinds)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Counts of each sort of change, for the one-line summary and the JSON document."""
+        return {
+            "added": self.count("added"),
+            "removed": self.count("removed"),
+            "changed": self.count("changed"),
+            "weights_changed": self.count("weight_changed"),
+            "io_changed": self.count(*(k for k in CHANGE_KINDS if k.startswith(("input_", "output_")))),
+            "opset_changed": self.count("opset_changed"),
+            "metadata_changed": self.count("metadata_changed"),
+            "renamed": len(self.renames),
+            "matched": len(self.matches),
+            "nodes_a": self.nodes_a,
+            "nodes_b": self.nodes_b,
+            "similarity": round(self.similarity, 4),
+        }
+
+    def to_dict(self, renames: bool = False) -> dict:
+        document = {
+            "schema": "graphtool.diff/1",
+            "identical": self.identical,
+            "common_structure": self.common_structure,
+            "summary": self.summary,
+            "notes": list(self.notes),
+            "changes": [change.to_dict() for change in self.changes],
+        }
+        if renames:
+            document["renames"] = [rename.to_dict() for rename in self.renames]
+        return document
