@@ -13,8 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from graph_models import layered_model  # noqa: E402
 
+from converter.graphs.files import write_rendering  # noqa: E402
 from converter.graphs.graph import to_graph  # noqa: E402
-from converter.graphs.render import render_graph, write_rendering  # noqa: E402
+from converter.graphs.render import render_graph  # noqa: E402
 
 
 def bench(nodes: int, scoped: bool, out: Path) -> dict:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import inspect as inspect_module
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -27,7 +28,13 @@ from converter.validation.report import ValidationReport
 from converter.validation.runners import Runner
 from converter.validation.tolerance import Tolerances
 
-__all__ = ["load", "convert", "inspect", "ConvertResult", "LoadOptions", "LoadedModel", "TARGETS"]
+if TYPE_CHECKING:  # the graph modules load networkx and graphviz: only diff and render pay for them
+    from converter.graphs.verbs import DiffResult, RenderResult
+
+__all__ = [
+    "load", "convert", "inspect", "diff", "render", "ConvertResult", "DiffResult", "RenderResult", "LoadOptions",
+    "LoadedModel", "TARGETS",
+]
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,25 @@ def _relocated(details: dict, staging: Path, path: Path) -> dict:
 def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary:
     """Load a model and summarize it."""
     return summarize(load(source, options))
+
+
+def diff(a: str | Path | Any, b: str | Path | Any, options: LoadOptions | None = None, *, atol: float = 0.0,
+         render_to: str | Path | None = None, force: bool = False) -> DiffResult:
+    """Compare two models in any formats, matched by structure; with `render_to`, draw the diff there too."""
+    from converter.graphs.verbs import diff_models
+
+    return diff_models(a, b, lambda source: load(source, options), atol=atol, force=force,
+                       render_to=Path(render_to) if render_to is not None else None)
+
+
+def render(model: str | Path | Any, output: str | Path | None = None, options: LoadOptions | None = None, *,
+           fmt: str | None = None, depth: int | None = None, expand: Iterable[str] = (), focus: str | None = None,
+           radius: int = 2, max_nodes: int = 300, force: bool = False) -> RenderResult:
+    """Draw a model with Graphviz (default: graphviz_out/MODEL.svg), clustered by scope, big graphs folded."""
+    from converter.graphs.verbs import render_model
+
+    return render_model(model, lambda source: load(source, options), Path(output) if output else None, fmt=fmt,
+                        depth=depth, expand=expand, focus=focus, radius=radius, max_nodes=max_nodes, force=force)
 
 
 def default_output(source: Any, target: str) -> Path:

@@ -12,8 +12,9 @@ from graph_models import base_model, control_flow_model, layered_model
 
 from converter.errors import GraphtoolError
 from converter.graphs.diff import diff_graphs
+from converter.graphs.files import output_format, write_rendering
 from converter.graphs.graph import to_graph
-from converter.graphs.render import STATUS_COLORS, output_format, render_diff, render_graph, write_rendering
+from converter.graphs.render import STATUS_COLORS, render_diff, render_graph
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("GRAPHTOOL_REGEN_GOLDEN") == "1"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +18,6 @@ _MODEL_HELP = "A model file, SavedModel directory, or file.py:NAME reference."
 ModelArg = Annotated[str, typer.Argument(help=_MODEL_HELP, metavar="MODEL")]
 ModelA = Annotated[str, typer.Argument(help=f"The old model. {_MODEL_HELP}", metavar="A")]
 ModelB = Annotated[str, typer.Argument(help=f"The new model. {_MODEL_HELP}", metavar="B")]
-DEFAULT_DIR = Path("graphviz_out")
 _MARKS = {
     "added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "dark_orange"),
     "weight_changed": ("~", "dark_orange"),
@@ -51,33 +49,15 @@ def diff(
 ) -> None:
     """Compare two models in any formats: nodes added, removed and changed, weights, signature, opset."""
     from converter import api
-    from converter.graphs.diff import diff_graphs
-    from converter.graphs.graph import to_graph
 
-    if render_file is not None and render_file.parent.is_dir():
-        from converter.atomic import check_writable
-
-        check_writable(render_file, force)  # before the slow loading, so a refusal costs nothing
-    loaded_a, loaded_b = api.load(a, options), api.load(b, options)
-    ga, gb = to_graph(loaded_a.model), to_graph(loaded_b.model)
-    result = diff_graphs(ga, gb, atol=atol)
-    written = None
-    if render_file is not None:
-        from converter.graphs.render import output_format, render_diff, write_rendering
-
-        rendering = render_diff(ga, gb, result, title=f"{a} → {b}")
-        written = write_rendering(rendering, render_file, output_format(render_file, None), force)
+    result = api.diff(a, b, options, atol=atol, render_to=render_file, force=force)
     if json:
-        document = result.to_dict(renames=renames)
-        document["a"], document["b"] = loaded_a.source.to_dict(), loaded_b.source.to_dict()
-        if written is not None:
-            document["render"] = written.to_dict()
-        common.print_json(document)
+        common.print_json(result.to_dict(renames=renames))
     else:
-        _print_diff(a, b, result, renames)
-        if written is not None:
-            _print_written(written)
-    raise typer.Exit(1 if exit_code and not result.identical else 0)
+        _print_diff(a, b, result.diff, renames)
+        if result.written is not None:
+            _print_written(result.written)
+    raise typer.Exit(1 if exit_code and not result else 0)
 
 
 @common.handle_errors
@@ -101,35 +81,19 @@ def render(
 ) -> None:
     """Draw MODEL with Graphviz: ops clustered by scope, big graphs collapsed to stay legible."""
     from converter import api
-    from converter.graphs.graph import to_graph
-    from converter.graphs.render import output_format, render_graph, write_rendering
 
-    chosen = output_format(output or Path(f"model.{fmt or 'svg'}"), fmt)
-    path = output or DEFAULT_DIR / f"{_stem(model)}.{chosen}"
-    if path.parent.is_dir():
-        from converter.atomic import check_writable
-
-        check_writable(path, force)  # before the slow loading, so a refusal costs nothing
-    graph = to_graph(api.load(model, options).model)
-    rendering = render_graph(graph, depth=depth, expand=expand or (), focus_node=focus, radius=radius,
-                             max_nodes=max_nodes, title=model)
-    written = write_rendering(rendering, path, chosen, force)
+    result = api.render(model, output, options, fmt=fmt, depth=depth, expand=expand or (), focus=focus,
+                        radius=radius, max_nodes=max_nodes, force=force)
     if json:
-        common.print_json({**written.to_dict(), "rendering": rendering.to_dict(),
-                           "notes": [*rendering.notes, *written.notes]})
+        common.print_json(result.to_dict())
         return
+    rendering = result.rendering
     if not common.settings.quiet:
         common.out.print(escape(f"{model}: {rendering.nodes} nodes, {rendering.items} drawn "
                                 f"({rendering.boxes} collapsed boxes)"))
     for note in rendering.notes:
         common.out.print(f"[yellow]note:[/yellow] {escape(note)}")
-    _print_written(written)
-
-
-def _stem(model: str) -> str:
-    path = Path(model.split(":")[0] if re.match(r"^[^:]+\.py:", model) else model.rstrip("/\\"))
-    stem = path.stem if path.suffix else path.name
-    return re.sub(r"[^\w.-]+", "_", stem) or "model"
+    _print_written(result.written)
 
 
 def _print_written(written) -> None:

@@ -1,4 +1,4 @@
-"""Graph view (+ Diff) -> Graphviz DOT source, and writing it out as svg, png, pdf or dot.
+"""Graph view (+ Diff) -> Graphviz DOT source (converter.graphs.files writes it out).
 
 Ops are rounded boxes (op type, name, output shape); inputs, outputs and weights have shapes of
 their own; scopes become nested clusters; collapsed scopes are 3-D boxes that count their ops. In a
@@ -7,18 +7,14 @@ diff, unchanged nodes are grey, added green, removed red and changed orange.
 
 from __future__ import annotations
 
-import shutil
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import graphviz
 import networkx as nx
 
-from converter.atomic import atomic_path, check_writable
-from converter.errors import GraphtoolError
+from converter.graphs.changes import Diff
 from converter.graphs.collapse import (
     Item,
     Plan,
@@ -29,16 +25,11 @@ from converter.graphs.collapse import (
     resolve_node,
     resolve_scopes,
 )
-from converter.graphs.diff import Diff
 from converter.graphs.graph import format_shape
 from converter.scopes import scope_parts
 
-__all__ = [
-    "Rendering", "Written", "render_graph", "render_diff", "write_rendering", "output_format",
-    "FORMATS", "DEFAULT_MAX_NODES", "STATUS_COLORS",
-]
+__all__ = ["Rendering", "render_graph", "render_diff", "DEFAULT_MAX_NODES", "STATUS_COLORS"]
 
-FORMATS = ("svg", "png", "pdf", "dot")
 # dot lays out a few hundred nodes in about a second; thousands take minutes.
 DEFAULT_MAX_NODES = 300
 STATUS_COLORS = {
@@ -54,10 +45,6 @@ _KIND_STYLE = {
     "initializer": {"shape": "note", "style": "filled", "fillcolor": "#f5f5f4", "fontsize": "8"},
     "box": {"shape": "box3d", "style": "filled", "fillcolor": "#e5e7eb"},
 }
-_INSTALL_HINT = (
-    "the Graphviz 'dot' program is not installed, so only the .dot file was written; install Graphviz "
-    "(apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/) and rerun"
-)
 
 
 @dataclass(frozen=True)
@@ -74,20 +61,6 @@ class Rendering:
     def to_dict(self) -> dict:
         return {"nodes": self.nodes, "items": self.items, "boxes": self.boxes, "depth": self.depth,
                 "notes": list(self.notes)}
-
-
-@dataclass(frozen=True)
-class Written:
-    """Files written for a diagram; ``output`` is None when only the .dot could be written."""
-
-    output: Path | None
-    dot: Path
-    format: str
-    notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict:
-        return {"output": str(self.output) if self.output else None, "dot": str(self.dot),
-                "format": self.format, "notes": list(self.notes)}
 
 
 def render_graph(g: nx.MultiDiGraph, *, depth: int | None = None, expand: Iterable[str] = (),
@@ -116,38 +89,6 @@ def render_diff(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, diff: Diff, *, context
                 f"{plan.items} boxes and nodes (budget {max_nodes}); each box counts the changes inside it")
         plan = Plan(plan.item_of, plan.depth, (note,))
     return _emit(union, plan, status, details, None, title)
-
-
-def output_format(path: Path, fmt: str | None) -> str:
-    """The format to write: --format when given, else the file's suffix, else svg."""
-    chosen = (fmt or path.suffix.lstrip(".") or "svg").lower()
-    if chosen not in FORMATS:
-        raise GraphtoolError(f"unknown diagram format '{chosen}'; choose one of {', '.join(FORMATS)}")
-    return chosen
-
-
-def write_rendering(rendering: Rendering, path: Path, fmt: str, force: bool = False) -> Written:
-    """Write the .dot source and, when Graphviz is installed, the diagram in ``fmt``; atomically, never
-    replacing an existing file unless ``force``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dot_path = path if fmt == "dot" else path.with_suffix(".dot")
-    if dot_path == path and fmt != "dot":
-        dot_path = path.with_name(path.name + ".dot")
-    for target in {dot_path, path}:
-        check_writable(target, force)
-    with atomic_path(dot_path, force) as temporary:
-        temporary.write_text(rendering.source, encoding="utf-8")
-    if fmt == "dot":
-        return Written(dot_path, dot_path, fmt)
-    if shutil.which("dot") is None:
-        return Written(None, dot_path, fmt, (_INSTALL_HINT,))
-    try:
-        with warnings.catch_warnings(), atomic_path(path, force) as temporary:
-            warnings.simplefilter("ignore", graphviz.FormatSuffixMismatchWarning)
-            graphviz.render("dot", fmt, str(dot_path), outfile=str(temporary), quiet=True)
-    except graphviz.CalledProcessError as error:
-        raise GraphtoolError(f"Graphviz could not draw {dot_path}: {error.stderr or error}") from None
-    return Written(path, dot_path, fmt)
 
 
 def _union(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, diff: Diff):
