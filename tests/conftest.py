@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import os
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from typer.testing import CliRunner
@@ -19,15 +15,6 @@ FIXTURES = ROOT / "fixtures"
 TORCH_DIR = FIXTURES / "torch"
 TF_DIR = FIXTURES / "tf"
 
-
-@functools.cache
-def benchmark_module(name: str) -> ModuleType:
-    """benchmarks/NAME.py as a module: the conformance harness owns the light CNNs' weight randomization."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 FUZZ_COUNTS: dict[str, int] = {}  # format -> mutated cases run, reported at the end of the session
 

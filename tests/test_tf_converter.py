@@ -10,7 +10,6 @@ from onnx import TensorProto, helper, numpy_helper
 pytest.importorskip("tensorflow")
 ort = pytest.importorskip("onnxruntime")
 
-from conftest import benchmark_module  # noqa: E402
 
 from converter.backends import tf as backend  # noqa: E402
 from converter.errors import UnsupportedOpError  # noqa: E402
@@ -212,7 +211,7 @@ def test_lstm_and_loop_match():
 
 @pytest.mark.parametrize("name", ["squeezenet", "resnet50", "inception_v1"])
 def test_light_cnn_with_random_weights(name: str):
-    conformance = benchmark_module("conformance")
+    from converter.conformance import light as conformance
     result = conformance.compare_light(conformance.LIGHT_DIR / f"light_{name}.onnx", "tf")
     assert result.ok, result
     assert result.logits_max_abs <= 1e-4 * result.logits_scale and result.top1_equal

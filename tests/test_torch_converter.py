@@ -12,7 +12,6 @@ from onnx import TensorProto, helper, numpy_helper
 
 torch = pytest.importorskip("torch")
 
-from conftest import benchmark_module  # noqa: E402
 
 from converter.errors import MissingExtraError, UnsupportedOpError  # noqa: E402
 from converter.targets.torch import to_graph_module  # noqa: E402
@@ -195,7 +194,7 @@ def test_if_on_a_runtime_condition_and_a_loop() -> None:
     ("name", "artifacts"), [("light_squeezenet", True), ("light_shufflenet", False), ("light_inception_v1", False)]
 )
 def test_light_cnn_with_random_weights_matches_onnxruntime(name: str, artifacts: bool) -> None:
-    conformance = benchmark_module("conformance")
+    from converter.conformance import light as conformance
     result = conformance.compare_light(conformance.LIGHT_DIR / f"{name}.onnx", "torch", seed=3, artifacts=artifacts)
     assert result.ok, result
     assert sorted(result.artifacts) == (["pt2", "torchscript"] if artifacts else [])

@@ -10,7 +10,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 torch = pytest.importorskip("torch")
 
-from converter.targets.torch import native_rnn, recurrent, to_graph_module  # noqa: E402
+from converter.targets.torch import to_graph_module  # noqa: E402
+from converter.targets.torch.runtime import native_rnn  # noqa: E402
+from converter.targets.torch.runtime import rnn as recurrent  # noqa: E402
 
 pytestmark = pytest.mark.slow
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}

@@ -55,10 +55,10 @@ class GraphRunner:
 
     def _run_node(self, proto: onnx.NodeProto, env: Layouts) -> None:
         opset = _opset(proto, self.opsets)
-        handler = self.registry.lookup(proto, opset)
+        entry = self.registry.entry(proto, opset)
 
         def run_graph(sub: onnx.GraphProto, values: Sequence[Any]) -> list[Any]:
             return self.run(sub, env.onnx_scope(), values)
 
         node = Node(proto, opset, read_attributes(proto), run_graph)
-        env.apply(node, handler, self.propagate_layout)
+        env.apply(node, entry.handler, entry.layout, self.propagate_layout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,52 +13,38 @@ from converter.targets.tf.node import Node
 
 __all__ = [
     "Layouts",
-    "channels_last",
-    "elementwise",
-    "axis_op",
+    "Layout",
+    "axis_layout",
     "to_channels_last",
     "to_channels_first",
     "actual_axis",
     "CHANNELS_LAST",
     "ELEMENTWISE",
-    "AXES",
 ]
-
-CHANNELS_LAST = "channels_last"
-ELEMENTWISE = "elementwise"
-AXES = "axes"
 
 # remap(node, args, ndim, actual) -> (node, args) with axes rewritten for channels-last data, or None.
 Remap = Callable[[Node, list, int, Callable[[int], int]], "tuple[Node, list] | None"]
 
 
-def channels_last(handler: Callable) -> Callable:
-    """Mark a handler whose first input and first output are channels-last (Conv, pooling)."""
-    handler.layout = CHANNELS_LAST
-    return handler
+@dataclass(frozen=True)
+class Layout:
+    """How a registered handler treats channels-last data (carried by its registry entry)."""
+
+    kind: str
+    remap: Remap | None = None
+    all_inputs: bool = False  # every input is data of the same rank (Concat), not only the first
+    outputs_last: bool = True  # its outputs keep the channels-last layout (False for Shape)
 
 
-def elementwise(handler: Callable) -> Callable:
-    """Mark a pointwise (broadcasting) handler: it computes in whatever layout its inputs share."""
-    handler.layout = ELEMENTWISE
-    return handler
+# First input and first output are channels-last (Conv, pooling).
+CHANNELS_LAST = Layout("channels_last")
+# Pointwise (broadcasting): computes in whatever layout its inputs share.
+ELEMENTWISE = Layout("elementwise")
 
 
-def axis_op(remap: Remap, all_inputs: bool = False, outputs_last: bool = True) -> Callable[[Callable], Callable]:
-    """Mark a handler that runs on channels-last data once `remap` rewrites its axes.
-
-    `all_inputs`: every input is data of the same rank (Concat), not only the first.
-    `outputs_last`: its outputs keep the channels-last layout (False for Shape).
-    """
-
-    def mark(handler: Callable) -> Callable:
-        handler.layout = AXES
-        handler.remap = remap
-        handler.all_inputs = all_inputs
-        handler.outputs_last = outputs_last
-        return handler
-
-    return mark
+def axis_layout(remap: Remap, all_inputs: bool = False, outputs_last: bool = True) -> Layout:
+    """A handler that runs on channels-last data once `remap` rewrites its axes."""
+    return Layout("axes", remap, all_inputs, outputs_last)
 
 
 def _perm(ndim: int) -> list[int]:
@@ -161,10 +148,9 @@ class Layouts:
         """A read-only view in ONNX layout for subgraphs, converting only what they use."""
         return _OnnxView(self)
 
-    def apply(self, node: Node, handler: Callable, propagate: bool) -> None:
+    def apply(self, node: Node, handler: Callable, layout: Layout | None, propagate: bool) -> None:
         """Run `handler` on the node's inputs and store its outputs, minding the handler's layout."""
         names = list(node.proto.input)
-        layout = getattr(handler, "layout", None)
         if layout == CHANNELS_LAST and names and names[0]:
             args = [self.last(names[0])] + [self.onnx(n) if n else None for n in names[1:]]
             outputs = _as_list(handler(node, *args))
@@ -180,14 +166,14 @@ class Layouts:
             args = [self._operand(n, ndim) for n in names]
             self._store(node, _as_list(handler(node, *args)), start=0, last=True)
             return
-        if propagate and layout == AXES and self._axes_last(names, handler):
-            data = names if handler.all_inputs else names[:1]
+        if propagate and layout is not None and layout.kind == "axes" and self._axes_last(names, layout):
+            data = names if layout.all_inputs else names[:1]
             args = [self.last(n) if n in data and n else (self.onnx(n) if n else None) for n in names]
             ndim = _known_rank(args[0])
-            remapped = handler.remap(node, args, ndim, lambda a: actual_axis(a, ndim))
+            remapped = layout.remap(node, args, ndim, lambda a: actual_axis(a, ndim))
             if remapped is not None:
                 new_node, new_args = remapped
-                self._store(new_node, _as_list(handler(new_node, *new_args)), 0, handler.outputs_last)
+                self._store(new_node, _as_list(handler(new_node, *new_args)), 0, layout.outputs_last)
                 return
         args = [self.onnx(n) if n else None for n in names]
         folded = _fold(node, handler, args)
@@ -213,8 +199,8 @@ class Layouts:
         last = [_known_rank(self._peek(n)) for n in names if n and self.is_last(n)]
         return top >= 3 and bool(last) and all(r == top for r in last)
 
-    def _axes_last(self, names: list[str], handler: Callable) -> bool:
-        data = [n for n in (names if handler.all_inputs else names[:1]) if n]
+    def _axes_last(self, names: list[str], layout: Layout) -> bool:
+        data = [n for n in (names if layout.all_inputs else names[:1]) if n]
         if not data or not any(self.is_last(n) for n in data):
             return False
         ranks = {_known_rank(self._peek(n)) for n in data}

@@ -9,10 +9,10 @@ import tensorflow as tf
 from onnx import numpy_helper
 
 from converter.errors import UnsupportedOpError
+from converter.targets.tf.conv_weights import Kernel, kernel_layouts, permute
 from converter.targets.tf.dtypes import tf_dtype
 from converter.targets.tf.fusion import FUSED_DOMAIN, fuse_gelu
 from converter.targets.tf.graph import GraphRunner, check_supported
-from converter.targets.tf.kernels import Kernel, kernel_layouts, permute
 from converter.targets.tf.names import sanitize_all
 from converter.targets.tf.registry import load_handlers
 

@@ -19,7 +19,6 @@ from converter.targets.torch.dtypes import onnx_dtype, torch_dtype
 from converter.targets.torch.eager import EagerOp
 from converter.targets.torch.names import Namer, sanitize
 from converter.targets.torch.node import Node, RuntimeOnly, ValueType, is_traced
-from converter.targets.torch.ops.dims_ops import DIMS_HANDLERS
 
 __all__ = ["GraphBuilder", "value_types"]
 
@@ -177,7 +176,10 @@ class GraphBuilder:
         _label(tracer.graph, last, proto, env)
 
     def _dims_handler(self, proto: onnx.NodeProto, opset: int, values: list[Any]) -> Any:
-        handler = DIMS_HANDLERS.get(proto.op_type) if proto.domain in ("", "ai.onnx") else None
+        try:
+            handler = self.registry.entry(proto, opset).dims
+        except UnsupportedOpError:
+            return None
         if handler is None or len(proto.output) != 1:
             return None
         node = Node(proto, opset, read_attributes(proto), tuple(self._type_of(n, v) for n, v in

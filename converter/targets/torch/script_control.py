@@ -9,7 +9,7 @@ from typing import List, Optional  # noqa: UP035 - TorchScript reads these annot
 import torch
 from torch import Tensor, fx
 
-from converter.targets.torch import loops
+from converter.targets.torch.runtime import control as run_control
 
 __all__ = ["CONTROL_MODULES", "ScriptIf", "ScriptLoop", "ScriptScan", "scriptable_control"]
 
@@ -128,12 +128,12 @@ def _scan(module: fx.GraphModule, node: fx.Node):
     return ScriptScan(inner, *directions), (states, scans, captured)
 
 
-_CONTROL = {loops.if_: _if, loops.loop: _loop, loops.scan: _scan}
+_CONTROL = {run_control.if_: _if, run_control.loop: _loop, run_control.scan: _scan}
 CONTROL_MODULES = (ScriptIf, ScriptLoop, ScriptScan)
 
 
 def scriptable_control(module: fx.GraphModule) -> fx.GraphModule:
-    """`module`, or a copy whose loops.if_/loop/scan calls (nested ones too) call ScriptIf/ScriptLoop/ScriptScan."""
+    """`module`, or a copy whose control.if_/loop/scan calls (nested ones too) call ScriptIf/ScriptLoop/ScriptScan."""
     if not any(n.op == "call_function" and n.target in _CONTROL for n in module.graph.nodes):
         return module
     module = copy.deepcopy(module)

@@ -1,1 +1,1 @@
-"""Op handlers of the ONNX -> TensorFlow converter, one module per op family (see registry.HANDLER_MODULES)."""
+"""Op handlers of the ONNX -> TensorFlow converter, one module per op family (the same files as torch/ops)."""

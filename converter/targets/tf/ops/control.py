@@ -6,8 +6,8 @@ import tensorflow as tf
 
 from converter.targets.tf.dtypes import tf_dtype
 from converter.targets.tf.node import Node
-from converter.targets.tf.ops.common import static
 from converter.targets.tf.registry import tf_ops
+from converter.targets.tf.static import static
 
 __all__: list[str] = []
 

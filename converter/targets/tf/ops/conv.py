@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from converter.targets.tf.kernels import Kernel, kernel_perm, transposed_kernel_perm
-from converter.targets.tf.layout import channels_last
+from converter.targets.tf.conv_weights import Kernel, kernel_perm, transposed_kernel_perm
+from converter.targets.tf.layout import CHANNELS_LAST
 from converter.targets.tf.node import Node
 from converter.targets.tf.ops.padding import explicit_pads
 from converter.targets.tf.registry import tf_ops
@@ -22,8 +22,7 @@ def _kernel(w, perm) -> tf.Tensor:
     return tf.transpose(w, perm)
 
 
-@tf_ops.register("Conv")
-@channels_last
+@tf_ops.register("Conv", layout=CHANNELS_LAST)
 def conv(node: Node, x, w, b=None):
     x = tf.convert_to_tensor(x)
     ndim = len(x.shape)
@@ -60,8 +59,7 @@ def conv(node: Node, x, w, b=None):
     return y
 
 
-@tf_ops.register("ConvTranspose")
-@channels_last
+@tf_ops.register("ConvTranspose", layout=CHANNELS_LAST)
 def conv_transpose(node: Node, x, w, b=None):
     x = tf.convert_to_tensor(x)
     ndim = len(x.shape)

@@ -1,4 +1,4 @@
-"""Ops that make tensors: Constant, ConstantOfShape, Range, EyeLike."""
+"""Ops that make tensors: Constant, ConstantOfShape, Range, EyeLike, OneHot."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from converter.targets.tf.dtypes import tf_dtype
 from converter.targets.tf.node import Node
-from converter.targets.tf.ops.common import static_ints
 from converter.targets.tf.registry import tf_ops
+from converter.targets.tf.static import static_ints
 
 __all__: list[str] = []
 
@@ -60,3 +60,12 @@ def eye_like(node: Node, x):
     rows = tf.range(shape[0])[:, None]
     cols = tf.range(shape[1])[None, :]
     return tf.cast(tf.equal(cols - rows, k), dtype)
+
+
+@tf_ops.register("OneHot")
+def one_hot(node: Node, indices, depth, values):
+    depth = tf.cast(tf.reshape(depth, []), tf.int32)
+    indices = tf.cast(indices, tf.int32)
+    indices = tf.where(indices < 0, indices + depth, indices)
+    off, on = values[0], values[1]
+    return tf.one_hot(indices, depth, on_value=on, off_value=off, axis=node.attr("axis", -1))

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from converter.targets.tf.layout import channels_last
+from converter.targets.tf.layout import CHANNELS_LAST
 from converter.targets.tf.node import Node
 from converter.targets.tf.registry import tf_ops
 
 __all__: list[str] = []
 
 
-@tf_ops.register("BatchNormalization")
-@channels_last
+@tf_ops.register("BatchNormalization", layout=CHANNELS_LAST)
 def batch_norm(node: Node, x, scale, bias, mean, var):
     if node.attr("training_mode", 0):
         return _batch_norm_training(node, x, scale, bias, mean, var)
@@ -34,16 +33,14 @@ def _batch_norm_training(node: Node, x, scale, bias, running_mean, running_var):
     return y, new_mean, new_var
 
 
-@tf_ops.register("InstanceNormalization")
-@channels_last
+@tf_ops.register("InstanceNormalization", layout=CHANNELS_LAST)
 def instance_norm(node: Node, x, scale, bias):
     axes = list(range(1, len(x.shape) - 1))
     mean, var = tf.nn.moments(x, axes, keepdims=True)
     return (x - mean) * tf.math.rsqrt(var + node.attr("epsilon", 1e-5)) * scale + bias
 
 
-@tf_ops.register("LRN")
-@channels_last
+@tf_ops.register("LRN", layout=CHANNELS_LAST)
 def lrn(node: Node, x):
     size = node.attr("size")
     alpha, beta, bias = node.attr("alpha", 1e-4), node.attr("beta", 0.75), node.attr("bias", 1.0)

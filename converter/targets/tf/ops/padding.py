@@ -1,10 +1,13 @@
-"""Padding arithmetic shared by convolution and pooling (auto_pad, pads, ceil_mode)."""
+"""Padding arithmetic shared by convolution and pooling (auto_pad, pads, ceil_mode), and CenterCropPad."""
 
 from __future__ import annotations
 
 import math
 
+import tensorflow as tf
+
 from converter.targets.tf.node import Node
+from converter.targets.tf.registry import tf_ops
 
 __all__ = ["explicit_pads"]
 
@@ -46,3 +49,20 @@ def explicit_pads(
             out -= 1
         result.append((begin, max(end, (out - 1) * s + e - size - begin)))
     return result
+
+
+@tf_ops.register("CenterCropPad", since=18)
+def center_crop_pad(node: Node, x, shape):
+    x = tf.convert_to_tensor(x)
+    ndim = len(x.shape)
+    axes = [a % ndim for a in node.attr("axes", list(range(ndim)))]
+    target = tf.cast(tf.reshape(shape, [-1]), tf.int32)
+    for i, axis in enumerate(axes):
+        size, want = tf.shape(x)[axis], target[i]
+        start = tf.maximum(size - want, 0) // 2
+        x = tf.gather(x, tf.range(start, start + tf.minimum(size, want)), axis=axis)
+        before = tf.maximum(want - size, 0) // 2
+        after = tf.maximum(want - size, 0) - before
+        paddings = tf.tensor_scatter_nd_update(tf.zeros([ndim, 2], tf.int32), [[axis]], [tf.stack([before, after])])
+        x = tf.pad(x, paddings)
+    return x

@@ -1,11 +1,11 @@
-"""Pooling (Max, Average, Lp, and their Global forms), computed channels-last."""
+"""Pooling (Max, Average, Lp, their Global forms) and MaxUnpool, computed channels-last."""
 
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
-from converter.targets.tf.layout import channels_last
+from converter.targets.tf.layout import CHANNELS_LAST
 from converter.targets.tf.node import Node
 from converter.targets.tf.ops.padding import explicit_pads
 from converter.targets.tf.registry import tf_ops
@@ -31,8 +31,7 @@ def _pool(x, kernel, strides, dilations, kind: str):
     return y[(slice(None), *[slice(None, None, s) for s in strides], slice(None))]
 
 
-@tf_ops.register("MaxPool")
-@channels_last
+@tf_ops.register("MaxPool", layout=CHANNELS_LAST)
 def max_pool(node: Node, x):
     kernel, strides, dilations, pads = _window(node, x)
     if node.output_used(1):
@@ -84,8 +83,7 @@ def max_unpool(node: Node, x, indices, output_shape=None):
     return tf.reshape(flat, output_shape)
 
 
-@tf_ops.register("AveragePool")
-@channels_last
+@tf_ops.register("AveragePool", layout=CHANNELS_LAST)
 def average_pool(node: Node, x):
     kernel, strides, dilations, pads = _window(node, x)
     if all(p == (0, 0) for p in pads):
@@ -113,8 +111,7 @@ def _counts(node: Node, x, kernel, strides, dilations, pads, window):
     return tf.cast(counts, x.dtype)
 
 
-@tf_ops.register("LpPool")
-@channels_last
+@tf_ops.register("LpPool", layout=CHANNELS_LAST)
 def lp_pool(node: Node, x):
     kernel, strides, dilations, pads = _window(node, x)
     p = float(node.attr("p", 2))
@@ -127,7 +124,7 @@ def _global(op_type: str, reduce) -> None:
     def handler(node: Node, x):
         return reduce(node, x, list(range(1, len(x.shape) - 1)))
 
-    tf_ops.register(op_type)(channels_last(handler))
+    tf_ops.register(op_type, layout=CHANNELS_LAST)(handler)
 
 
 _global("GlobalAveragePool", lambda node, x, axes: tf.reduce_mean(x, axes, keepdims=True))

@@ -1,4 +1,4 @@
-"""Linear quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear (per-tensor and per-axis)."""
+"""Quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, QLinearMatMul."""
 
 from __future__ import annotations
 
@@ -57,3 +57,27 @@ def dynamic_quantize_linear(node: Node, x):
     zero = tf.clip_by_value(tf.math.round(-low / safe), 0.0, 255.0)
     y = tf.clip_by_value(tf.math.round(x / safe) + zero, 0.0, 255.0)
     return tf.cast(y, tf.uint8), scale, tf.cast(zero, tf.uint8)
+
+
+@tf_ops.register("MatMulInteger")
+def matmul_integer(node: Node, a, b, a_zero=None, b_zero=None):
+    a = tf.cast(a, tf.int32) - (0 if a_zero is None else tf.cast(a_zero, tf.int32))
+    b = tf.cast(b, tf.int32)
+    if b_zero is not None:
+        b = b - tf.cast(b_zero, tf.int32)
+    return tf.linalg.matmul(a, b)
+
+
+def _column(value):
+    """A per-row quantization parameter of A, (M,) -> (M, 1); scalars unchanged."""
+    value = tf.convert_to_tensor(value)
+    return value[:, None] if len(value.shape) == 1 and value.shape[0] != 1 else value
+
+
+@tf_ops.register("QLinearMatMul", since=10)
+def qlinear_matmul(node: Node, a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero):
+    a_real = (tf.cast(a, tf.float32) - tf.cast(_column(a_zero), tf.float32)) * tf.cast(_column(a_scale), tf.float32)
+    b_real = (tf.cast(b, tf.float32) - tf.cast(b_zero, tf.float32)) * tf.cast(b_scale, tf.float32)
+    y_zero = tf.convert_to_tensor(y_zero)
+    y = tf.math.round(tf.linalg.matmul(a_real, b_real) / tf.cast(y_scale, tf.float32)) + tf.cast(y_zero, tf.float32)
+    return tf.cast(tf.clip_by_value(y, y_zero.dtype.min, y_zero.dtype.max), y_zero.dtype)

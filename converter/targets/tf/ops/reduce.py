@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import tensorflow as tf
 
-from converter.targets.tf.layout import axis_op
+from converter.targets.tf.layout import axis_layout
 from converter.targets.tf.node import Node
-from converter.targets.tf.ops.common import static_ints
 from converter.targets.tf.registry import tf_ops
+from converter.targets.tf.static import static_ints
 
 __all__: list[str] = []
 
@@ -72,9 +72,11 @@ def _remap_input(node: Node, args: list, ndim: int, actual):
 
 
 def _register(name: str, fn) -> None:
-    tf_ops.register(name, since=1)(axis_op(_remap_attr)(lambda node, x: _reduce(fn, node, x, node.attr("axes"))))
-    tf_ops.register(name, since=_AXES_INPUT_SINCE[name])(
-        axis_op(_remap_input)(lambda node, x, axes=None: _reduce(fn, node, x, axes))
+    tf_ops.register(name, since=1, layout=axis_layout(_remap_attr))(
+        lambda node, x: _reduce(fn, node, x, node.attr("axes"))
+    )
+    tf_ops.register(name, since=_AXES_INPUT_SINCE[name], layout=axis_layout(_remap_input))(
+        lambda node, x, axes=None: _reduce(fn, node, x, axes)
     )
 
 

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import tensorflow as tf
 
-from converter.targets.tf.layout import axis_op
+from converter.targets.tf.layout import axis_layout
 from converter.targets.tf.node import Node
-from converter.targets.tf.ops.common import static
 from converter.targets.tf.registry import tf_ops
+from converter.targets.tf.static import static
 
 __all__: list[str] = []
 
@@ -138,11 +138,11 @@ def _remap(node: Node, args: list, ndim: int, actual):
     return replace(node, attrs={**node.attrs, "_order": [actual(i) for i in range(ndim)]}), args
 
 
-tf_ops.register("Resize", since=10)(
-    axis_op(_remap)(lambda node, x, scales: _resize(node, x, None, scales, None, "asymmetric"))
+tf_ops.register("Resize", since=10, layout=axis_layout(_remap))(
+    lambda node, x, scales: _resize(node, x, None, scales, None, "asymmetric")
 )
-tf_ops.register("Resize", since=11)(
-    axis_op(_remap)(lambda node, x, roi=None, scales=None, sizes=None: _resize(node, x, roi, scales, sizes))
+tf_ops.register("Resize", since=11, layout=axis_layout(_remap))(
+    lambda node, x, roi=None, scales=None, sizes=None: _resize(node, x, roi, scales, sizes)
 )
 
 

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import tensorflow as tf
 
-from converter.targets.tf.layout import axis_op
+from converter.targets.tf.layout import axis_layout
 from converter.targets.tf.node import Node
-from converter.targets.tf.ops.common import static_ints
 from converter.targets.tf.registry import tf_ops
+from converter.targets.tf.static import static_ints
 
 __all__: list[str] = []
 
@@ -106,8 +106,7 @@ def _remap_shape(node: Node, args: list, ndim: int, actual) -> tuple[Node, list]
     return replace(node, attrs={**node.attrs, "_order": [actual(i) for i in range(ndim)]}), args
 
 
-@tf_ops.register("Shape")
-@axis_op(_remap_shape, outputs_last=False)
+@tf_ops.register("Shape", layout=axis_layout(_remap_shape, outputs_last=False))
 def shape_(node: Node, x):
     x = tf.convert_to_tensor(x)
     ndim = len(x.shape)
@@ -127,8 +126,7 @@ def size(node: Node, x):
     return tf.size(x, out_type=tf.int64)
 
 
-@tf_ops.register("Concat")
-@axis_op(_remap_axis, all_inputs=True)
+@tf_ops.register("Concat", layout=axis_layout(_remap_axis, all_inputs=True))
 def concat(node: Node, *values):
     values = [v for v in values if v is not None]
     if all(isinstance(v, np.ndarray) for v in values):
@@ -149,10 +147,10 @@ def _split(node: Node, x, sizes):
     return tf.split(x, [chunk] * (num - 1) + [length - chunk * (num - 1)], axis=axis)
 
 
-tf_ops.register("Split", since=1)(
-    axis_op(_remap_axis)(lambda node, x, s=None: _split(node, x, s if s is not None else node.attr("split")))
+tf_ops.register("Split", since=1, layout=axis_layout(_remap_axis))(
+    lambda node, x, s=None: _split(node, x, s if s is not None else node.attr("split"))
 )
-tf_ops.register("Split", since=13)(axis_op(_remap_axis)(lambda node, x, s=None: _split(node, x, s)))
+tf_ops.register("Split", since=13, layout=axis_layout(_remap_axis))(lambda node, x, s=None: _split(node, x, s))
 
 
 @tf_ops.register("Tile", since=6)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from converter.targets.torch import runtime
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
+from converter.targets.torch.runtime import functions as runtime
 
 _SELU_ALPHA, _SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from converter.targets.torch import loops
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
+from converter.targets.torch.runtime import control as run_control
 
 
 @torch_ops.register("If")
@@ -16,7 +16,7 @@ def if_(node: Node, condition):
         return tuple(node.inline_graph(then_graph if bool(condition) else else_graph))
     then_module, then_args = node.submodule(then_graph)
     else_module, else_args = node.submodule(else_graph)
-    result = node.call(loops.if_, condition, then_module, else_module, then_args, else_args)
+    result = node.call(run_control.if_, condition, then_module, else_module, then_args, else_args)
     return tuple(result[i] for i in range(node.num_outputs))
 
 
@@ -30,7 +30,7 @@ def loop(node: Node, max_trips=None, condition=None, *carried):
         if unrolled is not None:
             return unrolled
     body, captured = node.submodule(node.attr("body"))
-    result = node.call(loops.loop, max_trips, condition, body, list(carried), captured)
+    result = node.call(run_control.loop, max_trips, condition, body, list(carried), captured)
     return tuple(result[i] for i in range(node.num_outputs))
 
 
@@ -46,7 +46,7 @@ def scan(node: Node, *inputs):
         "out_axes": node.attr("scan_output_axes", [0] * out_count),
         "out_reverse": node.attr("scan_output_directions", [0] * out_count),
     }
-    result = node.call(loops.scan, body, list(inputs[:state_count]), list(inputs[state_count:]), captured,
+    result = node.call(run_control.scan, body, list(inputs[:state_count]), list(inputs[state_count:]), captured,
                        **directions)
     return tuple(result[i] for i in range(node.num_outputs))
 

@@ -75,11 +75,3 @@ def conv_transpose(node: Node, x, w, b=None):
     return y[(slice(None), slice(None)) + crop]
 
 
-_GRID_MODES = {"linear": "bilinear", "bilinear": "bilinear", "nearest": "nearest", "cubic": "bicubic",
-               "bicubic": "bicubic"}
-
-
-@torch_ops.register("GridSample")
-def grid_sample(node: Node, x, grid):
-    mode = _GRID_MODES[node.attr("mode", "bilinear" if node.opset < 20 else "linear")]
-    return F.grid_sample(x, grid, mode, node.attr("padding_mode", "zeros"), bool(node.attr("align_corners", 0)))

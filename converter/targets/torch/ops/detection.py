@@ -1,15 +1,15 @@
-"""Detection and image reshaping ops: NonMaxSuppression, Col2Im, MaxUnpool."""
+"""Detection and image reshaping ops: NonMaxSuppression, Col2Im."""
 
 from __future__ import annotations
 
-from converter.targets.torch import vision
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
+from converter.targets.torch.runtime import detection as run_detection
 
 
 @torch_ops.register("NonMaxSuppression", since=10)
 def non_max_suppression(node: Node, boxes, scores, max_boxes=None, iou_threshold=None, score_threshold=None):
-    return node.call(vision.non_max_suppression, boxes, scores, max_boxes, iou_threshold, score_threshold,
+    return node.call(run_detection.non_max_suppression, boxes, scores, max_boxes, iou_threshold, score_threshold,
                      node.attr("center_point_box", 0))
 
 
@@ -21,13 +21,7 @@ def col2im(node: Node, x, image_shape, block_shape):
     pads = node.attr("pads", [0] * 4)
     if pads[:2] != pads[2:]:
         raise node.unsupported("asymmetric pads")
-    return node.call(vision.col2im, x, image_shape, block_shape, node.attr("dilations", [1, 1]), pads,
+    return node.call(run_detection.col2im, x, image_shape, block_shape, node.attr("dilations", [1, 1]), pads,
                      node.attr("strides", [1, 1]))
 
 
-@torch_ops.register("MaxUnpool", since=9)
-def max_unpool(node: Node, x, indices, output_shape=None):
-    kernel = node.attr("kernel_shape")
-    strides = node.attr("strides", [1] * len(kernel))
-    pads = node.attr("pads", [0] * 2 * len(kernel))
-    return node.call(vision.max_unpool, x, indices, output_shape, kernel, strides, pads)

@@ -6,10 +6,11 @@ import functools
 
 import torch
 
-from converter.targets.torch import runtime
+from converter.targets.torch import dims as symbolic
 from converter.targets.torch.dtypes import torch_dtype
 from converter.targets.torch.node import Node
 from converter.targets.torch.registry import torch_ops
+from converter.targets.torch.runtime import functions as runtime
 
 _BINARY = {
     "Add": torch.add,
@@ -82,14 +83,14 @@ def _variadic(fn):
 
 
 for _op, _fn in _BINARY.items():
-    torch_ops.register(_op)(_binary(_fn))
+    torch_ops.register(_op, dims=symbolic.ARITHMETIC.get(_op))(_binary(_fn))
 for _op, _fn in _UNARY.items():
     torch_ops.register(_op)(_unary(_fn))
 for _op, _fn in _VARIADIC.items():
     torch_ops.register(_op)(_variadic(_fn))
 
 
-@torch_ops.register("Div")
+@torch_ops.register("Div", dims=symbolic.ARITHMETIC["Div"])
 def div(node: Node, a, b):
     dtype = node.dtype(0)
     if dtype is None:
@@ -153,12 +154,12 @@ def clip(node: Node, x, low=None, high=None):
     return torch.clamp(x, low, high)
 
 
-@torch_ops.register("Identity")
+@torch_ops.register("Identity", dims=symbolic.same)
 def identity(node: Node, x):
     return x
 
 
-@torch_ops.register("Cast")
+@torch_ops.register("Cast", dims=symbolic.same)
 def cast(node: Node, x):
     dtype = torch_dtype(node.attr("to"))
     if dtype is None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from converter.targets.torch import runtime
+from converter.targets.torch import dims as symbolic
 from converter.targets.torch.dtypes import torch_dtype
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
+from converter.targets.torch.runtime import functions as runtime
 
 
 @torch_ops.register("Constant")
@@ -23,7 +24,7 @@ def constant(node: Node):
     return torch.from_numpy(value.copy())
 
 
-@torch_ops.register("ConstantOfShape")
+@torch_ops.register("ConstantOfShape", dims=symbolic.constant_of_shape)
 def constant_of_shape(node: Node, target):
     value = node.attr("value")
     fill = torch.zeros(1) if value is None else torch.from_numpy(np.asarray(value).copy())
@@ -32,7 +33,7 @@ def constant_of_shape(node: Node, target):
     return torch.full(node.ints(target, "shape"), fill.reshape(()).item(), dtype=fill.dtype)
 
 
-@torch_ops.register("Range")
+@torch_ops.register("Range", dims=symbolic.range_)
 def range_(node: Node, start, limit, delta):
     if any(is_traced(v) for v in (start, limit, delta)):
         return node.call(runtime.arange, start, limit, delta)

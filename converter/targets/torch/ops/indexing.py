@@ -1,24 +1,25 @@
-"""Indexing: Slice, Gather*, Scatter*, TopK, ArgMax/ArgMin, Trilu, NonZero, Compress, CumSum, Pad."""
+"""Indexing: Slice, Gather*, Scatter*, TopK, ArgMax/ArgMin, Trilu, NonZero, Compress, ReverseSequence, Unique, Pad."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from converter.targets.torch import runtime
+from converter.targets.torch import dims as symbolic
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
+from converter.targets.torch.runtime import functions as runtime
 
 _INT64_MAX = 2**63 - 1
 
 
-@torch_ops.register("Slice")
+@torch_ops.register("Slice", dims=symbolic.slice_)
 def slice_1(node: Node, x):
     starts, ends = node.attr("starts"), node.attr("ends")
     return _slice(node, x, starts, ends, node.attr("axes"), None)
 
 
-@torch_ops.register("Slice", since=10)
+@torch_ops.register("Slice", since=10, dims=symbolic.slice_)
 def slice_10(node: Node, x, starts, ends, axes=None, steps=None):
     args = [starts, ends, axes, steps]
     if any(is_traced(a) for a in args):
@@ -40,7 +41,7 @@ def _slice(node: Node, x, starts, ends, axes, steps):
     return x[tuple(index)] if index else x
 
 
-@torch_ops.register("Gather")
+@torch_ops.register("Gather", dims=symbolic.gather)
 def gather(node: Node, x, indices):
     axis = node.attr("axis", 0)
     if not is_traced(indices) and indices.dim() == 0 and axis >= 0:
@@ -126,19 +127,7 @@ def compress(node: Node, x, condition):
     return node.call(runtime.compress, x, condition, node.attr("axis"))
 
 
-@torch_ops.register("CumSum")
-def cum_sum(node: Node, x, axis):
-    if not is_traced(axis) and not node.attr("exclusive", 0) and not node.attr("reverse", 0):
-        return torch.cumsum(x, int(axis))
-    return node.call(runtime.cumsum, x, axis, node.attr("exclusive", 0), node.attr("reverse", 0))
-
-
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
-
-
-@torch_ops.register("CumProd", since=26)
-def cum_prod(node: Node, x, axis):
-    return node.call(runtime.cumprod, x, axis, node.attr("exclusive", 0), node.attr("reverse", 0))
 
 
 @torch_ops.register("ReverseSequence", since=10)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from converter.targets.torch import kernels
 from converter.targets.torch.node import Node
 from converter.targets.torch.registry import torch_ops
+from converter.targets.torch.runtime import norm as run_norm
 
 
 @torch_ops.register("BatchNormalization")
 def batch_norm(node: Node, x, scale, bias, mean, var):
     eps = node.attr("epsilon", 1e-5)
     if node.attr("training_mode", 0) or (node.opset < 9 and node.num_outputs > 1 and not node.attr("is_test", 0)):
-        result = node.call(kernels.batch_norm_training, x, scale, bias, mean, var, eps, node.attr("momentum", 0.9))
+        result = node.call(run_norm.batch_norm_training, x, scale, bias, mean, var, eps, node.attr("momentum", 0.9))
         return result[0], result[1], result[2]
     return F.batch_norm(x, mean, var, scale, bias, False, 0.0, eps)
 
@@ -37,7 +37,7 @@ def layer_norm(node: Node, x, scale, bias=None):
     )
     if plain:
         return F.layer_norm(x, normalized, scale, bias, eps)
-    result = node.call(kernels.layer_norm, x, scale, bias, axis, eps)
+    result = node.call(run_norm.layer_norm, x, scale, bias, axis, eps)
     return result[0], result[1], result[2]
 
 

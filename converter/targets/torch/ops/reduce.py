@@ -1,4 +1,4 @@
-"""Reductions over axes given as an attribute (older opsets) or as an input (ReduceSum 13+, others 18+)."""
+"""Reductions (axes as attribute in older opsets, as input in ReduceSum 13+ and others 18+) and CumSum/CumProd."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import math
 
 import torch
 
-from converter.targets.torch.node import Node
+from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
+from converter.targets.torch.runtime import functions as runtime
 
 
 def _sum(x, dims, keep):
@@ -75,3 +76,15 @@ def _empty_reduction(node: Node, op: str, dims: list[int], keep: bool):
 for _op, _since in _AXES_INPUT_SINCE.items():
     torch_ops.register(_op)(_reduce(_op, False))
     torch_ops.register(_op, since=_since)(_reduce(_op, True))
+
+
+@torch_ops.register("CumSum")
+def cum_sum(node: Node, x, axis):
+    if not is_traced(axis) and not node.attr("exclusive", 0) and not node.attr("reverse", 0):
+        return torch.cumsum(x, int(axis))
+    return node.call(runtime.cumsum, x, axis, node.attr("exclusive", 0), node.attr("reverse", 0))
+
+
+@torch_ops.register("CumProd", since=26)
+def cum_prod(node: Node, x, axis):
+    return node.call(runtime.cumprod, x, axis, node.attr("exclusive", 0), node.attr("reverse", 0))

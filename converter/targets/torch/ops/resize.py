@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from converter.targets.torch import resample
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
+from converter.targets.torch.runtime import resize as run_resize
 
 _TORCH_LINEAR = {3: "linear", 4: "bilinear", 5: "trilinear"}
 
@@ -59,7 +59,7 @@ def resize(node: Node, x, roi=None, scales=None, sizes=None):
     fast = _interpolate(node, x, scales, sizes, options)
     if fast is not None:
         return fast
-    return node.call(resample.resize, x, roi, scales, sizes, options)
+    return node.call(run_resize.resize, x, roi, scales, sizes, options)
 
 
 @torch_ops.register("Upsample", since=7)
@@ -69,4 +69,4 @@ def upsample(node: Node, x, scales=None):
         import torch
 
         scales = torch.tensor(node.attr("scales"))
-    return node.call(resample.resize, x, None, scales, None, options)
+    return node.call(run_resize.resize, x, None, scales, None, options)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from converter.targets.torch import native_rnn, recurrent
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
+from converter.targets.torch.runtime import native_rnn
+from converter.targets.torch.runtime import rnn as recurrent
 
 _KEYS = ("activations", "activation_alpha", "activation_beta", "clip", "direction", "hidden_size",
          "layout", "linear_before_reset", "input_forget")

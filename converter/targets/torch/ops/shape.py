@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from converter.targets.torch import runtime
+from converter.targets.torch import dims as symbolic
 from converter.targets.torch.dims import Dims
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
+from converter.targets.torch.runtime import functions as runtime
 
 
 @torch_ops.register("Shape")
@@ -31,7 +32,7 @@ def size(node: Node, x):
     return node.call(runtime.size, x)
 
 
-@torch_ops.register("Reshape", since=5)
+@torch_ops.register("Reshape", since=5, dims=symbolic.reshape)
 def reshape(node: Node, x, target):
     allowzero = node.attr("allowzero", 0)
     if is_traced(target):
@@ -70,13 +71,13 @@ def _axes(node: Node, axes) -> list[int] | None:
     return node.ints(axes, "axes")
 
 
-@torch_ops.register("Squeeze")
+@torch_ops.register("Squeeze", dims=symbolic.squeeze)
 def squeeze(node: Node, x, axes=None):
     dims = _axes(node, axes)
     return x.squeeze() if not dims else x.squeeze(tuple(dims))
 
 
-@torch_ops.register("Unsqueeze")
+@torch_ops.register("Unsqueeze", dims=symbolic.unsqueeze)
 def unsqueeze(node: Node, x, axes=None):
     dims = _axes(node, axes)
     out_rank = node.rank(0) + len(dims) if any(d < 0 for d in dims) else 0
@@ -85,7 +86,7 @@ def unsqueeze(node: Node, x, axes=None):
     return x
 
 
-@torch_ops.register("Expand")
+@torch_ops.register("Expand", dims=symbolic.expand)
 def expand(node: Node, x, target):
     static = node.static_shape(0)
     if is_traced(target) or static is None:
@@ -93,7 +94,7 @@ def expand(node: Node, x, target):
     return x.expand(torch.broadcast_shapes(static, tuple(node.ints(target, "shape"))))
 
 
-@torch_ops.register("Concat")
+@torch_ops.register("Concat", dims=symbolic.concat)
 def concat(node: Node, *xs):
     return torch.cat(list(xs), dim=node.attr("axis"))
 

@@ -1,14 +1,11 @@
-"""Kernels the generated modules call for pooling, normalization and integer matrix products."""
+"""Run-time pooling kernels: average pooling without padding counts, dilated average pooling, MaxPool indices."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-__all__ = [
-    "avg_pool_exclude_pad", "dilated_avg_pool", "layer_norm", "batch_norm_training", "max_pool_indices",
-    "matmul_integer", "qlinear_matmul",
-]
+__all__ = ["avg_pool_exclude_pad", "dilated_avg_pool", "max_pool_indices", "max_unpool"]
 
 
 def avg_pool_exclude_pad(
@@ -55,26 +52,6 @@ def dilated_avg_pool(x, kernel, strides, dilations, begins, ends, ceil_mode: boo
     return (total / count).to(x.dtype)
 
 
-def layer_norm(x: torch.Tensor, scale, bias, axis: int, epsilon: float):
-    axis = axis % x.dim()
-    dims = tuple(range(axis, x.dim()))
-    work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-    mean = work.mean(dim=dims, keepdim=True)
-    inv_std = torch.rsqrt(((work - mean) ** 2).mean(dim=dims, keepdim=True) + epsilon)
-    y = ((work - mean) * inv_std).to(x.dtype) * scale
-    if bias is not None:
-        y = y + bias
-    return y, mean, inv_std
-
-
-def batch_norm_training(x, scale, bias, mean, var, epsilon: float, momentum: float):
-    dims = [0, *range(2, x.dim())]
-    batch_mean = x.mean(dim=dims)
-    batch_var = x.var(dim=dims, unbiased=False)
-    y = F.batch_norm(x, None, None, scale, bias, True, 0.0, epsilon)
-    return y, mean * momentum + batch_mean * (1 - momentum), var * momentum + batch_var * (1 - momentum)
-
-
 def max_pool_indices(indices: torch.Tensor, x: torch.Tensor, storage_order: int = 0) -> torch.Tensor:
     plane = 1
     for d in x.shape[2:]:
@@ -87,17 +64,15 @@ def max_pool_indices(indices: torch.Tensor, x: torch.Tensor, storage_order: int 
     return indices + offsets * plane
 
 
-def matmul_integer(a, b, a_zero=None, b_zero=None) -> torch.Tensor:
-    if a_zero is not None and a_zero.dim() == 1 and a_zero.numel() > 1:
-        a_zero = a_zero.reshape(-1, 1)
-    a = a.to(torch.int64) - (a_zero.to(torch.int64) if a_zero is not None else 0)
-    b = b.to(torch.int64) - (b_zero.to(torch.int64) if b_zero is not None else 0)
-    return torch.matmul(a.double(), b.double()).to(torch.int32)
-
-
-def qlinear_matmul(a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero) -> torch.Tensor:
-    real_a = (a.to(torch.int64) - a_zero.to(torch.int64)).double() * a_scale.double()
-    real_b = (b.to(torch.int64) - b_zero.to(torch.int64)).double() * b_scale.double()
-    y = torch.round(torch.matmul(real_a, real_b) / y_scale.double()) + y_zero.to(torch.int64)
-    info = torch.iinfo(y_zero.dtype)
-    return y.clamp(info.min, info.max).to(y_zero.dtype)
+def max_unpool(x: torch.Tensor, indices: torch.Tensor, output_shape, kernel, strides, pads) -> torch.Tensor:
+    """ONNX MaxUnpool: scatter each value to its (whole-tensor flat) index in a zero tensor."""
+    if output_shape is not None:
+        shape = [int(v) for v in output_shape.tolist()]
+    else:
+        spatial = len(kernel)
+        shape = list(x.shape[:2]) + [
+            (x.shape[2 + i] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + spatial] for i in range(spatial)
+        ]
+    out = torch.zeros(int(torch.tensor(shape).prod()), dtype=x.dtype, device=x.device)
+    out[indices.reshape(-1)] = x.reshape(-1)
+    return out.reshape(shape)

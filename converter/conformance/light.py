@@ -1,4 +1,4 @@
-"""The nine light CNNs shipped in onnx's backend test data, made fit for comparing numerics.
+"""The nine light CNNs shipped in onnx's backend test data, made fit for comparing numerics, and their comparison.
 
 Every weight in them is ConstantOfShape(0.02), so every softmax comes out uniform and hides errors.
 light_case gives each seeded random weights (He-scaled; BatchNormalization variances positive),
@@ -8,14 +8,21 @@ so the logits spread (std 3) without saturating the softmax.
 
 from __future__ import annotations
 
+import importlib
+import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-__all__ = ["LIGHT_DIR", "light_models", "light_case", "randomize_weights", "with_pre_softmax_output",
-           "calibrate_logits", "data_input"]
+from converter.conformance.cases import ort_case_runner
+
+__all__ = ["LightResult", "compare_light", "LIGHT_DIR", "light_models", "light_case", "randomize_weights",
+           "with_pre_softmax_output", "calibrate_logits", "data_input"]
 
 LIGHT_DIR = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 _HOMOGENEOUS = {"Relu", "Flatten", "Reshape", "GlobalAveragePool", "AveragePool", "Dropout", "Squeeze", "MaxPool"}
@@ -114,3 +121,98 @@ def calibrate_logits(model: onnx.ModelProto, logits: str, x: np.ndarray, target_
         if name in inits:
             array = numpy_helper.to_array(inits[name]) * np.float32(target_std / std)
             inits[name].CopyFrom(numpy_helper.from_array(array.astype(np.float32), name))
+
+
+@dataclass(frozen=True)
+class LightResult:
+    """One light CNN through one converter vs onnxruntime: output and logits errors, extras per artifact."""
+
+    model: str
+    backend: str
+    ok: bool
+    output_max_abs: float = float("nan")
+    logits_max_abs: float = float("nan")
+    logits_scale: float = float("nan")
+    top1_equal: bool = False
+    seconds: float = 0.0
+    artifacts: dict[str, float] = field(default_factory=dict)
+    transposes: int | None = None
+    reason: str = ""
+
+
+def compare_light(path: Path, backend: str, seed: int = 0, artifacts: bool = False) -> LightResult:
+    """One light CNN through one converter vs onnxruntime; ok when the output is within 1e-5 and the
+    logits within 1e-4 of their scale, top-1 agrees, and so do the written artifacts with `artifacts`."""
+    start = time.perf_counter()
+    model, logits, x = light_case(path, seed)
+    names = [o.name for o in model.graph.output]
+    want = dict(zip(names, ort_case_runner(model)([x]), strict=True))
+    try:
+        prepared = importlib.import_module(f"converter.backends.{backend}").prepare(model)
+        got = dict(zip(names, prepared.run([x]), strict=True))
+        written = _ARTIFACTS[backend](model, x, want) if artifacts else {}
+    except Exception as error:  # noqa: BLE001 - reported per model
+        return LightResult(path.stem, backend, False, reason=f"{type(error).__name__}: {error}"[:300])
+    output = names[0]
+    out_err = float(np.max(np.abs(got[output] - want[output])))
+    logits_name = logits or output
+    logits_err = float(np.max(np.abs(got[logits_name] - want[logits_name])))
+    scale = float(np.max(np.abs(want[logits_name]))) or 1.0
+    top1 = bool(np.array_equal(np.argmax(got[output], -1), np.argmax(want[output], -1)))
+    ok = out_err <= 1e-5 + 1e-4 * float(np.max(np.abs(want[output]))) and logits_err <= 1e-4 * scale and top1
+    ok = ok and all(error <= 1e-4 * scale for error in written.values())
+    transposes = _transposes(prepared) if backend == "tf" else None
+    return LightResult(path.stem, backend, bool(ok), out_err, logits_err, scale, top1,
+                       time.perf_counter() - start, written, transposes)
+
+
+def _transposes(prepared: Any) -> int:
+    from converter.targets.tf import count_transposes
+
+    return count_transposes(prepared.module)
+
+
+def _tf_artifacts(model: onnx.ModelProto, x: np.ndarray, want: dict[str, np.ndarray]) -> dict[str, float]:
+    """Max |difference| from onnxruntime over all outputs, as a SavedModel and as a builtin-ops TFLite file."""
+    import tensorflow as tf
+
+    from converter.targets.savedmodel import SIGNATURE_KEY, write_savedmodel
+    from converter.targets.tflite import write_tflite
+    from converter.validation.runners import run_tflite
+
+    with tempfile.TemporaryDirectory() as folder:
+        saved = write_savedmodel(model, Path(folder) / "saved")
+        lite = write_tflite(saved.directory, Path(folder) / "model.tflite")
+        if lite.select_tf_ops:
+            raise RuntimeError("the TFLite file needs Select TF ops")
+        feeds = {saved.inputs[data_input(model).name]: x}
+        serving = tf.saved_model.load(saved.directory).signatures[SIGNATURE_KEY]
+        outputs = {"savedmodel": serving(**{k: tf.constant(v) for k, v in feeds.items()}),
+                   "tflite": run_tflite(lite.path, feeds)}
+        return {kind: max(float(np.max(np.abs(np.asarray(out[tf_name]) - want[name])))
+                          for name, tf_name in saved.outputs.items()) for kind, out in outputs.items()}
+
+
+def _torch_artifacts(model: onnx.ModelProto, x: np.ndarray, want: dict[str, np.ndarray]) -> dict[str, float]:
+    """Max |difference| from onnxruntime over all outputs, written as pt2 and as TorchScript, then loaded."""
+    import torch
+
+    from converter.targets.pt2 import write_pt2
+    from converter.targets.torchscript import write_torchscript
+
+    example = [torch.from_numpy(x)]
+    with tempfile.TemporaryDirectory() as folder:
+        write_pt2(model, Path(folder) / "m.pt2", example_inputs=example)
+        write_torchscript(model, Path(folder) / "m.ts", example_inputs=example)
+        loaded = {"pt2": torch.export.load(Path(folder) / "m.pt2").module(),
+                  "torchscript": torch.jit.load(Path(folder) / "m.ts")}
+        diffs = {}
+        with torch.no_grad():
+            for kind, module in loaded.items():
+                out = module(*example)
+                out = out if isinstance(out, (tuple, list)) else (out,)
+                diffs[kind] = max(float(np.max(np.abs(o.numpy() - w))) for o, w in zip(out, want.values(), strict=True))
+    return diffs
+
+
+_ARTIFACTS = {"tf": _tf_artifacts, "torch": _torch_artifacts}

@@ -1,11 +1,11 @@
-"""Run-time kernels for detection and image ops without a single torch call: NMS, Col2Im, MaxUnpool."""
+"""Run-time detection and image kernels without a single torch call: NonMaxSuppression, Col2Im."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["non_max_suppression", "col2im", "max_unpool"]
+__all__ = ["non_max_suppression", "col2im"]
 
 
 def _corners(boxes: torch.Tensor, center_point_box: int) -> torch.Tensor:
@@ -58,15 +58,3 @@ def col2im(x: torch.Tensor, image_shape, block_shape, dilations, pads, strides) 
     return F.fold(x, image, block, dilation=dilations, padding=padding, stride=strides)
 
 
-def max_unpool(x: torch.Tensor, indices: torch.Tensor, output_shape, kernel, strides, pads) -> torch.Tensor:
-    """ONNX MaxUnpool: scatter each value to its (whole-tensor flat) index in a zero tensor."""
-    if output_shape is not None:
-        shape = [int(v) for v in output_shape.tolist()]
-    else:
-        spatial = len(kernel)
-        shape = list(x.shape[:2]) + [
-            (x.shape[2 + i] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + spatial] for i in range(spatial)
-        ]
-    out = torch.zeros(int(torch.tensor(shape).prod()), dtype=x.dtype, device=x.device)
-    out[indices.reshape(-1)] = x.reshape(-1)
-    return out.reshape(shape)
