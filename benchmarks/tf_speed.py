@@ -27,7 +27,7 @@ __all__ = ["measure"]
 
 
 def _resnet50() -> tuple[onnx.ModelProto, callable]:
-    from light_models import LIGHT_DIR, randomize_weights
+    from converter.conformance.light import LIGHT_DIR, randomize_weights
 
     model = _any_batch(randomize_weights(onnx.load(str(LIGHT_DIR / "light_resnet50.onnx"))))
     weights = {i.name for i in model.graph.initializer}

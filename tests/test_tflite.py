@@ -12,7 +12,6 @@ from onnx import TensorProto, helper, numpy_helper
 tf = pytest.importorskip("tensorflow")
 ort = pytest.importorskip("onnxruntime")
 
-from conftest import benchmark_module  # noqa: E402
 from test_savedmodel import _model  # noqa: E402
 
 from converter.targets.savedmodel import write_savedmodel  # noqa: E402
@@ -115,7 +114,7 @@ def test_gelu_op_is_builtin(approximate, tmp_path):
 @pytest.mark.parametrize("name", ["squeezenet", "inception_v2"])
 def test_light_cnn_tflite_matches_onnxruntime(name):
     """Seeded random weights (the given 0.02s make a uniform softmax that hides errors); logits checked too."""
-    conformance = benchmark_module("conformance")
+    from converter.conformance import light as conformance
     result = conformance.compare_light(conformance.LIGHT_DIR / f"light_{name}.onnx", "tf", artifacts=True)
     assert result.ok, result  # builtin ops only, every output within 1e-4 of the logits' scale
     assert sorted(result.artifacts) == ["savedmodel", "tflite"]
