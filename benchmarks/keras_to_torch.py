@@ -43,13 +43,13 @@ class KerasResult:
 def convert_one(name: str, source, target: str, directory: Path) -> KerasResult:
     """Convert `source` with graphtool and summarize the validation."""
     from converter.api import convert
-    from converter.errors import GraphtoolError
+    from converter.errors import GraphtoolError, first_line
 
     start = time.perf_counter()
     try:
         result = convert(source, target, directory / f"{name}.{target}", force=True)
     except GraphtoolError as error:
-        return KerasResult(name, target, False, float("nan"), "", time.perf_counter() - start, str(error)[:200])
+        return KerasResult(name, target, False, float("nan"), "", time.perf_counter() - start, first_line(error, 200))
     errors = [o["max_abs"] for d in result.report.to_dict()["devices"] for o in d["outputs"]]
     return KerasResult(name, target, bool(result), max(errors), str(result.artifact.get("strategy", "")),
                        time.perf_counter() - start)

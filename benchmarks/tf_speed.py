@@ -113,15 +113,12 @@ def _interleaved_ms(first, second, runs: int, block: int = 5) -> tuple[float, fl
 
 def measure(name: str, model: onnx.ModelProto, make_inputs, runs: int, threads: int) -> list[dict]:
     """Median latency (ms) of onnxruntime and of the SavedModel at batch 1 and 8, with their ratio."""
-    import onnxruntime as ort
     import tensorflow as tf
 
     from converter.targets.savedmodel import SIGNATURE_KEY, write_savedmodel
+    from converter.validation.runners import ort_runner
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.log_severity_level = 3  # the light model lists its weights as inputs: a warning for each
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = ort_runner(model, threads=threads)  # 0 threads: onnxruntime's default
     directory = Path(tempfile.mkdtemp()) / name
     result = write_savedmodel(model, directory)
     serving = tf.saved_model.load(str(directory)).signatures[SIGNATURE_KEY]
@@ -129,7 +126,7 @@ def measure(name: str, model: onnx.ModelProto, make_inputs, runs: int, threads: 
     for batch in (1, 8):
         feeds = make_inputs(batch)
         tf_feeds = {result.inputs[k]: tf.constant(v) for k, v in feeds.items()}
-        ort_ms, tf_ms = _interleaved_ms(lambda feeds=feeds: session.run(None, feeds),
+        ort_ms, tf_ms = _interleaved_ms(lambda feeds=feeds: session(feeds),
                                         lambda tf_feeds=tf_feeds: serving(**tf_feeds), runs)
         rows.append(
             {

@@ -15,7 +15,8 @@ ort = pytest.importorskip("onnxruntime")
 from test_savedmodel import _model  # noqa: E402
 
 from converter.targets.savedmodel import write_savedmodel  # noqa: E402
-from converter.targets.tflite import run_tflite, write_tflite  # noqa: E402
+from converter.targets.tflite import write_tflite  # noqa: E402
+from converter.validation.runners import run_tflite  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

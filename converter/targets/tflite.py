@@ -1,17 +1,14 @@
-"""SavedModel -> .tflite with tf.lite.TFLiteConverter, and running a .tflite with TensorFlow's interpreter."""
+"""SavedModel -> .tflite with tf.lite.TFLiteConverter (validation.runners runs the result)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from converter.atomic import atomic_path
 
-__all__ = ["TfliteResult", "write_tflite", "run_tflite"]
+__all__ = ["TfliteResult", "write_tflite"]
 
 
 @dataclass(frozen=True)
@@ -53,13 +50,3 @@ def _convert(tf: Any, saved_model: str | Path, key: str, select_tf_ops: bool) ->
     converter.target_spec.supported_ops = ops
     return converter.convert()
 
-
-def run_tflite(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Run the serving_default signature of a .tflite file on named inputs (signature names)."""
-    from converter.targets.savedmodel import SIGNATURE_KEY
-    from converter.targets.tf import require_tensorflow
-
-    tf = require_tensorflow()
-    interpreter = tf.lite.Interpreter(model_path=str(path))
-    runner = interpreter.get_signature_runner(SIGNATURE_KEY)
-    return {name: np.asarray(value) for name, value in runner(**inputs).items()}

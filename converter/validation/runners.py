@@ -1,27 +1,50 @@
-"""Things that run a model on named numpy inputs: onnxruntime on a device, onnx's reference evaluator."""
+"""Everything that runs a model on named numpy inputs: ONNX runtimes, written artifacts, source frameworks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 
-from converter.errors import GraphtoolError
+from converter.errors import GraphtoolError, first_line
+from converter.onnx_utils import graph_inputs, iter_nodes, subgraphs_of
 
-__all__ = ["Runner", "cuda_available", "ort_runner", "reference_runner", "with_outputs", "providers_for"]
+__all__ = [
+    "Runner",
+    "cuda_available",
+    "providers_for",
+    "ort_runner",
+    "reference_runner",
+    "savedmodel_runner",
+    "tflite_runner",
+    "run_tflite",
+    "torch_runner",
+    "pt2_runner",
+    "torchscript_runner",
+    "tf_function_runner",
+    "with_outputs",
+]
 
 Run = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
 
 
 @dataclass(frozen=True)
 class Runner:
-    """A way to compute a model's outputs (in graph-output order), and what it is, for reports."""
+    """Computes a model's outputs (in graph-output order) from named inputs; named and placed for reports.
+
+    Every way graphtool runs a model is one of these, built by the functions below; calling it runs it.
+    """
 
     name: str
     device: str
     run: Run
+
+    def __call__(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.run(feeds)
 
 
 def cuda_available() -> bool:
@@ -38,18 +61,20 @@ def providers_for(device: str) -> list:
     return ["CPUExecutionProvider"]
 
 
-def ort_runner(model: onnx.ModelProto, device: str = "cpu") -> Runner:
-    """onnxruntime on `device` ('cpu' or 'cuda')."""
+def ort_runner(model: onnx.ModelProto, device: str = "cpu", threads: int | None = None) -> Runner:
+    """onnxruntime on `device` ('cpu' or 'cuda'), with `threads` intra-op threads (onnxruntime's default: all)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = threads
     if device == "cuda" and hasattr(ort, "preload_dlls"):
         ort.preload_dlls()  # CUDA and cuDNN from their pip packages, where LD_LIBRARY_PATH does not name them
     try:
         session = ort.InferenceSession(model.SerializeToString(), options, providers=providers_for(device))
     except Exception as error:  # onnxruntime's own exception types, for graphs it cannot load
-        raise GraphtoolError(f"onnxruntime cannot load the model: {_short(error)}") from None
+        raise GraphtoolError(f"onnxruntime cannot load the model: {first_line(error)}") from None
     if device == "cuda" and "CUDAExecutionProvider" not in session.get_providers():
         raise GraphtoolError("onnxruntime fell back to the CPU: its CUDA provider could not load CUDA or cuDNN; "
                              "check that onnxruntime-gpu matches the installed CUDA version")
@@ -67,12 +92,104 @@ def reference_runner(model: onnx.ModelProto) -> Runner:
     from onnx.reference import ReferenceEvaluator
 
     evaluator = ReferenceEvaluator(model)
-    wanted = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    wanted = [value.name for value in graph_inputs(model.graph)]
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return list(evaluator.run(None, {name: feeds[name] for name in wanted}))
 
     return Runner("onnx ReferenceEvaluator", "cpu", run)
+
+
+def savedmodel_runner(path: str | Path, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> Runner:
+    """A SavedModel's serving_default signature; `inputs`/`outputs` map graph names to signature keys, in order."""
+    from converter.targets.savedmodel import SIGNATURE_KEY
+
+    tf = _require("tensorflow", "tf")
+    saved = tf.saved_model.load(str(path))  # the closure holds it: its variables die with it
+    serving = saved.signatures[SIGNATURE_KEY]
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        results = serving(**{key: tf.constant(feeds[name]) for name, key in inputs.items()})
+        return [np.asarray(results[key]) for key in outputs.values()]
+
+    return Runner("tensorflow SavedModel", "cpu", run)
+
+
+def run_tflite(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run the serving_default signature of a .tflite file on named inputs (signature names)."""
+    from converter.targets.savedmodel import SIGNATURE_KEY
+
+    tf = _require("tensorflow", "tf")
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    runner = interpreter.get_signature_runner(SIGNATURE_KEY)
+    return {name: np.asarray(value) for name, value in runner(**inputs).items()}
+
+
+def tflite_runner(path: str | Path, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> Runner:
+    """TensorFlow's TFLite interpreter on a .tflite file; the mappings as for savedmodel_runner."""
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        results = run_tflite(path, {key: feeds[name] for name, key in inputs.items()})
+        return [results[key] for key in outputs.values()]
+
+    return Runner("TFLite interpreter", "cpu", run)
+
+
+def torch_runner(module: Any, input_names: Sequence[str], name: str = "torch") -> Runner:
+    """A torch module called with the inputs in order; nested outputs (tuples, dicts) flattened in order."""
+    torch = _require("torch", "torch")
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        args = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in input_names]
+        with torch.no_grad():
+            result = module(*args)
+        return [t.detach().cpu().numpy() for t in _leaves(result)]
+
+    return Runner(name, "cpu", run)
+
+
+def pt2_runner(path: str | Path, input_names: Sequence[str]) -> Runner:
+    """A saved ExportedProgram, as `torch.export.load(path).module()` runs it."""
+    import torch
+
+    return torch_runner(torch.export.load(str(path)).module(), input_names, "torch.export program")
+
+
+def torchscript_runner(path: str | Path, input_names: Sequence[str]) -> Runner:
+    """A saved TorchScript module, as `torch.jit.load(path)` runs it."""
+    import torch
+
+    return torch_runner(torch.jit.load(str(path), map_location="cpu"), input_names, "TorchScript module")
+
+
+def tf_function_runner(call: Any, input_names: Sequence[str], name: str = "tensorflow") -> Runner:
+    """A TensorFlow callable (concrete function, Keras model) with the inputs in order; outputs tf.nest-flattened."""
+    tf = _require("tensorflow", "tf")
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        result = call(*[tf.constant(feeds[n]) for n in input_names])
+        return [np.asarray(t) for t in tf.nest.flatten(result)]
+
+    return Runner(name, "cpu", run)
+
+
+def _require(module: str, extra: str) -> Any:
+    """Import a framework on first use, or name the graphtool extra that installs it."""
+    from converter.sources.common import require
+
+    return require(module, extra)
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    """The tensors of a module's result in order: dict values, tuple and list items, Nones left out."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _leaves(item)
+    elif value is not None:
+        yield value
 
 
 def with_outputs(model: onnx.ModelProto, tensors: Sequence[str]) -> onnx.ModelProto:
@@ -98,13 +215,6 @@ def _reads(node: onnx.NodeProto) -> set[str]:
     """Every tensor a node reads, including outer-scope names its subgraphs use."""
     names = {name for name in node.input if name}
     for attribute in node.attribute:
-        graphs = [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else list(attribute.graphs)
-        for graph in graphs:
-            for inner in graph.node:
-                names |= _reads(inner)
+        for graph in subgraphs_of(attribute):
+            names.update(name for inner in iter_nodes(graph) for name in inner.input if name)
     return names
-
-
-def _short(error: BaseException) -> str:
-    lines = [line for line in str(error).strip().splitlines() if line.strip()]
-    return (lines[0] if lines else type(error).__name__)[:300]
