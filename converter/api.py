@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import inspect as inspect_module
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import onnx
-
-from converter import pyref
+from converter import sources
 from converter.atomic import atomic_path, check_writable, move_into_place, remove, staging_path
 from converter.deadline import deadline
-from converter.errors import GraphtoolError
-from converter.formats import FRAMEWORK, Format, detect
 from converter.graphs.summary import Summary, summarize
-from converter.inputs import InputSpec, example_arrays, load_npz, match_arrays, merge_specs, parse_spec
-from converter.normalize import DEFAULT_OPSET, normalize
 from converter.sources.base import LoadedModel, LoadOptions, SourceInfo
-from converter.sources.common import class_names, quiet
-from converter.sources.onnx_source import graph_input_specs, load_onnx
+from converter.sources.common import quiet
 from converter.targets.artifacts import TARGETS, target_named
 from converter.validation.report import ValidationReport
 from converter.validation.runners import Runner
@@ -66,39 +57,8 @@ class ConvertResult:
 
 
 def load(source: str | Path | Any, options: LoadOptions | None = None, **fields: Any) -> LoadedModel:
-    """Load a model file, Python reference or in-memory model and normalize it to ONNX.
-
-    Options come as a LoadOptions or as its fields: load("m.pt", input_specs=["x:batch,8"], trace="auto").
-    """
-    options = replace(options or LoadOptions(), **fields)
-    with deadline(options.timeout, f"loading {_describe(source)}"):
-        return _load(source, options)
-
-
-def _describe(source: Any) -> str:
-    return str(source) if isinstance(source, (str, Path)) else type(source).__name__
-
-
-def _load(source: str | Path | Any, options: LoadOptions) -> LoadedModel:
-    if isinstance(source, onnx.ModelProto):
-        return _finish_onnx(LoadedModel(source, SourceInfo("<memory>", Format.ONNX.value, "onnx")), options)
-    if not isinstance(source, (str, Path)):
-        return _load_object(source, "<memory>", options)
-    detected = detect(str(source), options.source_format)
-    location = detected.location
-    if detected.format is Format.ONNX:
-        return _finish_onnx(load_onnx(location, options), options)
-    if detected.format is Format.PYTHON:
-        return _load_object(pyref.resolve(location), location, options)
-    if FRAMEWORK[detected.format] == "torch":
-        from converter.sources import torch_load
-
-        model = torch_load.read_torch(detected.format, location, options)
-        return _load_torch(model, detected.format, location, options)
-    from converter.sources import tf_source
-
-    model = tf_source.read_tf(detected.format, location, options.signature, options.trust_code)
-    return _load_tf(model, detected.format, location, options)
+    """Load a model file, Python reference or in-memory model and normalize it to ONNX (see sources.load)."""
+    return sources.load(source, options, **fields)
 
 
 def convert(
@@ -196,117 +156,3 @@ def _validate_artifact(
     expected = side_of(loaded, None if loaded.reference else ort_runner(loaded.model))
     chosen = samples_for(loaded, samples, seed=0, from_file=options.inputs_file is not None)
     return compare_sides(expected, [artifact], chosen, tolerances)
-
-
-
-
-def _given_specs(options: LoadOptions) -> list[InputSpec]:
-    return [parse_spec(text) for text in options.input_specs]
-
-
-def _examples(specs: list[InputSpec], options: LoadOptions) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
-    """Input data and notes about how it was matched: from --inputs, or seeded from the specs."""
-    if options.inputs_file is None:
-        return example_arrays(specs), ()
-    origin = f"--inputs {options.inputs_file}"
-    arrays, note = match_arrays(load_npz(options.inputs_file), [s.name for s in specs], origin)
-    return arrays, (note,) if note else ()
-
-
-def _finish_onnx(loaded: LoadedModel, options: LoadOptions) -> LoadedModel:
-    original = loaded.model
-    model = normalize(onnx.ModelProto.FromString(original.SerializeToString()), opset=options.opset,
-                      origin=loaded.source.path)
-    specs = merge_specs(graph_input_specs(model), _given_specs(options))
-    loaded.model = model
-    loaded.example_inputs, notes = _examples(specs, options)
-    loaded.source = replace(loaded.source, notes=loaded.source.notes + notes)
-    if options.opset is not None:  # the original is the reference for the opset conversion
-        from converter.validation.runners import ort_runner
-
-        loaded.reference = ort_runner(original).run
-    return loaded
-
-
-def _load_object(obj: Any, origin: str, options: LoadOptions) -> LoadedModel:
-    if inspect_module.isfunction(obj) or inspect_module.isclass(obj):
-        obj = _call_factory(obj, origin)
-    names = class_names(obj[0] if isinstance(obj, tuple) and obj else obj)
-    if any(n.startswith("torch.") for n in names):
-        from converter.sources import torch_load
-
-        return _load_torch(torch_load.from_object(obj, origin), Format.TORCH_PYTHON, origin, options)
-    if any(n.startswith(("tensorflow.", "keras.", "tf_keras.")) for n in names):
-        from converter.sources import tf_source
-
-        return _load_tf(tf_source.from_object(obj, origin), Format.TF_PYTHON, origin, options)
-    if isinstance(obj, onnx.ModelProto):
-        return _finish_onnx(LoadedModel(obj, SourceInfo(origin, Format.ONNX.value, "onnx")), options)
-    raise GraphtoolError(
-        f"{origin}: returned a {type(obj).__name__}; expected a torch.nn.Module, (module, example inputs), "
-        "keras.Model, tf.Module or tf.function"
-    )
-
-
-def _call_factory(factory: Any, origin: str) -> Any:
-    try:
-        return factory()
-    except Exception as error:  # the user's own code failed: say where, not how graphtool got there
-        raise GraphtoolError(f"{origin}: calling it failed: {type(error).__name__}: {error}") from None
-
-
-def _load_torch(model: Any, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
-    from converter.sources import torch_load, torch_trace
-
-    torch = __import__("torch")
-    given = _given_specs(options)
-    names = [s.name for s in model.declared] or torch_load.input_names(model.module)
-    specs = _torch_specs(model, names, given, options, origin)
-    if options.inputs_file is None and model.example is not None and not given:
-        feeds, notes = {s.name: t.detach().cpu().numpy() for s, t in zip(specs, model.example, strict=False)}, ()
-    else:
-        feeds, notes = _examples(specs, options)
-    args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[s.name])) for s in specs)
-    outputs = torch_trace.output_names(model.module, args)
-    opset = options.opset or DEFAULT_OPSET
-    captured = torch_trace.capture(model, specs, args, opset, options.trace, origin)
-    proto = normalize(captured.model, opset=opset, input_names=[s.name for s in specs], output_names=outputs,
-                      origin=origin)
-    source = SourceInfo(origin, fmt.value, "torch", captured.strategy, captured.attempts, notes)
-    reference = torch_trace.reference_for(model.module, [s.name for s in specs])
-    return LoadedModel(proto, source, feeds, reference)
-
-
-def _torch_specs(model: Any, names: list[str], given: list[InputSpec], options: LoadOptions, origin: str) -> list:
-    if model.declared:
-        return merge_specs(model.declared, given)
-    if options.inputs_file is not None and not given:
-        arrays, _ = match_arrays(load_npz(options.inputs_file), names, f"--inputs {options.inputs_file}")
-        return [InputSpec(n, tuple(a.shape), a.dtype.name) for n, a in arrays.items()]
-    unknown = [g.name for g in given if g.name not in names]
-    if unknown:
-        raise GraphtoolError(f"--input {unknown[0]}: the model has no input '{unknown[0]}'; forward() takes "
-                             f"{', '.join(names) or 'no arguments'}")
-    by_name = {g.name: g for g in given}
-    missing = [n for n in names if n not in by_name]
-    if missing:
-        raise GraphtoolError(
-            f"{origin}: the input shapes are unknown; pass --input NAME:DIMS[:DTYPE] for "
-            f"{', '.join(missing)} (e.g. --input {missing[0]}:batch,16, a name for each dynamic dim) "
-            "or --inputs data.npz"
-        )
-    return [by_name[n] for n in names]
-
-
-def _load_tf(model: Any, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
-    from converter.sources import tf_source
-
-    given = _given_specs(options)
-    if not model.declared and not given:
-        raise GraphtoolError(f"{origin}: the input signature is unknown; pass --input NAME:DIMS[:DTYPE] for each input")
-    specs = merge_specs(model.declared, given) if model.declared else given
-    opset = options.opset or DEFAULT_OPSET
-    proto, outputs, reference = tf_source.to_onnx(model, specs, opset, origin)
-    proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin)
-    feeds, notes = _examples(specs, options)
-    return LoadedModel(proto, SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx", notes=notes), feeds, reference)

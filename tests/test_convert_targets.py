@@ -10,7 +10,7 @@ from conftest import FIXTURES, TF_DIR, TORCH_DIR
 
 from converter import api
 from converter.errors import GraphtoolError
-from converter.options import LoadOptions
+from converter.sources.base import LoadOptions
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import pytest
 from conftest import FIXTURES, TF_DIR, TORCH_DIR
 
 from converter.errors import GraphtoolError
-from converter.formats import Format, detect
+from converter.sources.formats import Format, detect
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from converter.errors import GraphtoolError
-from converter.inputs import InputSpec, example_arrays, load_npz, match_arrays, merge_specs, parse_spec
+from converter.sources.inputs import InputSpec, example_arrays, load_npz, match_arrays, merge_specs, parse_spec
 
 
 def test_parse_spec():

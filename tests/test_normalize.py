@@ -5,8 +5,8 @@ from __future__ import annotations
 import onnx
 from onnx import TensorProto, helper
 
-from converter.normalize import normalize, rename_values
 from converter.scopes import node_scope, node_source
+from converter.sources.normalize import normalize, rename_values
 
 
 def _model(nodes, inputs=("x",), outputs=("y",), opset=18):

@@ -171,7 +171,7 @@ def test_samples_vary_dynamic_dims_and_bound_indices():
     )
     model = helper.make_model(graph, ir_version=10)
     assert index_bounds(model) == {"ids": 7}
-    from converter.sources.onnx_source import graph_input_specs
+    from converter.sources.onnx import graph_input_specs
 
     first = {"ids": np.zeros((2, 2), np.int64)}
     samples = make_samples(graph_input_specs(model), model, 4, seed=1, first=first)

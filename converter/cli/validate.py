@@ -12,7 +12,7 @@ from rich.table import Table
 
 from converter.cli import common
 from converter.cli.common import JsonOpt
-from converter.options import LoadOptions
+from converter.sources.base import LoadOptions
 
 __all__ = ["register", "print_report", "tolerances_from"]
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from converter.inputs import InputSpec
 from converter.onnx_utils import default_opset, iter_graphs, iter_nodes
 from converter.scopes import node_scope, scope_parts
 from converter.sources.base import LoadedModel
-from converter.sources.onnx_source import graph_input_specs
+from converter.sources.inputs import InputSpec
+from converter.sources.onnx import graph_input_specs
 
 __all__ = ["Summary", "summarize"]
 

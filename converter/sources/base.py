@@ -1,19 +1,40 @@
-"""What every source loader returns: the normalized model and what is known about its origin."""
+"""What loading takes and returns: LoadOptions in, LoadedModel (with SourceInfo and Attempts) out; no heavy imports."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import onnx
-
-from converter.options import LoadOptions
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
 
 __all__ = ["LoadOptions", "LoadedModel", "SourceInfo", "Attempt", "Reference"]
 
 # Runs the source framework on named numpy inputs and returns the outputs in graph-output order.
-Reference = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
+Reference = Callable[["dict[str, np.ndarray]"], "list[np.ndarray]"]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to find, trace and normalize a model; the defaults suit most models."""
+
+    input_specs: tuple[str, ...] = ()
+    inputs_file: Path | None = None
+    source_format: str | None = None
+    trace: str = "export"
+    opset: int | None = None
+    signature: str = "serving_default"
+    model_class: str | None = None
+    trust_pickle: bool = False
+    trust_code: bool = False
+    timeout: float | None = None  # seconds for loading and tracing
+
+    def __post_init__(self) -> None:
+        # The CLI and callers hand over lists; a tuple keeps the options hashable.
+        object.__setattr__(self, "input_specs", tuple(self.input_specs))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""What every source loader shares: lazy framework imports, quiet exporters, short error reasons."""
+"""What every source loader shares: lazy framework imports and quiet exporters."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
-from converter.errors import MissingExtraError, first_line
+from converter.errors import MissingExtraError
 
-__all__ = ["require", "class_names", "quiet", "first_line"]
+__all__ = ["require", "class_names", "quiet"]
 
 # Their handlers hold the real stderr, so redirecting sys.stderr does not silence them.
 _NOISY_LOGGERS = ("torch", "torch.onnx", "torch.export", "tensorflow", "tf2onnx", "absl")

@@ -15,7 +15,7 @@ import onnx
 from converter.atomic import atomic_path
 from converter.errors import GraphtoolError
 from converter.sources.base import LoadedModel
-from converter.sources.onnx_source import graph_input_specs
+from converter.sources.onnx import graph_input_specs
 from converter.validation.runners import Runner, ort_runner
 
 __all__ = ["Target", "TARGETS", "target_named"]

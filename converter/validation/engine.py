@@ -11,7 +11,7 @@ import onnx
 
 from converter.errors import GraphtoolError
 from converter.sources.base import LoadedModel
-from converter.sources.onnx_source import graph_input_specs
+from converter.sources.onnx import graph_input_specs
 from converter.validation import locate as locating
 from converter.validation.metrics import OutputMetrics, failed_run, measure, merge
 from converter.validation.report import DeviceResult, ValidationReport, environment

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from converter.inputs import InputSpec, random_array
-from converter.normalize import iter_graphs
+from converter.onnx_utils import iter_graphs
+from converter.sources.inputs import InputSpec, random_array
 
 __all__ = ["Sample", "make_samples", "index_bounds", "OTHER_SIZES"]
 

@@ -1,7 +1,8 @@
-"""Load an .onnx file (with external data beside it)."""
+"""ONNX sources: read an .onnx file (with external data beside it) or take a ModelProto, then normalize it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -9,17 +10,31 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from converter.errors import GraphtoolError
-from converter.formats import Format
-from converter.inputs import InputSpec
+from converter.onnx_utils import dim_label, dtype_name, graph_inputs, iter_graphs
 from converter.sources.base import LoadedModel, LoadOptions, SourceInfo
+from converter.sources.formats import Format
+from converter.sources.inputs import InputSpec, example_inputs, given_specs, merge_specs
+from converter.sources.normalize import normalize
 
-__all__ = ["load_onnx", "read_onnx", "graph_input_specs"]
+__all__ = ["load_onnx", "load_proto", "read_onnx", "graph_input_specs"]
 
 
 def load_onnx(path: str, options: LoadOptions) -> LoadedModel:
-    """Read and check an ONNX model; it is its own reference, so none is attached."""
-    model = read_onnx(Path(path))
-    return LoadedModel(model=model, source=SourceInfo(path=path, format=Format.ONNX.value, framework="onnx"))
+    """Read, check and normalize an .onnx file."""
+    return load_proto(read_onnx(Path(path)), path, options)
+
+
+def load_proto(model: onnx.ModelProto, origin: str, options: LoadOptions) -> LoadedModel:
+    """Normalize a copy of `model`; it is its own reference, unless --opset converts it."""
+    normalized = normalize(onnx.ModelProto.FromString(model.SerializeToString()), opset=options.opset, origin=origin)
+    examples, notes = example_inputs(merge_specs(graph_input_specs(normalized), given_specs(options)), options)
+    source = SourceInfo(path=origin, format=Format.ONNX.value, framework="onnx", notes=notes)
+    loaded = LoadedModel(normalized, source, examples)
+    if options.opset is not None:  # the original is the reference for the opset conversion
+        from converter.validation.runners import ort_runner
+
+        loaded.reference = ort_runner(model)
+    return loaded
 
 
 def read_onnx(path: Path) -> onnx.ModelProto:
@@ -42,27 +57,20 @@ def read_onnx(path: Path) -> onnx.ModelProto:
     try:
         onnx.checker.check_model(model if model.ByteSize() < onnx.checker.MAXIMUM_PROTOBUF else str(path))
     except onnx.checker.ValidationError as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise GraphtoolError(f"{path}: fails onnx's model checker: {first_line}") from None
+        # Not errors.first_line: the checker's first line ends "of node:" and names the problem.
+        reason = str(error).strip().splitlines()[0]
+        raise GraphtoolError(f"{path}: fails onnx's model checker: {reason}") from None
     return model
 
 
 def graph_input_specs(model: onnx.ModelProto) -> list[InputSpec]:
     """The model's inputs (initializers excluded) as specs; symbolic dims by name, unknown as None."""
-    initializers = {t.name for t in model.graph.initializer}
     specs = []
-    for value in model.graph.input:
-        if value.name in initializers:
-            continue
+    for value in graph_inputs(model.graph):
         tensor_type = value.type.tensor_type
-        dims: list[int | str | None] = []
-        for dim in tensor_type.shape.dim:
-            if dim.HasField("dim_value"):
-                dims.append(dim.dim_value)
-            else:
-                dims.append(dim.dim_param or None)
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name if tensor_type.elem_type else "float32"
-        specs.append(InputSpec(value.name, tuple(dims), "bfloat16" if dtype == "bfloat16" else dtype))
+        dims = tuple(dim_label(dim) for dim in tensor_type.shape.dim)
+        dtype = dtype_name(tensor_type.elem_type) if tensor_type.elem_type else "float32"
+        specs.append(InputSpec(value.name, dims, dtype))
     return specs
 
 
@@ -70,14 +78,9 @@ def _uses_external_data(model: onnx.ModelProto) -> bool:
     return any(t.data_location == onnx.TensorProto.EXTERNAL for t in _initializers(model.graph))
 
 
-def _initializers(graph: onnx.GraphProto):
-    stack = [graph]
-    while stack:
-        current = stack.pop()
-        yield from current.initializer
-        for node in current.node:
-            for attribute in node.attribute:
-                stack.extend([attribute.g] if attribute.HasField("g") else attribute.graphs)
+def _initializers(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    for sub in iter_graphs(graph):
+        yield from sub.initializer
 
 
 def _check_external_data(model: onnx.ModelProto, path: Path) -> None:

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from converter.errors import GraphtoolError
+from converter.sources.base import LoadOptions
 
 __all__ = [
     "InputSpec", "parse_spec", "merge_specs", "load_npz", "match_arrays", "example_arrays",
+    "given_specs", "example_inputs",
     "random_array", "padding_mask", "DEFAULT_INT_HIGH",
     "DTYPES", "SYMBOLIC_EXAMPLE_SIZE",
 ]
@@ -94,6 +96,20 @@ def merge_specs(declared: Sequence[InputSpec], given: Iterable[InputSpec]) -> li
                 )
         merged[spec.name] = spec if spec.dims or not model_spec.dims else replace(spec, dims=model_spec.dims)
     return [merged[name] for name in by_name]
+
+
+def given_specs(options: LoadOptions) -> list[InputSpec]:
+    """The --input specs of the options, parsed."""
+    return [parse_spec(text) for text in options.input_specs]
+
+
+def example_inputs(specs: Sequence[InputSpec], options: LoadOptions) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+    """Input data and notes about how it was matched: from --inputs, or seeded from the specs."""
+    if options.inputs_file is None:
+        return example_arrays(specs), ()
+    origin = f"--inputs {options.inputs_file}"
+    arrays, note = match_arrays(load_npz(options.inputs_file), [s.name for s in specs], origin)
+    return arrays, (note,) if note else ()
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:

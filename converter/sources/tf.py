@@ -1,4 +1,4 @@
-"""Load TensorFlow models (SavedModel, Keras, tf.function) and convert them to ONNX with tf2onnx."""
+"""TensorFlow sources: read a SavedModel, Keras file or tf.function, and convert it to ONNX with tf2onnx."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import onnx
 
-from converter.errors import GraphtoolError
-from converter.formats import Format
-from converter.inputs import InputSpec, merge_specs
-from converter.normalize import iter_graphs
-from converter.sources.base import Reference
-from converter.sources.common import class_names, first_line, quiet, require
+from converter.errors import GraphtoolError, first_line
+from converter.onnx_utils import iter_nodes, symbolic_dim_name
+from converter.sources.base import LoadedModel, LoadOptions, Reference, SourceInfo
+from converter.sources.common import class_names, quiet, require
+from converter.sources.formats import Format
+from converter.sources.inputs import InputSpec, example_inputs, given_specs, merge_specs
+from converter.sources.normalize import DEFAULT_OPSET, normalize
 from converter.sources.tf2onnx_gaps import custom_op_handlers, without_xla_marks, xla_marked_calls
 
-__all__ = ["TfFunction", "read_tf", "from_object", "to_onnx"]
+__all__ = ["TfFunction", "load_tf", "read_tf", "from_object", "to_onnx"]
 
 _SUFFIX = re.compile(r"_\d+$")
 _GENERATED = re.compile(r"^[A-Za-z]+__\d+$")
@@ -34,6 +34,19 @@ class TfFunction:
     output_names: list[str] | None = None  # None: learned from the first call
     owner: Any = None  # what holds the variables (a loaded SavedModel): it must outlive `call`
     scope_names: frozenset[str] = frozenset()  # Keras model and layer names, to undo trace-time suffixes
+
+
+def load_tf(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
+    """Merge the declared and given input specs, convert with tf2onnx and normalize."""
+    given = given_specs(options)
+    if not model.declared and not given:
+        raise GraphtoolError(f"{origin}: the input signature is unknown; pass --input NAME:DIMS[:DTYPE] for each input")
+    specs = merge_specs(model.declared, given) if model.declared else given
+    opset = options.opset or DEFAULT_OPSET
+    proto, outputs, reference = to_onnx(model, specs, opset, origin)
+    proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin)
+    feeds, notes = example_inputs(specs, options)
+    return LoadedModel(proto, SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx", notes=notes), feeds, reference)
 
 
 def read_tf(fmt: Format, path: str, signature: str, trust_code: bool) -> TfFunction:
@@ -161,7 +174,7 @@ def _layer_names(model: Any) -> Iterator[str]:
 def _dims(shape: Any, name: str) -> tuple[int | str, ...]:
     dims = []
     for axis, dim in enumerate(list(shape)):
-        dims.append(int(dim) if dim is not None else ("batch" if axis == 0 else f"{name}_dim{axis}"))
+        dims.append(int(dim) if dim is not None else symbolic_dim_name(name, axis))
     return tuple(dims)
 
 
@@ -175,8 +188,7 @@ def _structure_names(outputs: Any) -> list[str]:
 
 def _refuse_tensorflow_ops(model: onnx.ModelProto, origin: str) -> None:
     """tf2onnx copies TensorFlow ops it cannot convert into the graph as they are; no ONNX runtime has them."""
-    left = [n for graph in iter_graphs(model.graph) for n in graph.node
-            if n.domain in ("", "ai.onnx") and not onnx.defs.has(n.op_type)]
+    left = [n for n in iter_nodes(model.graph) if n.domain in ("", "ai.onnx") and not onnx.defs.has(n.op_type)]
     if left:
         kinds = ", ".join(sorted({n.op_type for n in left}))
         raise GraphtoolError(f"{origin}: tf2onnx left {len(left)} TensorFlow op(s) unconverted ({kinds}; first: "
@@ -232,12 +244,6 @@ def _known_name(part: str, known: frozenset[str]) -> str:
 
 
 def _reference(call: Any, names: list[str]) -> Reference:
-    tf = require("tensorflow", "tf")
+    from converter.validation.runners import tf_function_runner
 
-    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        result = call(*[tf.constant(feeds[name]) for name in names])
-        return [np.asarray(t) for t in tf.nest.flatten(result)]
-
-    return run
-
-
+    return tf_function_runner(call, names)

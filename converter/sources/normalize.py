@@ -5,15 +5,16 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import onnx
 
 from converter.errors import GraphtoolError
+from converter.onnx_utils import default_opset, iter_graphs, iter_nodes, unique_name, value_names
 from converter.scopes import SCOPE_KEY, SOURCE_KEY, node_source, set_node_meta
 
-__all__ = ["DEFAULT_OPSET", "normalize", "rename_values", "default_opset", "iter_graphs"]
+__all__ = ["DEFAULT_OPSET", "normalize", "rename_values"]
 
 # Both the torch.export ONNX exporter and tf2onnx reach this opset.
 DEFAULT_OPSET = 18
@@ -43,44 +44,23 @@ def normalize(
         rename_values(model, mapping)
     _name_nodes(model.graph)
     _forget_placeholder_dims(model.graph)
-    for graph in iter_graphs(model.graph):
-        for node in graph.node:
-            _record_origin(node)
+    for node in iter_nodes(model.graph):
+        _record_origin(node)
     model = _infer_shapes(model)
     _forget_placeholder_dims(model.graph, keep_value_info=True)  # inference invents unk__N names too
     return model
 
 
-def default_opset(model: onnx.ModelProto) -> int:
-    """The model's opset for the default ONNX domain."""
-    for entry in model.opset_import:
-        if entry.domain in ("", "ai.onnx"):
-            return entry.version
-    return 0
-
-
-def iter_graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
-    """The graph and every subgraph inside it (If / Loop / Scan bodies), depth first."""
-    yield graph
-    for node in graph.node:
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                yield from iter_graphs(attribute.g)
-            elif attribute.type == onnx.AttributeProto.GRAPHS:
-                for sub in attribute.graphs:
-                    yield from iter_graphs(sub)
-
-
 def rename_values(model: onnx.ModelProto, mapping: dict[str, str]) -> None:
     """Rename tensors everywhere they appear; a new name that is already taken gets a suffix."""
-    taken = _value_names(model.graph)
+    taken = value_names(model.graph)
     final = {}
     for old, new in mapping.items():
-        candidate, index = new, 1
-        while candidate in taken and candidate != old:
-            candidate, index = f"{new}_{index}", index + 1
-        taken.add(candidate)
-        final[old] = candidate
+        own = old in taken
+        taken.discard(old)  # a tensor may keep its own name
+        final[old] = unique_name(new, taken)
+        if own:
+            taken.add(old)
     for graph in iter_graphs(model.graph):
         for value in (*graph.input, *graph.output, *graph.value_info):
             value.name = final.get(value.name, value.name)
@@ -89,17 +69,6 @@ def rename_values(model: onnx.ModelProto, mapping: dict[str, str]) -> None:
         for node in graph.node:
             node.input[:] = [final.get(name, name) for name in node.input]
             node.output[:] = [final.get(name, name) for name in node.output]
-
-
-def _value_names(graph: onnx.GraphProto) -> set[str]:
-    names: set[str] = set()
-    for sub in iter_graphs(graph):
-        names.update(v.name for v in (*sub.input, *sub.output, *sub.value_info))
-        names.update(t.name for t in sub.initializer)
-        for node in sub.node:
-            names.update(node.input)
-            names.update(node.output)
-    return names
 
 
 def _forget_placeholder_dims(graph: onnx.GraphProto, keep_value_info: bool = False) -> None:
@@ -128,12 +97,7 @@ def _name_nodes(graph: onnx.GraphProto) -> None:
     seen: set[str] = set()
     for sub in iter_graphs(graph):
         for index, node in enumerate(sub.node):
-            name = node.name or f"{node.op_type}_{index}"
-            candidate, suffix = name, 1
-            while candidate in seen:
-                candidate, suffix = f"{name}_{suffix}", suffix + 1
-            seen.add(candidate)
-            node.name = candidate
+            node.name = unique_name(node.name or f"{node.op_type}_{index}", seen)
 
 
 def _record_origin(node: onnx.NodeProto) -> None:

@@ -1,0 +1,83 @@
+"""The one dispatcher from anything graphtool loads to a normalized model."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from converter.deadline import deadline
+from converter.errors import GraphtoolError
+from converter.sources import pyref
+from converter.sources.base import LoadedModel, LoadOptions
+from converter.sources.common import class_names
+from converter.sources.formats import FRAMEWORK, Format, detect
+from converter.sources.onnx import load_onnx, load_proto
+
+__all__ = ["load"]
+
+
+def load(source: str | Path | Any, options: LoadOptions | None = None, **fields: Any) -> LoadedModel:
+    """Load a model file, Python reference or in-memory model and normalize it to ONNX.
+
+    Options come as a LoadOptions or as its fields: load("m.pt", input_specs=["x:batch,8"], trace="auto").
+    """
+    options = replace(options or LoadOptions(), **fields)
+    with deadline(options.timeout, f"loading {_describe(source)}"):
+        return _load(source, options)
+
+
+def _describe(source: Any) -> str:
+    return str(source) if isinstance(source, (str, Path)) else type(source).__name__
+
+
+def _load(source: str | Path | Any, options: LoadOptions) -> LoadedModel:
+    if isinstance(source, onnx.ModelProto):
+        return load_proto(source, "<memory>", options)
+    if not isinstance(source, (str, Path)):
+        return _load_object(source, "<memory>", options)
+    detected = detect(str(source), options.source_format)
+    location = detected.location
+    if detected.format is Format.ONNX:
+        return load_onnx(location, options)
+    if detected.format is Format.PYTHON:
+        return _load_object(pyref.resolve(location), location, options)
+    if FRAMEWORK[detected.format] == "torch":
+        from converter.sources import torch
+
+        return torch.load_torch(torch.read_torch(detected.format, location, options), detected.format, location,
+                                options)
+    from converter.sources import tf
+
+    model = tf.read_tf(detected.format, location, options.signature, options.trust_code)
+    return tf.load_tf(model, detected.format, location, options)
+
+
+def _load_object(obj: Any, origin: str, options: LoadOptions) -> LoadedModel:
+    if inspect.isfunction(obj) or inspect.isclass(obj):
+        obj = _call_factory(obj, origin)
+    names = class_names(obj[0] if isinstance(obj, tuple) and obj else obj)
+    if any(n.startswith("torch.") for n in names):
+        from converter.sources import torch
+
+        return torch.load_torch(torch.from_object(obj, origin), Format.TORCH_PYTHON, origin, options)
+    if any(n.startswith(("tensorflow.", "keras.", "tf_keras.")) for n in names):
+        from converter.sources import tf
+
+        return tf.load_tf(tf.from_object(obj, origin), Format.TF_PYTHON, origin, options)
+    if isinstance(obj, onnx.ModelProto):
+        return load_proto(obj, origin, options)
+    raise GraphtoolError(
+        f"{origin}: returned a {type(obj).__name__}; expected a torch.nn.Module, (module, example inputs), "
+        "keras.Model, tf.Module or tf.function"
+    )
+
+
+def _call_factory(factory: Any, origin: str) -> Any:
+    try:
+        return factory()
+    except Exception as error:  # the user's own code failed: say where, not how graphtool got there
+        raise GraphtoolError(f"{origin}: calling it failed: {type(error).__name__}: {error}") from None
