@@ -1,59 +1,28 @@
-"""The Python API the CLI is a thin layer over: load, convert and inspect models."""
+"""The Python API the CLI is a thin layer over: load, inspect, convert, validate, diff and render models."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converter import sources
-from converter.atomic import atomic_path, check_writable, move_into_place, remove, staging_path
-from converter.deadline import deadline
 from converter.graphs.summary import Summary, summarize
-from converter.sources.base import LoadedModel, LoadOptions, SourceInfo
-from converter.sources.common import quiet
-from converter.targets.artifacts import TARGETS, target_named
+from converter.sources.base import LoadedModel, LoadOptions
+from converter.targets.artifacts import TARGETS
+from converter.targets.convert import ConvertResult, default_output
+from converter.targets.convert import convert as run_conversion
+from converter.validation.engine import validate as run_validation
 from converter.validation.report import ValidationReport
-from converter.validation.runners import Runner
 from converter.validation.tolerance import Tolerances
 
 if TYPE_CHECKING:  # the graph modules load networkx and graphviz: only diff and render pay for them
     from converter.graphs.verbs import DiffResult, RenderResult
 
 __all__ = [
-    "load", "convert", "inspect", "diff", "render", "ConvertResult", "DiffResult", "RenderResult", "LoadOptions",
-    "LoadedModel", "TARGETS",
+    "load", "inspect", "convert", "validate", "diff", "render", "ConvertResult", "ValidationReport", "DiffResult",
+    "RenderResult", "LoadOptions", "LoadedModel", "TARGETS",
 ]
-
-
-@dataclass(frozen=True)
-class ConvertResult:
-    """The written artifact and its validation against the source; true when it passed (or was not run)."""
-
-    output: Path
-    target: str
-    source: SourceInfo
-    report: ValidationReport | None
-    report_path: Path | None = None
-    removed: bool = False
-    artifact: dict = field(default_factory=dict)  # what the target's writer reports (renames, strategy, ...)
-
-    def __bool__(self) -> bool:
-        return self.report is None or bool(self.report)
-
-    def to_dict(self) -> dict:
-        return {
-            "output": str(self.output),
-            "target": self.target,
-            "source": self.source.to_dict(),
-            "passed": bool(self),
-            "removed": self.removed,
-            "artifact": self.artifact,
-            "report_path": str(self.report_path) if self.report_path else None,
-            "validation": self.report.to_dict() if self.report is not None else None,
-        }
 
 
 def load(source: str | Path | Any, options: LoadOptions | None = None, **fields: Any) -> LoadedModel:
@@ -78,34 +47,30 @@ def convert(
     On a mismatch the validation report is written beside the output and the artifact is removed,
     unless `keep_failed`.
     """
-    writer = target_named(target)
+    options = options or LoadOptions()
     path = Path(output) if output is not None else default_output(source, target)
-    check_writable(path, force)  # before any slow work, so a refusal costs nothing
-    loaded = load(source, options)
-    staging = staging_path(path)  # validated there first: a failed artifact never replaces an existing one
-    try:
-        with deadline((options or LoadOptions()).timeout, f"converting to {target}"), quiet():
-            artifact = _relocated(writer.write(loaded, staging, False), staging, path)
-        report = None
-        if validate:
-            with quiet():  # frameworks log while they load an artifact
-                runner = writer.runner(staging, loaded, artifact)
-            report = _validate_artifact(loaded, runner, samples, tolerances or Tolerances(), options or LoadOptions())
-        if report is None or report or keep_failed:
-            move_into_place(staging, path, force)
-    finally:
-        remove(staging)
-    if report is None or report:
-        return ConvertResult(path, target, loaded.source, report, artifact=artifact)
-    report_path = path.with_name(path.name + ".validation.json")
-    with atomic_path(report_path, force=True) as temporary:
-        temporary.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
-    return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed, artifact=artifact)
+    return run_conversion(lambda: load(source, options), target, path, force=force, validate=validate,
+                          keep_failed=keep_failed, samples=samples, tolerances=tolerances,
+                          timeout=options.timeout, from_file=options.inputs_file is not None)
 
 
-def _relocated(details: dict, staging: Path, path: Path) -> dict:
-    """The writer's report, naming the final path rather than the staging one."""
-    return {key: str(path) if value == str(staging) else value for key, value in details.items()}
+def validate(
+    model: str | Path | Any,
+    against: str | Path | Any | None = None,
+    *,
+    device: str = "cpu",
+    options: LoadOptions | None = None,
+    samples: int = 3,
+    seed: int = 0,
+    tolerances: Tolerances | None = None,
+    locate: bool = False,
+) -> ValidationReport:
+    """MODEL's ONNX under onnxruntime against MODEL's own framework, or MODEL against OTHER, each in its own."""
+    options = options or LoadOptions()
+    other = (lambda: load(against, options)) if against is not None else None
+    return run_validation(lambda: load(model, options), other, device=device, samples=samples, seed=seed,
+                          tolerances=tolerances, locate=locate, from_file=options.inputs_file is not None,
+                          against_label=None if against is None else str(against))
 
 
 def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary:
@@ -130,29 +95,3 @@ def render(model: str | Path | Any, output: str | Path | None = None, options: L
 
     return render_model(model, lambda source: load(source, options), Path(output) if output else None, fmt=fmt,
                         depth=depth, expand=expand, focus=focus, radius=radius, max_nodes=max_nodes, force=force)
-
-
-def default_output(source: Any, target: str) -> Path:
-    """Next to the model, with the target's suffix (a SavedModel: a NAME_savedmodel folder)."""
-    suffix = target_named(target).suffix or "_savedmodel"
-    text = str(source) if isinstance(source, (str, Path)) else "model"
-    file, sep, name = text.rpartition(":")
-    if sep and not Path(text).exists():
-        return Path(file).with_name(name + suffix)
-    path = Path(text.rstrip("/"))
-    if path.suffix == suffix or path.name.endswith(suffix):  # never the source itself
-        return path.with_name(path.stem + (".normalized" if target == "onnx" else ".converted") + suffix)
-    return path.with_name(path.stem + suffix) if path.suffix else path.with_name(path.name + suffix)
-
-
-def _validate_artifact(
-    loaded: LoadedModel, runner: Runner, samples: int, tolerances: Tolerances, options: LoadOptions
-) -> ValidationReport:
-    """The written artifact, run as its target runs it, against the source framework (onnxruntime for ONNX)."""
-    from converter.validation.engine import compare_sides, samples_for, side_of
-    from converter.validation.runners import ort_runner
-
-    artifact = side_of(loaded, runner)
-    expected = side_of(loaded, None if loaded.reference else ort_runner(loaded.model))
-    chosen = samples_for(loaded, samples, seed=0, from_file=options.inputs_file is not None)
-    return compare_sides(expected, [artifact], chosen, tolerances)

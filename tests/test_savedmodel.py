@@ -12,6 +12,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from converter.errors import GraphtoolError  # noqa: E402
 from converter.targets.savedmodel import SIGNATURE_KEY, write_savedmodel  # noqa: E402
+from converter.validation.runners import ort_runner  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +54,7 @@ def test_round_trip_calls_serving_default_by_name(tmp_path):
     assert inputs["pixels_0"].shape.as_list() == [None, 3, 8, 8]
     x = np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)
     got = serving(pixels_0=tf.constant(x))
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    want = session.run(None, {"pixels:0": x})
+    want = ort_runner(model)({"pixels:0": x})
     np.testing.assert_allclose(got["features_out"].numpy(), want[0], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got["pooled"].numpy(), want[1], rtol=1e-4, atol=1e-5)
     assert len(serving.variables) == 1  # the weight is a variable, not a graph constant

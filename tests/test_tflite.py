@@ -16,7 +16,7 @@ from test_savedmodel import _model  # noqa: E402
 
 from converter.targets.savedmodel import write_savedmodel  # noqa: E402
 from converter.targets.tflite import write_tflite  # noqa: E402
-from converter.validation.runners import run_tflite  # noqa: E402
+from converter.validation.runners import ort_runner, run_tflite  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +29,7 @@ def test_tflite_matches_onnxruntime(tmp_path):
     assert not result.select_tf_ops
     x = np.random.default_rng(2).standard_normal((1, 3, 8, 8)).astype(np.float32)
     got = run_tflite(result.path, {"pixels_0": x})
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    want = session.run(None, {"pixels:0": x})
+    want = ort_runner(model)({"pixels:0": x})
     np.testing.assert_allclose(got["features_out"], want[0], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got["pooled"], want[1], rtol=1e-4, atol=1e-5)
 
@@ -41,8 +40,7 @@ def _tflite_of(model, tmp_path):
 
 
 def _ort(model, feeds: dict) -> list:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, feeds)
+    return ort_runner(model)(feeds)
 
 
 @pytest.mark.parametrize("name", ["mlp", "gru", "encoder"])

@@ -167,15 +167,12 @@ def _nested_model():
 
 def _check(model, path, feeds: list[dict[str, np.ndarray]]) -> None:
     """The TorchScript at `path` matches onnxruntime on each feed."""
-    import onnxruntime as ort
+    from converter.validation.runners import ort_runner, torchscript_runner
 
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    loaded = torch.jit.load(path)
+    expected, actual = ort_runner(model), torchscript_runner(path, list(feeds[0]))
     for feed in feeds:
-        got = loaded(*[torch.from_numpy(v) for v in feed.values()])
-        got = list(got) if isinstance(got, (tuple, list)) else [got]
-        for actual, want in zip(got, session.run(None, feed), strict=True):
-            np.testing.assert_allclose(actual.numpy(), want, rtol=1e-5, atol=1e-6)
+        for got, want in zip(actual(feed), expected(feed), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def _signed(sign: float, batch: int) -> dict[str, np.ndarray]:

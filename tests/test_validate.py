@@ -12,14 +12,14 @@ from conftest import FIXTURES, TORCH_DIR
 from validation_models import CORRUPTIONS, two_outputs
 
 from converter import api
+from converter.api import validate
 from converter.errors import GraphtoolError
 from converter.sources.base import LoadOptions
-from converter.validation import Tolerances, validate
 from converter.validation.locate import Probe, identity_pairs, locate
 from converter.validation.plot import write_plots
 from converter.validation.runners import cuda_available
 from converter.validation.samples import index_bounds, make_samples
-from converter.validation.tolerance import Tolerance, load_tolerance_file
+from converter.validation.tolerance import Tolerance, Tolerances, load_tolerance_file
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as json_module
 from pathlib import Path
 from typing import Annotated
 
@@ -42,12 +41,14 @@ def validate(
     json: JsonOpt = False,
 ) -> None:
     """Check that MODEL's ONNX computes what its source computes (or what OTHER computes), per device."""
-    from converter.validation import validate as run_validation
+    from converter import api
 
-    result = run_validation(model, against, device=device, options=options, samples=samples, seed=seed,
-                            tolerances=tolerances_from(rtol, atol, tolerance), locate=locate)
+    result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
+                          tolerances=tolerances_from(rtol, atol, tolerance), locate=locate)
     if report is not None:
-        _write_json(report, result.to_dict())
+        from converter.validation.report import write_report
+
+        write_report(result, report)
     if plot is not None:
         from converter.validation.plot import write_plots
 
@@ -113,10 +114,3 @@ def _print_located(device) -> None:
         common.out.print(f"  input {escape(item.tensor)} ({item.kind}): {error}")
     common.out.print(f"  [dim]{located.compared} tensors compared in {located.windows} window(s), "
                      f"{escape(located.method)}[/dim]")
-
-
-def _write_json(path: Path, document: dict) -> None:
-    from converter.atomic import atomic_path
-
-    with atomic_path(path, force=True) as temporary:
-        temporary.write_text(json_module.dumps(document, indent=2, default=str) + "\n")

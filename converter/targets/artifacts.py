@@ -16,7 +16,8 @@ from converter.atomic import atomic_path
 from converter.errors import GraphtoolError
 from converter.sources.base import LoadedModel
 from converter.sources.onnx import graph_input_specs
-from converter.validation.runners import Runner, ort_runner
+from converter.validation import runners
+from converter.validation.runners import Runner
 
 __all__ = ["Target", "TARGETS", "target_named"]
 
@@ -55,7 +56,7 @@ def _write_onnx(loaded: LoadedModel, path: Path, force: bool) -> dict:
 
 
 def _run_onnx(path: Path, loaded: LoadedModel, details: dict) -> Runner:
-    return ort_runner(onnx.load_model(str(path)))
+    return runners.ort_runner(onnx.load_model(str(path)))
 
 
 def _write_savedmodel(loaded: LoadedModel, path: Path, force: bool) -> dict:
@@ -64,19 +65,15 @@ def _write_savedmodel(loaded: LoadedModel, path: Path, force: bool) -> dict:
     return write_savedmodel(loaded.model, path, force=force).to_dict()
 
 
-def _run_savedmodel(path: Path, loaded: LoadedModel, details: dict) -> Runner:
-    from converter.targets.tf import require_tensorflow
-
-    tf = require_tensorflow()
-    saved = tf.saved_model.load(str(path))  # the closure holds it: its variables die with it
+def _signature_names(loaded: LoadedModel, details: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """Graph input and output names -> the signature keys the writer gave them (renamed where TF requires)."""
     inputs, outputs = details["inputs"], details["outputs"]
+    return ({name: inputs.get(name, name) for name in _input_names(loaded)},
+            {name: outputs.get(name, name) for name in _output_names(loaded)})
 
-    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        arguments = {inputs.get(name, name): tf.constant(feeds[name]) for name in _input_names(loaded)}
-        results = saved.signatures["serving_default"](**arguments)
-        return [np.asarray(results[outputs.get(name, name)]) for name in _output_names(loaded)]
 
-    return Runner("tensorflow SavedModel", "cpu", run)
+def _run_savedmodel(path: Path, loaded: LoadedModel, details: dict) -> Runner:
+    return runners.savedmodel_runner(path, *_signature_names(loaded, details))
 
 
 def _write_tflite(loaded: LoadedModel, path: Path, force: bool) -> dict:
@@ -91,15 +88,7 @@ def _write_tflite(loaded: LoadedModel, path: Path, force: bool) -> dict:
 
 
 def _run_tflite(path: Path, loaded: LoadedModel, details: dict) -> Runner:
-    from converter.targets.tflite import run_tflite
-
-    inputs, outputs = details["inputs"], details["outputs"]
-
-    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        results = run_tflite(path, {inputs.get(name, name): feeds[name] for name in _input_names(loaded)})
-        return [results[outputs.get(name, name)] for name in _output_names(loaded)]
-
-    return Runner("TFLite interpreter", "cpu", run)
+    return runners.tflite_runner(path, *_signature_names(loaded, details))
 
 
 def _torch_examples(loaded: LoadedModel) -> list[Any]:
@@ -120,29 +109,12 @@ def _write_torchscript(loaded: LoadedModel, path: Path, force: bool) -> dict:
     return write_torchscript(loaded.model, path, example_inputs=_torch_examples(loaded), force=force).to_dict()
 
 
-def _torch_runner(name: str, module: Any, loaded: LoadedModel) -> Runner:
-    import torch
-
-    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        args = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in _input_names(loaded)]
-        with torch.no_grad():
-            result = module(*args)
-        results = result if isinstance(result, (tuple, list)) else (result,)
-        return [r.detach().cpu().numpy() for r in results]
-
-    return Runner(name, "cpu", run)
-
-
 def _run_pt2(path: Path, loaded: LoadedModel, details: dict) -> Runner:
-    import torch
-
-    return _torch_runner("torch.export program", torch.export.load(str(path)).module(), loaded)
+    return runners.pt2_runner(path, _input_names(loaded))
 
 
 def _run_torchscript(path: Path, loaded: LoadedModel, details: dict) -> Runner:
-    import torch
-
-    return _torch_runner("TorchScript module", torch.jit.load(str(path), map_location="cpu"), loaded)
+    return runners.torchscript_runner(path, _input_names(loaded))
 
 
 TARGETS: dict[str, Target] = {

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import onnx
 
-from converter.errors import GraphtoolError
+from converter.errors import GraphtoolError, first_line
 from converter.sources.base import LoadedModel
 from converter.sources.onnx import graph_input_specs
 from converter.validation import locate as locating
 from converter.validation.metrics import OutputMetrics, failed_run, measure, merge
 from converter.validation.report import DeviceResult, ValidationReport, environment
-from converter.validation.runners import Runner, cuda_available, reference_runner
+from converter.validation.runners import Runner, cuda_available, ort_runner, reference_runner
 from converter.validation.samples import Sample, make_samples
 from converter.validation.tolerance import Tolerances
 
-__all__ = ["Side", "compare_sides", "resolve_devices", "side_of", "samples_for", "DEVICES"]
+__all__ = [
+    "Side", "Loader", "validate", "validate_artifact", "compare_sides", "resolve_devices", "side_of", "samples_for",
+    "DEVICES",
+]
 
 DEVICES = ("cpu", "cuda", "all")
+
+Loader = Callable[[], LoadedModel]  # loads when called, so a bad --device is refused before a slow load
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,57 @@ class Side:
     model: onnx.ModelProto
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
+
+
+def validate(
+    model: LoadedModel | Loader,
+    against: LoadedModel | Loader | None = None,
+    *,
+    device: str = "cpu",
+    samples: int = 3,
+    seed: int = 0,
+    tolerances: Tolerances | None = None,
+    locate: bool = False,
+    from_file: bool = False,
+    against_label: str | None = None,
+) -> ValidationReport:
+    """MODEL's ONNX under onnxruntime against MODEL's own framework, or MODEL against OTHER, each in its own.
+
+    `from_file`: the example inputs are real data (--inputs), so no seeded samples are added.
+    """
+    tolerances = tolerances or Tolerances()
+    devices, skipped = resolve_devices(device)
+    loaded = _loaded(model)
+    chosen = samples_for(loaded, samples, seed, from_file)
+    if against is None:
+        candidates = [side_of(loaded, ort_runner(loaded.model, d)) for d in devices]
+        return compare_sides(side_of(loaded), candidates, chosen, tolerances, skipped=skipped, locate=locate)
+    other = _loaded(against)
+    expected = side_of(loaded, None if loaded.reference else ort_runner(loaded.model, "cpu"))
+    if other.reference is not None:
+        candidates, skipped = [side_of(other)], []  # a framework runs where it runs: on the CPU here
+    else:
+        candidates = [side_of(other, ort_runner(other.model, d)) for d in devices]
+    notes = []
+    if set(expected.input_names) != set(candidates[0].input_names):
+        pairs = ", ".join(f"{a}->{b}" for a, b in zip(expected.input_names, candidates[0].input_names, strict=False))
+        notes.append(f"the models' input names differ; inputs matched by position ({pairs})")
+    return compare_sides(expected, candidates, chosen, tolerances, skipped=skipped, locate=locate,
+                         against=against_label or other.source.path, notes=notes)
+
+
+def validate_artifact(
+    loaded: LoadedModel, runner: Runner, samples: int, tolerances: Tolerances, from_file: bool = False
+) -> ValidationReport:
+    """A written artifact, run as its target runs it, against the source framework (onnxruntime for ONNX)."""
+    artifact = side_of(loaded, runner)
+    expected = side_of(loaded, None if loaded.reference else ort_runner(loaded.model))
+    chosen = samples_for(loaded, samples, seed=0, from_file=from_file)
+    return compare_sides(expected, [artifact], chosen, tolerances)
+
+
+def _loaded(model: LoadedModel | Loader) -> LoadedModel:
+    return model if isinstance(model, LoadedModel) else model()
 
 
 def side_of(loaded: LoadedModel, runner: Runner | None = None) -> Side:
@@ -109,8 +165,7 @@ def _run(runner: Runner, feeds: dict[str, np.ndarray]) -> list[np.ndarray] | str
     try:
         return [np.asarray(o) for o in runner.run(feeds)]
     except Exception as error:  # a model that fails on a sample is a finding, not a crash
-        lines = [line for line in str(error).strip().splitlines() if line.strip()]
-        return f"{runner.name} failed: {type(error).__name__}: {(lines[0] if lines else '')[:300]}"
+        return f"{runner.name} failed: {type(error).__name__}: {first_line(error)}"
 
 
 def _compare(expected, candidate, samples, expected_outputs, feeds_for, tolerances) -> list[OutputMetrics]:

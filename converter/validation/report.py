@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 
+from converter.atomic import atomic_path
 from converter.validation.locate import Located
 from converter.validation.metrics import OutputMetrics
 from converter.validation.samples import Sample
 
-__all__ = ["DeviceResult", "ValidationReport", "environment", "SCHEMA"]
+__all__ = ["DeviceResult", "ValidationReport", "environment", "write_report", "SCHEMA"]
 
 SCHEMA = "graphtool.validate/1"
 
@@ -70,6 +73,12 @@ class ValidationReport:
             "notes": list(self.notes),
             "environment": self.environment,
         }
+
+
+def write_report(report: ValidationReport, path: Path) -> None:
+    """Write the report's JSON atomically, replacing an older report."""
+    with atomic_path(path, force=True) as temporary:
+        temporary.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
 
 
 def _loaded_version(module: str) -> str | None:

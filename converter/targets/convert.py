@@ -1,0 +1,107 @@
+"""Convert a loaded model to a target: stage the artifact, validate it, move it into place, report a failure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from converter.atomic import check_writable, move_into_place, remove, staging_path
+from converter.deadline import deadline
+from converter.sources.base import LoadedModel, SourceInfo
+from converter.sources.common import quiet
+from converter.targets.artifacts import target_named
+from converter.validation.engine import validate_artifact
+from converter.validation.report import ValidationReport, write_report
+from converter.validation.tolerance import Tolerances
+
+__all__ = ["ConvertResult", "convert", "default_output"]
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    """The written artifact and its validation against the source; true when it passed (or was not run)."""
+
+    output: Path
+    target: str
+    source: SourceInfo
+    report: ValidationReport | None
+    report_path: Path | None = None
+    removed: bool = False
+    artifact: dict = field(default_factory=dict)  # what the target's writer reports (renames, strategy, ...)
+
+    def __bool__(self) -> bool:
+        return self.report is None or bool(self.report)
+
+    def to_dict(self) -> dict:
+        return {
+            "output": str(self.output),
+            "target": self.target,
+            "source": self.source.to_dict(),
+            "passed": bool(self),
+            "removed": self.removed,
+            "artifact": self.artifact,
+            "report_path": str(self.report_path) if self.report_path else None,
+            "validation": self.report.to_dict() if self.report is not None else None,
+        }
+
+
+def convert(
+    load: Callable[[], LoadedModel],
+    target: str,
+    path: Path,
+    *,
+    force: bool = False,
+    validate: bool = True,
+    keep_failed: bool = False,
+    samples: int = 3,
+    tolerances: Tolerances | None = None,
+    timeout: float | None = None,
+    from_file: bool = False,
+) -> ConvertResult:
+    """Write the target artifact atomically, then validate it against the source on the same samples.
+
+    `load` is called only once the target and the output are known to be fine, so a refusal costs nothing.
+    On a mismatch the validation report is written beside the output and the artifact is removed,
+    unless `keep_failed`.
+    """
+    writer = target_named(target)
+    check_writable(path, force)
+    loaded = load()
+    staging = staging_path(path)  # validated there first: a failed artifact never replaces an existing one
+    try:
+        with deadline(timeout, f"converting to {target}"), quiet():
+            artifact = _relocated(writer.write(loaded, staging, False), staging, path)
+        report = None
+        if validate:
+            with quiet():  # frameworks log while they load an artifact
+                runner = writer.runner(staging, loaded, artifact)
+            report = validate_artifact(loaded, runner, samples, tolerances or Tolerances(), from_file)
+        if report is None or report or keep_failed:
+            move_into_place(staging, path, force)
+    finally:
+        remove(staging)
+    if report is None or report:
+        return ConvertResult(path, target, loaded.source, report, artifact=artifact)
+    report_path = path.with_name(path.name + ".validation.json")
+    write_report(report, report_path)
+    return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed, artifact=artifact)
+
+
+def _relocated(details: dict, staging: Path, path: Path) -> dict:
+    """The writer's report, naming the final path rather than the staging one."""
+    return {key: str(path) if value == str(staging) else value for key, value in details.items()}
+
+
+def default_output(source: Any, target: str) -> Path:
+    """Next to the model, with the target's suffix (a SavedModel: a NAME_savedmodel folder)."""
+    suffix = target_named(target).suffix or "_savedmodel"
+    text = str(source) if isinstance(source, (str, Path)) else "model"
+    file, sep, name = text.rpartition(":")
+    if sep and not Path(text).exists():
+        return Path(file).with_name(name + suffix)
+    path = Path(text.rstrip("/"))
+    if path.suffix == suffix or path.name.endswith(suffix):  # never the source itself
+        return path.with_name(path.stem + (".normalized" if target == "onnx" else ".converted") + suffix)
+    return path.with_name(path.stem + suffix) if path.suffix else path.with_name(path.name + suffix)
