@@ -50,3 +50,10 @@ def test_import_converter_is_light():
     probe = "import sys, converter; print(sorted(m for m in ('onnx', 'numpy', 'torch') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.stdout.strip() == "[]"
+
+
+def test_validation_and_conversion_do_not_import_the_api():
+    probe = ("import sys, converter.validation, converter.targets.convert, converter.validation.runners; "
+             "print([m for m in ('converter.api', 'torch', 'tensorflow') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
