@@ -9,6 +9,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from converter.onnx_utils import subgraphs_of
+
 __all__ = ["FUSED_DOMAIN", "fuse_gelu"]
 
 # A private domain, so the fused node needs no particular ai.onnx opset (ONNX's Gelu is opset 20).
@@ -133,7 +135,7 @@ def _consumers(graph: onnx.GraphProto) -> Mapping[str, list[onnx.NodeProto]]:
 def _subgraph_reads(node: onnx.NodeProto) -> set[str]:
     names: set[str] = set()
     for attr in node.attribute:
-        for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else attr.graphs:
+        for sub in subgraphs_of(attr):
             for inner in sub.node:
                 names.update(inner.input)
                 names.update(_subgraph_reads(inner))

@@ -9,6 +9,7 @@ import onnx
 from onnx import numpy_helper
 
 from converter.errors import UnsupportedOpError
+from converter.onnx_utils import subgraphs_of
 from converter.targets.attributes import read_attributes
 from converter.targets.registry import OpRegistry
 from converter.targets.tf.layout import Layouts
@@ -22,7 +23,7 @@ def check_supported(graph: onnx.GraphProto, opsets: Mapping[str, int], registry:
     for proto in graph.node:
         registry.lookup(proto, _opset(proto, opsets))
         for attr in proto.attribute:
-            for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else attr.graphs:
+            for sub in subgraphs_of(attr):
                 check_supported(sub, opsets, registry)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import onnx
@@ -11,6 +10,7 @@ import torch.fx
 from onnx import numpy_helper
 
 from converter.errors import UnsupportedOpError
+from converter.onnx_utils import iter_graphs, subgraphs_of
 from converter.targets.attributes import read_attributes
 from converter.targets.registry import OpRegistry
 from converter.targets.torch.decompose import function_body
@@ -63,7 +63,7 @@ class _Tracer(torch.fx.proxy.GraphAppendingTracer):
 def value_types(model: onnx.ModelProto) -> dict[str, ValueType]:
     """Name -> dtype and dims of every typed value in the model and its subgraphs."""
     types: dict[str, ValueType] = {}
-    for graph in _graphs(model.graph):
+    for graph in iter_graphs(model.graph):
         for info in [*graph.input, *graph.value_info, *graph.output]:
             tensor = info.type.tensor_type
             if not info.type.HasField("tensor_type"):
@@ -276,13 +276,6 @@ def _label(graph: torch.fx.Graph, last: torch.fx.Node | None, proto: onnx.NodePr
             value.node._rename(Namer().fresh(name))
 
 
-def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
-    yield graph
-    for node in graph.node:
-        for attr in node.attribute:
-            for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else attr.graphs:
-                yield from _graphs(sub)
-
 
 def _free_names(graph: onnx.GraphProto) -> list[str]:
     """Values a graph (or any graph nested in it) uses without defining them, in first-use order."""
@@ -291,7 +284,7 @@ def _free_names(graph: onnx.GraphProto) -> list[str]:
     for node in graph.node:
         used = list(node.input)
         for attr in node.attribute:
-            for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else attr.graphs:
+            for sub in subgraphs_of(attr):
                 used.extend(_free_names(sub))
         free.update((name, None) for name in used if name and name not in defined)
         defined.update(node.output)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import onnx
 
+from converter.onnx_utils import subgraphs_of
+
 __all__ = ["function_body"]
 
 
@@ -78,7 +80,7 @@ def _bind(
             continue
         value = onnx.AttributeProto()
         value.CopyFrom(attr)
-        for graph in [value.g] if value.type == onnx.AttributeProto.GRAPH else value.graphs:
+        for graph in subgraphs_of(value):
             _bind_graph(graph, name_of, attributes)
         bound.attribute.append(value)
     return bound
