@@ -1,8 +1,8 @@
-"""The Python API the CLI is a thin layer over: load, inspect, convert, validate, diff and render models."""
+"""The Python API the CLI is a thin layer over: load, inspect, convert, validate, diff, render and view models."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +18,11 @@ from converter.validation.tolerance import Tolerances
 
 if TYPE_CHECKING:  # the graph modules load networkx and graphviz: only diff and render pay for them
     from converter.graphs.verbs import DiffResult, RenderResult
+    from converter.viewers.outputs import ViewOutput
 
 __all__ = [
-    "load", "inspect", "convert", "validate", "diff", "render", "ConvertResult", "ValidationReport", "DiffResult",
-    "RenderResult", "LoadOptions", "LoadedModel", "TARGETS",
+    "load", "inspect", "convert", "validate", "diff", "render", "view", "ConvertResult", "ValidationReport",
+    "DiffResult", "RenderResult", "ViewOutput", "LoadOptions", "LoadedModel", "TARGETS",
 ]
 
 
@@ -64,13 +65,26 @@ def validate(
     seed: int = 0,
     tolerances: Tolerances | None = None,
     locate: bool = False,
+    html: str | Path | None = None,
+    tensorboard: str | Path | None = None,
 ) -> ValidationReport:
-    """MODEL's ONNX under onnxruntime against MODEL's own framework, or MODEL against OTHER, each in its own."""
+    """MODEL's ONNX under onnxruntime against MODEL's own framework, or MODEL against OTHER, each in its own.
+
+    `html` / `tensorboard`: also write the per-node error as an HTML report / the error plots as a TensorBoard
+    run (listed in the report's `views`)."""
     options = options or LoadOptions()
-    other = (lambda: load(against, options)) if against is not None else None
-    return run_validation(lambda: load(model, options), other, device=device, samples=samples, seed=seed,
-                          tolerances=tolerances, locate=locate, from_file=options.inputs_file is not None,
-                          against_label=None if against is None else str(against))
+
+    def run(first: Callable[[], LoadedModel], other: Callable[[], LoadedModel] | None) -> ValidationReport:
+        return run_validation(first, other, device=device, samples=samples, seed=seed, tolerances=tolerances,
+                              locate=locate, from_file=options.inputs_file is not None,
+                              against_label=None if against is None else str(against))
+
+    if html is None and tensorboard is None:
+        return run(lambda: load(model, options), (lambda: load(against, options)) if against is not None else None)
+    from converter.viewers.outputs import validate_with_views
+
+    return validate_with_views(run, lambda source: load(source, options), model, against,
+                               html=_path(html), tensorboard=_path(tensorboard))
 
 
 def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary:
@@ -79,19 +93,38 @@ def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Sum
 
 
 def diff(a: str | Path | Any, b: str | Path | Any, options: LoadOptions | None = None, *, atol: float = 0.0,
-         render_to: str | Path | None = None, force: bool = False) -> DiffResult:
-    """Compare two models in any formats, matched by structure; with `render_to`, draw the diff there too."""
+         render_to: str | Path | None = None, force: bool = False, html: str | Path | None = None,
+         tensorboard: str | Path | None = None) -> DiffResult:
+    """Compare two models in any formats, matched by structure; with `render_to`, draw the diff there too;
+    with `html` / `tensorboard`, write an HTML report / both graphs as TensorBoard runs (the result's views)."""
     from converter.graphs.verbs import diff_models
 
     return diff_models(a, b, lambda source: load(source, options), atol=atol, force=force,
-                       render_to=Path(render_to) if render_to is not None else None)
+                       render_to=_path(render_to), html=_path(html), tensorboard=_path(tensorboard))
 
 
 def render(model: str | Path | Any, output: str | Path | None = None, options: LoadOptions | None = None, *,
            fmt: str | None = None, depth: int | None = None, expand: Iterable[str] = (), focus: str | None = None,
-           radius: int = 2, max_nodes: int = 300, force: bool = False) -> RenderResult:
-    """Draw a model with Graphviz (default: graphviz_out/MODEL.svg), clustered by scope, big graphs folded."""
+           radius: int = 2, max_nodes: int = 300, force: bool = False) -> RenderResult | ViewOutput:
+    """Draw a model with Graphviz (default: graphviz_out/MODEL.svg), clustered by scope, big graphs folded;
+    `fmt` "html" (or an `output` ending in .html) writes a self-contained HTML report instead, "tensorboard" a
+    TensorBoard run into the log dir `output`."""
     from converter.graphs.verbs import render_model
 
-    return render_model(model, lambda source: load(source, options), Path(output) if output else None, fmt=fmt,
+    return render_model(model, lambda source: load(source, options), _path(output), fmt=fmt,
                         depth=depth, expand=expand, focus=focus, radius=radius, max_nodes=max_nodes, force=force)
+
+
+def view(model: str | Path | Any, against: str | Path | Any | None = None, report: str | Path | None = None,
+         options: LoadOptions | None = None, *, port: int = 0, open_browser: bool = True,
+         on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve MODEL in Google's Model Explorer on 127.0.0.1 until Ctrl+C: beside AGAINST coloured by the diff,
+    and with the per-node error of a `validate --locate` REPORT; `on_ready` gets the page's URL."""
+    from converter.viewers.explorer import serve
+
+    serve(model, against, _path(report), lambda source: load(source, options), port=port,
+          open_browser=open_browser, on_ready=on_ready)
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return Path(value) if value is not None else None

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from converter.cli import common
+from converter.cli import common, viewers
 from converter.cli.common import JsonOpt
 from converter.sources.base import LoadOptions
 
@@ -45,18 +45,22 @@ def diff(
         float, typer.Option("--atol", help="Weight values this close count as unchanged.", min=0.0)
     ] = 0.0,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing diagram files.")] = False,
+    html: viewers.HtmlOpt = None,
+    tensorboard: viewers.TensorBoardOpt = None,
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
 ) -> None:
     """Compare two models in any formats: nodes added, removed and changed, weights, signature, opset."""
     from converter import api
 
-    result = api.diff(a, b, options, atol=atol, render_to=render_file, force=force)
+    result = api.diff(a, b, options, atol=atol, render_to=render_file, force=force, html=html,
+                      tensorboard=tensorboard)
     if json:
         common.print_json(result.to_dict(renames=renames))
     else:
         _print_diff(a, b, result.diff, renames)
         if result.written is not None:
             _print_written(result.written)
+        viewers.print_views(result.views)
     raise typer.Exit(1 if exit_code and not result else 0)
 
 
@@ -67,7 +71,10 @@ def render(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Diagram file; default: graphviz_out/.")] = (
         None
     ),
-    fmt: Annotated[str | None, typer.Option("--format", help="svg, png, pdf or dot; default: -o's suffix.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="svg, png, pdf, dot, html or tensorboard (-o: a log dir); "
+                                 "default: -o's suffix.")
+    ] = None,
     depth: Annotated[int | None, typer.Option("--depth", help="Collapse scopes deeper than N.", min=0)] = None,
     expand: Annotated[list[str] | None, typer.Option("--expand", help="Open this scope; repeatable.")] = None,
     focus: Annotated[str | None, typer.Option("--focus", help="Draw only this node's neighbourhood.")] = None,
@@ -86,6 +93,9 @@ def render(
                         radius=radius, max_nodes=max_nodes, force=force)
     if json:
         common.print_json(result.to_dict())
+        return
+    if not hasattr(result, "rendering"):  # an HTML report or a TensorBoard run
+        viewers.print_views([result])
         return
     rendering = result.rendering
     if not common.settings.quiet:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from converter.cli import common
+from converter.cli import common, viewers
 from converter.cli.common import JsonOpt
 from converter.sources.base import LoadOptions
 
@@ -37,6 +37,8 @@ def validate(
     locate: Annotated[bool, typer.Option("--locate", help="Find the first node whose output diverges.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write the full report as JSON.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write error histograms (SVG) here.")] = None,
+    html: viewers.HtmlOpt = None,
+    tensorboard: viewers.TensorBoardOpt = None,
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     json: JsonOpt = False,
 ) -> None:
@@ -44,7 +46,8 @@ def validate(
     from converter import api
 
     result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
-                          tolerances=tolerances_from(rtol, atol, tolerance), locate=locate)
+                          tolerances=tolerances_from(rtol, atol, tolerance), locate=locate, html=html,
+                          tensorboard=tensorboard)
     if report is not None:
         from converter.validation.report import write_report
 
@@ -59,6 +62,7 @@ def validate(
         common.print_json(result.to_dict())
     else:
         print_report(result)
+        viewers.print_views(result.views)
     raise typer.Exit(0 if result else 1)
 
 

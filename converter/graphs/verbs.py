@@ -1,4 +1,5 @@
-"""Whole-model diff and render: load, build the graph views, compare or draw, write the diagram."""
+"""Whole-model diff and render: load, build the graph views, compare or draw, write the diagram or the viewers'
+files (HTML report, TensorBoard runs: converter.viewers)."""
 
 from __future__ import annotations
 
@@ -10,33 +11,37 @@ from typing import TYPE_CHECKING, Any
 from converter.atomic import check_writable
 from converter.graphs.changes import Diff
 from converter.graphs.diff import diff_graphs
-from converter.graphs.files import Written, default_path, output_format, write_rendering
+from converter.graphs.files import DEFAULT_DIR, Written, default_path, output_format, write_rendering
 from converter.graphs.graph import to_graph
 from converter.graphs.render import DEFAULT_MAX_NODES, Rendering, render_diff, render_graph
 
 if TYPE_CHECKING:
     from converter.sources.base import LoadedModel, SourceInfo
+    from converter.viewers.outputs import ViewOutput
 
-__all__ = ["DiffResult", "RenderResult", "diff_models", "render_model"]
+__all__ = ["DiffResult", "RenderResult", "diff_models", "render_model", "view_model"]
 
 Loader = Callable[[Any], "LoadedModel"]
 
 
 @dataclass(frozen=True)
 class DiffResult:
-    """Two models' diff, where each came from, and the diagram drawn of it; true when they are identical."""
+    """Two models' diff, where each came from, the diagram drawn of it and the viewers' files; true when they
+    are identical."""
 
     diff: Diff
     a: SourceInfo
     b: SourceInfo
     written: Written | None = None
+    views: tuple[ViewOutput, ...] = ()
 
     def __bool__(self) -> bool:
         return self.diff.identical
 
     def to_dict(self, renames: bool = False) -> dict:
-        """The ``graphtool.diff/1`` document, with both sources and the diagram written."""
+        """The ``graphtool.diff/1`` document, with both sources, the diagram and the viewers' files written."""
         document = self.diff.to_dict(renames=renames)
+        document["views"] = [view.to_dict() for view in self.views]
         document["a"], document["b"] = self.a.to_dict(), self.b.to_dict()
         if self.written is not None:
             document["render"] = self.written.to_dict()
@@ -60,10 +65,17 @@ class RenderResult:
 
 
 def diff_models(a: Any, b: Any, load: Loader, *, atol: float = 0.0, render_to: Path | None = None,
-                force: bool = False) -> DiffResult:
-    """Load both models, diff their graph views and, with ``render_to``, draw the diff there."""
+                force: bool = False, html: Path | None = None, tensorboard: Path | None = None) -> DiffResult:
+    """Load both models, diff their graph views and, with ``render_to``, draw the diff there; with ``html`` /
+    ``tensorboard``, write an HTML report / both graphs as TensorBoard runs, coloured by the diff."""
+    # before the slow loading, so a refusal costs nothing
     if render_to is not None and render_to.parent.is_dir():
-        check_writable(render_to, force)  # before the slow loading, so a refusal costs nothing
+        check_writable(render_to, force)
+    wants_views = html is not None or tensorboard is not None
+    if wants_views:
+        from converter.viewers.outputs import check_outputs
+
+        check_outputs(html, tensorboard, force)
     loaded_a, loaded_b = load(a), load(b)
     ga, gb = to_graph(loaded_a.model), to_graph(loaded_b.model)
     diff = diff_graphs(ga, gb, atol=atol)
@@ -71,13 +83,25 @@ def diff_models(a: Any, b: Any, load: Loader, *, atol: float = 0.0, render_to: P
     if render_to is not None:
         rendering = render_diff(ga, gb, diff, title=f"{_describe(a)} → {_describe(b)}")
         written = write_rendering(rendering, render_to, output_format(render_to, None), force)
-    return DiffResult(diff, loaded_a.source, loaded_b.source, written)
+    views = ()
+    if wants_views:
+        from converter.viewers.outputs import diff_views
+
+        views = tuple(diff_views(ga, gb, diff, (_describe(a), _describe(b)), html=html, tensorboard=tensorboard,
+                                 force=force))
+    return DiffResult(diff, loaded_a.source, loaded_b.source, written, views)
 
 
 def render_model(model: Any, load: Loader, output: Path | None = None, *, fmt: str | None = None,
                  depth: int | None = None, expand: Iterable[str] = (), focus: str | None = None,
-                 radius: int = 2, max_nodes: int = DEFAULT_MAX_NODES, force: bool = False) -> RenderResult:
-    """Load a model and draw it to ``output`` (default: graphviz_out/<model>.<fmt>)."""
+                 radius: int = 2, max_nodes: int = DEFAULT_MAX_NODES,
+                 force: bool = False) -> RenderResult | ViewOutput:
+    """Load a model and draw it to ``output`` (default: graphviz_out/<model>.<fmt>); ``fmt`` html or tensorboard
+    (or an ``output`` ending in .html) writes a viewer's file instead, see `view_model`."""
+    from converter.viewers.outputs import is_viewer_format
+
+    if is_viewer_format(fmt, output):
+        return view_model(model, load, output, fmt=fmt or "html", force=force)
     chosen = output_format(output or Path(f"model.{fmt or 'svg'}"), fmt)
     path = output or default_path(model, chosen)
     if path.parent.is_dir():
@@ -86,6 +110,18 @@ def render_model(model: Any, load: Loader, output: Path | None = None, *, fmt: s
     rendering = render_graph(graph, depth=depth, expand=expand, focus_node=focus, radius=radius,
                              max_nodes=max_nodes, title=_describe(model))
     return RenderResult(rendering, write_rendering(rendering, path, chosen, force))
+
+
+def view_model(model: Any, load: Loader, output: Path | None = None, *, fmt: str = "html",
+               force: bool = False) -> ViewOutput:
+    """Write MODEL as a self-contained HTML report (default: graphviz_out/<model>.html) or a TensorBoard run in
+    the log dir ``output`` (default: graphviz_out/tensorboard)."""
+    from converter.viewers.outputs import check_html_path, render_view
+
+    path = output or (default_path(model, "html") if fmt == "html" else DEFAULT_DIR / "tensorboard")
+    if fmt == "html":
+        check_html_path(path, force)  # before the slow loading
+    return render_view(to_graph(load(model).model), fmt, path, _describe(model), force)
 
 
 def _describe(model: Any) -> str:

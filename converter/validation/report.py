@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from converter.atomic import atomic_path
 from converter.validation.locate import Located
@@ -51,6 +52,7 @@ class ValidationReport:
     signature_problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     environment: dict = field(default_factory=dict)
+    views: tuple[Any, ...] = ()  # the viewers' files written of it (converter.viewers.outputs.ViewOutput)
 
     def __bool__(self) -> bool:
         return not self.signature_problems and all(d.status != "failed" for d in self.devices)
@@ -72,6 +74,7 @@ class ValidationReport:
             "located": self.located.to_dict() if self.located else None,
             "notes": list(self.notes),
             "environment": self.environment,
+            "views": [view.to_dict() for view in self.views],
         }
 
 
