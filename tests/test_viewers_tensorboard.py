@@ -95,7 +95,8 @@ def test_validation_scalars_and_histograms(tmp_path):
 def test_writing_needs_no_tensorflow(tmp_path):
     code = ("import sys; sys.path.insert(0, 'tests'); from graph_models import base_model; "
             "from converter.graphs.graph import to_graph; from converter.viewers import tensorboard as t; "
-            f"t.write_graph(t.to_graph_def(to_graph(base_model())), __import__('pathlib').Path({str(tmp_path)!r}), 'r'); "
+            f"from pathlib import Path; t.write_graph(t.to_graph_def(to_graph(base_model())), Path({str(tmp_path)!r}), "
+            "'r'); "
             "print(sorted(m for m in ('tensorflow', 'torch') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -56,10 +56,9 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"server exited with {process.returncode}: {_output(process)}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                return
         time.sleep(0.2)
     raise AssertionError(f"{url} did not answer in {timeout} s")
 
