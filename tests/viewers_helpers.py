@@ -36,6 +36,7 @@ def browser_page(width: int = 1400, height: int = 900) -> Iterator:
         browser = driver.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(15000)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.errors = errors
