@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := build/demo
 
-.PHONY: setup dot demo test lint bench clean
+.PHONY: setup dot chromium demo test lint bench clean
 
-setup: $(STAMP) dot
+setup: $(STAMP) dot chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,dev]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,dev,explorer]"
 	touch $(STAMP)
 
 # Graphviz's `dot` lays out the rendered diagrams; install it with apt-get when it is missing.
@@ -21,6 +21,13 @@ dot:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; \
 		elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo apt-get install -y -qq graphviz >/dev/null; \
 		else echo "note: Graphviz's dot is missing and cannot be installed without root; diagrams stay .dot files"; fi; }
+
+# Debian's Chromium drives the browser tests (playwright's own browser download is not reachable everywhere).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+		elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+		else echo "note: chromium is missing and cannot be installed without root; browser tests will skip"; fi; }
 
 demo: setup
 	@mkdir -p $(DEMO)

@@ -148,9 +148,11 @@ def _node(g: nx.MultiDiGraph, node_id: str) -> dict:
     data = g.nodes[node_id]
     inputs, weights = [], []
     for source, _, edge in sorted(g.in_edges(node_id, data=True), key=lambda e: e[2].get("slot") or 0):
+        shape, dtype = edge.get("shape"), edge.get("dtype")
         if g.nodes[source]["kind"] == "initializer":
             weights.append(_weight_stats(g.nodes[source]))
-        inputs.append({"tensor": edge["tensor"], "shape": format_shape(edge.get("shape")), "dtype": edge.get("dtype")})
+            shape, dtype = g.nodes[source]["shape"], g.nodes[source]["dtype"]
+        inputs.append({"tensor": edge["tensor"], "shape": format_shape(shape), "dtype": dtype})
     outputs = data.get("output_shapes") or ([data["shape"]] if data["kind"] == "input" else [])
     return {
         "id": node_id, "name": data["name"], "kind": data["kind"], "op": data.get("op_type") or data["kind"],
