@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the graph modules load networkx and graphviz: only diff and
 
 __all__ = [
     "load", "inspect", "convert", "validate", "diff", "render", "view", "ConvertResult", "ValidationReport",
-    "DiffResult", "RenderResult", "ViewOutput", "LoadOptions", "LoadedModel", "TARGETS",
+    "DiffResult", "RenderResult", "LoadOptions", "LoadedModel", "TARGETS",
 ]
 
 

@@ -1,4 +1,4 @@
-"""api.diff and api.render: frozen results whose to_dict() is what `--json` prints."""
+"""api.diff and api.render (and their viewer outputs): frozen results whose to_dict() is what `--json` prints."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from graph_models import base_model, rename_all
 from converter import api
 from converter.errors import GraphtoolError
 from converter.graphs.verbs import DiffResult, RenderResult
+from converter.viewers.outputs import ViewOutput
 
 
 @pytest.fixture()
@@ -70,3 +71,37 @@ def test_render_of_an_in_memory_model_is_named_model(files):
 def test_render_rejects_an_unknown_format_before_loading(files):
     with pytest.raises(GraphtoolError, match="unknown diagram format 'gif'"):
         api.render("missing.onnx", "x.gif")
+
+
+def test_render_html_returns_the_view_written(files):
+    result = api.render("a.onnx", fmt="html")
+    assert isinstance(result, ViewOutput) and result.viewer == "html"
+    assert result.path == Path("graphviz_out/a.html") and (files / "graphviz_out" / "a.html").exists()
+    assert result.to_dict() == {"viewer": "html", "path": "graphviz_out/a.html", "nodes": result.nodes}
+
+
+def test_diff_views_are_in_the_result_and_its_document(files):
+    result = api.diff("a.onnx", "b.onnx", html="d.html")
+    assert [view.viewer for view in result.views] == ["html"] and (files / "d.html").exists()
+    assert result.to_dict()["views"] == [result.views[0].to_dict()]
+    assert api.diff("a.onnx", "b.onnx").to_dict()["views"] == []
+
+
+def test_viewer_paths_are_refused_before_loading(files):
+    with pytest.raises(GraphtoolError, match="needs a .html file name"):
+        api.diff("missing.onnx", "missing.onnx", html="d.txt")
+    (files / "logs").write_text("a file")
+    with pytest.raises(GraphtoolError, match="not a folder"):
+        api.validate("missing.onnx", tensorboard="logs")
+    (files / "taken.html").write_text("keep")
+    with pytest.raises(GraphtoolError, match="--force"):
+        api.render("missing.onnx", "taken.html")
+
+
+def test_validate_views_keep_the_report_schema(files):
+    onnx.save(base_model(weights=True), "w.onnx")
+    report = api.validate("a.onnx", "w.onnx", samples=1, locate=True, html="v.html")
+    assert isinstance(report, api.ValidationReport) and (files / "v.html").exists()
+    document = report.to_dict()
+    assert document["schema"] == "graphtool.validate/1" and document["views"][0]["viewer"] == "html"
+    assert api.validate("a.onnx", samples=1).to_dict()["views"] == []

@@ -120,7 +120,7 @@ def view_model(model: Any, load: Loader, output: Path | None = None, *, fmt: str
 
     path = output or (default_path(model, "html") if fmt == "html" else DEFAULT_DIR / "tensorboard")
     if fmt == "html":
-        check_html_path(path, force)  # before the slow loading
+        check_html_path(path, force, make_folder=True)  # before the slow loading
     return render_view(to_graph(load(model).model), fmt, path, _describe(model), force)
 
 

@@ -45,15 +45,16 @@ def check_outputs(html: Path | None, tensorboard: Path | None, force: bool) -> N
         raise GraphtoolError(f"{tensorboard}: not a folder; --tensorboard takes a log dir")
 
 
-def check_html_path(path: Path | None, force: bool) -> None:
-    """Refuse a bad output path before any slow loading."""
+def check_html_path(path: Path | None, force: bool, *, make_folder: bool = False) -> None:
+    """Refuse a bad output path before any slow loading; `make_folder`: a missing folder will be made."""
     from converter.atomic import check_writable
 
     if path is None:
         return
     if path.suffix.lower() not in (".html", ".htm"):
         raise GraphtoolError(f"{path}: an HTML report needs a .html file name; pass e.g. --html report.html")
-    check_writable(path, force)
+    if not (make_folder and not path.parent.is_dir()):
+        check_writable(path, force)
 
 
 def render_view(g: nx.MultiDiGraph, fmt: str, path: Path, title: str, force: bool) -> ViewOutput:
@@ -63,6 +64,7 @@ def render_view(g: nx.MultiDiGraph, fmt: str, path: Path, title: str, force: boo
         from converter.viewers.html import write_html
 
         view = model_view(g, title)
+        path.parent.mkdir(parents=True, exist_ok=True)  # like a diagram's folder (graphviz_out/)
         return ViewOutput("html", write_html(view, path, force), len(view.nodes))
     if fmt == "tensorboard":
         from converter.viewers.tensorboard import run_name, to_graph_def, write_graph
