@@ -37,14 +37,23 @@ def validate(
     locate: Annotated[bool, typer.Option("--locate", help="Find the first node whose output diverges.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write the full report as JSON.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write error histograms (SVG) here.")] = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Check a live server at this URL instead.")] = None,
+    protocol: Annotated[str, typer.Option("--protocol", help="auto, tfserving, v2 or torchserve.")] = "auto",
+    served_name: Annotated[str | None, typer.Option("--model", help="The endpoint's model name.")] = None,
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     json: JsonOpt = False,
 ) -> None:
     """Check that MODEL's ONNX computes what its source computes (or what OTHER computes), per device."""
     from converter import api
 
-    result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
-                          tolerances=tolerances_from(rtol, atol, tolerance), locate=locate)
+    if endpoint is not None:  # the deploy hook: the same report, with a live server as the candidate
+        from converter.deploy.endpoint import validate_endpoint
+
+        result = validate_endpoint(model, endpoint, protocol=protocol, model=served_name, options=options,
+                                   samples=samples, seed=seed, tolerances=tolerances_from(rtol, atol, tolerance))
+    else:
+        result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
+                              tolerances=tolerances_from(rtol, atol, tolerance), locate=locate)
     if report is not None:
         from converter.validation.report import write_report
 
