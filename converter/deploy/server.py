@@ -6,6 +6,7 @@ FastAPI is imported at the top (it reads the route annotations); only `graphtool
 from __future__ import annotations
 
 import json
+import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -46,12 +47,14 @@ def create_app(repository: Repository, max_body: int = MAX_BODY):
     async def body_of(request: Request) -> bytes:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body:
-            raise TooLarge(f"the body has {declared} bytes; this server takes at most {max_body}")
+            raise TooLarge(f"the body has {declared} bytes, over this server's limit of {max_body}; send smaller "
+                           "batches or raise serve's --max-body-mb")
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > max_body:
-                raise TooLarge(f"the body is over {max_body} bytes, this server's limit")
+                raise TooLarge(f"the body is over this server's limit of {max_body} bytes; send smaller batches or "
+                               "raise serve's --max-body-mb")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -162,4 +165,10 @@ def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8501, name: str | 
         labels = f", labels {entry.labels}" if entry.labels else ""
         announce(f"model {entry.name}: versions {sorted(entry.versions)}{labels}")
     announce(f"serving on http://{host}:{bound} (TF Serving REST v1 and Open Inference Protocol v2)")
-    uvicorn.Server(config).run(sockets=[listener])
+    # uvicorn drains on SIGTERM, then re-raises it to the previous handler: make that a clean exit, not an interrupt
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    announce("stopped")
