@@ -55,7 +55,7 @@ class Handler:
             if len(names) != 1:
                 raise BadInput(f"a JSON list feeds one input; this model takes {', '.join(names)}: send "
                                '{"inputs": {NAME: values}}')
-            return self.rows(self.run({names[0]: body})[0])
+            return self.rows(self.run({names[0]: body}))
         if not isinstance(body, dict):
             raise BadInput('expected a JSON list, {"instances": [...]}, {"inputs": {...}} or a v2 inference body')
         if isinstance(body.get("inputs"), list) and all(isinstance(i, dict) and "datatype" in i
