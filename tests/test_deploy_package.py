@@ -22,28 +22,42 @@ def _package(cli, source, server, out, *extra):
     return json.loads(result.stdout)
 
 
-def test_tf_serving_versions_labels_and_warmup(cli, source, tmp_path):
-    from converter.deploy.tfserving import read_config, read_warmup
+@pytest.fixture(scope="module")
+def tf_serving(source, tmp_path_factory):
+    """A TF Serving base: version 1 labelled stable, version 2 labelled canary, then stable moved to 2."""
+    from typer.testing import CliRunner
 
-    out = tmp_path / "tfs"
+    from converter.cli import app
+
+    def cli(*args):
+        return CliRunner().invoke(app, [str(a) for a in args])
+
+    out = tmp_path_factory.mktemp("tfs") / "base"
     first = _package(cli, source, "tf-serving", out, "--label", "stable")
     second = _package(cli, source, "tf-serving", out, "--label", "canary")
+    moved = _package(cli, source, "tf-serving", out, "--version", "2", "--label", "stable", "--force")
+    refused = cli("package", source, "--for", "tf-serving", "-o", out, "--version", "1")
+    return out, first, second, moved, refused
+
+
+def test_tf_serving_versions_labels_and_warmup(tf_serving):
+    from converter.deploy.tfserving import read_config, read_warmup
+
+    out, first, second, moved, refused = tf_serving
     assert (first["version"], second["version"]) == (1, 2)
     config = read_config(out / "models.config")  # TF Serving's own ModelServerConfig proto
     (entry,) = config.model_config_list.config
     assert entry.name == "mlp" and entry.model_platform == "tensorflow"
     assert list(entry.model_version_policy.specific.versions) == [1, 2]
-    assert dict(entry.version_labels) == {"stable": 1, "canary": 2}
+    assert dict(entry.version_labels) == {"stable": 2, "canary": 2}
+    assert first["labels"] == {"stable": 1} and second["labels"] == {"stable": 1, "canary": 2}
     for version in (1, 2):
         assert (out / "mlp" / str(version) / "saved_model.pb").is_file()
     warmup = read_warmup(out / "mlp" / "2" / "assets.extra" / "tf_serving_warmup_requests")
     assert len(warmup) == second["warmup_records"] == 3
     assert all(set(r) == {"x"} and r["x"].dtype == np.float32 and r["x"].shape[1] == 16 for r in warmup)
     assert second["check"]["passed"] and second["check"]["warmup_replayed"] == 3
-
-    moved = _package(cli, source, "tf-serving", out, "--version", "2", "--label", "stable", "--force")
-    assert moved["labels"] == {"stable": 2, "canary": 2}
-    refused = cli("package", source, "--for", "tf-serving", "-o", out, "--version", "1")
+    assert moved["labels"] == {"stable": 2, "canary": 2} and moved["versions"] == [1, 2]
     assert refused.exit_code == 2
     assert "version 1 already exists; pass --force" in refused.stderr and "Traceback" not in refused.output
     assert sorted(p.name for p in (out / "mlp").iterdir()) == ["1", "2"]  # nothing half-written
@@ -92,3 +106,36 @@ def test_bad_options_are_one_line(cli, source, tmp_path, args, message):
     result = cli("package", source, "-o", tmp_path / "out", *args)
     assert result.exit_code == 2 and message in result.stderr, result.output
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+@pytest.mark.external
+def test_serve_replays_warmup_and_serves_every_version_and_label(tf_serving):
+    import urllib.error
+    import urllib.request
+
+    from deploy_helpers import free_port, start_graphtool_serve, stop, wait_for
+
+    out = tf_serving[0]
+    port = free_port()
+    process = start_graphtool_serve(out, port)
+    base = f"http://127.0.0.1:{port}/v1/models/mlp"
+    try:
+        wait_for(base, process)
+        with urllib.request.urlopen(base) as response:
+            status = json.loads(response.read())["model_version_status"]
+        assert [s["version"] for s in status] == ["1", "2"]
+        x = [[0.5] * 16, [-1.0] * 16]
+        answers = []
+        for path in ("/versions/1", "/labels/stable", "/labels/canary", ""):
+            request = urllib.request.Request(f"{base}{path}:predict", json.dumps({"instances": x}).encode())
+            with urllib.request.urlopen(request) as response:
+                answers.append(json.loads(response.read())["predictions"])
+        assert all(np.allclose(a, answers[0], atol=1e-5) for a in answers) and np.shape(answers[0]) == (2, 4)
+        try:
+            urllib.request.urlopen(f"{base}/labels/beta")
+            raise AssertionError("an unknown label answered")
+        except urllib.error.HTTPError as error:
+            assert error.code == 404 and "label beta" in json.loads(error.read())["error"]
+    finally:
+        assert stop(process) == 0
+    assert "6 warmup requests replayed" in process.stderr.read()

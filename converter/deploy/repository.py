@@ -20,6 +20,7 @@ class Entry:
     name: str
     versions: dict[int, ServedModel] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
+    warmup: int = 0  # warmup requests replayed at load
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _tf_serving(base: Path) -> Repository:
         entry = Entry(config.name, labels=dict(config.version_labels))
         for version in versions:
             served = load_served(folder / str(version), config.name, version)
-            replay_warmup(folder / str(version) / WARMUP, served)
+            entry.warmup += replay_warmup(folder / str(version) / WARMUP, served)
             entry.versions[version] = served
         models[config.name] = entry
     return Repository(models)

@@ -163,7 +163,8 @@ def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8501, name: str | 
                             access_log=False)
     for entry in repository.models.values():
         labels = f", labels {entry.labels}" if entry.labels else ""
-        announce(f"model {entry.name}: versions {sorted(entry.versions)}{labels}")
+        warmup = f", {entry.warmup} warmup requests replayed" if entry.warmup else ""
+        announce(f"model {entry.name}: versions {sorted(entry.versions)}{labels}{warmup}")
     announce(f"serving on http://{host}:{bound} (TF Serving REST v1 and Open Inference Protocol v2)")
     # uvicorn drains on SIGTERM, then re-raises it to the previous handler: make that a clean exit, not an interrupt
     previous = signal.signal(signal.SIGTERM, lambda *_: None)
