@@ -139,3 +139,15 @@ def test_serve_replays_warmup_and_serves_every_version_and_label(tf_serving):
     finally:
         assert stop(process) == 0
     assert "6 warmup requests replayed" in process.stderr.read()
+
+
+def test_serve_and_endpoint_bad_input_is_one_line(cli, source, tmp_path):
+    from deploy_helpers import free_port
+
+    missing = cli("serve", tmp_path / "nothing.onnx")
+    assert missing.exit_code == 2 and "nothing.onnx: does not exist" in missing.stderr
+    closed = cli("validate", source, "--endpoint", f"http://127.0.0.1:{free_port()}", "--protocol", "v2")
+    assert closed.exit_code == 2 and "no answer" in closed.stderr and "is the server running?" in closed.stderr
+    wrong = cli("validate", source, "--endpoint", "ftp://x", "--protocol", "v2")
+    assert wrong.exit_code == 2 and "expected an http:// or https:// URL" in wrong.stderr
+    assert "Traceback" not in missing.output + closed.output + wrong.output

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from deploy_helpers import ROOT, free_port, mlp_onnx, stop, wait_for
+from deploy_helpers import free_port, mlp_onnx, stop, wait_for
 
 pytestmark = [pytest.mark.external, pytest.mark.skipif(shutil.which("java") is None,
                                                       reason="TorchServe's frontend needs Java 17 (make java)")]
@@ -78,13 +78,11 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_validate_endpoint_against_torchserve(torchserve):
+def test_validate_endpoint_against_torchserve(torchserve, cli):
     url, source = torchserve
-    done = subprocess.run([sys.executable, "-m", "converter", "validate", str(source), "--endpoint", url,
-                           "--protocol", "torchserve", "--model", "mlp", "--json"], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    done = cli("validate", source, "--endpoint", url, "--protocol", "torchserve", "--model", "mlp", "--json")
     report = json.loads(done.stdout)
-    assert done.returncode == 0 and report["passed"], done.stdout + done.stderr
+    assert done.exit_code == 0 and report["passed"], done.output
     assert report["devices"][0]["outputs"][0]["max_abs"] < 1e-4  # the source's own numbers, through TorchServe
 
 
