@@ -7,7 +7,6 @@ from pathlib import Path
 from converter.atomic import atomic_path
 from converter.deploy import triton
 from converter.deploy.package import Layout, PackageContext
-from converter.errors import GraphtoolError
 
 __all__ = ["LAYOUT", "inference_service"]
 
@@ -33,9 +32,8 @@ def inference_service(name: str, fmt: str, storage_uri: str) -> str:
 
 
 def _plan(output: Path, name: str, version: int | None, force: bool) -> int:
-    if (output / f"{name}.yaml").exists() and not force:
-        raise GraphtoolError(f"{output / (name + '.yaml')}: already exists; pass --force to overwrite it")
-    return triton.LAYOUT.plan(output, name, version, True)
+    # the manifest is regenerated for each new version; an existing version needs --force, as for Triton
+    return triton.LAYOUT.plan(output, name, version, force)
 
 
 def _write(context: PackageContext) -> dict:
