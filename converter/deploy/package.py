@@ -155,7 +155,7 @@ def _interface(artifact: Path, fmt: str, converted: Any, feeds: tuple[dict[str, 
     names = list(feeds[0])
     inputs = from_arrays(names, [[f[n] for n in names] for f in feeds])
     served = load_served(artifact, "model", interface=Interface(inputs, ()))
-    results = [served.run(f) for f in feeds]
+    results = [served.runner(f) for f in feeds]
     output_names = [o.name for o in converted.report.devices[0].outputs]
     if len(output_names) != len(results[0]):
         output_names = [f"output_{i}" for i in range(len(results[0]))]

@@ -1,9 +1,13 @@
-"""A served model: one artifact loaded in its own runtime, with `predict(inputs) -> outputs` on numpy arrays."""
+"""A served model: one artifact loaded in its own runtime, with `predict(inputs) -> outputs` on numpy arrays.
+
+The artifact runs through the validation runners (converter.validation.runners): a served model is a Runner
+plus the interface and the request checks a server needs.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,29 +16,29 @@ import numpy as np
 from converter.deploy.errors import BadRequest
 from converter.deploy.interface import Interface, TensorSpec
 from converter.errors import GraphtoolError, first_line
+from converter.validation.runners import Runner
 
 __all__ = ["ServedModel", "load_served", "artifact_format", "INTERFACE_FILE"]
 
 INTERFACE_FILE = "interface.json"  # written beside torch artifacts, whose files do not carry names and dtypes
-Run = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
 
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A loaded artifact: its interface, the runtime that runs it, and a checked predict."""
+    """A loaded artifact: its interface, the runtime that runs it (a Runner), and a checked predict."""
 
     name: str
     version: int
     path: Path
     runtime: str
     interface: Interface
-    run: Run
+    runner: Runner
 
     def predict(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Check names, dtypes and shapes, then run; a bad input is a BadRequest, never a server error."""
         feeds = self.check(inputs)
         try:
-            results = self.run(feeds)
+            results = self.runner(feeds)
         except Exception as error:  # the runtime refused this input (a dim it cannot take): the client's to fix
             raise BadRequest(f"the model rejected the input: {first_line(error, 200)}") from None
         return {spec.name: np.asarray(r) for spec, r in zip(self.interface.outputs, results, strict=True)}
@@ -82,32 +86,36 @@ def load_served(path: Path, name: str, version: int = 1, interface: Interface | 
     kind = artifact_format(path)
     loader = _LOADERS[kind]
     try:
-        runtime, found, run = loader(path, interface)
+        runtime, found, runner = loader(path, interface)
     except GraphtoolError:
         raise
     except Exception as error:  # a corrupt or foreign artifact
         raise GraphtoolError(f"{path}: cannot load it as {kind}: {first_line(error)}") from None
-    return ServedModel(name, version, path, runtime, found, run)
+    return ServedModel(name, version, path, runtime, found, runner)
 
 
 def _load_onnx(path: Path, interface: Interface | None):
-    import onnxruntime as ort
+    import onnx
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    from converter.onnx_utils import dtype_name, graph_inputs, shape_of
+    from converter.validation.runners import ort_runner
 
-    def spec(arg) -> TensorSpec:
-        dtype = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16",
-                 "tensor(bool)": "bool", "tensor(string)": "object"}.get(arg.type, arg.type[7:-1])
-        return TensorSpec(arg.name, dtype, tuple(d if isinstance(d, int) else -1 for d in arg.shape))
+    model = onnx.load(str(path))
 
-    found = Interface(tuple(map(spec, session.get_inputs())), tuple(map(spec, session.get_outputs())))
-    return "onnxruntime", found, lambda feeds: session.run(None, feeds)
+    def spec(value: onnx.ValueInfoProto) -> TensorSpec:
+        dtype, dims = shape_of(value.type)
+        dtype = "object" if value.type.tensor_type.elem_type == onnx.TensorProto.STRING else dtype
+        return TensorSpec(value.name, dtype or dtype_name(onnx.TensorProto.FLOAT),
+                          tuple(d if isinstance(d, int) else -1 for d in dims or ()))
+
+    found = Interface(tuple(map(spec, graph_inputs(model.graph))), tuple(map(spec, model.graph.output)))
+    return "onnxruntime", found, ort_runner(model)
 
 
 def _load_savedmodel(path: Path, interface: Interface | None):
     import tensorflow as tf
+
+    from converter.validation.runners import savedmodel_runner
 
     saved = tf.saved_model.load(str(path))
     recorded = path / "assets.extra" / INTERFACE_FILE
@@ -127,35 +135,27 @@ def _load_savedmodel(path: Path, interface: Interface | None):
                                    tuple(spec(k, v) for k, v in sorted(outputs.items())))
     found = Interface(tuple(spec(s.name, keywords[s.name]) for s in order.inputs),
                       tuple(spec(s.name, outputs[s.name]) for s in order.outputs))
-    names = [s.name for s in found.outputs]
-
-    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        results = signature(**{k: tf.constant(v) for k, v in feeds.items()})
-        return [results[n].numpy() for n in names]
-
-    run.keep = saved  # type: ignore[attr-defined]  # the signature's variables live as long as `run`
-    return "tensorflow", found, run
+    runner = savedmodel_runner(path, {s.name: s.name for s in found.inputs}, {s.name: s.name for s in found.outputs},
+                               loaded=saved)
+    return "tensorflow", found, runner
 
 
 def _load_torch(path: Path, interface: Interface | None):
-    import torch
+    from converter.validation.runners import pt2_runner, torchscript_runner
 
     interface = interface or _interface_beside(path)
-    if path.suffix == ".pt2":
-        module, runtime = torch.export.load(str(path)).module(), "torch.export"
-    else:
-        module, runtime = torch.jit.load(str(path), map_location="cpu"), "torchscript"
-    lock = threading.Lock()  # torch.export modules are not documented as thread-safe
     names = [s.name for s in interface.inputs]
+    if path.suffix == ".pt2":
+        runner, runtime = pt2_runner(path, names), "torch.export"
+    else:
+        runner, runtime = torchscript_runner(path, names), "torchscript"
+    lock = threading.Lock()  # torch.export modules are not documented as thread-safe: one request at a time
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        args = [torch.from_numpy(feeds[n]) for n in names]
-        with lock, torch.no_grad():
-            result = module(*args)
-        results = result if isinstance(result, (tuple, list)) else (result,)
-        return [r.detach().cpu().numpy() for r in results]
+        with lock:
+            return runner(feeds)
 
-    return runtime, interface, run
+    return runtime, interface, Runner(runner.name, runner.device, run)
 
 
 def _interface_beside(path: Path) -> Interface:
