@@ -28,7 +28,7 @@ def _request(method: str, url: str, body=None) -> tuple[int, dict]:
 @pytest.fixture(scope="module")
 def triton_server(tmp_path_factory):
     """A Triton repository of the ONNX MLP (versions 1 and 2, different weights) served by graphtool serve."""
-    from converter.deploy import package
+    from converter.api import package
 
     folder = tmp_path_factory.mktemp("served")
     sources = [mlp_onnx(folder / "mlp.onnx", seed=0), mlp_onnx(folder / "mlp_v2.onnx", seed=1)]

@@ -36,7 +36,7 @@ def torchserve(tmp_path_factory):
     """The ONNX MLP packaged as mlp.mar (pt2), served by torchserve with every address on 127.0.0.1."""
     if not TORCHSERVE.exists():
         pytest.skip("torchserve is not installed (pip install 'graphtool[serve]')")
-    from converter.deploy import package
+    from converter.api import package
     from converter.deploy.torchserve import config_properties
 
     folder = tmp_path_factory.mktemp("torchserve")

@@ -37,10 +37,10 @@ def package(
     json: JsonOpt = False,
 ) -> None:
     """Convert MODEL, check it, and lay it out the way SERVER loads it (then load it back that way)."""
-    from converter.deploy import package as run_package
+    from converter import api
 
-    result = run_package(model, server, output, name=name, version=version, label=label, format=format,
-                         force=force, options=options, samples=samples)
+    result = api.package(model, server, output, options, name=name, version=version, label=label, format=format,
+                         force=force, samples=samples)
     if json:
         common.print_json(result.to_dict())
     else:
@@ -81,7 +81,7 @@ def serve(
     max_body: Annotated[int, typer.Option("--max-body-mb", min=1, help="Largest request body, in MiB.")] = 64,
 ) -> None:
     """Serve MODEL over TF Serving's REST API and the Open Inference Protocol v2 until SIGTERM or Ctrl-C."""
-    from converter.deploy.server import serve as run_server
+    from converter import api
 
-    run_server(Path(model), host=host, port=port, name=name, max_body=max_body * 2**20,
-               announce=lambda line: common.err.print(line, markup=False))
+    api.serve(model, host=host, port=port, name=name, max_body=max_body * 2**20,
+              announce=lambda line: common.err.print(line, markup=False))

@@ -46,14 +46,9 @@ def validate(
     """Check that MODEL's ONNX computes what its source computes (or what OTHER computes), per device."""
     from converter import api
 
-    if endpoint is not None:  # the deploy hook: the same report, with a live server as the candidate
-        from converter.deploy.endpoint import validate_endpoint
-
-        result = validate_endpoint(model, endpoint, protocol=protocol, model=served_name, options=options,
-                                   samples=samples, seed=seed, tolerances=tolerances_from(rtol, atol, tolerance))
-    else:
-        result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
-                              tolerances=tolerances_from(rtol, atol, tolerance), locate=locate)
+    result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
+                          tolerances=tolerances_from(rtol, atol, tolerance), locate=locate, endpoint=endpoint,
+                          protocol=protocol, endpoint_model=served_name)
     if report is not None:
         from converter.validation.report import write_report
 

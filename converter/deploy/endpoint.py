@@ -1,4 +1,7 @@
-"""`validate --endpoint`: a live server's metadata, answers and refusals checked against the source model."""
+"""`validate --endpoint`: a live server's metadata, answers and refusals checked against the source model.
+
+The endpoint is one more Runner (endpoint_runner) that the validation engine compares with the source.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,13 @@ import onnx
 
 from converter.deploy.interface import Interface, TensorSpec, numpy_dtype
 from converter.errors import GraphtoolError
+from converter.sources.base import LoadedModel
+from converter.validation.engine import Loader, compare_sides, samples_for, side_of
+from converter.validation.report import ValidationReport
+from converter.validation.runners import Runner
+from converter.validation.tolerance import Tolerances
 
-__all__ = ["validate_endpoint", "client_for", "PROTOCOLS", "http"]
+__all__ = ["validate_endpoint", "endpoint_runner", "client_for", "Client", "PROTOCOLS", "http"]
 
 PROTOCOLS = ("auto", "tfserving", "v2", "torchserve")
 _TF_TO_NUMPY = {"DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_INT8": "int8",
@@ -131,21 +139,9 @@ def client_for(url: str, protocol: str, model: str) -> Client:
                          "--model and --protocol")
 
 
-def validate_endpoint(source: Any, url: str, *, protocol: str = "auto", model: str | None = None,
-                      options: Any = None, samples: int = 3, seed: int = 0, tolerances: Any = None):
-    """The source model (in its framework) against what the endpoint answers, with the same report as validate."""
-    from converter import api
-    from converter.deploy.package import _default_name
-    from converter.validation.engine import compare_sides, samples_for, side_of
-    from converter.validation.runners import Runner
-    from converter.validation.tolerance import Tolerances
-
-    client = client_for(url, protocol, model or _default_name(source))
-    loaded = api.load(source, options)
-    expected = side_of(loaded)
-    served = client.metadata()
-    problems = _metadata_problems(loaded.model, expected.input_names, served) if served is not None else []
-    names = list(expected.output_names)
+def endpoint_runner(client: Client, loaded: LoadedModel, served: Interface | None) -> Runner:
+    """The live endpoint as a Runner: the source's outputs, in its order, from what the server answers."""
+    names = [o.name for o in loaded.model.graph.output]
     # JSON carries no dtype: answers take the one the endpoint declares, else the source's
     declared = {o.name: onnx.helper.tensor_dtype_to_np_dtype(o.type.tensor_type.elem_type).name
                 for o in loaded.model.graph.output}
@@ -157,11 +153,25 @@ def validate_endpoint(source: Any, url: str, *, protocol: str = "auto", model: s
         found = [outputs[n] for n in names] if all(n in outputs for n in names) else list(outputs.values())
         return [np.asarray(a).astype(d, copy=False) for a, d in zip(found, dtypes, strict=False)]
 
-    runner = Runner(f"{client.protocol} endpoint {client.base} ({client.model})", "remote", run)
-    chosen = samples_for(loaded, samples, seed, getattr(options, "inputs_file", None) is not None)
-    report = compare_sides(expected, [side_of(loaded, runner)], chosen, tolerances or Tolerances(),
-                           notes=() if served is not None else ("TorchServe has no metadata API: names, dtypes and "
-                                                                 "shapes checked through the answers only",))
+    return Runner(f"{client.protocol} endpoint {client.base} ({client.model})", "remote", run)
+
+
+def validate_endpoint(load: Loader, url: str, name: str, *, protocol: str = "auto", samples: int = 3, seed: int = 0,
+                      tolerances: Tolerances | None = None, from_file: bool = False) -> ValidationReport:
+    """The source model (in its framework) against what the endpoint answers, with the same report as validate.
+
+    The endpoint is reached before `load` is called, so a wrong URL costs no load.
+    """
+    client = client_for(url, protocol, name)
+    loaded = load()
+    expected = side_of(loaded)
+    served = client.metadata()
+    problems = _metadata_problems(loaded.model, expected.input_names, served) if served is not None else []
+    chosen = samples_for(loaded, samples, seed, from_file)
+    note = () if served is not None else ("TorchServe has no metadata API: names, dtypes and shapes checked "
+                                          "through the answers only",)
+    report = compare_sides(expected, [side_of(loaded, endpoint_runner(client, loaded, served))], chosen,
+                           tolerances or Tolerances(), notes=note)
     refusals = _probe_refusals(client, chosen[0].feeds)
     return replace(report, signature_problems=report.signature_problems + tuple(problems) + tuple(refusals))
 

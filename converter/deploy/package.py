@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,7 +15,11 @@ from converter.deploy.interface import Interface, from_arrays
 from converter.deploy.served import INTERFACE_FILE, load_served
 from converter.errors import GraphtoolError
 
-__all__ = ["Layout", "layouts", "PackageContext", "PackageResult", "package", "layout_named"]
+if TYPE_CHECKING:
+    from converter.sources.base import LoadedModel
+    from converter.targets.convert import ConvertResult
+
+__all__ = ["Layout", "layouts", "PackageContext", "PackageResult", "package", "layout_named", "default_name"]
 
 SUFFIXES = {"onnx": ".onnx", "savedmodel": "", "pt2": ".pt2", "torchscript": ".ts"}
 
@@ -54,7 +58,7 @@ class PackageResult:
     name: str
     version: int | None
     format: str
-    convert: Any  # converter.api.ConvertResult
+    convert: ConvertResult
     details: dict = field(default_factory=dict)
 
     def __bool__(self) -> bool:
@@ -81,27 +85,29 @@ def layouts() -> dict[str, Layout]:  # a function, so a layout's module imports 
 
 
 def package(
-    source: Any,
+    load: Callable[[], LoadedModel],
     server: str,
-    output: str | Path,
+    output: Path,
     *,
-    name: str | None = None,
+    name: str,
     version: int | None = None,
     label: str | None = None,
     format: str | None = None,
     force: bool = False,
-    options: Any = None,
     samples: int = 3,
+    timeout: float | None = None,
+    from_file: bool = False,
 ) -> PackageResult:
-    """Convert and validate as `convert` does, lay the artifact out for `server`, and load it back as it would."""
-    from converter import api
+    """Convert and validate as `convert` does, lay the artifact out for `server`, and load it back as it would.
+
+    `load` is called only once the server, format, name and output are known to be fine.
+    """
+    from converter.targets.convert import convert
 
     layout = layout_named(server)
     fmt = format or layout.formats[0]
     if fmt not in layout.formats:
         raise GraphtoolError(f"--format {fmt}: {server} serves {', '.join(layout.formats)}; pick one of those")
-    output = Path(output)
-    name = name or _default_name(source)
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise GraphtoolError(f"--name {name}: use letters, digits, '-', '_' or '.', as servers put it in URLs")
     if not output.parent.is_dir():
@@ -112,7 +118,7 @@ def package(
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.package-", dir=output.parent))
     try:
         artifact = staging / ("model" + SUFFIXES[fmt])
-        converted = api.convert(source, fmt, artifact, options, force=True, samples=samples)
+        converted = convert(load, fmt, artifact, force=True, samples=samples, timeout=timeout, from_file=from_file)
         if not converted:  # nothing of it is kept: the staging folder goes
             return PackageResult(server, output, name, planned, fmt, converted, {"check": {"passed": False}})
         renames = converted.artifact.get("inputs") if isinstance(converted.artifact.get("inputs"), dict) else {}
@@ -127,7 +133,8 @@ def package(
     return PackageResult(server, output, name, planned, fmt, converted, {"interface": interface.to_dict(), **details})
 
 
-def _default_name(source: Any) -> str:
+def default_name(source: Any) -> str:
+    """The model name a server gets when none is given: the source's file name without suffixes."""
     text = str(source) if isinstance(source, (str, Path)) else "model"
     stem = Path(text.rpartition(":")[2] if ".py:" in text else text.rstrip("/")).name
     return stem.split(".")[0].removesuffix("_savedmodel") or "model"

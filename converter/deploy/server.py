@@ -9,6 +9,7 @@ import json
 import signal
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,20 @@ from converter.deploy import protocols
 from converter.deploy.errors import BadRequest, NotFound, RequestError, TooLarge
 from converter.deploy.repository import Repository, load_repository
 
-__all__ = ["create_app", "serve", "MAX_BODY"]
+__all__ = ["create_app", "serve", "ServeResult", "MAX_BODY"]
 
 MAX_BODY = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class ServeResult:
+    """What a finished `serve` served: where, and each model's versions, labels and replayed warmup requests."""
+
+    url: str
+    models: tuple[dict, ...]
+
+    def to_dict(self) -> dict:
+        return {"url": self.url, "models": [dict(m) for m in self.models]}
 
 
 def create_app(repository: Repository, max_body: int = MAX_BODY):
@@ -141,7 +153,7 @@ def _v1_model(repository: Repository, parts: list[str]):
 
 
 def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8501, name: str | None = None,
-          max_body: int = MAX_BODY, announce: Callable[[str], None] = print) -> None:
+          max_body: int = MAX_BODY, announce: Callable[[str], None] = print) -> ServeResult:
     """Load everything under `path`, bind, and serve until SIGTERM or SIGINT (in-flight requests finish)."""
     import os
 
@@ -163,11 +175,14 @@ def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8501, name: str | 
     bound = listener.getsockname()[1]
     config = uvicorn.Config(create_app(repository, max_body), log_level="warning", timeout_graceful_shutdown=30,
                             access_log=False)
-    for entry in repository.models.values():
-        labels = f", labels {entry.labels}" if entry.labels else ""
-        warmup = f", {entry.warmup} warmup requests replayed" if entry.warmup else ""
-        announce(f"model {entry.name}: versions {sorted(entry.versions)}{labels}{warmup}")
-    announce(f"serving on http://{host}:{bound} (TF Serving REST v1 and Open Inference Protocol v2)")
+    url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
+    result = ServeResult(url, tuple({"name": e.name, "versions": sorted(e.versions), "labels": dict(e.labels),
+                                     "warmup": e.warmup} for e in repository.models.values()))
+    for entry in result.models:
+        labels = f", labels {entry['labels']}" if entry["labels"] else ""
+        warmup = f", {entry['warmup']} warmup requests replayed" if entry["warmup"] else ""
+        announce(f"model {entry['name']}: versions {entry['versions']}{labels}{warmup}")
+    announce(f"serving on {url} (TF Serving REST v1 and Open Inference Protocol v2)")
     # uvicorn drains on SIGTERM, then re-raises it to the previous handler: make that a clean exit, not an interrupt
     previous = signal.signal(signal.SIGTERM, lambda *_: None)
     try:
@@ -175,3 +190,4 @@ def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8501, name: str | 
     finally:
         signal.signal(signal.SIGTERM, previous)
     announce("stopped")
+    return result
