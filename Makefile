@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := build/demo
 
-.PHONY: setup dot chromium demo test lint bench clean
+.PHONY: setup dot chromium java demo test lint bench clean
 
-setup: $(STAMP) dot chromium
+setup: $(STAMP) dot chromium java
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ chromium:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 		elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 		else echo "note: chromium is missing and cannot be installed without root; browser tests will skip"; fi; }
+
+# TorchServe's frontend runs on Java 17: install the headless JRE with apt-get when java is missing.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+		elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+		else echo "note: java is missing and cannot be installed without root; the TorchServe tests skip"; fi; }
 
 demo: setup
 	@mkdir -p $(DEMO)

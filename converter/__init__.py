@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["load", "inspect", "convert", "validate", "diff", "render", "view", "LoadOptions"]
+__all__ = ["load", "inspect", "convert", "validate", "validate_endpoint", "diff", "render", "view", "package",
+           "serve", "LoadOptions"]
 __version__ = "0.1.0"
 
 

@@ -1,4 +1,4 @@
-"""The Python API the CLI is a thin layer over: load, inspect, convert, validate, diff, render and view models."""
+"""The Python API the CLI is a thin layer over: load, inspect, convert, validate, diff, render, view, package, serve."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converter import sources
+from converter.errors import GraphtoolError
 from converter.graphs.summary import Summary, summarize
 from converter.sources.base import LoadedModel, LoadOptions
 from converter.targets.artifacts import TARGETS
@@ -16,13 +17,15 @@ from converter.validation.engine import validate as run_validation
 from converter.validation.report import ValidationReport
 from converter.validation.tolerance import Tolerances
 
-if TYPE_CHECKING:  # the graph modules load networkx and graphviz: only diff and render pay for them
+if TYPE_CHECKING:  # the graph modules load networkx and graphviz, the server fastapi: only their verbs pay for them
+    from converter.deploy.package import PackageResult
+    from converter.deploy.server import ServeResult
     from converter.graphs.verbs import DiffResult, RenderResult
     from converter.viewers.outputs import ViewOutput
 
 __all__ = [
-    "load", "inspect", "convert", "validate", "diff", "render", "view", "ConvertResult", "ValidationReport",
-    "DiffResult", "RenderResult", "LoadOptions", "LoadedModel", "TARGETS",
+    "load", "inspect", "convert", "validate", "validate_endpoint", "diff", "render", "view", "package", "serve",
+    "ConvertResult", "ValidationReport", "LoadOptions", "LoadedModel", "TARGETS",
 ]
 
 
@@ -67,11 +70,22 @@ def validate(
     locate: bool = False,
     html: str | Path | None = None,
     tensorboard: str | Path | None = None,
+    endpoint: str | None = None,
+    protocol: str = "auto",
+    endpoint_model: str | None = None,
 ) -> ValidationReport:
     """MODEL's ONNX under onnxruntime against MODEL's own framework, or MODEL against OTHER, each in its own.
 
     `html` / `tensorboard`: also write the per-node error as an HTML report / the error plots as a TensorBoard
-    run (listed in the report's `views`)."""
+    run (listed in the report's `views`). With `endpoint`, MODEL against a live server instead (see
+    validate_endpoint).
+    """
+    if endpoint is not None:
+        if against is not None or locate or device != "cpu" or html is not None or tensorboard is not None:
+            raise GraphtoolError("--endpoint checks a live server: it takes no --against, --locate, --device, "
+                                 "--html or --tensorboard")
+        return validate_endpoint(model, endpoint, protocol=protocol, endpoint_model=endpoint_model, options=options,
+                                 samples=samples, seed=seed, tolerances=tolerances)
     options = options or LoadOptions()
 
     def run(first: Callable[[], LoadedModel], other: Callable[[], LoadedModel] | None) -> ValidationReport:
@@ -128,3 +142,36 @@ def view(model: str | Path | Any, against: str | Path | Any | None = None, repor
 
 def _path(value: str | Path | None) -> Path | None:
     return Path(value) if value is not None else None
+
+
+def validate_endpoint(model: str | Path | Any, url: str, *, protocol: str = "auto", endpoint_model: str | None = None,
+                      options: LoadOptions | None = None, samples: int = 3, seed: int = 0,
+                      tolerances: Tolerances | None = None) -> ValidationReport:
+    """MODEL in its own framework against a live server at `url` (TF Serving v1, Open Inference v2, TorchServe)."""
+    from converter.deploy.endpoint import validate_endpoint as run_endpoint
+    from converter.deploy.package import default_name
+
+    options = options or LoadOptions()
+    return run_endpoint(lambda: load(model, options), url, endpoint_model or default_name(model), protocol=protocol,
+                        samples=samples, seed=seed, tolerances=tolerances, from_file=options.inputs_file is not None)
+
+
+def package(source: str | Path | Any, server: str, output: str | Path, options: LoadOptions | None = None, *,
+            name: str | None = None, version: int | None = None, label: str | None = None, format: str | None = None,
+            force: bool = False, samples: int = 3) -> PackageResult:
+    """Convert and validate as convert does, lay the artifact out the way `server` loads it, and load it back."""
+    from converter.deploy.package import default_name
+    from converter.deploy.package import package as run_package
+
+    options = options or LoadOptions()
+    return run_package(lambda: load(source, options), server, Path(output), name=name or default_name(source),
+                       version=version, label=label, format=format, force=force, samples=samples,
+                       timeout=options.timeout, from_file=options.inputs_file is not None)
+
+
+def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8501, name: str | None = None,
+          max_body: int = 64 * 2**20, announce: Callable[[str], None] = print) -> ServeResult:
+    """Serve an artifact or a packaged folder (TF Serving REST v1 and Open Inference v2) until SIGTERM or Ctrl-C."""
+    from converter.deploy.server import serve as run_server
+
+    return run_server(Path(model), host=host, port=port, name=name, max_body=max_body, announce=announce)

@@ -53,7 +53,21 @@ def test_import_converter_is_light():
 
 
 def test_validation_and_conversion_do_not_import_the_api():
-    probe = ("import sys, converter.validation, converter.targets.convert, converter.validation.runners; "
+    probe = ("import sys, converter.validation, converter.targets.convert, converter.validation.runners, "
+             "converter.deploy.package, converter.deploy.endpoint, converter.deploy.repository; "
              "print([m for m in ('converter.api', 'torch', 'tensorflow') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_endpoint_mode_refuses_what_only_a_local_model_has():
+    from converter import api
+    from converter.errors import GraphtoolError
+
+    with pytest.raises(GraphtoolError, match="--endpoint checks a live server"):
+        api.validate("a.onnx", "b.onnx", endpoint="http://127.0.0.1:1")
+
+
+def test_deploy_verbs_are_exported():
+    assert {"package", "serve", "validate_endpoint"} <= set(converter.__all__)
+    assert callable(converter.package) and callable(converter.serve)

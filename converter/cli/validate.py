@@ -39,6 +39,9 @@ def validate(
     plot: Annotated[Path | None, typer.Option("--plot", help="Write error histograms (SVG) here.")] = None,
     html: viewers.HtmlOpt = None,
     tensorboard: viewers.TensorBoardOpt = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Check a live server at this URL instead.")] = None,
+    protocol: Annotated[str, typer.Option("--protocol", help="auto, tfserving, v2 or torchserve.")] = "auto",
+    served_name: Annotated[str | None, typer.Option("--model", help="The endpoint's model name.")] = None,
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     json: JsonOpt = False,
 ) -> None:
@@ -47,7 +50,8 @@ def validate(
 
     result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
                           tolerances=tolerances_from(rtol, atol, tolerance), locate=locate, html=html,
-                          tensorboard=tensorboard)
+                          tensorboard=tensorboard, endpoint=endpoint, protocol=protocol,
+                          endpoint_model=served_name)
     if report is not None:
         from converter.validation.report import write_report
 

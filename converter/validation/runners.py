@@ -100,12 +100,17 @@ def reference_runner(model: onnx.ModelProto) -> Runner:
     return Runner("onnx ReferenceEvaluator", "cpu", run)
 
 
-def savedmodel_runner(path: str | Path, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> Runner:
-    """A SavedModel's serving_default signature; `inputs`/`outputs` map graph names to signature keys, in order."""
+def savedmodel_runner(
+    path: str | Path, inputs: Mapping[str, str], outputs: Mapping[str, str], loaded: Any = None
+) -> Runner:
+    """A SavedModel's serving_default signature; `inputs`/`outputs` map graph names to signature keys, in order.
+
+    `loaded`: the SavedModel already loaded from `path` (tf.saved_model.load), so it is not loaded twice.
+    """
     from converter.targets.savedmodel import SIGNATURE_KEY
 
     tf = _require("tensorflow", "tf")
-    saved = tf.saved_model.load(str(path))  # the closure holds it: its variables die with it
+    saved = loaded if loaded is not None else tf.saved_model.load(str(path))  # the closure holds it
     serving = saved.signatures[SIGNATURE_KEY]
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

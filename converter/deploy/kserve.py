@@ -1,0 +1,59 @@
+"""KServe's layout: a model folder its serving runtime reads, and an InferenceService YAML that points at it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from converter.atomic import atomic_path
+from converter.deploy import triton
+from converter.deploy.package import Layout, PackageContext
+
+__all__ = ["LAYOUT", "inference_service"]
+
+# format -> (KServe modelFormat, the runtime that serves it): Triton's layout serves ONNX and TorchScript
+RUNTIMES = {"onnx": ("onnx", "kserve-tritonserver"), "torchscript": ("pytorch", "kserve-tritonserver"),
+            "savedmodel": ("tensorflow", "kserve-tensorflow-serving")}
+
+
+def inference_service(name: str, fmt: str, storage_uri: str) -> str:
+    """The InferenceService manifest, v1beta1, with the matching runtime and the v2 protocol where it speaks it."""
+    model_format, runtime = RUNTIMES[fmt]
+    protocol = "v1" if fmt == "savedmodel" else "v2"
+    return (
+        "apiVersion: serving.kserve.io/v1beta1\n"
+        "kind: InferenceService\n"
+        f"metadata:\n  name: {name}\n"
+        "spec:\n  predictor:\n    model:\n"
+        f"      modelFormat:\n        name: {model_format}\n"
+        f"      runtime: {runtime}\n"
+        f"      protocolVersion: {protocol}\n"
+        f"      storageUri: {storage_uri}\n"
+    )
+
+
+def _plan(output: Path, name: str, version: int | None, force: bool) -> int:
+    # the manifest is regenerated for each new version; an existing version needs --force, as for Triton
+    return triton.LAYOUT.plan(output, name, version, force)
+
+
+def _write(context: PackageContext) -> dict:
+    if context.format == "savedmodel":  # TF Serving's layout, one version folder per model
+        from converter.deploy import tfserving
+
+        details = tfserving.LAYOUT.write(context)
+    else:
+        details = triton.LAYOUT.write(context)
+    path = context.output / f"{context.name}.yaml"
+    uri = f"pvc://models/{context.name}" if context.format == "savedmodel" else "pvc://models"
+    with atomic_path(path, force=True) as temporary:
+        temporary.write_text(inference_service(context.name, context.format, uri))
+    import yaml
+
+    manifest = yaml.safe_load(path.read_text())
+    fmt = manifest["spec"]["predictor"]["model"]["modelFormat"]["name"]
+    details["check"]["manifest"] = [] if fmt == RUNTIMES[context.format][0] else [f"modelFormat {fmt}"]
+    return {**details, "manifest": str(path),
+            "note": "copy the model folder to the storage the storageUri names (a PVC 'models' by default)"}
+
+
+LAYOUT = Layout("kserve", ("onnx", "torchscript", "savedmodel"), _plan, _write)

@@ -1,0 +1,108 @@
+"""Triton's model repository: NAME/config.pbtxt and NAME/N/model.*, read back with tritonclient's ModelConfig."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from converter.atomic import atomic_path
+from converter.deploy.interface import TRITON_DTYPES, Interface, TensorSpec
+from converter.deploy.package import Layout, PackageContext, check_outputs
+from converter.deploy.served import INTERFACE_FILE, load_served
+from converter.deploy.tfserving import plan_version, versions_in
+from converter.errors import GraphtoolError, first_line
+
+__all__ = ["LAYOUT", "config_text", "read_config", "PLATFORMS", "FILES"]
+
+PLATFORMS = {"onnx": "onnxruntime_onnx", "torchscript": "pytorch_libtorch", "savedmodel": "tensorflow_savedmodel"}
+FILES = {"onnx": "model.onnx", "torchscript": "model.pt", "savedmodel": "model.savedmodel"}
+MAX_BATCH = 8
+
+
+def config_text(name: str, fmt: str, interface: Interface, versions: list[int]) -> str:
+    """config.pbtxt: platform, batching, tensors (libtorch's INPUT__i names), every kept version, CPU instances."""
+    batch = MAX_BATCH if interface.batched() else 0
+
+    def tensors(kind: str, specs: tuple[TensorSpec, ...]) -> str:
+        blocks = []
+        for index, spec in enumerate(specs):
+            name_ = f"{kind.upper()}__{index}" if fmt == "torchscript" else spec.name
+            dims = spec.shape[1:] if batch else spec.shape
+            blocks.append(f'  {{\n    name: "{name_}"\n    data_type: {TRITON_DTYPES[spec.dtype]}\n'
+                          f"    dims: [ {', '.join(str(d) for d in dims)} ]\n  }}")
+        return f"{kind} [\n" + ",\n".join(blocks) + "\n]\n"
+
+    lines = [f'name: "{name}"', f'platform: "{PLATFORMS[fmt]}"', f"max_batch_size: {batch}"]
+    text = "\n".join(lines) + "\n" + tensors("input", interface.inputs) + tensors("output", interface.outputs)
+    text += "version_policy: { specific: { versions: [ " + ", ".join(map(str, versions)) + " ] } }\n"
+    text += "instance_group [ { kind: KIND_CPU, count: 1 } ]\n"
+    if batch:
+        text += "dynamic_batching { max_queue_delay_microseconds: 100 }\n"
+    return text
+
+
+def read_config(path: Path):
+    """config.pbtxt parsed with tritonclient's ModelConfig proto; a one-line error when it does not parse."""
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2
+
+    config = model_config_pb2.ModelConfig()
+    try:
+        text_format.Parse(path.read_text(), config)
+    except text_format.ParseError as error:
+        raise GraphtoolError(f"{path}: not a Triton model config ({first_line(error)})") from None
+    return config
+
+
+def _plan(output: Path, name: str, version: int | None, force: bool) -> int:
+    return plan_version(output, name, version, force)
+
+
+def _write(context: PackageContext) -> dict:
+    if context.format not in PLATFORMS:
+        raise GraphtoolError(f"--format {context.format}: Triton serves {', '.join(PLATFORMS)}")
+    base = context.output / context.name
+    base.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{context.version}.", dir=base))
+    try:
+        file = staged / FILES[context.format]
+        copy = shutil.copytree if context.artifact.is_dir() else shutil.copy2
+        copy(context.artifact, file)
+        if context.format == "torchscript":  # graphtool serve needs the names; Triton ignores extra files
+            context.interface.write(staged / INTERFACE_FILE)
+        served = load_served(file, context.name, context.version, context.interface)
+        check = check_outputs(served, context)
+        final = base / str(context.version)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staged, final)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    versions = versions_in(base)
+    path = base / "config.pbtxt"
+    with atomic_path(path, force=True) as temporary:
+        temporary.write_text(config_text(context.name, context.format, context.interface, versions))
+    check["config"] = _check_config(read_config(path), context, versions)
+    check["passed"] = check["passed"] and not check["config"]
+    return {"path": str(final), "config": str(path), "versions": versions, "check": check}
+
+
+def _check_config(config, context: PackageContext, versions: list[int]) -> list[str]:
+    """What Triton would refuse that the proto parser lets through: name, dims, files of every version."""
+    problems = []
+    if config.name != context.name:
+        problems.append(f"name '{config.name}' differs from the folder '{context.name}'")
+    for spec, tensor in zip(context.interface.inputs + context.interface.outputs,
+                            list(config.input) + list(config.output), strict=True):
+        expected = list(spec.shape[1:] if config.max_batch_size else spec.shape)
+        if list(tensor.dims) != expected:
+            problems.append(f"{tensor.name}: dims {list(tensor.dims)}, expected {expected}")
+    for version in versions:
+        if not (context.output / context.name / str(version) / FILES[context.format]).exists():
+            problems.append(f"version {version} has no {FILES[context.format]}")
+    return problems
+
+
+LAYOUT = Layout("triton", ("onnx", "torchscript", "savedmodel"), _plan, _write)
