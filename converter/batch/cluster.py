@@ -1,0 +1,107 @@
+"""Ray for a batch: a private local cluster on 127.0.0.1 by default, or an existing one joined by address."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+
+from converter.errors import GraphtoolError, MissingExtraError
+
+__all__ = ["ray_cluster", "import_ray", "check_reachable"]
+
+CONNECT_SECONDS = 3.0
+
+
+def import_ray():
+    """Ray, or a one-line 'install graphtool[batch]'."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports sent from a CI machine
+    try:
+        import ray
+    except ImportError:
+        raise MissingExtraError("ray", "batch") from None
+    return ray
+
+
+@contextlib.contextmanager
+def ray_cluster(address: str | None, workers: int | None) -> Iterator[dict]:
+    """Yield a description of the cluster Ray is connected to; a local one is stopped and removed on exit."""
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    ray = import_ray()
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # the C++ core's warnings would flood the terminal
+    if address and address != "auto":
+        check_reachable(address)
+    temporary = None if address else tempfile.mkdtemp(prefix="graphtool-ray-")  # private: no `auto` finds it
+    try:
+        yield _join(ray, address) if address else _start_local(ray, workers, temporary)
+    finally:
+        ray.shutdown()
+        if temporary:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _start_local(ray, workers: int | None, temporary: str) -> dict:
+    saved = os.environ.pop("RAY_ADDRESS", None)  # an empty or stale value would make init join instead
+    try:
+        ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, _node_ip_address="127.0.0.1",
+                 _temp_dir=temporary, log_to_driver=False, logging_level=logging.WARNING)
+    finally:
+        if saved is not None:
+            os.environ["RAY_ADDRESS"] = saved
+    return _describe(ray, "local (127.0.0.1)")
+
+
+def _join(ray, address: str) -> dict:
+    if "RAY_AUTH_MODE" not in os.environ and _token_available():
+        # a driver joining by address does not turn token auth on by itself, and the head refuses it
+        os.environ["RAY_AUTH_MODE"] = "token"
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    except ConnectionError as error:
+        raise GraphtoolError(f"--address {address}: no Ray cluster to join ({_short(error)}); start one with "
+                             "`ray start --head`, or leave out --address to run locally") from None
+    except Exception as error:  # Ray raises plain RuntimeErrors for auth and version mismatches
+        hint = ("; a head started with token auth needs the same RAY_AUTH_MODE (and token) on this side"
+                if "auth" in str(error).lower() else "")
+        raise GraphtoolError(f"--address {address}: joining the Ray cluster failed: {_short(error)}{hint}") from None
+    return _describe(ray, address)
+
+
+def _token_available() -> bool:
+    from pathlib import Path
+
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
+    return bool(os.environ.get("RAY_AUTH_TOKEN")) or Path(path).is_file()
+
+
+def _describe(ray, address: str) -> dict:
+    resources = ray.cluster_resources()
+    return {"address": address, "nodes": len([n for n in ray.nodes() if n.get("Alive")]),
+            "cpus": int(resources.get("CPU", 0)), "ray": ray.__version__}
+
+
+def check_reachable(address: str) -> None:
+    """Fail within seconds, with one line, when nothing listens at HOST:PORT (Ray itself retries for minutes)."""
+    if address.startswith("ray://"):
+        raise GraphtoolError(f"--address {address}: Ray Client addresses are not supported; give the head's "
+                             "GCS address HOST:PORT (6379 by default) and run graphtool on a node of the cluster")
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise GraphtoolError(f"--address {address}: expected HOST:PORT of a Ray head (e.g. 127.0.0.1:6379) or auto")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise GraphtoolError(f"--address {address}: nothing answers there ({reason}); start the head with "
+                             f"`ray start --head --port {port}` or fix the address") from None
+
+
+def _short(error: BaseException) -> str:
+    from converter.errors import first_line
+
+    return first_line(error, 200)

@@ -1,0 +1,96 @@
+"""One (model, target) in a worker process: convert and validate through converter.api; every error becomes a row."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from converter.batch.summary import Row
+
+__all__ = ["run_task", "failed_reason", "max_abs_error", "SCHEMA"]
+
+SCHEMA = "graphtool.batch.result/1"
+
+
+def run_task(task: dict, artifacts: str) -> dict:
+    """Convert task['source'] to task['target'] under `artifacts`; the result document, never an exception."""
+    from converter import api
+    from converter.errors import GraphtoolError, first_line
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    started = time.perf_counter()
+    document: dict[str, Any] = {"schema": SCHEMA, "task": task, "convert": None, "pid": os.getpid()}
+    try:
+        folder = Path(artifacts)
+        folder.mkdir(parents=True, exist_ok=True)
+        output = folder / (task["slug"] + (api.TARGETS[task["target"]].suffix or "_savedmodel"))
+        result = api.convert(task["source"], task["target"], output, _load_options(task["options"]), force=True,
+                             **_convert_options(task["options"]))
+        document["convert"] = result.to_dict()
+        report = result.report
+        status, reason = ("pass", None) if result else ("fail", failed_reason(report))
+        error = max_abs_error(report)
+    except GraphtoolError as problem:
+        status, reason, error = "error", first_line(problem), None
+    except Exception as problem:  # a bug or a framework's own failure: this row says so, the batch goes on
+        status, reason, error = "error", f"unexpected {type(problem).__name__}: {first_line(problem)}", None
+    seconds = time.perf_counter() - started
+    document["row"] = Row(task["model"], task["target"], status, reason, error, seconds, task["key"]).to_dict()
+    return document
+
+
+def _load_options(options: dict):
+    from converter.options import LoadOptions
+
+    return LoadOptions(
+        input_specs=tuple(options.get("input", ())),
+        inputs_file=Path(options["inputs"]) if "inputs" in options else None,
+        source_format=options.get("from"),
+        trace=options.get("trace", "export"),
+        opset=options.get("opset"),
+        signature=options.get("signature", "serving_default"),
+        model_class=options.get("model_class"),
+        trust_pickle=options.get("trust_pickle", False),
+        trust_code=options.get("trust_code", False),
+        timeout=options.get("timeout"),
+    )
+
+
+def _convert_options(options: dict) -> dict:
+    from converter.validation.tolerance import Tolerances, load_tolerance_file
+
+    per_output = load_tolerance_file(Path(options["tolerance"])) if "tolerance" in options else {}
+    return {
+        "validate": options.get("validate", True),
+        "keep_failed": options.get("keep_failed", False),
+        "samples": options.get("samples", 3),
+        "tolerances": Tolerances(options.get("rtol"), options.get("atol"), per_output),
+    }
+
+
+def max_abs_error(report) -> float | None:
+    """The largest |actual - expected| over every device and output of a validation report."""
+    if report is None:
+        return None
+    figures = [o.max_abs for d in report.devices for o in d.outputs]
+    return max(figures) if figures else None
+
+
+def failed_reason(report) -> str:
+    """Why a validation failed, in one line: the first failing output and its figures."""
+    if report.signature_problems:
+        return f"signature: {report.signature_problems[0]}"
+    for device in report.devices:
+        if device.status != "failed":
+            continue
+        for output in device.outputs:
+            if not output.passed:
+                if output.problems:
+                    return f"{device.device}: output '{output.name}': {output.problems[0]}"
+                return (f"{device.device}: output '{output.name}' differs: max abs error {output.max_abs:.3g}, "
+                        f"{output.outside_fraction:.1%} of elements outside rtol {output.tolerance.rtol:g} "
+                        f"atol {output.tolerance.atol:g}")
+        return f"{device.device}: {device.reason or 'failed'}"
+    return "validation failed"

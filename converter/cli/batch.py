@@ -1,0 +1,104 @@
+"""The batch command: a manifest's models converted and validated on Ray, with a live tally and a summary."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from converter.cli import common
+from converter.cli.common import JsonOpt
+
+__all__ = ["register"]
+
+_STYLE = {"pass": "green", "fail": "red", "error": "yellow"}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the batch command to the app."""
+    app.command()(batch)
+
+
+@common.handle_errors
+def batch(
+    manifest: Annotated[Path, typer.Argument(help="A YAML or JSON manifest of models, targets and options.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="RESULTS_DIR: one JSON per row, summary.md/json.")],
+    address: Annotated[str | None, typer.Option(
+        "--address", help="Join a Ray cluster: auto or HOST:PORT (default: RAY_ADDRESS, else a private local one)."
+    )] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Tasks at once (default: the cluster's CPUs).")] = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1, help="Seconds one (model, target) may run before its worker is killed.")] = 1800.0,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Skip tasks whose result exists for the same model content and options.")] = False,
+    retries: Annotated[int, typer.Option(
+        "--retries", min=0, help="Attempts more for a task whose worker or node was lost.")] = 1,
+    json: JsonOpt = False,
+) -> None:
+    """Convert and validate every (model, target) of MANIFEST as Ray tasks; exit 0 if all pass, 1 if any do not."""
+    from converter.batch import BatchOptions, read_manifest, run_batch
+
+    plan = read_manifest(manifest)
+    options = BatchOptions(output, address, workers, timeout, resume, retries)
+    with _tally(len(plan.tasks), json) as on_row:
+        summary = run_batch(plan, options, on_row)
+    if json:
+        common.print_json(summary.to_dict())
+    elif not common.settings.quiet:
+        _print_summary(summary, output)
+    if summary.interrupted:
+        common.err.print("graphtool: interrupted; finished results are kept (rerun with --resume)", markup=False)
+        raise typer.Exit(130)
+    raise typer.Exit(0 if summary else 1)
+
+
+@contextlib.contextmanager
+def _tally(total: int, json: bool):
+    """A progress bar with pass / fail / error counts on a terminal; plain lines otherwise (not with --json)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    counts = {"pass": 0, "fail": 0, "error": 0}
+    if json or common.settings.quiet:
+        yield lambda row: None
+        return
+
+    def label() -> str:
+        return " ".join(f"[{_STYLE[k]}]{k} {n}[/{_STYLE[k]}]" for k, n in counts.items())
+
+    progress = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                        TimeElapsedColumn(), console=common.err, disable=not common.err.is_terminal)
+    bar = progress.add_task(label(), total=total)
+
+    def on_row(row) -> None:
+        counts[row.status] += 1
+        progress.update(bar, advance=1, description=label())
+        if not common.err.is_terminal:
+            common.err.print(f"{row.status}: {row.model} -> {row.target} ({counts_line()})", markup=False)
+
+    def counts_line() -> str:
+        return ", ".join(f"{k} {n}" for k, n in counts.items())
+
+    with progress:
+        yield on_row
+
+
+def _print_summary(summary, output: Path) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, title_justify="left", title="batch summary")
+    for column in ("model", "target", "status", "max abs error", "seconds", "reason"):
+        table.add_column(column, justify="right" if column in ("max abs error", "seconds") else "left")
+    for row in summary.rows:
+        error = "" if row.max_abs_error is None else f"{row.max_abs_error:.3g}"
+        seconds = f"{row.seconds:.1f}" + (" (resumed)" if row.resumed else "")
+        style = _STYLE[row.status]
+        table.add_row(escape(row.model), row.target, f"[{style}]{row.status}[/{style}]", error, seconds,
+                      escape(row.reason or ""))
+    common.out.print(table)
+    counts = ", ".join(f"{n} {status}" for status, n in summary.counts.items())
+    common.out.print(escape(f"{len(summary.rows)} rows: {counts} in {summary.seconds:.1f} s; "
+                            f"{output / 'summary.md'}, {output / 'summary.json'}"))
