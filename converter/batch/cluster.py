@@ -31,10 +31,13 @@ def import_ray():
 def ray_cluster(address: str | None, workers: int | None) -> Iterator[dict]:
     """Yield a description of the cluster Ray is connected to; a local one is stopped and removed on exit."""
     address = address or os.environ.get("RAY_ADDRESS") or None
-    ray = import_ray()
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # the C++ core's warnings would flood the terminal
     if address and address != "auto":
         check_reachable(address)
+    # Ray reads these once, when it is imported
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # the C++ core's warnings would flood the terminal
+    if address and "RAY_AUTH_MODE" not in os.environ and _token_available():
+        os.environ["RAY_AUTH_MODE"] = "token"  # a driver joining by address does not turn it on by itself
+    ray = import_ray()
     temporary = None if address else tempfile.mkdtemp(prefix="graphtool-ray-")  # private: no `auto` finds it
     try:
         yield _join(ray, address) if address else _start_local(ray, workers, temporary)
@@ -56,14 +59,12 @@ def _start_local(ray, workers: int | None, temporary: str) -> dict:
 
 
 def _join(ray, address: str) -> dict:
-    if "RAY_AUTH_MODE" not in os.environ and _token_available():
-        # a driver joining by address does not turn token auth on by itself, and the head refuses it
-        os.environ["RAY_AUTH_MODE"] = "token"
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except ConnectionError as error:
-        raise GraphtoolError(f"--address {address}: no Ray cluster to join ({_short(error)}); start one with "
-                             "`ray start --head`, or leave out --address to run locally") from None
+        raise GraphtoolError(f"--address {address}: could not join a Ray cluster there ({_short(error)}); check it "
+                             "is a head's GCS port, of the same Ray version, with the same token auth (RAY_AUTH_MODE, "
+                             "~/.ray/auth_token), or leave out --address to run locally") from None
     except Exception as error:  # Ray raises plain RuntimeErrors for auth and version mismatches
         hint = ("; a head started with token auth needs the same RAY_AUTH_MODE (and token) on this side"
                 if "auth" in str(error).lower() else "")

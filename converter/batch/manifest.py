@@ -166,6 +166,8 @@ def _checked_options(options: dict, folder: Path, where: str) -> dict:
         if name not in OPTION_TYPES:
             raise GraphtoolError(f"{where}: options: unknown option '{name}'; expected {', '.join(OPTION_TYPES)}")
         types, expected = OPTION_TYPES[name]
+        if float in types and isinstance(value, str):
+            value = _number(value)  # PyYAML reads 1e-4 (no dot) as a string
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
             raise GraphtoolError(f"{where}: options.{name}: expected {expected}, got {value!r}")
         if name == "trace" and value not in TRACES or name in ("timeout", "samples") and value <= 0 or (
@@ -179,6 +181,13 @@ def _checked_options(options: dict, folder: Path, where: str) -> dict:
                 value = f"{_existing(folder / file, f'{where}: options.model_class')}:{attr}"
         checked[name] = value
     return checked
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _inputs(merged: dict, folder: Path, where: str) -> dict:

@@ -132,12 +132,11 @@ def _collect(ray, ref, entry: _Running, retries: int) -> tuple[dict | None, str 
         return _failure(entry, f"out of memory: Ray's memory monitor killed its worker ({_line(error)})"), None
     except (rex.WorkerCrashedError, rex.NodeDiedError, rex.ObjectLostError, rex.OwnerDiedError,
             rex.RaySystemError) as error:
-        lost = f"attempt {entry.attempt}: its worker process died ({_line(error)})"
+        lost = f"attempt {entry.attempt}: {type(error).__name__}"
         if entry.attempt <= retries:
             return None, lost
-        crashed = "; ".join((*entry.notes, lost))
-        return _failure(entry, f"crashed: the worker died on every attempt (segfault, os._exit, killed or "
-                               f"its node lost): {crashed}"), None
+        return _failure(entry, f"crashed: its worker process died on every attempt ({'; '.join((*entry.notes, lost))})"
+                               ": a segfault, os._exit, the OS's OOM killer, or its node was lost"), None
     except rex.RayError as error:
         return _failure(entry, f"Ray failed to run it: {_line(error)}"), None
     if entry.notes and document["row"]["status"] == "pass":  # say so: a pass after a lost worker is not hidden

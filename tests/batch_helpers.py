@@ -1,0 +1,129 @@
+"""Helpers for the batch tests: a small model zoo, a private network namespace, and finding our Ray processes."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import onnx
+from conftest import ROOT, TF_DIR, TORCH_DIR
+from onnx import TensorProto, helper
+
+# A Python file of models that misbehave in their worker: one segfaults, one hangs deaf to SIGALRM.
+ZOO_PY = '''
+import ctypes, signal, time
+
+def crash():
+    ctypes.string_at(0)  # a real segfault, not an exception
+
+def hang():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})  # deaf to graphtool's own loading deadline
+    time.sleep(3600)
+
+def noisy():
+    import torch
+
+    class Noisy(torch.nn.Module):  # exported as RandomUniformLike: the source and its ONNX never agree
+        def forward(self, x):
+            return x + torch.rand_like(x)
+
+    return Noisy()
+'''
+
+
+def onnx_model(path: Path, op: str = "Relu") -> Path:
+    """x -> op(x) with a dynamic batch dim."""
+    nodes = [helper.make_node(op, ["x"], ["y"])]
+    graph = helper.make_graph(nodes, path.stem, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10), path)
+    return path
+
+
+def make_zoo(folder: Path) -> Path:
+    """ONNX, PyTorch and Keras models plus a segfaulting, a hanging and a disagreeing one; returns the manifest."""
+    (folder / "models").mkdir(parents=True)
+    onnx_model(folder / "models" / "relu.onnx")
+    onnx_model(folder / "models" / "tiny.onnx", op="Neg")
+    shutil.copy(TORCH_DIR / "mlp.pt2", folder / "models" / "mlp.pt2")
+    shutil.copy(TF_DIR / "keras_cnn.keras", folder / "models" / "keras_cnn.keras")
+    (folder / "zoo.py").write_text(ZOO_PY)
+    manifest = folder / "manifest.yaml"
+    manifest.write_text("""\
+defaults: {targets: [onnx], samples: 1}
+models:
+  - model: models/tiny.onnx
+  - model: models/relu.onnx
+    targets: [onnx, pt2]
+  - model: models/mlp.pt2
+  - model: models/keras_cnn.keras
+  - model: zoo.py:crash
+  - model: zoo.py:hang
+    options: {timeout: 4}
+  - model: zoo.py:noisy
+    input: ["x:2,4"]
+    options: {rtol: 1e-4}
+""")
+    return manifest
+
+
+@functools.cache
+def can_unshare() -> bool:
+    """Whether this user can make a private network namespace (root, or unprivileged user namespaces)."""
+    if not shutil.which("unshare") or not shutil.which("ip"):
+        return False
+    probe = subprocess.run(["unshare", "-n", "ip", "link", "set", "lo", "up"], capture_output=True)
+    return probe.returncode == 0
+
+
+def isolated(command: list[str]) -> list[str]:
+    """`command` inside a new network namespace with only loopback, when possible: Ray's gcs_server, raylet
+    and workers listen on every interface even with _node_ip_address=127.0.0.1."""
+    if not can_unshare():
+        return command
+    return ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *command]
+
+
+def graphtool(*args: str) -> list[str]:
+    return [sys.executable, "-m", "converter", *args]
+
+
+def environment(marker: str) -> dict:
+    """The subprocess environment: this checkout importable, and a marker to find every process it starts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(PYTHONPATH=str(ROOT), GRAPHTOOL_TEST_MARK=marker, TF_CPP_MIN_LOG_LEVEL="3",
+               PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    return env
+
+
+def marked_processes(marker: str) -> list[int]:
+    """PIDs of live processes carrying GRAPHTOOL_TEST_MARK=marker (Ray passes the environment down)."""
+    needle = f"GRAPHTOOL_TEST_MARK={marker}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def reap(marker: str, grace: float = 20.0) -> list[int]:
+    """Wait for the marked processes to exit; kill any left after `grace` by PID and return their PIDs."""
+    deadline = time.monotonic() + grace
+    while (left := marked_processes(marker)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+    return left

@@ -1,0 +1,158 @@
+"""graphtool batch on a real local Ray cluster: isolation of crashes and hangs, failing rows, resume, --address."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from batch_helpers import environment, graphtool, isolated, make_zoo, onnx_model, reap
+from conftest import ROOT
+
+pytestmark = pytest.mark.external
+pytest.importorskip("ray", reason="the batch extra (pip install 'graphtool[batch]') is not installed")
+
+
+def _run(args: list[str], marker: str, timeout: float = 240) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.perf_counter()
+    done = subprocess.run(isolated(graphtool(*args)), cwd=ROOT, env=environment(marker), capture_output=True,
+                          text=True, timeout=timeout)
+    return done, time.perf_counter() - started
+
+
+def _rows(results: Path) -> dict[tuple[str, str], dict]:
+    summary = json.loads((results / "summary.json").read_text())
+    return {(row["model"], row["target"]): row for row in summary["rows"]}
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    """One batch over the zoo on a private local cluster, shared by the tests of this module."""
+    folder = tmp_path_factory.mktemp("zoo")
+    manifest = make_zoo(folder)
+    marker = uuid.uuid4().hex
+    done, seconds = _run(["batch", str(manifest), "-o", str(folder / "out"), "--workers", "2", "--timeout", "200"],
+                         marker)
+    left = reap(marker)
+    yield {"folder": folder, "manifest": manifest, "out": folder / "out", "done": done, "seconds": seconds,
+           "left": left, "marker": marker}
+    reap(marker, grace=0)
+
+
+def test_every_row_says_what_happened(zoo):
+    done = zoo["done"]
+    assert done.returncode == 1, done.stderr[-3000:]  # a failed and two errored rows
+    rows = _rows(zoo["out"])
+    passing = {("models/tiny.onnx", "onnx"), ("models/relu.onnx", "onnx"), ("models/relu.onnx", "pt2"),
+               ("models/mlp.pt2", "onnx"), ("models/keras_cnn.keras", "onnx")}
+    assert set(rows) == passing | {("zoo.py:crash", "onnx"), ("zoo.py:hang", "onnx"), ("zoo.py:noisy", "onnx")}
+    for key in passing:
+        assert rows[key]["status"] == "pass", rows[key]
+        assert rows[key]["max_abs_error"] is not None and rows[key]["max_abs_error"] < 1e-4
+    crash = rows[("zoo.py:crash", "onnx")]
+    assert crash["status"] == "error" and crash["reason"].startswith("crashed: its worker process died")
+    assert "attempt 2" in crash["reason"]  # a lost worker is retried once, then the row says so
+    hang = rows[("zoo.py:hang", "onnx")]
+    assert hang["status"] == "error" and hang["reason"].startswith("timed out: still running after 4 s")
+    assert 4 <= hang["seconds"] < 30
+    noisy = rows[("zoo.py:noisy", "onnx")]
+    assert noisy["status"] == "fail" and "differs" in noisy["reason"] and noisy["max_abs_error"] > 1e-3
+
+
+def test_each_task_ran_in_its_own_worker_process(zoo):
+    documents = [json.loads(p.read_text()) for p in (zoo["out"] / "results").glob("*.json")]
+    assert len(documents) == 8
+    pids = [d["pid"] for d in documents if "pid" in d]
+    assert len(pids) == 6 and len(set(pids)) == 6 and os.getpid() not in pids
+    passed = [d for d in documents if d["row"]["status"] == "pass"]
+    for document in passed:  # the same report as `convert --json`, validation schema included
+        assert document["convert"]["passed"] is True
+        assert document["convert"]["validation"]["schema"] == "graphtool.validate/1"
+        assert Path(document["convert"]["output"]).exists()
+
+
+def test_summary_files_and_terminal_table(zoo):
+    markdown = (zoo["out"] / "summary.md").read_text()
+    assert "8 rows: 5 pass, 1 fail, 2 error" in markdown
+    assert "| zoo.py:hang | onnx | error |" in markdown
+    assert "batch summary" in zoo["done"].stdout and "5 pass, 1 fail, 2 error" in zoo["done"].stdout
+    assert "Traceback" not in zoo["done"].stderr
+
+
+def test_no_ray_process_outlives_the_batch(zoo):
+    assert zoo["left"] == [], f"Ray processes still running after the batch: {zoo['left']}"
+
+
+def test_resume_reruns_only_what_changed(zoo):
+    results = zoo["out"] / "results"
+    before = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    marker = uuid.uuid4().hex
+    done, _ = _run(["batch", str(zoo["manifest"]), "-o", str(zoo["out"]), "--resume", "--json"], marker)
+    assert reap(marker) == []
+    assert done.returncode == 1, done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    assert all(row["resumed"] for row in summary["rows"]) and len(summary["rows"]) == 8
+    assert summary["cluster"] == {}  # nothing to run: no cluster was even started
+    assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")} == before
+
+    onnx_model(zoo["folder"] / "models" / "tiny.onnx", op="Sigmoid")  # new content: its row runs again
+    done, _ = _run(["batch", str(zoo["manifest"]), "-o", str(zoo["out"]), "--resume", "--json"], marker)
+    assert reap(marker) == []
+    rows = {(r["model"], r["target"]): r for r in json.loads(done.stdout)["rows"]}
+    rerun = {key for key, row in rows.items() if not row["resumed"]}
+    assert rerun == {("models/tiny.onnx", "onnx")}
+    assert rows[("models/tiny.onnx", "onnx")]["status"] == "pass"
+
+
+def _free_port() -> int:
+    # outside Ray's worker port range (10002-19999), which a head refuses
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if not 10002 <= port <= 19999:
+            return port
+
+
+HEAD_SCRIPT = """
+set -u
+ray start --head --block --port "$PORT" --node-ip-address 127.0.0.1 --include-dashboard=false --num-cpus 1 \
+    --disable-usage-stats --temp-dir "$RAY_TMP" >"$RAY_TMP/head.log" 2>&1 &
+HEAD=$!
+for i in $(seq 1 120); do
+    (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
+    kill -0 "$HEAD" 2>/dev/null || { cat "$RAY_TMP/head.log" >&2; exit 3; }
+    sleep 0.5
+done
+"$@"
+STATUS=$?
+kill -TERM "$HEAD"; wait "$HEAD"
+exit $STATUS
+"""
+
+
+def test_joins_a_ray_start_head_cluster_with_address(tmp_path):
+    onnx_model(tmp_path / "relu.onnx")
+    (tmp_path / "m.json").write_text(json.dumps({"models": [{"model": "relu.onnx", "targets": ["onnx"]}]}))
+    port, marker = _free_port(), uuid.uuid4().hex
+    ray_tmp = Path(tempfile.mkdtemp(prefix="gt-ray-", dir="/tmp"))  # Ray's socket paths must stay < 108 bytes
+    env = environment(marker) | {"PORT": str(port), "RAY_TMP": str(ray_tmp)}
+    command = ["bash", "-c", HEAD_SCRIPT, "head", *graphtool("batch", str(tmp_path / "m.json"), "-o",
+                                                             str(tmp_path / "out"), "--address", f"127.0.0.1:{port}",
+                                                             "--json")]
+    done = subprocess.run(isolated(command), cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    left = reap(marker)
+    head_log = (ray_tmp / "head.log").read_text()[-2000:]
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-3000:] + head_log
+    summary = json.loads(done.stdout)
+    assert summary["cluster"]["address"] == f"127.0.0.1:{port}" and summary["cluster"]["cpus"] == 1
+    assert [row["status"] for row in summary["rows"]] == ["pass"]
+    assert left == [], f"Ray processes still running after the head was stopped: {left}"
