@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := build/demo
 
-.PHONY: setup dot chromium java demo test lint bench clean
+.PHONY: setup dot chromium java netns demo test lint bench clean
 
-setup: $(STAMP) dot chromium java
+setup: $(STAMP) dot chromium java netns
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ java:
 		elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
 		else echo "note: java is missing and cannot be installed without root; the TorchServe tests skip"; fi; }
 
+# The batch tests run Ray inside `unshare -n` with only loopback (Ray listens on every interface otherwise):
+# util-linux's unshare and iproute2's ip. Without root they run on the host's network and say nothing.
+netns:
+	@command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq util-linux iproute2 >/dev/null; \
+		elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo apt-get install -y -qq util-linux iproute2 >/dev/null; \
+		else echo "note: unshare or ip is missing; the batch tests' Ray clusters use the host network"; fi; }
+
 demo: setup
 	@mkdir -p $(DEMO)
 	$(BIN)/graphtool convert fixtures/torch/cnn.pt2 --to onnx -o $(DEMO)/cnn.onnx --force
@@ -55,6 +63,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_startup.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 clean:
 	rm -rf build graphviz_out/*.svg graphviz_out/*.dot graphviz_out/*.png

@@ -1,0 +1,130 @@
+"""The batch manifest: expansion, resolved paths, content keys, and one clear line for each mistake."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from batch_helpers import onnx_model
+from conftest import ROOT
+
+from converter.batch import read_manifest
+from converter.errors import GraphtoolError
+
+
+def _zoo(folder):
+    (folder / "models").mkdir()
+    for name in ("a", "b"):
+        onnx_model(folder / "models" / f"{name}.onnx")
+    (folder / "zoo.py").write_text("def build():\n    return None\n")
+    return folder
+
+
+def _manifest(folder, text: str, name: str = "m.yaml"):
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_globs_references_defaults_and_relative_paths(tmp_path):
+    _zoo(tmp_path)
+    (tmp_path / "data.npz").write_bytes(b"")
+    path = _manifest(tmp_path, """\
+defaults: {targets: [onnx, pt2], samples: 2, options: {rtol: 1e-3}}
+models:
+  - model: models/*.onnx
+  - model: zoo.py:build
+    targets: onnx
+    inputs: data.npz
+    input: ["x:batch,4"]
+    options: {trace: auto, rtol: 1e-4, trust_pickle: false}
+""")
+    tasks = read_manifest(path).tasks
+    assert [(t.model, t.target) for t in tasks] == [
+        ("models/a.onnx", "onnx"), ("models/a.onnx", "pt2"), ("models/b.onnx", "onnx"), ("models/b.onnx", "pt2"),
+        ("zoo.py:build", "onnx")]
+    assert tasks[0].source == str(tmp_path / "models" / "a.onnx")
+    assert tasks[0].options == {"rtol": 1e-3, "samples": 2}
+    reference = tasks[-1]
+    assert reference.source == f"{tmp_path / 'zoo.py'}:build"
+    assert reference.options == {"rtol": 1e-4, "samples": 2, "trace": "auto", "trust_pickle": False,
+                                 "inputs": str(tmp_path / "data.npz"), "input": ["x:batch,4"]}
+    assert len({t.key for t in tasks}) == 5
+
+
+def test_the_key_follows_the_model_content_and_the_options(tmp_path):
+    _zoo(tmp_path)
+    path = _manifest(tmp_path, "models: [{model: models/a.onnx}]\n")
+    first = read_manifest(path).tasks[0].key
+    assert read_manifest(path).tasks[0].key == first
+    onnx_model(tmp_path / "models" / "a.onnx", op="Sigmoid")
+    changed = read_manifest(path).tasks[0].key
+    assert changed != first
+    path.write_text("models: [{model: models/a.onnx, options: {atol: 0.1}}]\n")
+    assert read_manifest(path).tasks[0].key not in (first, changed)
+
+
+def test_json_manifests_read_the_same(tmp_path):
+    _zoo(tmp_path)
+    path = _manifest(tmp_path, json.dumps({"models": [{"model": "models/a.onnx", "targets": ["tflite"]}]}), "m.json")
+    assert [(t.model, t.target) for t in read_manifest(path).tasks] == [("models/a.onnx", "tflite")]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("models: []\n", "expected a mapping with a non-empty 'models' list"),
+    ("models: [{model: models/a.onnx, target: [onnx]}]\n", "models[0]: unknown key 'target'; expected model, name"),
+    ("models: [{model: models/a.onnx, targets: [keras]}]\n", "targets: 'keras' is not a target; expected onnx"),
+    ("models: [{model: models/missing.pt}]\n", "models[0]: model: "),
+    ("models: [{model: 'models/*.pt'}]\n", "'models/*.pt' matches nothing in"),
+    ("models: [{model: models/a.onnx, options: {rtol: high}}]\n", "options.rtol: expected a number >= 0, got 'high'"),
+    ("models: [{model: models/a.onnx, options: {speed: 3}}]\n", "unknown option 'speed'; expected trace, opset"),
+    ("models: [{model: models/a.onnx, options: {trace: magic}}]\n", "options.trace: expected one of export"),
+    ("models: [{model: models/a.onnx, options: {trust_code: 'yes'}}]\n", "options.trust_code: expected true or false"),
+    ("models: [{model: models/a.onnx, inputs: nope.npz}]\n", "inputs: "),
+    ("models: [models/a.onnx, models/a.onnx]\n", "models/a.onnx -> onnx is listed twice"),
+    ("models: [{model: models/a.onnx\n", "not valid YAML"),
+    ("defaults: {workers: 3}\nmodels: [models/a.onnx]\n", "defaults: unknown key 'workers'"),
+])
+def test_mistakes_are_one_line_naming_the_entry(tmp_path, text, expected):
+    _zoo(tmp_path)
+    with pytest.raises(GraphtoolError) as caught:
+        read_manifest(_manifest(tmp_path, text))
+    message = str(caught.value)
+    assert expected in message and str(tmp_path / "m.yaml") in message and "\n" not in message
+
+
+def test_a_bad_manifest_exits_2_and_writes_nothing(cli, tmp_path):
+    _zoo(tmp_path)
+    path = _manifest(tmp_path, "models: [{model: models/a.onnx, targets: [keras]}]\n")
+    result = cli("batch", path, "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.output.startswith("graphtool: error: ") and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_dead_address_fails_in_seconds_with_one_line(cli, tmp_path):
+    pytest.importorskip("ray", reason="the batch extra (pip install 'graphtool[batch]') is not installed")
+    _zoo(tmp_path)
+    path = _manifest(tmp_path, "models: [models/a.onnx]\n")
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    result = cli("batch", path, "-o", tmp_path / "out", "--address", f"127.0.0.1:{port}")
+    assert time.perf_counter() - started < 10
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"graphtool: error: --address 127.0.0.1:{port}: nothing answers there (Connection refused); start the head "
+        f"with `ray start --head --port {port}` or fix the address"]
+
+
+def test_help_does_not_import_ray():
+    code = "import sys; from converter.cli import app; assert 'ray' not in sys.modules and 'yaml' not in sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
