@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -13,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from batch_helpers import environment, graphtool, isolated, make_zoo, onnx_model, reap
+from batch_helpers import ZOO_PY, environment, graphtool, isolated, make_zoo, onnx_model, reap
 from conftest import ROOT
 
 pytestmark = pytest.mark.external
@@ -156,3 +157,29 @@ def test_joins_a_ray_start_head_cluster_with_address(tmp_path):
     assert summary["cluster"]["address"] == f"127.0.0.1:{port}" and summary["cluster"]["cpus"] == 1
     assert [row["status"] for row in summary["rows"]] == ["pass"]
     assert left == [], f"Ray processes still running after the head was stopped: {left}"
+
+
+def test_ctrl_c_keeps_every_finished_result(tmp_path):
+    onnx_model(tmp_path / "relu.onnx")
+    (tmp_path / "zoo.py").write_text(ZOO_PY)
+    (tmp_path / "m.yaml").write_text("models:\n  - relu.onnx\n  - {model: 'zoo.py:hang', options: {timeout: 300}}\n")
+    marker, out = uuid.uuid4().hex, tmp_path / "out"
+    process = subprocess.Popen(isolated(graphtool("batch", str(tmp_path / "m.yaml"), "-o", str(out), "--workers", "2")),
+                               cwd=ROOT, env=environment(marker), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((out / "results").glob("relu.onnx__*.json")) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        time.sleep(1.0)  # the hanging task is in flight by now
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends; unshare exec'd, so this PID is graphtool
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert reap(marker) == []
+    assert process.returncode == 130, stderr[-2000:]
+    assert "interrupted; finished results are kept" in stderr and "Traceback" not in stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert [(row["model"], row["status"]) for row in summary["rows"]] == [("relu.onnx", "pass")]
+    assert [p.name.split("__")[0] for p in (out / "results").glob("*.json")] == ["relu.onnx"]
