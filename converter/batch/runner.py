@@ -86,7 +86,8 @@ def _schedule(todo: list[Task], options: BatchOptions, cluster: dict, rows: dict
 
     remote = ray.remote(num_cpus=1, max_calls=1, max_retries=0)(run_task)  # max_calls=1: a fresh process each
     artifacts = str((options.results / "artifacts").resolve())
-    limit = options.workers or max(cluster.get("cpus", 1), 1)
+    cpus = max(cluster.get("cpus", 1), 1)
+    limit = min(options.workers or cpus, cpus)  # no more in flight than can run: a queued task's clock would tick
     pending = deque((task, 1, ()) for task in todo)
     running: dict = {}
 
