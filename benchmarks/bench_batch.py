@@ -45,7 +45,7 @@ def make_zoo(folder: Path) -> Path:
     return folder / "manifest.yaml"
 
 
-def batch_seconds(manifest: Path, workers: int, out: Path) -> tuple[float, dict]:
+def batch_seconds(manifest: Path, workers: int, out: Path, *flags: str) -> tuple[float, dict]:
     """Wall time of `graphtool batch` in a fresh process, cluster start and stop included."""
     from batch_helpers import graphtool, isolated
 
@@ -53,7 +53,7 @@ def batch_seconds(manifest: Path, workers: int, out: Path) -> tuple[float, dict]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     done = subprocess.run(isolated(graphtool("batch", str(manifest), "-o", str(out), "--workers", str(workers),
-                                             "--json")), env=env, capture_output=True, text=True, cwd=ROOT)
+                                             "--json", *flags)), env=env, capture_output=True, text=True, cwd=ROOT)
     seconds = time.perf_counter() - started
     summary = json.loads(done.stdout)
     if not summary["passed"]:
@@ -119,6 +119,8 @@ def main() -> None:
         rows = len(__import__("converter.batch", fromlist=["read_manifest"]).read_manifest(manifest).tasks)
         one = statistics.median(batch_seconds(manifest, 1, folder / "out1")[0] for _ in range(args.repeat))
         two = statistics.median(batch_seconds(manifest, 2, folder / "out2")[0] for _ in range(args.repeat))
+        reused = statistics.median(batch_seconds(manifest, 2, folder / "out3", "--reuse-workers")[0]
+                                   for _ in range(args.repeat))
         serial = statistics.median(serial_seconds(manifest, folder / "serial") for _ in range(args.repeat))
         overhead = ray_overhead()
     finally:
@@ -126,7 +128,8 @@ def main() -> None:
     print(f"{rows} (model, target) rows, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n")
     print("| run | wall time | per row |\n| --- | --- | --- |")
     for label, seconds in (("one process, one after another (api.convert loop)", serial),
-                           ("`graphtool batch --workers 1`", one), ("`graphtool batch --workers 2`", two)):
+                           ("`graphtool batch --workers 1`", one), ("`graphtool batch --workers 2`", two),
+                           ("`graphtool batch --workers 2 --reuse-workers`", reused)):
         print(f"| {label} | {seconds:.1f} s | {seconds / rows:.1f} s |")
     print(f"\n2 workers vs 1: {one / two:.2f}x faster; batch --workers 1 vs one process: {one / serial:.2f}x")
     print(f"Ray: local cluster start {overhead['start']:.1f} s, stop {overhead['stop']:.1f} s; "

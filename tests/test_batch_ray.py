@@ -139,15 +139,16 @@ exit $STATUS
 """
 
 
-def test_joins_a_ray_start_head_cluster_with_address(tmp_path):
+def test_joins_a_ray_start_head_cluster_with_address_reusing_its_worker(tmp_path):
     onnx_model(tmp_path / "relu.onnx")
-    (tmp_path / "m.json").write_text(json.dumps({"models": [{"model": "relu.onnx", "targets": ["onnx"]}]}))
+    onnx_model(tmp_path / "neg.onnx", op="Neg")
+    (tmp_path / "m.json").write_text(json.dumps({"models": ["relu.onnx", {"model": "neg.onnx", "targets": ["onnx"]}]}))
     port, marker = _free_port(), uuid.uuid4().hex
     ray_tmp = Path(tempfile.mkdtemp(prefix="gt-ray-", dir="/tmp"))  # Ray's socket paths must stay < 108 bytes
     env = environment(marker) | {"PORT": str(port), "RAY_TMP": str(ray_tmp)}
     command = ["bash", "-c", HEAD_SCRIPT, "head", *graphtool("batch", str(tmp_path / "m.json"), "-o",
                                                              str(tmp_path / "out"), "--address", f"127.0.0.1:{port}",
-                                                             "--json")]
+                                                             "--json", "--reuse-workers")]
     done = subprocess.run(isolated(command), cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     left = reap(marker)
     head_log = (ray_tmp / "head.log").read_text()[-2000:]
@@ -155,7 +156,9 @@ def test_joins_a_ray_start_head_cluster_with_address(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:] + head_log
     summary = json.loads(done.stdout)
     assert summary["cluster"]["address"] == f"127.0.0.1:{port}" and summary["cluster"]["cpus"] == 1
-    assert [row["status"] for row in summary["rows"]] == ["pass"]
+    assert [row["status"] for row in summary["rows"]] == ["pass", "pass"]
+    pids = {json.loads(p.read_text())["pid"] for p in (tmp_path / "out" / "results").glob("*.json")}
+    assert len(pids) == 1  # --reuse-workers: one worker (1 CPU) ran both tasks
     assert left == [], f"Ray processes still running after the head was stopped: {left}"
 
 

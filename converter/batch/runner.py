@@ -29,6 +29,7 @@ class BatchOptions:
     timeout: float = 1800.0
     resume: bool = False
     retries: int = 1  # for a lost worker or node only; a wrong result is never retried
+    reuse_workers: bool = False  # a worker runs task after task: imports paid once, state shared between models
 
 
 def result_path(results: Path, task: Task) -> Path:
@@ -84,7 +85,8 @@ def _schedule(todo: list[Task], options: BatchOptions, cluster: dict, rows: dict
     """Keep at most `workers` tasks in flight; collect each as it ends; kill those past their timeout."""
     import ray
 
-    remote = ray.remote(num_cpus=1, max_calls=1, max_retries=0)(run_task)  # max_calls=1: a fresh process each
+    # max_calls=1: a fresh process per task, so nothing one model leaves behind (threads, memory) reaches the next
+    remote = ray.remote(num_cpus=1, max_calls=0 if options.reuse_workers else 1, max_retries=0)(run_task)
     artifacts = str((options.results / "artifacts").resolve())
     cpus = max(cluster.get("cpus", 1), 1)
     limit = min(options.workers or cpus, cpus)  # no more in flight than can run: a queued task's clock would tick

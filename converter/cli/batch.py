@@ -37,13 +37,15 @@ def batch(
         "--resume", help="Skip tasks whose result exists for the same model content and options.")] = False,
     retries: Annotated[int, typer.Option(
         "--retries", min=0, help="Attempts more for a task whose worker or node was lost.")] = 1,
+    reuse_workers: Annotated[bool, typer.Option(
+        "--reuse-workers", help="Run task after task in a worker: faster, less isolated.")] = False,
     json: JsonOpt = False,
 ) -> None:
     """Convert and validate every (model, target) of MANIFEST as Ray tasks; exit 0 if all pass, 1 if any do not."""
     from converter.batch import BatchOptions, read_manifest, run_batch
 
     plan = read_manifest(manifest)
-    options = BatchOptions(output, address, workers, timeout, resume, retries)
+    options = BatchOptions(output, address, workers, timeout, resume, retries, reuse_workers)
     with _tally(len(plan.tasks), json) as on_row:
         summary = run_batch(plan, options, on_row)
     if json:
