@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import onnx
-from conftest import ROOT, TF_DIR, TORCH_DIR
+from conftest import ROOT, TF_DIR
 from onnx import TensorProto, helper
 
 # A Python file of models that misbehave in their worker: one segfaults, one hangs deaf to SIGALRM.
@@ -47,11 +47,10 @@ def onnx_model(path: Path, op: str = "Relu") -> Path:
 
 
 def make_zoo(folder: Path) -> Path:
-    """ONNX, PyTorch and Keras models plus a segfaulting, a hanging and a disagreeing one; returns the manifest."""
+    """Passing ONNX and Keras models, a PyTorch one its ONNX disagrees with, a segfault and a hang: the manifest."""
     (folder / "models").mkdir(parents=True)
     onnx_model(folder / "models" / "relu.onnx")
     onnx_model(folder / "models" / "tiny.onnx", op="Neg")
-    shutil.copy(TORCH_DIR / "mlp.pt2", folder / "models" / "mlp.pt2")
     shutil.copy(TF_DIR / "keras_cnn.keras", folder / "models" / "keras_cnn.keras")
     (folder / "zoo.py").write_text(ZOO_PY)
     manifest = folder / "manifest.yaml"
@@ -61,7 +60,6 @@ models:
   - model: models/tiny.onnx
   - model: models/relu.onnx
     targets: [onnx, pt2]
-  - model: models/mlp.pt2
   - model: models/keras_cnn.keras
   - model: zoo.py:crash
   - model: zoo.py:hang
