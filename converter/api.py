@@ -1,4 +1,5 @@
-"""The Python API the CLI is a thin layer over: load, inspect, convert, validate, diff, render, view, package, serve."""
+"""The Python API the CLI is a thin layer over: load, inspect, convert, validate, diff, render, view, package, serve,
+batch."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converter import sources
+from converter.batch.manifest import Manifest
+from converter.batch.summary import BatchSummary, Row
 from converter.errors import GraphtoolError
 from converter.graphs.summary import Summary, summarize
 from converter.sources.base import LoadedModel, LoadOptions
@@ -25,7 +28,7 @@ if TYPE_CHECKING:  # the graph modules load networkx and graphviz, the server fa
 
 __all__ = [
     "load", "inspect", "convert", "validate", "validate_endpoint", "diff", "render", "view", "package", "serve",
-    "ConvertResult", "ValidationReport", "LoadOptions", "LoadedModel", "TARGETS",
+    "batch", "ConvertResult", "ValidationReport", "BatchSummary", "Row", "LoadOptions", "LoadedModel", "TARGETS",
 ]
 
 
@@ -175,3 +178,24 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8501, name:
     from converter.deploy.server import serve as run_server
 
     return run_server(Path(model), host=host, port=port, name=name, max_body=max_body, announce=announce)
+
+
+def batch(manifest: str | Path | Manifest, results_dir: str | Path, *, address: str | None = None,
+          workers: int | None = None, timeout: float = 1800.0, resume: bool = False, retries: int = 1,
+          reuse_workers: bool = False, on_start: Callable[[int], None] | None = None,
+          on_row: Callable[[Row], None] | None = None) -> BatchSummary:
+    """Convert and validate every (model, target) of a manifest as Ray tasks, one worker process each.
+
+    A bad manifest raises GraphtoolError before anything runs; then `on_start` hears the number of rows.
+    Each row's result is written under `results_dir` as it finishes (`on_row` hears of it), then summary.json
+    and summary.md. `address` joins a running cluster (auto or HOST:PORT; default RAY_ADDRESS, else a private
+    local one). Ctrl-C returns the finished rows, marked interrupted.
+    """
+    from converter.batch.manifest import read_manifest
+    from converter.batch.runner import BatchOptions, run_batch
+
+    plan = manifest if isinstance(manifest, Manifest) else read_manifest(Path(manifest))
+    options = BatchOptions(Path(results_dir), address, workers, timeout, resume, retries, reuse_workers)
+    if on_start is not None:
+        on_start(len(plan.tasks))
+    return run_batch(plan, options, on_row)

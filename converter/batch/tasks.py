@@ -1,4 +1,7 @@
-"""One (model, target) in a worker process: convert and validate through converter.api; every error becomes a row."""
+"""One (model, target) in a worker process: the convert pipeline (sources.load, targets.convert); every error a row.
+
+This runs below converter.api (which imports this package for api.batch), as api.convert does.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,17 @@ from typing import Any
 
 from converter.batch.summary import Row
 
-__all__ = ["run_task", "failed_reason", "max_abs_error", "SCHEMA"]
+__all__ = ["run_task", "load_options", "failed_reason", "max_abs_error", "SCHEMA"]
 
 SCHEMA = "graphtool.batch.result/1"
 
 
 def run_task(task: dict, artifacts: str) -> dict:
     """Convert task['source'] to task['target'] under `artifacts`; the result document, never an exception."""
-    from converter import api
     from converter.errors import GraphtoolError, first_line
+    from converter.sources import load
+    from converter.targets.artifacts import target_named
+    from converter.targets.convert import convert
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     started = time.perf_counter()
@@ -25,9 +30,11 @@ def run_task(task: dict, artifacts: str) -> dict:
     try:
         folder = Path(artifacts)
         folder.mkdir(parents=True, exist_ok=True)
-        output = folder / (task["slug"] + (api.TARGETS[task["target"]].suffix or "_savedmodel"))
-        result = api.convert(task["source"], task["target"], output, _load_options(task["options"]), force=True,
-                             **_convert_options(task["options"]))
+        output = folder / (task["slug"] + (target_named(task["target"]).suffix or "_savedmodel"))
+        options = load_options(task["options"])
+        result = convert(lambda: load(task["source"], options), task["target"], output, force=True,
+                         timeout=options.timeout, from_file=options.inputs_file is not None,
+                         **_convert_options(task["options"]))
         document["convert"] = result.to_dict()
         report = result.report
         status, reason = ("pass", None) if result else ("fail", failed_reason(report))
@@ -41,21 +48,21 @@ def run_task(task: dict, artifacts: str) -> dict:
     return document
 
 
-def _load_options(options: dict):
-    from converter.options import LoadOptions
+# manifest option -> LoadOptions field, where the names differ (the CLI's --input, --inputs and --from)
+_LOAD_FIELDS = {"input": "input_specs", "inputs": "inputs_file", "from": "source_format"}
 
-    return LoadOptions(
-        input_specs=tuple(options.get("input", ())),
-        inputs_file=Path(options["inputs"]) if "inputs" in options else None,
-        source_format=options.get("from"),
-        trace=options.get("trace", "export"),
-        opset=options.get("opset"),
-        signature=options.get("signature", "serving_default"),
-        model_class=options.get("model_class"),
-        trust_pickle=options.get("trust_pickle", False),
-        trust_code=options.get("trust_code", False),
-        timeout=options.get("timeout"),
-    )
+
+def load_options(options: dict):
+    """The loading options of a task's resolved options, as LoadOptions (the others are validation's)."""
+    from dataclasses import fields
+
+    from converter.sources.base import LoadOptions
+
+    names = {f.name for f in fields(LoadOptions)}
+    given = {_LOAD_FIELDS.get(k, k): v for k, v in options.items() if _LOAD_FIELDS.get(k, k) in names}
+    if "inputs_file" in given:
+        given["inputs_file"] = Path(given["inputs_file"])
+    return LoadOptions(**given)
 
 
 def _convert_options(options: dict) -> dict:

@@ -42,12 +42,11 @@ def batch(
     json: JsonOpt = False,
 ) -> None:
     """Convert and validate every (model, target) of MANIFEST as Ray tasks; exit 0 if all pass, 1 if any do not."""
-    from converter.batch import BatchOptions, read_manifest, run_batch
+    from converter import api
 
-    plan = read_manifest(manifest)
-    options = BatchOptions(output, address, workers, timeout, resume, retries, reuse_workers)
-    with _tally(len(plan.tasks), json) as on_row:
-        summary = run_batch(plan, options, on_row)
+    with _tally(json) as (on_start, on_row):
+        summary = api.batch(manifest, output, address=address, workers=workers, timeout=timeout, resume=resume,
+                            retries=retries, reuse_workers=reuse_workers, on_start=on_start, on_row=on_row)
     if json:
         common.print_json(summary.to_dict())
     elif not common.settings.quiet:
@@ -59,13 +58,14 @@ def batch(
 
 
 @contextlib.contextmanager
-def _tally(total: int, json: bool):
-    """A progress bar with pass / fail / error counts on a terminal; plain lines otherwise (not with --json)."""
+def _tally(json: bool):
+    """(on_start, on_row) for api.batch: a bar with pass / fail / error counts on a terminal, shown once the
+    manifest is read; plain lines otherwise; nothing with --json or --quiet."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     counts = {"pass": 0, "fail": 0, "error": 0}
     if json or common.settings.quiet:
-        yield lambda row: None
+        yield None, None
         return
 
     def label() -> str:
@@ -73,19 +73,23 @@ def _tally(total: int, json: bool):
 
     progress = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                         TimeElapsedColumn(), console=common.err, disable=not common.err.is_terminal)
-    bar = progress.add_task(label(), total=total)
+    bar = progress.add_task(label(), total=None)
+
+    def on_start(total: int) -> None:
+        progress.update(bar, total=total)
+        progress.start()
 
     def on_row(row) -> None:
         counts[row.status] += 1
         progress.update(bar, advance=1, description=label())
         if not common.err.is_terminal:
-            common.err.print(f"{row.status}: {row.model} -> {row.target} ({counts_line()})", markup=False)
+            counts_line = ", ".join(f"{k} {n}" for k, n in counts.items())
+            common.err.print(f"{row.status}: {row.model} -> {row.target} ({counts_line})", markup=False)
 
-    def counts_line() -> str:
-        return ", ".join(f"{k} {n}" for k, n in counts.items())
-
-    with progress:
-        yield on_row
+    try:
+        yield on_start, on_row
+    finally:
+        progress.stop()
 
 
 def _print_summary(summary, output: Path) -> None:
