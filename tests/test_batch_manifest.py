@@ -12,7 +12,9 @@ import pytest
 from batch_helpers import onnx_model
 from conftest import ROOT
 
+from converter import api
 from converter.batch import read_manifest
+from converter.batch.manifest import TARGET_NAMES
 from converter.errors import GraphtoolError
 
 
@@ -95,6 +97,19 @@ def test_mistakes_are_one_line_naming_the_entry(tmp_path, text, expected):
         read_manifest(_manifest(tmp_path, text))
     message = str(caught.value)
     assert expected in message and str(tmp_path / "m.yaml") in message and "\n" not in message
+
+
+def test_the_manifest_knows_every_target():
+    assert tuple(api.TARGETS) == TARGET_NAMES  # spelled out so that reading a manifest imports no onnx
+
+
+def test_api_batch_checks_the_manifest_before_anything_starts(tmp_path):
+    _zoo(tmp_path)
+    started = []
+    with pytest.raises(GraphtoolError, match="is not a target"):
+        api.batch(_manifest(tmp_path, "models: [{model: models/a.onnx, targets: [keras]}]\n"), tmp_path / "out",
+                  on_start=started.append)
+    assert started == [] and not (tmp_path / "out").exists()
 
 
 def test_a_bad_manifest_exits_2_and_writes_nothing(cli, tmp_path):

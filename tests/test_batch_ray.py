@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from batch_helpers import ZOO_PY, environment, graphtool, isolated, make_zoo, onnx_model, reap
+from batch_helpers import environment, graphtool, isolated, make_zoo, onnx_model, reap
 from conftest import ROOT
 
 pytestmark = pytest.mark.external
@@ -33,23 +33,61 @@ def _rows(results: Path) -> dict[tuple[str, str], dict]:
     return {(row["model"], row["target"]): row for row in summary["rows"]}
 
 
+def _free_port() -> int:
+    # outside Ray's worker port range (10002-19999), which a head refuses
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if not 10002 <= port <= 19999:
+            return port
+
+
+HEAD_SCRIPT = """
+set -u
+ray start --head --block --port "$PORT" --node-ip-address 127.0.0.1 --include-dashboard=false --num-cpus 2 \
+    --disable-usage-stats --temp-dir "$RAY_TMP" >"$RAY_TMP/head.log" 2>&1 &
+HEAD=$!
+for i in $(seq 1 120); do
+    (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
+    kill -0 "$HEAD" 2>/dev/null || { cat "$RAY_TMP/head.log" >&2; exit 3; }
+    sleep 0.5
+done
+"$@"
+STATUS=$?
+kill -TERM "$HEAD"; wait "$HEAD"
+exit $STATUS
+"""
+
+
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory):
-    """One batch over the zoo on a private local cluster, shared by the tests of this module."""
+    """One batch over the zoo, shared by the tests of this module. It joins a `ray start --head` on 127.0.0.1
+    with --address (one cluster start for both: the private local cluster is the resume test's)."""
     folder = tmp_path_factory.mktemp("zoo")
     manifest = make_zoo(folder)
-    marker = uuid.uuid4().hex
-    done, seconds = _run(["batch", str(manifest), "-o", str(folder / "out"), "--workers", "2", "--timeout", "200"],
-                         marker)
-    left = reap(marker)
+    port, marker = _free_port(), uuid.uuid4().hex
+    ray_tmp = Path(tempfile.mkdtemp(prefix="gt-ray-", dir="/tmp"))  # Ray's socket paths must stay < 108 bytes
+    env = environment(marker) | {"PORT": str(port), "RAY_TMP": str(ray_tmp)}
+    command = ["bash", "-c", HEAD_SCRIPT, "head", *graphtool("batch", str(manifest), "-o", str(folder / "out"),
+                                                             "--address", f"127.0.0.1:{port}", "--workers", "2",
+                                                             "--timeout", "200")]
+    started = time.perf_counter()
+    done = subprocess.run(isolated(command), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    seconds = time.perf_counter() - started
+    left = reap(marker)  # the head was stopped by its PID; nothing it started may be left
+    head_log = (ray_tmp / "head.log").read_text()[-2000:] if (ray_tmp / "head.log").exists() else ""
+    shutil.rmtree(ray_tmp, ignore_errors=True)
     yield {"folder": folder, "manifest": manifest, "out": folder / "out", "done": done, "seconds": seconds,
-           "left": left, "marker": marker}
+           "left": left, "marker": marker, "port": port, "head_log": head_log}
     reap(marker, grace=0)
 
 
 def test_every_row_says_what_happened(zoo):
     done = zoo["done"]
-    assert done.returncode == 1, done.stderr[-3000:]  # a failed and two errored rows
+    assert done.returncode == 1, done.stderr[-3000:] + zoo["head_log"]  # a failed and two errored rows
+    summary = json.loads((zoo["out"] / "summary.json").read_text())
+    assert summary["cluster"]["address"] == f"127.0.0.1:{zoo['port']}" and summary["cluster"]["cpus"] == 2
     rows = _rows(zoo["out"])
     passing = {("models/tiny.onnx", "onnx"), ("models/relu.onnx", "onnx"), ("models/relu.onnx", "pt2"),
                ("models/keras_cnn.keras", "onnx")}
@@ -88,10 +126,10 @@ def test_summary_files_and_terminal_table(zoo):
 
 
 def test_no_ray_process_outlives_the_batch(zoo):
-    assert zoo["left"] == [], f"Ray processes still running after the batch: {zoo['left']}"
+    assert zoo["left"] == [], f"Ray processes still running after the batch and the head stopped: {zoo['left']}"
 
 
-def test_resume_reruns_only_what_changed(zoo):
+def test_resume_reruns_only_what_changed_and_ctrl_c_keeps_what_finished(zoo):
     results = zoo["out"] / "results"
     before = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
     marker = uuid.uuid4().hex
@@ -103,76 +141,20 @@ def test_resume_reruns_only_what_changed(zoo):
     assert summary["cluster"] == {}  # nothing to run: no cluster was even started
     assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")} == before
 
-    onnx_model(zoo["folder"] / "models" / "tiny.onnx", op="Sigmoid")  # new content: its row runs again
-    done, _ = _run(["batch", str(zoo["manifest"]), "-o", str(zoo["out"]), "--resume", "--json"], marker)
-    assert reap(marker) == []
-    rows = {(r["model"], r["target"]): r for r in json.loads(done.stdout)["rows"]}
-    rerun = {key for key, row in rows.items() if not row["resumed"]}
-    assert rerun == {("models/tiny.onnx", "onnx")}
-    assert rows[("models/tiny.onnx", "onnx")]["status"] == "pass"
-
-
-def _free_port() -> int:
-    # outside Ray's worker port range (10002-19999), which a head refuses
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if not 10002 <= port <= 19999:
-            return port
-
-
-HEAD_SCRIPT = """
-set -u
-ray start --head --block --port "$PORT" --node-ip-address 127.0.0.1 --include-dashboard=false --num-cpus 1 \
-    --disable-usage-stats --temp-dir "$RAY_TMP" >"$RAY_TMP/head.log" 2>&1 &
-HEAD=$!
-for i in $(seq 1 120); do
-    (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
-    kill -0 "$HEAD" 2>/dev/null || { cat "$RAY_TMP/head.log" >&2; exit 3; }
-    sleep 0.5
-done
-"$@"
-STATUS=$?
-kill -TERM "$HEAD"; wait "$HEAD"
-exit $STATUS
-"""
-
-
-def test_joins_a_ray_start_head_cluster_with_address_reusing_its_worker(tmp_path):
-    onnx_model(tmp_path / "relu.onnx")
-    onnx_model(tmp_path / "neg.onnx", op="Neg")
-    (tmp_path / "m.json").write_text(json.dumps({"models": ["relu.onnx", {"model": "neg.onnx", "targets": ["onnx"]}]}))
-    port, marker = _free_port(), uuid.uuid4().hex
-    ray_tmp = Path(tempfile.mkdtemp(prefix="gt-ray-", dir="/tmp"))  # Ray's socket paths must stay < 108 bytes
-    env = environment(marker) | {"PORT": str(port), "RAY_TMP": str(ray_tmp)}
-    command = ["bash", "-c", HEAD_SCRIPT, "head", *graphtool("batch", str(tmp_path / "m.json"), "-o",
-                                                             str(tmp_path / "out"), "--address", f"127.0.0.1:{port}",
-                                                             "--json", "--reuse-workers")]
-    done = subprocess.run(isolated(command), cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-    left = reap(marker)
-    head_log = (ray_tmp / "head.log").read_text()[-2000:]
-    shutil.rmtree(ray_tmp, ignore_errors=True)
-    assert done.returncode == 0, done.stderr[-3000:] + head_log
-    summary = json.loads(done.stdout)
-    assert summary["cluster"]["address"] == f"127.0.0.1:{port}" and summary["cluster"]["cpus"] == 1
-    assert [row["status"] for row in summary["rows"]] == ["pass", "pass"]
-    pids = {json.loads(p.read_text())["pid"] for p in (tmp_path / "out" / "results").glob("*.json")}
-    assert len(pids) == 1  # --reuse-workers: one worker (1 CPU) ran both tasks
-    assert left == [], f"Ray processes still running after the head was stopped: {left}"
-
-
-def test_ctrl_c_keeps_every_finished_result(tmp_path):
-    onnx_model(tmp_path / "relu.onnx")
-    (tmp_path / "zoo.py").write_text(ZOO_PY)
-    (tmp_path / "m.yaml").write_text("models:\n  - relu.onnx\n  - {model: 'zoo.py:hang', options: {timeout: 300}}\n")
-    marker, out = uuid.uuid4().hex, tmp_path / "out"
-    process = subprocess.Popen(isolated(graphtool("batch", str(tmp_path / "m.yaml"), "-o", str(out), "--workers", "2")),
+    # New content for one model, a new model and one that hangs, on a private local cluster of one worker
+    # that runs task after task (--reuse-workers); Ctrl-C once the two quick ones are done.
+    onnx_model(zoo["folder"] / "models" / "tiny.onnx", op="Sigmoid")
+    onnx_model(zoo["folder"] / "models" / "extra.onnx", op="Abs")
+    more = zoo["folder"] / "more.yaml"
+    more.write_text(zoo["manifest"].read_text() + "  - model: models/extra.onnx\n"
+                    "  - {model: 'zoo.py:hang', name: hang-long, options: {timeout: 300}}\n")
+    process = subprocess.Popen(isolated(graphtool("batch", str(more), "-o", str(zoo["out"]), "--resume", "--workers",
+                                                  "1", "--reuse-workers")),
                                cwd=ROOT, env=environment(marker), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:
         deadline = time.monotonic() + 120
-        while not list((out / "results").glob("relu.onnx__*.json")) and time.monotonic() < deadline:
+        while not list(results.glob("models_extra.onnx__*.json")) and time.monotonic() < deadline:
             time.sleep(0.3)
         time.sleep(1.0)  # the hanging task is in flight by now
         process.send_signal(signal.SIGINT)  # what Ctrl-C sends; unshare exec'd, so this PID is graphtool
@@ -182,7 +164,16 @@ def test_ctrl_c_keeps_every_finished_result(tmp_path):
     assert reap(marker) == []
     assert process.returncode == 130, stderr[-2000:]
     assert "interrupted; finished results are kept" in stderr and "Traceback" not in stderr
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((zoo["out"] / "summary.json").read_text())
     assert summary["interrupted"] is True
-    assert [(row["model"], row["status"]) for row in summary["rows"]] == [("relu.onnx", "pass")]
-    assert [p.name.split("__")[0] for p in (out / "results").glob("*.json")] == ["relu.onnx"]
+    assert summary["cluster"]["address"] == "local (127.0.0.1)" and summary["cluster"]["cpus"] == 1
+    rows = {(r["model"], r["target"]): r for r in summary["rows"]}
+    assert ("hang-long", "onnx") not in rows  # in flight at Ctrl-C: no row, no result file
+    rerun = {key for key, row in rows.items() if not row["resumed"]}
+    assert rerun == {("models/tiny.onnx", "onnx"), ("models/extra.onnx", "onnx")}
+    assert all(rows[key]["status"] == "pass" for key in rerun) and len(rows) == 8
+    after = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert {name: after[name] for name in before} == before  # nothing finished was run or written again
+    new = [json.loads((results / name).read_text()) for name in set(after) - set(before)]
+    assert sorted(d["task"]["model"] for d in new) == ["models/extra.onnx", "models/tiny.onnx"]
+    assert len({d["pid"] for d in new}) == 1  # --reuse-workers: one worker ran both tasks
