@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := build/demo
 
-.PHONY: setup dot chromium java netns demo test lint bench clean
+.PHONY: setup dot chromium java netns demo test test-local lint bench clean
 
 setup: $(STAMP) dot chromium java netns
 
@@ -57,6 +57,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The same without the tests that start real servers, browsers or Ray clusters (CI runs those).
+test-local: setup
+	$(BIN)/python -m pytest -q -m 'not external'
 
 lint: setup
 	$(BIN)/ruff check .
