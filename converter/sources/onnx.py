@@ -20,14 +20,20 @@ __all__ = ["load_onnx", "load_proto", "read_onnx", "graph_input_specs"]
 
 
 def load_onnx(path: str, options: LoadOptions) -> LoadedModel:
-    """Read, check and normalize an .onnx file."""
-    return load_proto(read_onnx(Path(path)), path, options)
+    """Read, check, audit (custom ops need --trust-code) and normalize an .onnx file."""
+    from converter.sources.audit import enforce
+    from converter.sources.audit import onnx as audit_onnx
+
+    model = read_onnx(Path(path))
+    notes = enforce(audit_onnx.audit_onnx(model, path), options.trust_code, audit_onnx.KEPT)
+    return load_proto(model, path, options, notes)
 
 
-def load_proto(model: onnx.ModelProto, origin: str, options: LoadOptions) -> LoadedModel:
+def load_proto(model: onnx.ModelProto, origin: str, options: LoadOptions, notes: tuple[str, ...] = ()) -> LoadedModel:
     """Normalize a copy of `model`; it is its own reference, unless --opset converts it."""
     normalized = normalize(onnx.ModelProto.FromString(model.SerializeToString()), opset=options.opset, origin=origin)
-    examples, notes = example_inputs(merge_specs(graph_input_specs(normalized), given_specs(options)), options)
+    examples, example_notes = example_inputs(merge_specs(graph_input_specs(normalized), given_specs(options)), options)
+    notes = (*example_notes, *notes)
     source = SourceInfo(path=origin, format=Format.ONNX.value, framework="onnx", notes=notes)
     loaded = LoadedModel(normalized, source, examples)
     if options.opset is not None:  # the original is the reference for the opset conversion

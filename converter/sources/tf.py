@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import onnx
@@ -34,6 +34,7 @@ class TfFunction:
     output_names: list[str] | None = None  # None: learned from the first call
     owner: Any = None  # what holds the variables (a loaded SavedModel): it must outlive `call`
     scope_names: frozenset[str] = frozenset()  # Keras model and layer names, to undo trace-time suffixes
+    audit_notes: tuple[str, ...] = ()  # what --trust-code let through (converter.sources.audit)
 
 
 def load_tf(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
@@ -46,6 +47,7 @@ def load_tf(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -
     proto, outputs, reference = to_onnx(model, specs, opset, origin)
     proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin)
     feeds, notes = example_inputs(specs, options)
+    notes += model.audit_notes
     return LoadedModel(proto, SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx", notes=notes), feeds, reference)
 
 
@@ -53,12 +55,16 @@ def read_tf(fmt: Format, path: str, signature: str, trust_code: bool) -> TfFunct
     """A SavedModel signature, or a Keras .keras / .h5 file (safe mode unless trust_code)."""
     tf = require("tensorflow", "tf")
     if fmt is Format.SAVEDMODEL:
+        from converter.sources.audit import enforce
+        from converter.sources.audit import tf as audit_tf
+
+        notes = enforce(audit_tf.audit_savedmodel(path), trust_code)  # before loading runs any of its functions
         try:
             with quiet():
                 loaded = tf.saved_model.load(path)
         except Exception as error:
             raise GraphtoolError(f"{path}: not a loadable SavedModel ({first_line(error)})") from None
-        return _from_signature(loaded, signature, path)
+        return replace(_from_signature(loaded, signature, path), audit_notes=notes)
     keras = require("keras", "tf")
     try:
         with quiet():

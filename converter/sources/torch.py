@@ -6,7 +6,7 @@ import inspect
 import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,23 +40,30 @@ class TorchModel:
     declared: list[InputSpec]
     example: tuple | None = None  # example input tensors, when the artifact or factory gives them
     exported: Any = None  # the ExportedProgram, for .pt2 files
+    audit_notes: tuple[str, ...] = ()  # what --trust-code let through (converter.sources.audit)
 
 
 def read_torch(fmt: Format, path: str, options: LoadOptions) -> TorchModel:
-    """Load a TorchScript archive, an ExportedProgram, or a torch.save file."""
+    """Load a TorchScript archive, an ExportedProgram, or a torch.save file; graphs are audited before anything runs."""
+    from converter.sources.audit import enforce
+    from converter.sources.audit import torch as audit_torch
+
     torch = require("torch", "torch")
     if fmt is Format.TORCHSCRIPT:
+        notes = enforce(audit_torch.audit_archive_code(path), options.trust_code)  # torch.jit.load runs it
         try:
             module = torch.jit.load(path, map_location="cpu")
         except Exception as error:
             raise GraphtoolError(f"{path}: not a loadable TorchScript archive ({first_line(error)})") from None
-        return TorchModel(module.eval(), [])
+        notes += enforce(audit_torch.audit_script_module(module, path), options.trust_code)
+        return TorchModel(module.eval(), [], audit_notes=notes)
     if fmt is Format.EXPORTED_PROGRAM:
         try:
             program = torch.export.load(path)
         except Exception as error:
             raise GraphtoolError(f"{path}: not a loadable ExportedProgram ({first_line(error)})") from None
-        return _from_exported(program)
+        notes = enforce(audit_torch.audit_exported(program, path), options.trust_code)
+        return replace(_from_exported(program), audit_notes=notes)
     return _read_pickle(path, options)
 
 
@@ -318,6 +325,7 @@ def load_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions
     captured = capture(model, specs, args, opset, options.trace, origin)
     proto = normalize(captured.model, opset=opset, input_names=[s.name for s in specs], output_names=outputs,
                       origin=origin)
+    notes += model.audit_notes
     source = SourceInfo(origin, fmt.value, "torch", captured.strategy, captured.attempts, notes)
     return LoadedModel(proto, source, feeds, reference_for(model.module, [s.name for s in specs]))
 
