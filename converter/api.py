@@ -12,6 +12,8 @@ from converter.batch.manifest import Manifest
 from converter.batch.summary import BatchSummary, Row
 from converter.errors import GraphtoolError
 from converter.graphs.summary import Summary, summarize
+from converter.sources.audit import Audit, UntrustedCodeError
+from converter.sources.audit.dispatch import audit_file
 from converter.sources.base import LoadedModel, LoadOptions
 from converter.targets.artifacts import TARGETS
 from converter.targets.convert import ConvertResult, default_output
@@ -28,7 +30,8 @@ if TYPE_CHECKING:  # the graph modules load networkx and graphviz, the server fa
 
 __all__ = [
     "load", "inspect", "convert", "validate", "validate_endpoint", "diff", "render", "view", "package", "serve",
-    "batch", "ConvertResult", "ValidationReport", "BatchSummary", "Row", "LoadOptions", "LoadedModel", "TARGETS",
+    "batch", "audit", "ConvertResult", "ValidationReport", "BatchSummary", "Row", "Audit", "UntrustedCodeError",
+    "LoadOptions", "LoadedModel", "TARGETS",
 ]
 
 
@@ -107,6 +110,11 @@ def validate(
 def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary:
     """Load a model and summarize it."""
     return summarize(load(source, options))
+
+
+def audit(source: str | Path, options: LoadOptions | None = None) -> Audit:
+    """Check a model file's graph op by op against the pure-op allowlist, running nothing of it."""
+    return audit_file(source, options)
 
 
 def diff(a: str | Path | Any, b: str | Path | Any, options: LoadOptions | None = None, *, atol: float = 0.0,

@@ -25,6 +25,15 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"fuzz: {sum(FUZZ_COUNTS.values())} mutated cases ({per_format})")
 
 
+@pytest.fixture(scope="session")
+def audit_models(tmp_path_factory):
+    """The graph audit's hostile and benign models (tests/audit_models.py), built once per session."""
+    import audit_models as built
+
+    folder = tmp_path_factory.mktemp("audit-models")
+    return {**built.tf_models(folder), **built.torch_models(folder), **built.onnx_models(folder)}
+
+
 @pytest.fixture
 def cli():
     """Invoke the graphtool app in-process; returns the click Result."""

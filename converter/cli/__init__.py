@@ -33,9 +33,9 @@ def _global_options(
 
 def _register_commands() -> None:
     # An explicit list: each module adds its commands to `app`.
-    from converter.cli import batch, deploy, graphs, models, validate, viewers
+    from converter.cli import audit, batch, deploy, graphs, models, validate, viewers
 
-    for module in (models, validate, graphs, viewers, deploy, batch):
+    for module in (models, validate, graphs, viewers, deploy, batch, audit):
         module.register(app)
 
 

@@ -94,7 +94,8 @@ _LOAD_OPTIONS: dict[str, Any] = {
         bool, typer.Option("--trust-pickle", help="Allow full unpickling (runs code from the file).")
     ],
     "trust_code": Annotated[
-        bool, typer.Option("--trust-code", help="Allow Keras models that carry Python code (Lambda layers).")
+        bool, typer.Option("--trust-code", help="Allow models that carry code: Keras Lambda layers, graph ops beyond "
+                           "pure computation (files, printing to files, custom ops; see `graphtool audit`).")
     ],
     "timeout": Annotated[
         float | None, typer.Option("--timeout", min=0.1, help="Give up loading and tracing after this many seconds.")

@@ -66,13 +66,26 @@ def inspect(
     """Show MODEL's format, interface, size, op mix and structure."""
     from converter import api
 
-    with _progress(f"loading {model}", json):
-        summary = api.inspect(model, options)
+    try:
+        with _progress(f"loading {model}", json):
+            summary = api.inspect(model, options)
+    except api.UntrustedCodeError as refused:  # the findings, found without running anything; then the refusal
+        _print_refused_audit(refused.audit, json)
+        raise
     _print_notes(summary.source["notes"])
     if json:
         common.print_json(summary.to_dict())
         return
     _print_summary(summary)
+
+
+def _print_refused_audit(audit, json: bool) -> None:
+    from converter.cli.audit import print_audit
+
+    if json:
+        common.print_json({"audit": audit.to_dict()})
+    else:
+        print_audit(audit)
 
 
 def _progress(message: str, json: bool):

@@ -14,7 +14,7 @@ from types import ModuleType
 
 from converter.errors import MissingExtraError
 
-__all__ = ["require", "class_names", "quiet"]
+__all__ = ["require", "class_names", "quiet", "console_to_stderr"]
 
 # Their handlers hold the real stderr, so redirecting sys.stderr does not silence them.
 _NOISY_LOGGERS = ("torch", "torch.onnx", "torch.export", "tensorflow", "tf2onnx", "absl")
@@ -51,6 +51,21 @@ def quiet() -> Iterator[None]:
         finally:
             for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def console_to_stderr() -> Iterator[None]:
+    """A model's own prints (tf.print, TorchScript print) go to stderr, so stdout keeps only graphtool's output."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @contextlib.contextmanager

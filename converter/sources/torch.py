@@ -22,8 +22,8 @@ from converter.sources.inputs import InputSpec, example_inputs, given_specs, loa
 from converter.sources.normalize import DEFAULT_OPSET, normalize
 
 __all__ = [
-    "STRATEGIES", "TorchModel", "Capture", "load_torch", "read_torch", "from_object", "input_names", "capture",
-    "reference_for", "output_names",
+    "STRATEGIES", "TorchModel", "Capture", "load_torch", "read_torch", "open_torchscript", "open_exported",
+    "from_object", "input_names", "capture", "reference_for", "output_names",
 ]
 
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
@@ -48,23 +48,34 @@ def read_torch(fmt: Format, path: str, options: LoadOptions) -> TorchModel:
     from converter.sources.audit import enforce
     from converter.sources.audit import torch as audit_torch
 
-    torch = require("torch", "torch")
     if fmt is Format.TORCHSCRIPT:
         notes = enforce(audit_torch.audit_archive_code(path), options.trust_code)  # torch.jit.load runs it
-        try:
-            module = torch.jit.load(path, map_location="cpu")
-        except Exception as error:
-            raise GraphtoolError(f"{path}: not a loadable TorchScript archive ({first_line(error)})") from None
+        module = open_torchscript(path)
         notes += enforce(audit_torch.audit_script_module(module, path), options.trust_code)
         return TorchModel(module.eval(), [], audit_notes=notes)
     if fmt is Format.EXPORTED_PROGRAM:
-        try:
-            program = torch.export.load(path)
-        except Exception as error:
-            raise GraphtoolError(f"{path}: not a loadable ExportedProgram ({first_line(error)})") from None
+        program = open_exported(path)
         notes = enforce(audit_torch.audit_exported(program, path), options.trust_code)
         return replace(_from_exported(program), audit_notes=notes)
     return _read_pickle(path, options)
+
+
+def open_torchscript(path: str) -> Any:
+    """torch.jit.load on the CPU: it deserializes the module and runs nothing but a __setstate__ (audit that first)."""
+    torch = require("torch", "torch")
+    try:
+        return torch.jit.load(path, map_location="cpu")
+    except Exception as error:
+        raise GraphtoolError(f"{path}: not a loadable TorchScript archive ({first_line(error)})") from None
+
+
+def open_exported(path: str) -> Any:
+    """torch.export.load: the program's graph, deserialized without running it."""
+    torch = require("torch", "torch")
+    try:
+        return torch.export.load(path)
+    except Exception as error:
+        raise GraphtoolError(f"{path}: not a loadable ExportedProgram ({first_line(error)})") from None
 
 
 def from_object(obj: Any, origin: str) -> TorchModel:

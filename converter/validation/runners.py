@@ -146,7 +146,7 @@ def torch_runner(module: Any, input_names: Sequence[str], name: str = "torch") -
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         args = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in input_names]
-        with torch.no_grad():
+        with torch.no_grad(), _console_to_stderr():  # the model's own prints stay off stdout
             result = module(*args)
         return [t.detach().cpu().numpy() for t in _leaves(result)]
 
@@ -172,7 +172,8 @@ def tf_function_runner(call: Any, input_names: Sequence[str], name: str = "tenso
     tf = _require("tensorflow", "tf")
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        result = call(*[tf.constant(feeds[n]) for n in input_names])
+        with _console_to_stderr():  # the model's own prints (tf.print) stay off stdout
+            result = call(*[tf.constant(feeds[n]) for n in input_names])
         return [np.asarray(t) for t in tf.nest.flatten(result)]
 
     return Runner(name, "cpu", run)
@@ -183,6 +184,12 @@ def _require(module: str, extra: str) -> Any:
     from converter.sources.common import require
 
     return require(module, extra)
+
+
+def _console_to_stderr() -> Any:
+    from converter.sources.common import console_to_stderr
+
+    return console_to_stderr()
 
 
 def _leaves(value: Any) -> Iterator[Any]:

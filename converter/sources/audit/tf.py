@@ -42,8 +42,10 @@ def audit_savedmodel(path: str) -> Audit:
                 counts[node.op] += 1
                 if node.op in library:  # a direct call of a library function, audited on its own
                     continue
-                if node.op in TF_PRINTS and not _to_file(node):
-                    notices.append(Finding(node.op, "printing to the console", where, node.name))
+                if node.op in TF_PRINTS:
+                    (findings if _to_file(node) else notices).append(Finding(
+                        node.op, "printing to a file" if _to_file(node) else "printing to the console", where,
+                        node.name))
                     continue
                 category = tf_category(node.op, op_def_registry.get(node.op))
                 if category and not (where in checkpoint and node.op in TF_CHECKPOINT_OPS):

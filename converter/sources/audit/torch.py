@@ -8,22 +8,26 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from converter.errors import GraphtoolError, first_line
 from converter.sources.audit.allowlists import TORCH_PRINTS, torch_category
 from converter.sources.audit.findings import Audit, Finding
 
 __all__ = ["audit_archive_code", "audit_script_module", "audit_exported"]
 
-_FILE_LINE = re.compile(r'File "([^"]*)", line (\\d+)')
+_FILE_LINE = re.compile(r'File "([^"]*)", line (\d+)')
 _SETSTATE = re.compile(rb"^\s*def __setstate__\(", re.MULTILINE)
 
 
 def audit_archive_code(path: str) -> Audit:
     """A TorchScript archive whose code defines __setstate__ runs it while torch.jit.load reads the file."""
     findings = []
-    with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
-            if "/code/" in f"/{name}" and name.endswith(".py") and _SETSTATE.search(archive.read(name)):
-                findings.append(Finding("__setstate__", "runs while the archive loads", name, "__setstate__"))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if "/code/" in f"/{name}" and name.endswith(".py") and _SETSTATE.search(archive.read(name)):
+                    findings.append(Finding("__setstate__", "runs while the archive loads", name, "__setstate__"))
+    except Exception as error:  # zipfile's and zlib's errors for a damaged archive
+        raise GraphtoolError(f"{path}: not a loadable TorchScript archive ({first_line(error)})") from None
     return Audit(path, "torchscript", 0, {}, tuple(findings))
 
 
