@@ -128,3 +128,31 @@ def test_mutated_models_fail_cleanly(cli, originals, tmp_path_factory, name, com
     assert set(after) - set(before) == produced, (mutation, after)
     assert elapsed < SECONDS_PER_CASE, (mutation, elapsed)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+# Hostile models from tests/audit_models.py: every mutated copy is still refused or fails cleanly, and none
+# of them gets to write its file or read the secret into an output.
+HOSTILE = ("tf-write", "tf-read", "ts-read", "onnx-custom")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["inspect", "convert"])
+@pytest.mark.parametrize("name", HOSTILE)
+@settings(max_examples=max(EXAMPLES // 5, 5), deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(mutation=mutations)
+def test_mutated_hostile_models_never_run(cli, audit_models, tmp_path_factory, name, command, mutation):
+    from audit_models import SECRET
+
+    built = audit_models[name]
+    folder = tmp_path_factory.mktemp("hostile")
+    model = _materialize(built.path, mutation, folder)
+    extra = ("-o", folder / "out.onnx", "--no-validate") if command == "convert" else ()
+    result = cli(command, model, *built.args, *extra)
+    FUZZ_COUNTS[f"hostile {name}"] = FUZZ_COUNTS.get(f"hostile {name}", 0) + 1
+    assert result.exit_code == 2, (mutation, result.output)  # refused by the audit, or unreadable
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1, (mutation, result.output)
+    assert not (folder / "out.onnx").exists(), mutation
+    assert built.written is None or not built.written.exists(), mutation
+    assert SECRET.decode() not in result.output, mutation
+    shutil.rmtree(folder, ignore_errors=True)
