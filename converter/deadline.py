@@ -4,22 +4,36 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterator
 
 from converter.errors import GraphtoolError
 
-__all__ = ["deadline", "terminate_as_interrupt"]
+__all__ = ["deadline", "terminate_as_interrupt", "IMPORT_GRACE_S"]
+
+# An import under way when the deadline passes may finish first, for up to this long: interrupted, it would
+# leave the package (torch, TensorFlow) half-initialized in this process, and every later load would fail.
+IMPORT_GRACE_S = 120.0
+_RECHECK_S = 0.05
 
 
 @contextlib.contextmanager
 def deadline(seconds: float | None, what: str) -> Iterator[None]:
-    """Raise GraphtoolError if the block runs past `seconds` (main thread only; None: no limit)."""
+    """Raise GraphtoolError if the block runs past `seconds` (main thread only; None: no limit).
+
+    The error is raised between imports, never inside one (for at most IMPORT_GRACE_S more).
+    """
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
+    give_up = time.monotonic() + seconds + IMPORT_GRACE_S
 
     def expire(signum, frame):
+        if _importing() and time.monotonic() < give_up:
+            signal.setitimer(signal.ITIMER_REAL, _RECHECK_S)  # look again once the import may be done
+            return
         raise GraphtoolError(f"{what} did not finish within {seconds:g} s (--timeout); the model may hang "
                              "when traced: check it, or allow more time")
 
@@ -30,6 +44,12 @@ def deadline(seconds: float | None, what: str) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _importing() -> bool:
+    """Whether an `import` is executing a module now (importlib marks its spec until the module is done)."""
+    return any(getattr(getattr(module, "__spec__", None), "_initializing", False)
+               for module in list(sys.modules.values()))
 
 
 def terminate_as_interrupt() -> None:
