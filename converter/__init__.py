@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["load", "inspect", "convert", "validate", "validate_endpoint", "diff", "render", "view", "package",
-           "serve", "batch", "LoadOptions"]
+           "serve", "batch", "audit", "LoadOptions"]
 __version__ = "0.1.0"
 
 

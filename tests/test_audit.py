@@ -121,3 +121,9 @@ def test_torchscript_setstate_is_refused_before_torch_loads_it(tmp_path):
         archive.writestr("m/code/__torch__/m.py", "class M(Module):\n  def __setstate__(self, state):\n    pass\n")
     (finding,) = audit_archive_code(str(path)).findings
     assert finding.op == "__setstate__" and finding.function == "m/code/__torch__/m.py"
+
+
+def test_converter_exports_the_audit_verb():
+    import converter
+
+    assert converter.audit is api.audit
