@@ -181,11 +181,12 @@ def package(source: str | Path | Any, server: str, output: str | Path, options: 
 
 
 def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8501, name: str | None = None,
-          max_body: int = 64 * 2**20, announce: Callable[[str], None] = print) -> ServeResult:
+          max_body: int = 64 * 2**20, announce: Callable[[str], None] = print, trust_code: bool = False) -> ServeResult:
     """Serve an artifact or a packaged folder (TF Serving REST v1 and Open Inference v2) until SIGTERM or Ctrl-C."""
     from converter.deploy.server import serve as run_server
 
-    return run_server(Path(model), host=host, port=port, name=name, max_body=max_body, announce=announce)
+    return run_server(Path(model), host=host, port=port, name=name, max_body=max_body, announce=announce,
+                      trust_code=trust_code)
 
 
 def batch(manifest: str | Path | Manifest, results_dir: str | Path, *, address: str | None = None,

@@ -79,9 +79,11 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")] = 8501,
     name: Annotated[str | None, typer.Option("--name", help="Model name for a single artifact.")] = None,
     max_body: Annotated[int, typer.Option("--max-body-mb", min=1, help="Largest request body, in MiB.")] = 64,
+    trust_code: Annotated[bool, typer.Option("--trust-code", help="Serve artifacts whose graphs do more than compute "
+                                             "(file I/O, ...); the audit refuses them otherwise.")] = False,
 ) -> None:
     """Serve MODEL over TF Serving's REST API and the Open Inference Protocol v2 until SIGTERM or Ctrl-C."""
     from converter import api
 
-    api.serve(model, host=host, port=port, name=name, max_body=max_body * 2**20,
+    api.serve(model, host=host, port=port, name=name, max_body=max_body * 2**20, trust_code=trust_code,
               announce=lambda line: common.err.print(line, markup=False))

@@ -50,18 +50,18 @@ class Repository:
         return entry.versions[number]
 
 
-def load_repository(path: Path, name: str | None = None) -> Repository:
-    """Load every model and version under `path` in its own runtime; warmup files are replayed."""
+def load_repository(path: Path, name: str | None = None, trust_code: bool = False) -> Repository:
+    """Load every model and version under `path` in its own runtime, each audited first; warmup files are replayed."""
     if not path.exists():
         raise GraphtoolError(f"{path}: does not exist; expected a model file or a folder `graphtool package` wrote")
     if (path / "models.config").exists():
-        return _tf_serving(path)
+        return _tf_serving(path, trust_code)
     if path.is_dir() and any(path.glob("*/config.pbtxt")):
-        return _triton(path)
+        return _triton(path, trust_code)
     if path.is_dir() and any(path.glob("*.mar")):
         raise GraphtoolError(f"{path}: a TorchServe model store; serve it with torchserve --model-store {path} "
                              f"--ts-config {path / 'config.properties'}")
-    model = load_served(path, name or _stem(path))
+    model = load_served(path, name or _stem(path), trust_code=trust_code)
     return Repository({model.name: Entry(model.name, {1: model})})
 
 
@@ -69,7 +69,7 @@ def _stem(path: Path) -> str:
     return path.name.split(".")[0].removesuffix("_savedmodel") or "model"
 
 
-def _tf_serving(base: Path) -> Repository:
+def _tf_serving(base: Path, trust_code: bool) -> Repository:
     from converter.deploy.tfserving import WARMUP, read_config, replay_warmup, versions_in
 
     models = {}
@@ -89,14 +89,14 @@ def _tf_serving(base: Path) -> Repository:
             raise GraphtoolError(f"{base / 'models.config'}: model {config.name} has no version folder under {folder}")
         entry = Entry(config.name, labels=dict(config.version_labels))
         for version in versions:
-            served = load_served(folder / str(version), config.name, version)
+            served = load_served(folder / str(version), config.name, version, trust_code=trust_code)
             entry.warmup += replay_warmup(folder / str(version) / WARMUP, served)
             entry.versions[version] = served
         models[config.name] = entry
     return Repository(models)
 
 
-def _triton(base: Path) -> Repository:
+def _triton(base: Path, trust_code: bool) -> Repository:
     from converter.deploy.tfserving import versions_in
     from converter.deploy.triton import FILES, read_config
 
@@ -112,6 +112,7 @@ def _triton(base: Path) -> Repository:
         for version in versions_in(folder):
             recorded = folder / str(version) / INTERFACE_FILE
             interface = Interface.read(recorded) if recorded.exists() else None
-            entry.versions[version] = load_served(folder / str(version) / FILES[fmt], entry.name, version, interface)
+            entry.versions[version] = load_served(folder / str(version) / FILES[fmt], entry.name, version, interface,
+                                                  trust_code)
         models[entry.name] = entry
     return Repository(models)

@@ -81,10 +81,20 @@ def artifact_format(path: Path) -> str:
                          "folder (or a folder `graphtool package` wrote)")
 
 
-def load_served(path: Path, name: str, version: int = 1, interface: Interface | None = None) -> ServedModel:
-    """Load an artifact in its own runtime: ONNX in onnxruntime, SavedModel in TensorFlow, pt2/TorchScript in torch."""
+def load_served(path: Path, name: str, version: int = 1, interface: Interface | None = None,
+                trust_code: bool = False) -> ServedModel:
+    """Load an artifact in its own runtime: ONNX in onnxruntime, SavedModel in TensorFlow, pt2/TorchScript in torch.
+
+    Its graph is audited first, as every command's is: one that does more than compute is refused unless
+    `trust_code`.
+    """
     kind = artifact_format(path)
     loader = _LOADERS[kind]
+    if not trust_code:
+        from converter.sources.audit.dispatch import audit_file
+        from converter.sources.audit.findings import enforce
+
+        enforce(audit_file(path), trust_code=False)
     try:
         runtime, found, runner = loader(path, interface)
     except GraphtoolError:

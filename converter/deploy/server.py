@@ -153,14 +153,14 @@ def _v1_model(repository: Repository, parts: list[str]):
 
 
 def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8501, name: str | None = None,
-          max_body: int = MAX_BODY, announce: Callable[[str], None] = print) -> ServeResult:
+          max_body: int = MAX_BODY, announce: Callable[[str], None] = print, trust_code: bool = False) -> ServeResult:
     """Load everything under `path`, bind, and serve until SIGTERM or SIGINT (in-flight requests finish)."""
     import os
 
     import uvicorn
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    repository = load_repository(path, name)
+    repository = load_repository(path, name, trust_code)
     # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so (else a 40 ms delayed-ACK
     # stall per response, measured)
     listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
