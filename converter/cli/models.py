@@ -113,6 +113,9 @@ def _print_conversion(result) -> None:
         for attempt in source.attempts:
             if attempt.error and common.settings.verbose:
                 common.out.print(escape(f"  {attempt.strategy} failed: {attempt.error}"), style="dim")
+        if common.settings.verbose and result.timings:
+            stages = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in result.timings.items())
+            common.out.print(escape(f"time: {stages} (total {sum(result.timings.values()):.2f} s)"), style="dim")
     if result.report is None:
         common.out.print("written without validation (--no-validate)")
         return

@@ -78,3 +78,4 @@ class LoadedModel:
     source: SourceInfo
     example_inputs: dict[str, np.ndarray] = field(default_factory=dict)
     reference: Reference | None = None
+    weights_dir: Path | None = None  # where external initializers live (models over the external-data threshold)

@@ -9,6 +9,7 @@ from typing import Any
 
 import onnx
 
+from converter import external_data
 from converter.deadline import deadline
 from converter.errors import GraphtoolError
 from converter.sources import pyref
@@ -27,7 +28,17 @@ def load(source: str | Path | Any, options: LoadOptions | None = None, **fields:
     """
     options = replace(options or LoadOptions(), **fields)
     with deadline(options.timeout, f"loading {_describe(source)}"):
-        return _load(source, options)
+        return _weights_outside(_load(source, options))
+
+
+def _weights_outside(loaded: LoadedModel) -> LoadedModel:
+    """Past the external-data threshold, move weights a source kept inline to a scratch folder."""
+    if loaded.weights_dir is None and external_data.weight_bytes(loaded.model) > external_data.threshold():
+        folder = external_data.scratch_folder()
+        external_data.externalize(loaded.model, folder)
+        loaded.weights_dir = folder
+        external_data.release_with(loaded, folder)
+    return loaded
 
 
 def _describe(source: Any) -> str:

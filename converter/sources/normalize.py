@@ -13,6 +13,7 @@ import onnx
 from converter.errors import GraphtoolError
 from converter.onnx_utils import default_opset, iter_graphs, iter_nodes, unique_name, value_names
 from converter.scopes import SCOPE_KEY, SOURCE_KEY, node_source, set_node_meta
+from converter.timing import stage
 
 __all__ = ["DEFAULT_OPSET", "normalize", "rename_values"]
 
@@ -34,6 +35,12 @@ def normalize(
     origin: str = "model",
 ) -> onnx.ModelProto:
     """Convert opset, name inputs/outputs after the source, name nodes uniquely, record scopes, infer shapes."""
+    with stage("normalize"):
+        return _normalize(model, opset, input_names, output_names, origin)
+
+
+def _normalize(model: onnx.ModelProto, opset: int | None, input_names: Sequence[str] | None,
+               output_names: Sequence[str] | None, origin: str) -> onnx.ModelProto:
     if opset is not None and default_opset(model) != opset:
         model = _convert_opset(model, opset, origin)
     mapping = {}

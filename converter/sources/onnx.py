@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 
+from converter import external_data
 from converter.errors import GraphtoolError
 from converter.onnx_utils import dim_label, dtype_name, graph_inputs, iter_graphs
 from converter.sources.base import LoadedModel, LoadOptions, SourceInfo
@@ -20,26 +21,43 @@ __all__ = ["load_onnx", "load_proto", "read_onnx", "graph_input_specs"]
 
 
 def load_onnx(path: str, options: LoadOptions) -> LoadedModel:
-    """Read, check, audit (custom ops need --trust-code) and normalize an .onnx file."""
+    """Read, check, audit (custom ops need --trust-code) and normalize an .onnx file.
+
+    Weights it keeps outside stay there, memory-mapped.
+    """
     from converter.sources.audit import enforce
     from converter.sources.audit import onnx as audit_onnx
 
     model = read_onnx(Path(path))
     notes = enforce(audit_onnx.audit_onnx(model, path), options.trust_code, audit_onnx.KEPT)
-    return load_proto(model, path, options, notes)
+    folder = Path(path).parent if external_data.uses_external_data(model) else None
+    return load_proto(model, path, options, notes, folder)
 
 
-def load_proto(model: onnx.ModelProto, origin: str, options: LoadOptions, notes: tuple[str, ...] = ()) -> LoadedModel:
-    """Normalize a copy of `model`; it is its own reference, unless --opset converts it."""
-    normalized = normalize(onnx.ModelProto.FromString(model.SerializeToString()), opset=options.opset, origin=origin)
+def load_proto(model: onnx.ModelProto, origin: str, options: LoadOptions, notes: tuple[str, ...] = (),
+               folder: Path | None = None) -> LoadedModel:
+    """Normalize a copy of `model`; it is its own reference, unless --opset converts it.
+
+    Weights over the external-data threshold move to a scratch folder first, so no step copies them
+    through protobuf; `folder` is where `model`'s external weights already are.
+    """
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)  # no serialization: works past protobuf's 2 GiB limit
+    scratch = None
+    if folder is None and external_data.weight_bytes(copy) > external_data.threshold():
+        folder = scratch = external_data.scratch_folder()
+        external_data.externalize(copy, folder)
+    normalized = normalize(copy, opset=options.opset, origin=origin)
     examples, example_notes = example_inputs(merge_specs(graph_input_specs(normalized), given_specs(options)), options)
     notes = (*example_notes, *notes)
     source = SourceInfo(path=origin, format=Format.ONNX.value, framework="onnx", notes=notes)
-    loaded = LoadedModel(normalized, source, examples)
+    loaded = LoadedModel(normalized, source, examples, weights_dir=folder)
+    if scratch is not None:
+        external_data.release_with(loaded, scratch)
     if options.opset is not None:  # the original is the reference for the opset conversion
         from converter.validation.runners import ort_runner
 
-        loaded.reference = ort_runner(model)
+        loaded.reference = ort_runner(model, folder=folder)
     return loaded
 
 
@@ -53,20 +71,27 @@ def read_onnx(path: Path) -> onnx.ModelProto:
         raise GraphtoolError(f"{path}: an ONNX file without a graph; expected a complete model")
     if _uses_external_data(model):
         _check_external_data(model, path)
-        _refuse_over_protobuf_limit(model, path)
+        if external_data.weight_bytes(model) > external_data.threshold():
+            _check(model, path)
+            return model  # weights stay in their files, memory-mapped when a converter reads them
         try:
             onnx.load_external_data_for_model(model, str(path.parent))
         except (OSError, ValueError, onnx.checker.ValidationError) as error:
             raise GraphtoolError(
                 f"{path}: its external weight data cannot be read ({error}); keep the data files beside it"
             ) from None
+    _check(model, path)
+    return model
+
+
+def _check(model: onnx.ModelProto, path: Path) -> None:
     try:
-        onnx.checker.check_model(model if model.ByteSize() < onnx.checker.MAXIMUM_PROTOBUF else str(path))
+        small = model.ByteSize() < onnx.checker.MAXIMUM_PROTOBUF and not external_data.uses_external_data(model)
+        onnx.checker.check_model(model if small else str(path))
     except onnx.checker.ValidationError as error:
         # Not errors.first_line: the checker's first line ends "of node:" and names the problem.
         reason = str(error).strip().splitlines()[0]
         raise GraphtoolError(f"{path}: fails onnx's model checker: {reason}") from None
-    return model
 
 
 def graph_input_specs(model: onnx.ModelProto) -> list[InputSpec]:
@@ -105,16 +130,6 @@ def _check_external_data(model: onnx.ModelProto, path: Path) -> None:
             raise GraphtoolError(f"{path}: weight '{tensor.name}' is stored in {location}, which is missing; keep "
                                  "the data file beside the model")
         _check_extent(tensor, info, target, path)
-
-
-def _refuse_over_protobuf_limit(model: onnx.ModelProto, path: Path) -> None:
-    """Weights are loaded into one protobuf, which cannot exceed 2 GB: say so before reading any of them."""
-    external = sum(int(np.prod(t.dims, dtype=np.int64)) * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
-                   for t in _initializers(model.graph) if t.data_location == onnx.TensorProto.EXTERNAL)
-    total = model.ByteSize() + external
-    if total > onnx.checker.MAXIMUM_PROTOBUF:
-        raise GraphtoolError(f"{path}: {total / 2**30:.1f} GiB with its external weights; graphtool handles models "
-                             "up to 2 GiB so far")
 
 
 def _check_extent(tensor: onnx.TensorProto, info: dict[str, str], target: Path, path: Path) -> None:

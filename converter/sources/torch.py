@@ -7,11 +7,13 @@ import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 
+from converter import external_data
 from converter.errors import GraphtoolError, first_line
 from converter.onnx_utils import symbolic_dim_name
 from converter.sources import pyref
@@ -210,9 +212,10 @@ class Capture:
 
 
 def capture(
-    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, trace: str, origin: str
+    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, trace: str, origin: str,
+    folder: Path | None = None,
 ) -> Capture:
-    """Export with the requested strategy, or with each in order for 'auto'."""
+    """Export with the requested strategy, or with each in order for 'auto'; weights into `folder` if given."""
     if trace not in (*STRATEGIES, "auto"):
         raise GraphtoolError(f"--trace {trace}: unknown; expected export, torchscript, fx or auto")
     torch = require("torch", "torch")
@@ -225,7 +228,7 @@ def capture(
     for strategy in order:
         try:
             with quiet():
-                model = _EXPORTERS[strategy](source, specs, args, opset)
+                model = _EXPORTERS[strategy](source, specs, args, opset, folder)
         except GraphtoolError:
             raise
         except Exception as error:
@@ -267,17 +270,25 @@ def _flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
         yield prefix, value
 
 
-def _export_dynamo(source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int) -> onnx.ModelProto:
+def _export_dynamo(
+    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, folder: Path | None = None
+) -> onnx.ModelProto:
     torch = require("torch", "torch")
     target = source.exported if source.exported is not None else source.module
     program = torch.onnx.export(
         target, args, dynamo=True, dynamic_shapes=_dynamic_shapes(specs, torch), opset_version=opset,
         verbose=False,
     )
-    return program.model_proto
+    if folder is None:
+        return program.model_proto
+    # straight from the torch tensors to a data file: no protobuf holds the weights (it cannot past 2 GiB)
+    program.save(str(folder / "model.onnx"), external_data=True)
+    return onnx.load_model(str(folder / "model.onnx"), load_external_data=False)
 
 
-def _export_torchscript(source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int) -> onnx.ModelProto:
+def _export_torchscript(
+    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, folder: Path | None = None
+) -> onnx.ModelProto:
     torch = require("torch", "torch")
     buffer = io.BytesIO()
     dynamic_axes = {s.name: s.symbolic_dims() for s in specs if s.symbolic_dims()}
@@ -288,10 +299,12 @@ def _export_torchscript(source: TorchModel, specs: Sequence[InputSpec], args: tu
     return onnx.load_model_from_string(buffer.getvalue())
 
 
-def _export_fx(source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int) -> onnx.ModelProto:
+def _export_fx(
+    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, folder: Path | None = None
+) -> onnx.ModelProto:
     torch = require("torch", "torch")
     traced = torch.fx.symbolic_trace(source.module)
-    return _export_dynamo(TorchModel(traced, source.declared), specs, args, opset)
+    return _export_dynamo(TorchModel(traced, source.declared), specs, args, opset, folder)
 
 
 _EXPORTERS: dict[str, Callable[..., onnx.ModelProto]] = {
@@ -333,12 +346,24 @@ def load_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions
     args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[s.name])) for s in specs)
     outputs = output_names(model.module, args)
     opset = options.opset or DEFAULT_OPSET
-    captured = capture(model, specs, args, opset, options.trace, origin)
+    folder = external_data.scratch_folder() if _weight_bytes(model.module) > external_data.threshold() else None
+    captured = capture(model, specs, args, opset, options.trace, origin, folder)
+    if folder is not None and not external_data.uses_external_data(captured.model):
+        external_data.externalize(captured.model, folder)  # an exporter that kept them inline
     proto = normalize(captured.model, opset=opset, input_names=[s.name for s in specs], output_names=outputs,
                       origin=origin)
     notes += model.audit_notes
     source = SourceInfo(origin, fmt.value, "torch", captured.strategy, captured.attempts, notes)
-    return LoadedModel(proto, source, feeds, reference_for(model.module, [s.name for s in specs]))
+    loaded = LoadedModel(proto, source, feeds, reference_for(model.module, [s.name for s in specs]), folder)
+    if folder is not None:
+        external_data.release_with(loaded, folder)
+    return loaded
+
+
+def _weight_bytes(module: Any) -> int:
+    """Bytes of a module's parameters and buffers (a TorchScript module's too)."""
+    tensors = {id(t): t for t in (*module.parameters(), *module.buffers())}
+    return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
 def _input_specs(

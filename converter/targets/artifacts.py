@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 import onnx
 
-from converter.atomic import atomic_path
+from converter import external_data
+from converter.atomic import check_writable, remove
 from converter.errors import GraphtoolError
 from converter.sources.base import LoadedModel
 from converter.sources.onnx import graph_input_specs
+from converter.timing import stage
 from converter.validation import runners
 from converter.validation.runners import Runner
 
@@ -48,15 +50,20 @@ def _output_names(loaded: LoadedModel) -> list[str]:
 
 
 def _write_onnx(loaded: LoadedModel, path: Path, force: bool) -> dict:
-    if loaded.model.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF:
-        raise GraphtoolError(f"{path}: the model is over 2 GiB; writing it with external data is not supported yet")
-    with atomic_path(path, force) as temporary:
-        onnx.save_model(loaded.model, str(temporary))
-    return {}
+    """One file, or over the external-data threshold the graph plus PATH.data beside it, streamed."""
+    check_writable(path, force)
+    try:
+        with stage("save"):
+            external = external_data.save_model(loaded.model, path, loaded.weights_dir)
+    except BaseException:
+        remove(path)
+        external_data.remove_data(path)
+        raise
+    return {"external_data": str(external_data.data_path(path)) if external else None}
 
 
 def _run_onnx(path: Path, loaded: LoadedModel, details: dict) -> Runner:
-    return runners.ort_runner(onnx.load_model(str(path)))
+    return runners.ort_runner(onnx.load_model(str(path), load_external_data=False), folder=path.parent)
 
 
 def _write_savedmodel(loaded: LoadedModel, path: Path, force: bool) -> dict:

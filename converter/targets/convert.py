@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from converter import external_data
 from converter.atomic import check_writable, move_into_place, remove, staging_path
 from converter.deadline import deadline
 from converter.sources.base import LoadedModel, SourceInfo
 from converter.sources.common import quiet
 from converter.targets.artifacts import target_named
+from converter.timing import StageTimer, stage
 from converter.validation.engine import validate_artifact
 from converter.validation.report import ValidationReport, write_report
 from converter.validation.tolerance import Tolerances
@@ -30,6 +32,7 @@ class ConvertResult:
     report_path: Path | None = None
     removed: bool = False
     artifact: dict = field(default_factory=dict)  # what the target's writer reports (renames, strategy, ...)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage: load, normalize, build, ...
 
     def __bool__(self) -> bool:
         return self.report is None or bool(self.report)
@@ -44,6 +47,7 @@ class ConvertResult:
             "artifact": self.artifact,
             "report_path": str(self.report_path) if self.report_path else None,
             "validation": self.report.to_dict() if self.report is not None else None,
+            "timings": dict(self.timings),
         }
 
 
@@ -68,20 +72,36 @@ def convert(
     """
     writer = target_named(target)
     check_writable(path, force)
-    loaded = load()
+    timer = StageTimer()
+    with timer:
+        with timer.stage("load"):
+            loaded = load()
+        result = _write_and_validate(loaded, writer, path, force, validate, keep_failed, samples, tolerances,
+                                     timeout, from_file)
+    return replace(result, timings=timer.to_dict())
+
+
+def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: bool, validate: bool,
+                        keep_failed: bool, samples: int, tolerances: Tolerances | None, timeout: float | None,
+                        from_file: bool) -> ConvertResult:
+    target = writer.name
     staging = staging_path(path)  # validated there first: a failed artifact never replaces an existing one
     try:
-        with deadline(timeout, f"converting to {target}"), quiet():
-            artifact = _relocated(writer.write(loaded, staging, False), staging, path)
-        report = None
-        if validate:
-            with quiet():  # frameworks log while they load an artifact
-                runner = writer.runner(staging, loaded, artifact)
-            report = validate_artifact(loaded, runner, samples, tolerances or Tolerances(), from_file)
+        with external_data.weights_at(loaded.weights_dir):
+            with deadline(timeout, f"converting to {target}"), quiet(), stage("write"):
+                artifact = _relocated(writer.write(loaded, staging, False), staging, path)
+            report = None
+            if validate:
+                with stage("validation"):
+                    with quiet():  # frameworks log while they load an artifact
+                        runner = writer.runner(staging, loaded, artifact)
+                    report = validate_artifact(loaded, runner, samples, tolerances or Tolerances(), from_file)
         if report is None or report or keep_failed:
             move_into_place(staging, path, force)
+            external_data.move_data(staging, path)
     finally:
         remove(staging)
+        external_data.remove_data(staging)
     if report is None or report:
         return ConvertResult(path, target, loaded.source, report, artifact=artifact)
     report_path = path.with_name(path.name + ".validation.json")

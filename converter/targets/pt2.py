@@ -13,6 +13,7 @@ import onnx
 from converter.atomic import atomic_path
 from converter.errors import GraphtoolError
 from converter.targets.torch import to_graph_module
+from converter.timing import stage
 
 __all__ = ["Pt2Result", "write_pt2"]
 
@@ -39,25 +40,28 @@ def write_pt2(
     force: bool = False,
 ) -> Pt2Result:
     """Convert `model`, export it and save it atomically; load with torch.export.load(path).module()."""
-    import torch
+    with stage("import"):
+        import torch
 
     from converter.targets.torch import examples
 
-    module = to_graph_module(model).eval()
+    with stage("build"):
+        module = to_graph_module(model).eval()
     inputs = tuple(example_inputs) if example_inputs is not None else tuple(examples.example_inputs(model))
     symbolic = examples.symbolic_dims(model)
     fallbacks: list[str] = []
     program, strategy = None, ""
-    for strategy, shapes in _strategies(symbolic):
-        try:
-            program = torch.export.export(module, inputs, dynamic_shapes=shapes, strict=False)
-            break
-        except Exception as exc:  # noqa: BLE001 - each strategy's failure is reported in the result
-            fallbacks.append(f"{strategy}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    with stage("export"):
+        for strategy, shapes in _strategies(symbolic):
+            try:
+                program = torch.export.export(module, inputs, dynamic_shapes=shapes, strict=False)
+                break
+            except Exception as exc:  # noqa: BLE001 - each strategy's failure is reported in the result
+                fallbacks.append(f"{strategy}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     if program is None:
         raise GraphtoolError(f"torch.export could not capture the converted module: {'; '.join(fallbacks)}")
     target = Path(path)
-    with atomic_path(target, force) as temporary, open(temporary, "wb") as stream:
+    with stage("save"), atomic_path(target, force) as temporary, open(temporary, "wb") as stream:
         torch.export.save(program, stream)
     names = [i.name for i in examples.graph_inputs(model)]
     return Pt2Result(str(target), strategy, _dynamic_dims(program, names), target.stat().st_size, tuple(fallbacks))

@@ -12,6 +12,7 @@ import onnx
 
 from converter.atomic import atomic_path
 from converter.targets.torch import to_graph_module
+from converter.timing import stage
 
 __all__ = ["TorchScriptResult", "write_torchscript"]
 
@@ -43,7 +44,8 @@ def write_torchscript(
     from converter.targets.torch import examples
     from converter.targets.torch.script_control import scriptable_control
 
-    module = scriptable_control(to_graph_module(model).eval())
+    with stage("build"):
+        module = scriptable_control(to_graph_module(model).eval())
     fallbacks: list[str] = []
     fixed: list[str] = []
     try:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from converter import external_data
 from converter.errors import GraphtoolError, first_line
 from converter.onnx_utils import graph_inputs, iter_nodes, subgraphs_of
 
@@ -61,12 +62,20 @@ def providers_for(device: str) -> list:
     return ["CPUExecutionProvider"]
 
 
-def ort_runner(model: onnx.ModelProto, device: str = "cpu", threads: int | None = None) -> Runner:
-    """onnxruntime on `device` ('cpu' or 'cuda'), with `threads` intra-op threads (onnxruntime's default: all)."""
+def ort_runner(
+    model: onnx.ModelProto, device: str = "cpu", threads: int | None = None, folder: Path | None = None
+) -> Runner:
+    """onnxruntime on `device` ('cpu' or 'cuda'), with `threads` intra-op threads (onnxruntime's default: all).
+
+    External weights are read from `folder` (default: the block's external_data.weights_at folder).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    folder = folder or external_data.weights_folder()
+    if folder is not None and external_data.uses_external_data(model):
+        options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(folder))
     if threads is not None:
         options.intra_op_num_threads = threads
     if device == "cuda" and hasattr(ort, "preload_dlls"):
@@ -91,6 +100,12 @@ def reference_runner(model: onnx.ModelProto) -> Runner:
     """onnx's reference evaluator: a second, independent implementation of the ONNX op semantics."""
     from onnx.reference import ReferenceEvaluator
 
+    folder = external_data.weights_folder()
+    if folder is not None and external_data.uses_external_data(model):
+        inline = onnx.ModelProto()
+        inline.CopyFrom(model)
+        onnx.load_external_data_for_model(inline, str(folder))  # the evaluator reads initializers inline
+        model = inline
     evaluator = ReferenceEvaluator(model)
     wanted = [value.name for value in graph_inputs(model.graph)]
 

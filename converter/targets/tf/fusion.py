@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from converter.external_data import tensor_array
 from converter.onnx_utils import subgraphs_of
 
 __all__ = ["FUSED_DOMAIN", "fuse_gelu"]
@@ -112,7 +113,7 @@ def _close(value: float | None, want: float) -> bool:
 
 def _scalar_constants(graph: onnx.GraphProto) -> dict[str, float]:
     """Float values with one element, from initializers and Constant nodes."""
-    arrays: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in graph.initializer if _small(i.dims)}
+    arrays: dict[str, np.ndarray] = {i.name: tensor_array(i) for i in graph.initializer if _small(i.dims)}
     for node in graph.node:
         if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
             arrays[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import onnx
-from onnx import numpy_helper
 
 from converter.errors import UnsupportedOpError
+from converter.external_data import tensor_array
 from converter.onnx_utils import subgraphs_of
 from converter.targets.attributes import read_attributes
 from converter.targets.registry import OpRegistry
@@ -46,7 +46,7 @@ class GraphRunner:
         """Outputs of `graph` (in ONNX layout) for its inputs, seeing the enclosing `scope`."""
         env = Layouts(scope)
         for init in graph.initializer:
-            env.set_onnx(init.name, numpy_helper.to_array(init))
+            env.set_onnx(init.name, tensor_array(init))
         for spec, value in zip(graph.input, inputs, strict=False):
             if value is not None or spec.name not in env:
                 env.set_onnx(spec.name, value)

@@ -6,9 +6,9 @@ from typing import Any
 
 import onnx
 import tensorflow as tf
-from onnx import numpy_helper
 
 from converter.errors import UnsupportedOpError
+from converter.external_data import tensor_array
 from converter.targets.tf.conv_weights import Kernel, kernel_layouts, permute
 from converter.targets.tf.dtypes import tf_dtype
 from converter.targets.tf.fusion import FUSED_DOMAIN, fuse_gelu
@@ -77,7 +77,7 @@ def _weights(graph: onnx.GraphProto, kernels: dict[str, list[int]]) -> dict[str,
     """Large float initializers as variables; convolution kernels already in TensorFlow's layout."""
     weights = {}
     for index, init in enumerate(graph.initializer):
-        array = numpy_helper.to_array(init)
+        array = tensor_array(init)
         if init.name in kernels:
             weights[init.name] = tf.Variable(permute(array, kernels[init.name]), trainable=False, name=f"k{index}")
         elif array.dtype.kind == "f" and array.size >= WEIGHT_MIN_SIZE:

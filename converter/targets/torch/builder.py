@@ -7,9 +7,9 @@ from typing import Any
 import onnx
 import torch
 import torch.fx
-from onnx import numpy_helper
 
 from converter.errors import UnsupportedOpError
+from converter.external_data import tensor_array
 from converter.onnx_utils import iter_graphs, subgraphs_of
 from converter.targets.attributes import read_attributes
 from converter.targets.registry import OpRegistry
@@ -91,7 +91,7 @@ class GraphBuilder:
         env: dict[str, Any] = {}
         initializers: dict[int, str] = {}
         for init in graph.initializer:
-            tensor = torch.from_numpy(numpy_helper.to_array(init).copy())
+            tensor = torch.from_numpy(tensor_array(init).copy())
             env[init.name] = tensor
             initializers[id(tensor)] = init.name
         tracer = _Tracer(fx_graph, root, initializers)
@@ -197,7 +197,7 @@ class GraphBuilder:
         local = dict(env)
         local.update((info.name, value) for info, value in zip(graph.input, inputs, strict=False))
         for init in graph.initializer:
-            local[init.name] = torch.from_numpy(numpy_helper.to_array(init).copy())
+            local[init.name] = torch.from_numpy(tensor_array(init).copy())
         for proto in graph.node:
             self._convert_node(proto, local, tracer)
         return [_lookup(local, out.name) for out in graph.output]
