@@ -111,7 +111,8 @@ def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: boo
 
 def _relocated(details: dict, staging: Path, path: Path) -> dict:
     """The writer's report, naming the final path rather than the staging one."""
-    return {key: str(path) if value == str(staging) else value for key, value in details.items()}
+    return {key: str(path) + value[len(str(staging)):] if isinstance(value, str) and value.startswith(str(staging))
+            else value for key, value in details.items()}  # the ONNX data file too: STAGING.data -> PATH.data
 
 
 def default_output(source: Any, target: str) -> Path:
