@@ -232,8 +232,8 @@ def _weight_change(da: dict, db: dict, atol: float = 0.0) -> tuple[tuple[FieldCh
     fields = [FieldChange(key, da[key], db[key]) for key in ("dtype", "shape") if da[key] != db[key]]
     if fields:
         return tuple(fields), None, None
-    values_a = tensor_array(da["tensor"])
-    values_b = tensor_array(db["tensor"])
+    values_a = tensor_array(da["tensor"], da.get("weights_dir"))
+    values_b = tensor_array(db["tensor"], db.get("weights_dir"))
     if values_a.dtype.kind in "fiub" and values_a.size:
         delta = np.abs(values_a.astype(np.float64) - values_b.astype(np.float64))
         both_nan = np.isnan(delta) & np.isnan(values_a) & np.isnan(values_b)

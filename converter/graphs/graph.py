@@ -23,7 +23,8 @@ Op nodes add ``op_type``, ``domain``, ``attributes`` ({name: JSON-able value; te
 Input, output and initializer nodes add ``shape`` (list of int | str | None, or None when
 unknown), ``dtype`` (numpy-style name, e.g. 'float32') and ``size`` (element count or None).
 Initializers add ``hash`` (content hash of the values) and ``tensor`` (the TensorProto itself, to
-read values lazily; never copied).
+read values lazily; never copied) and, when it is stored externally, ``weights_dir`` (the folder its
+data file is in).
 
 Edges, one per tensor use (producer -> consumer, so a tensor read twice gives two edges), keyed by
 the consumer's input slot: ``tensor`` (name), ``dtype``, ``shape``, ``slot`` (consumer input index),
@@ -39,13 +40,14 @@ outer graph as ordinary edges.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
+from converter import external_data
 from converter.onnx_utils import dtype_name, shape_of, subgraphs_of, unique_name, value_infos
 from converter.scopes import node_scope, node_source
 
@@ -54,7 +56,7 @@ __all__ = ["to_graph", "op_nodes", "node_label", "format_shape", "tensor_hash", 
 _GRAPH_ATTRS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
 
 
-def to_graph(model: onnx.ModelProto, *, infer_shapes: bool = True) -> nx.MultiDiGraph:
+def to_graph(model: onnx.ModelProto, *, infer_shapes: bool = True, weights_dir: Path | None = None) -> nx.MultiDiGraph:
     """Build the networkx view of a model (see the module docstring for the schema)."""
     notes: list[str] = []
     if infer_shapes:
@@ -70,7 +72,7 @@ def to_graph(model: onnx.ModelProto, *, infer_shapes: bool = True) -> nx.MultiDi
         metadata={prop.key: prop.value for prop in model.metadata_props},
         notes=(),
     )
-    builder = _Builder(g, _type_infos(graph))
+    builder = _Builder(g, _type_infos(graph), weights_dir)
     builder.add_graph(graph)
     g.graph["inputs"] = builder.input_ids
     g.graph["outputs"] = builder.output_ids
@@ -97,9 +99,12 @@ def format_shape(shape: list | None) -> str:
     return "[" + ",".join("?" if dim is None else str(dim) for dim in shape) + "]"
 
 
-def tensor_array(tensor: onnx.TensorProto) -> np.ndarray:
-    """The values of an initializer as a numpy array."""
-    return numpy_helper.to_array(tensor)
+def tensor_array(tensor: onnx.TensorProto, weights_dir: Path | None = None) -> np.ndarray:
+    """The values of an initializer as a numpy array; external data memory-mapped from `weights_dir`."""
+    if weights_dir is None:
+        return external_data.tensor_array(tensor)
+    with external_data.weights_at(weights_dir):
+        return external_data.tensor_array(tensor)
 
 
 def tensor_hash(tensor: onnx.TensorProto) -> str:
@@ -159,8 +164,10 @@ def _tensor_summary(tensor: onnx.TensorProto) -> dict:
 class _Builder:
     """Adds the nodes and edges of a graph and its subgraphs to one MultiDiGraph."""
 
-    def __init__(self, g: nx.MultiDiGraph, infos: dict[str, tuple[str | None, list | None]]):
+    def __init__(self, g: nx.MultiDiGraph, infos: dict[str, tuple[str | None, list | None]],
+                 weights_dir: Path | None = None):
         self.g = g
+        self.weights_dir = weights_dir
         self.infos = infos
         self.input_ids: list[str] = []
         self.output_ids: list[str] = []
@@ -208,6 +215,8 @@ class _Builder:
                 "initializer", init.name, scope=scope, dtype=dtype_name(init.data_type), shape=shape,
                 size=_size(shape), hash=tensor_hash(init), tensor=init,
             )
+            if init.data_location == onnx.TensorProto.EXTERNAL:
+                self.g.nodes[node_id]["weights_dir"] = self.weights_dir
             producers[init.name] = (node_id, 0)
 
     def _add_nodes(self, graph: onnx.GraphProto, producers: dict, scope_prefix: str | None,

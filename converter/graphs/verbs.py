@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converter.atomic import check_writable
+from converter.graphs.bulk import fewer_collections
 from converter.graphs.changes import Diff
 from converter.graphs.diff import diff_graphs
 from converter.graphs.files import DEFAULT_DIR, Written, default_path, output_format, write_rendering
@@ -70,25 +71,26 @@ def diff_models(a: Any, b: Any, load: Loader, *, atol: float = 0.0, render_to: P
     ``tensorboard``, write an HTML report / both graphs as TensorBoard runs, coloured by the diff."""
     # before the slow loading, so a refusal costs nothing
     if render_to is not None and render_to.parent.is_dir():
-        check_writable(render_to, force)
+        check_writable(render_to, force)  # before the slow loading, so a refusal costs nothing
     wants_views = html is not None or tensorboard is not None
     if wants_views:
         from converter.viewers.outputs import check_outputs
 
         check_outputs(html, tensorboard, force)
-    loaded_a, loaded_b = load(a), load(b)
-    ga, gb = to_graph(loaded_a.model), to_graph(loaded_b.model)
-    diff = diff_graphs(ga, gb, atol=atol)
-    written = None
-    if render_to is not None:
-        rendering = render_diff(ga, gb, diff, title=f"{_describe(a)} → {_describe(b)}")
-        written = write_rendering(rendering, render_to, output_format(render_to, None), force)
-    views = ()
-    if wants_views:
-        from converter.viewers.outputs import diff_views
+    with fewer_collections():
+        loaded_a, loaded_b = load(a), load(b)
+        ga, gb = _view(loaded_a), _view(loaded_b)
+        diff = diff_graphs(ga, gb, atol=atol)
+        written = None
+        if render_to is not None:
+            rendering = render_diff(ga, gb, diff, title=f"{_describe(a)} → {_describe(b)}")
+            written = write_rendering(rendering, render_to, output_format(render_to, None), force)
+        views = ()
+        if wants_views:
+            from converter.viewers.outputs import diff_views
 
-        views = tuple(diff_views(ga, gb, diff, (_describe(a), _describe(b)), html=html, tensorboard=tensorboard,
-                                 force=force))
+            views = tuple(diff_views(ga, gb, diff, (_describe(a), _describe(b)), html=html,
+                                     tensorboard=tensorboard, force=force))
     return DiffResult(diff, loaded_a.source, loaded_b.source, written, views)
 
 
@@ -106,7 +108,8 @@ def render_model(model: Any, load: Loader, output: Path | None = None, *, fmt: s
     path = output or default_path(model, chosen)
     if path.parent.is_dir():
         check_writable(path, force)  # before the slow loading, so a refusal costs nothing
-    graph = to_graph(load(model).model)
+    with fewer_collections():
+        graph = _view(load(model))
     rendering = render_graph(graph, depth=depth, expand=expand, focus_node=focus, radius=radius,
                              max_nodes=max_nodes, title=_describe(model))
     return RenderResult(rendering, write_rendering(rendering, path, chosen, force))
@@ -121,7 +124,14 @@ def view_model(model: Any, load: Loader, output: Path | None = None, *, fmt: str
     path = output or (default_path(model, "html") if fmt == "html" else DEFAULT_DIR / "tensorboard")
     if fmt == "html":
         check_html_path(path, force, make_folder=True)  # before the slow loading
-    return render_view(to_graph(load(model).model), fmt, path, _describe(model), force)
+    with fewer_collections():
+        graph = _view(load(model))
+    return render_view(graph, fmt, path, _describe(model), force)
+
+
+def _view(loaded: LoadedModel) -> Any:
+    """The graph view of a loaded model; loading already inferred its shapes (inferring again costs ~1 s per 100k)."""
+    return to_graph(loaded.model, infer_shapes=False, weights_dir=loaded.weights_dir)
 
 
 def _describe(model: Any) -> str:

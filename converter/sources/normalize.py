@@ -82,7 +82,7 @@ def _forget_placeholder_dims(graph: onnx.GraphProto, keep_value_info: bool = Fal
     """Clear made-up unk__N dim names (tf2onnx's, shape inference's): an unknown dim is more honest."""
     for value in (*graph.output, *graph.value_info):
         for dim in value.type.tensor_type.shape.dim:
-            if _PLACEHOLDER_DIM.match(dim.dim_param):
+            if dim.HasField("dim_param") and _PLACEHOLDER_DIM.match(dim.dim_param):
                 dim.ClearField("dim_param")
     if not keep_value_info:
         del graph.value_info[:]  # exporters' intermediate shapes are re-inferred
