@@ -35,9 +35,15 @@ def run(args: list[str]) -> dict:
                           env=env, cwd=ROOT)
     seconds = time.perf_counter() - start
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    return {"seconds": round(seconds, 2), "peak_mib": int(found.group(1)) // 1024 if found else None,
-            "exit": done.returncode,
+    return {"seconds": round(seconds, 2), "cpu_s": _cpu(done.stderr),
+            "peak_mib": int(found.group(1)) // 1024 if found else None, "exit": done.returncode,
             "error": "" if done.returncode in (0, 1) else done.stderr.strip().splitlines()[-1][:200]}
+
+
+def _cpu(stderr: str) -> float | None:
+    """User plus system seconds from /usr/bin/time -v: less swayed than wall time by other tenants' load."""
+    found = [float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", stderr)]
+    return round(sum(found), 2) if found else None
 
 
 def main() -> None:
@@ -62,11 +68,12 @@ def main() -> None:
             row = {"nodes": size, "command": name, **run(args)}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print("\n| nodes | inspect | diff | render (folded) | peak RSS (diff) |\n| --- | --- | --- | --- | --- |")
+    print("\nwall (CPU) seconds, whole commands")
+    print("| nodes | inspect | diff | render (folded) | peak RSS (diff) |\n| --- | --- | --- | --- | --- |")
     for size in options.sizes:
         by = {r["command"]: r for r in rows if r["nodes"] == size}
-        print(f"| {size:,} | {by['inspect']['seconds']} s | {by['diff']['seconds']} s | "
-              f"{by['render']['seconds']} s | {by['diff']['peak_mib']} MiB |")
+        cells = [f"{by[c]['seconds']} s ({by[c]['cpu_s']} s)" for c in ("inspect", "diff", "render")]
+        print(f"| {size:,} | {' | '.join(cells)} | {by['diff']['peak_mib']} MiB |")
 
 
 if __name__ == "__main__":

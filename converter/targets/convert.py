@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -91,6 +92,7 @@ def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: boo
             with deadline(timeout, f"converting to {target}"), quiet(), stage("write"):
                 artifact = _relocated(writer.write(loaded, staging, False), staging, path)
             report = None
+            gc.collect()  # the converted module, before the artifact is loaded beside it: one copy of the weights
             if validate:
                 with stage("validation"):
                     with quiet():  # frameworks log while they load an artifact
