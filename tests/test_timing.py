@@ -1,0 +1,34 @@
+"""Stage timings: exclusive per stage, in the order stages start, silent when no timer is active."""
+
+from __future__ import annotations
+
+import gc
+import time
+
+from converter.graphs.bulk import fewer_collections
+from converter.timing import StageTimer, stage
+
+
+def test_nested_stage_time_is_not_counted_twice():
+    with StageTimer() as timer, stage("load"):
+        time.sleep(0.05)
+        with stage("normalize"):
+            time.sleep(0.1)
+    seconds = timer.to_dict()
+    assert list(seconds) == ["load", "normalize"]
+    assert seconds["normalize"] >= 0.1
+    assert 0.05 <= seconds["load"] < seconds["normalize"]  # its own 0.05 s, not the 0.15 s the block took
+
+
+def test_stage_without_a_timer_records_nothing():
+    timer = StageTimer()
+    with stage("load"):
+        pass
+    assert timer.to_dict() == {}
+
+
+def test_fewer_collections_restores_the_thresholds():
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] >= 100_000
+    assert gc.get_threshold() == before
