@@ -35,7 +35,8 @@ def measure(name: str, runs: int) -> list[dict]:
     session = ort_runner(model)
     directory = Path(tempfile.mkdtemp()) / name
     result = write_savedmodel(model, directory)
-    serving = tf.saved_model.load(str(directory)).signatures[SIGNATURE_KEY]
+    saved = tf.saved_model.load(str(directory))  # kept: the signature's variables live as long as it does
+    serving = saved.signatures[SIGNATURE_KEY]
     xla = tf.function(lambda **feeds: serving(**feeds), jit_compile=True)
     rows = []
     for batch in (1, 8):
