@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["GraphtoolError", "MissingExtraError", "UnsupportedOpError", "first_line"]
+import re
+
+__all__ = ["GraphtoolError", "MissingExtraError", "UnsupportedOpError", "first_line", "plain"]
+
+# Terminal colour and cursor codes, which onnxruntime and absl put in their messages.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
 class GraphtoolError(Exception):
@@ -34,10 +39,18 @@ class UnsupportedOpError(GraphtoolError):
         self.opset = opset
 
 
-def first_line(error: BaseException, limit: int = 300) -> str:
-    """The line of an exception's message that says what went wrong, short enough for a one-line error."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+def plain(text: str) -> str:
+    """Text without terminal escape codes."""
+    return _ANSI.sub("", text)
+
+
+def first_line(error: BaseException, limit: int | None = None) -> str:
+    """The line of an exception's message that says what went wrong, whole unless `limit` (then marked cut)."""
+    lines = [line.strip() for line in plain(str(error)).strip().splitlines() if line.strip()]
     if not lines:
         return type(error).__name__
     # TensorFlow opens with "in user code:" and a traceback; the reason is the last line.
-    return (lines[-1] if lines[0].endswith(":") and len(lines) > 1 else lines[0])[:limit]
+    line = lines[-1] if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    if limit is not None and len(line) > limit:
+        return line[: limit - 1] + "…"
+    return line

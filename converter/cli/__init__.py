@@ -20,15 +20,31 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"graphtool {common.version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print more detail.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print more detail, and the frameworks' own logging.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print graphtool's version and exit.", callback=_print_version,
+                           is_eager=True)
+    ] = False,
 ) -> None:
+    from converter.sources.common import quiet_environment, set_verbose
+
     common.settings.debug = debug
     common.settings.quiet = quiet
     common.settings.verbose = verbose
+    set_verbose(verbose)
+    quiet_environment()  # before any command can import TensorFlow
 
 
 def _register_commands() -> None:

@@ -14,11 +14,11 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from converter.errors import GraphtoolError
+from converter.errors import GraphtoolError, plain
 from converter.sources.base import LoadOptions
 
 __all__ = [
-    "Settings", "settings", "handle_errors", "out", "err", "print_json", "JsonOpt", "with_load_options",
+    "Settings", "settings", "handle_errors", "out", "err", "print_json", "JsonOpt", "with_load_options", "version",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,7 +50,7 @@ def handle_errors(command: F) -> F:
         except GraphtoolError as error:
             if settings.debug:
                 raise
-            err.print(f"graphtool: error: {error}", markup=False)
+            err.print(f"graphtool: error: {plain(str(error))}", markup=False)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             err.print("graphtool: interrupted", markup=False)
@@ -59,7 +59,8 @@ def handle_errors(command: F) -> F:
             if settings.debug:
                 raise
             err.print(
-                f"graphtool: error: unexpected {type(error).__name__}: {error} (rerun with --debug for details)",
+                f"graphtool: error: unexpected {type(error).__name__}: {plain(str(error))} "
+                "(rerun with --debug for details)",
                 markup=False,
             )
             raise typer.Exit(2) from None
@@ -67,8 +68,22 @@ def handle_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def version() -> str:
+    """graphtool's version: the installed distribution's, else the package's own."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("graphtool")
+    except metadata.PackageNotFoundError:
+        from converter import __version__
+
+        return __version__
+
+
 def print_json(document: Any) -> None:
-    """Print exactly one JSON document on stdout."""
+    """Print exactly one JSON document on stdout, with graphtool's version in it."""
+    if isinstance(document, dict):
+        document = {"version": version(), **document}
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
 
 

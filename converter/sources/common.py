@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import io
 import logging
@@ -14,10 +15,45 @@ from types import ModuleType
 
 from converter.errors import MissingExtraError
 
-__all__ = ["require", "class_names", "quiet", "console_to_stderr"]
+__all__ = ["require", "class_names", "quiet", "console_to_stderr", "set_verbose", "quiet_environment", "listen"]
 
 # Their handlers hold the real stderr, so redirecting sys.stderr does not silence them.
-_NOISY_LOGGERS = ("torch", "torch.onnx", "torch.export", "tensorflow", "tf2onnx", "absl")
+_NOISY_LOGGERS = ("torch", "torch.onnx", "torch.export", "tensorflow", "tf2onnx", "absl", "transformers")
+# Read once, when TensorFlow, oneDNN, gRPC or transformers is first imported: they must be set before that.
+_QUIET_ENVIRONMENT = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow's C++ INFO/WARNING/ERROR lines (oneDNN notice, cuInit failure)
+    "TF_CPP_MIN_VLOG_LEVEL": "0",
+    "ABSL_MIN_LOG_LEVEL": "3",
+    "GRPC_VERBOSITY": "ERROR",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+}
+_verbose = False
+_heard: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("graphtool_heard", default=None)
+
+
+def set_verbose(verbose: bool) -> None:
+    """With --verbose, the frameworks' own output reaches the terminal; otherwise quiet() silences it."""
+    global _verbose
+    _verbose = verbose
+
+
+def quiet_environment() -> None:
+    """Set the frameworks' log-level variables (unless the user set them) before any framework is imported."""
+    if not _verbose:
+        for name, value in _QUIET_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)
+
+
+@contextlib.contextmanager
+def listen() -> Iterator[list[str]]:
+    """Collect the one-line notes quiet() makes of what mattered in the silenced output."""
+    notes: list[str] = []
+    token = _heard.set(notes)
+    try:
+        yield notes
+    finally:
+        _heard.reset(token)
 
 
 def require(module: str, extra: str) -> ModuleType:
@@ -39,18 +75,45 @@ def class_names(obj: object) -> set[str]:
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """Silence exporters' progress, warnings and C++ logging, so graphtool's own output stays clean."""
+    quiet_environment()
+    if _verbose:
+        yield
+        return
     loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
     levels = [logger.level for logger in loggers]
-    with warnings.catch_warnings(), _silenced_fds(), contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught, _silenced_fds(), \
+            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("always")
         for logger in loggers:
             logger.setLevel(logging.ERROR)
+        _quiet_onnxruntime()
         try:
             yield
         finally:
             for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)
+            _note(caught)
+
+
+def _note(caught: list[warnings.WarningMessage]) -> None:
+    """Turn a tracer warning into one line in the notes of whoever listens; drop the rest."""
+    notes = _heard.get()
+    if notes is None:
+        return
+    for item in caught:
+        if item.category.__name__ != "TracerWarning":
+            continue
+        text = " ".join(str(item.message).split())
+        note = f"tracing: {text}"
+        if note not in notes:
+            notes.append(note)
+
+
+def _quiet_onnxruntime() -> None:
+    # onnxruntime logs graph-optimizer warnings from C++; only its errors matter, and those raise.
+    module = sys.modules.get("onnxruntime")
+    if module is not None:
+        module.set_default_logger_severity(3)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from converter.deadline import deadline
 from converter.errors import GraphtoolError
 from converter.sources import pyref
 from converter.sources.base import LoadedModel, LoadOptions
-from converter.sources.common import class_names
+from converter.sources.common import class_names, listen, quiet
 from converter.sources.formats import FRAMEWORK, Format, detect
 from converter.sources.onnx import load_onnx, load_proto
 
@@ -27,8 +27,12 @@ def load(source: str | Path | Any, options: LoadOptions | None = None, **fields:
     Options come as a LoadOptions or as its fields: load("m.pt", input_specs=["x:batch,8"], trace="auto").
     """
     options = replace(options or LoadOptions(), **fields)
-    with deadline(options.timeout, f"loading {_describe(source)}"):
-        return _weights_outside(_load(source, options))
+    with deadline(options.timeout, f"loading {_describe(source)}"), listen() as heard:
+        loaded = _weights_outside(_load(source, options))
+    new = tuple(note for note in heard if note not in loaded.source.notes)
+    if new:
+        loaded.source = replace(loaded.source, notes=(*loaded.source.notes, *new))
+    return loaded
 
 
 def _weights_outside(loaded: LoadedModel) -> LoadedModel:
@@ -55,7 +59,9 @@ def _load(source: str | Path | Any, options: LoadOptions) -> LoadedModel:
     if detected.format is Format.ONNX:
         return load_onnx(location, options)
     if detected.format is Format.PYTHON:
-        return _load_object(pyref.resolve(location), location, options)
+        with quiet():  # the user's module may import TensorFlow or transformers, which log as they start
+            obj = pyref.resolve(location)
+        return _load_object(obj, location, options)
     if FRAMEWORK[detected.format] == "torch":
         from converter.sources import torch
 
@@ -89,6 +95,7 @@ def _load_object(obj: Any, origin: str, options: LoadOptions) -> LoadedModel:
 
 def _call_factory(factory: Any, origin: str) -> Any:
     try:
-        return factory()
+        with quiet():
+            return factory()
     except Exception as error:  # the user's own code failed: say where, not how graphtool got there
         raise GraphtoolError(f"{origin}: calling it failed: {type(error).__name__}: {error}") from None

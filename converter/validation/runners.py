@@ -137,12 +137,15 @@ def savedmodel_runner(
 
 def run_tflite(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run the serving_default signature of a .tflite file on named inputs (signature names)."""
+    from converter.sources.common import quiet
     from converter.targets.savedmodel import SIGNATURE_KEY
 
     tf = _require("tensorflow", "tf")
-    interpreter = tf.lite.Interpreter(model_path=str(path))
-    runner = interpreter.get_signature_runner(SIGNATURE_KEY)
-    return {name: np.asarray(value) for name, value in runner(**inputs).items()}
+    with quiet():  # the Interpreter's deprecation warning and "Created TensorFlow Lite XNNPACK delegate"
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+        runner = interpreter.get_signature_runner(SIGNATURE_KEY)
+        results = runner(**inputs)
+    return {name: np.asarray(value) for name, value in results.items()}
 
 
 def tflite_runner(path: str | Path, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> Runner:
