@@ -119,25 +119,32 @@ def audit(source: str | Path, options: LoadOptions | None = None) -> Audit:
 
 def diff(a: str | Path | Any, b: str | Path | Any, options: LoadOptions | None = None, *, atol: float = 0.0,
          render_to: str | Path | None = None, force: bool = False, html: str | Path | None = None,
-         tensorboard: str | Path | None = None) -> DiffResult:
+         tensorboard: str | Path | None = None, options_b: LoadOptions | None = None,
+         progress: Callable[[str], None] | None = None) -> DiffResult:
     """Compare two models in any formats, matched by structure; with `render_to`, draw the diff there too;
-    with `html` / `tensorboard`, write an HTML report / both graphs as TensorBoard runs (the result's views)."""
+    with `html` / `tensorboard`, write an HTML report / both graphs as TensorBoard runs (the result's views).
+
+    `options` load A, and B too unless `options_b` is given (each side its own --input specs)."""
     from converter.graphs.verbs import diff_models
 
+    options_b = options if options_b is None else options_b
     return diff_models(a, b, lambda source: load(source, options), atol=atol, force=force,
-                       render_to=_path(render_to), html=_path(html), tensorboard=_path(tensorboard))
+                       render_to=_path(render_to), html=_path(html), tensorboard=_path(tensorboard),
+                       progress=progress, load_b=lambda source: load(source, options_b))
 
 
 def render(model: str | Path | Any, output: str | Path | None = None, options: LoadOptions | None = None, *,
            fmt: str | None = None, depth: int | None = None, expand: Iterable[str] = (), focus: str | None = None,
-           radius: int = 2, max_nodes: int = 300, force: bool = False) -> RenderResult | ViewOutput:
+           radius: int = 2, max_nodes: int = 300, force: bool = False,
+           progress: Callable[[str], None] | None = None) -> RenderResult | ViewOutput:
     """Draw a model with Graphviz (default: graphviz_out/MODEL.svg), clustered by scope, big graphs folded;
     `fmt` "html" (or an `output` ending in .html) writes a self-contained HTML report instead, "tensorboard" a
     TensorBoard run into the log dir `output`."""
     from converter.graphs.verbs import render_model
 
     return render_model(model, lambda source: load(source, options), _path(output), fmt=fmt,
-                        depth=depth, expand=expand, focus=focus, radius=radius, max_nodes=max_nodes, force=force)
+                        depth=depth, expand=expand, focus=focus, radius=radius, max_nodes=max_nodes, force=force,
+                        progress=progress)
 
 
 def view(model: str | Path | Any, against: str | Path | Any | None = None, report: str | Path | None = None,

@@ -47,13 +47,26 @@ def diff(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing diagram files.")] = False,
     html: viewers.HtmlOpt = None,
     tensorboard: viewers.TensorBoardOpt = None,
+    input_a: Annotated[
+        list[str] | None, typer.Option("--input-a", help="An input spec for A only (as --input); repeatable.")
+    ] = None,
+    input_b: Annotated[
+        list[str] | None, typer.Option("--input-b", help="An input spec for B only (as --input); repeatable.")
+    ] = None,
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
 ) -> None:
-    """Compare two models in any formats: nodes added, removed and changed, weights, signature, opset."""
+    """Compare two models in any formats: nodes added, removed and changed, weights, signature, opset.
+
+    --input applies to both models; --input-a and --input-b replace it for one side."""
+    from dataclasses import replace
+
     from converter import api
 
-    result = api.diff(a, b, options, atol=atol, render_to=render_file, force=force, html=html,
-                      tensorboard=tensorboard)
+    options = options or LoadOptions()
+    options_a = replace(options, input_specs=tuple(input_a)) if input_a else options
+    options_b = replace(options, input_specs=tuple(input_b)) if input_b else options
+    result = api.diff(a, b, options_a, atol=atol, render_to=render_file, force=force, html=html,
+                      tensorboard=tensorboard, options_b=options_b, progress=None if json else _progress)
     if json:
         common.print_json(result.to_dict(renames=renames))
     else:
@@ -90,7 +103,7 @@ def render(
     from converter import api
 
     result = api.render(model, output, options, fmt=fmt, depth=depth, expand=expand or (), focus=focus,
-                        radius=radius, max_nodes=max_nodes, force=force)
+                        radius=radius, max_nodes=max_nodes, force=force, progress=None if json else _progress)
     if json:
         common.print_json(result.to_dict())
         return
@@ -106,11 +119,15 @@ def render(
     _print_written(result.written)
 
 
+def _progress(line: str) -> None:
+    if not common.settings.quiet:
+        common.err.print(f"{line} …", markup=False)
+
+
 def _print_written(written) -> None:
     for note in written.notes:
         common.out.print(f"[yellow]note:[/yellow] {escape(note)}")
-    target = written.output or written.dot
-    common.out.print(f"wrote {escape(str(target))}")
+    common.out.print(f"wrote {escape(str(written.path))}")
 
 
 def _print_diff(a: str, b: str, result, renames: bool) -> None:

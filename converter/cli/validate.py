@@ -42,12 +42,16 @@ def validate(
     endpoint: Annotated[str | None, typer.Option("--endpoint", help="Check a live server at this URL instead.")] = None,
     protocol: Annotated[str, typer.Option("--protocol", help="auto, tfserving, v2 or torchserve.")] = "auto",
     served_name: Annotated[str | None, typer.Option("--model", help="The endpoint's model name.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing report or plots.")] = False,
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     json: JsonOpt = False,
 ) -> None:
     """Check that MODEL's ONNX computes what its source computes (or what OTHER computes), per device."""
     from converter import api
+    from converter.atomic import check_writable
 
+    if report is not None:
+        check_writable(report, force)  # before the slow part, so a refusal costs nothing
     result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
                           tolerances=tolerances_from(rtol, atol, tolerance), locate=locate, html=html,
                           tensorboard=tensorboard, endpoint=endpoint, protocol=protocol,
@@ -55,11 +59,11 @@ def validate(
     if report is not None:
         from converter.validation.report import write_report
 
-        write_report(result, report)
+        write_report(result, report, force)
     if plot is not None:
         from converter.validation.plot import write_plots
 
-        written = write_plots(result, plot)
+        written = write_plots(result, plot, force)
         if not json and not common.settings.quiet:
             common.err.print(f"wrote {len(written)} plot(s) to {plot}", markup=False)
     if json:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import re
 import shutil
-import warnings
+import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import graphviz
-
 from converter.atomic import atomic_path, check_writable
 from converter.errors import GraphtoolError
 from converter.graphs.render import Rendering
+from converter.sources.formats import output_stem
 
 __all__ = ["Written", "FORMATS", "DEFAULT_DIR", "default_path", "output_format", "write_rendering"]
 
@@ -23,25 +23,33 @@ _INSTALL_HINT = (
     "the Graphviz 'dot' program is not installed, so only the .dot file was written; install Graphviz "
     "(apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/) and rerun"
 )
+PROGRESS_AFTER = 1.0  # seconds of dot's layout before the user is told it is still working
 
 
 @dataclass(frozen=True)
 class Written:
-    """Files written for a diagram; ``output`` is None when only the .dot could be written."""
+    """The diagram file written; ``output`` is None when, without Graphviz, only the .dot source could be."""
 
     output: Path | None
-    dot: Path
+    dot: Path | None  # the .dot source, when it is the output or stands in for it
     format: str
     notes: tuple[str, ...] = ()
+    seconds: float = 0.0  # Graphviz's layout time
+
+    @property
+    def path(self) -> Path:
+        """The one file written."""
+        return self.output or self.dot  # type: ignore[return-value]
 
     def to_dict(self) -> dict:
-        return {"output": str(self.output) if self.output else None, "dot": str(self.dot),
-                "format": self.format, "notes": list(self.notes)}
+        return {"output": str(self.output) if self.output else None, "dot": str(self.dot) if self.dot else None,
+                "format": self.format, "notes": list(self.notes), "layout_seconds": round(self.seconds, 3)}
 
 
 def default_path(model: Any, fmt: str) -> Path:
-    """Where a diagram of MODEL goes without -o: graphviz_out/<model's stem>.<fmt>."""
-    return DEFAULT_DIR / f"{_stem(model)}.{fmt}"
+    """Where a diagram of MODEL goes without -o: graphviz_out/<name>.<fmt> in the current directory, named as
+    convert names artifacts (a file's stem; for file.py:factory, the factory)."""
+    return DEFAULT_DIR / f"{output_stem(model)}.{fmt}"
 
 
 def output_format(path: Path, fmt: str | None) -> str:
@@ -52,34 +60,42 @@ def output_format(path: Path, fmt: str | None) -> str:
     return chosen
 
 
-def write_rendering(rendering: Rendering, path: Path, fmt: str, force: bool = False) -> Written:
-    """Write the .dot source and, when Graphviz is installed, the diagram in ``fmt``; atomically, never
-    replacing an existing file unless ``force``."""
+def write_rendering(rendering: Rendering, path: Path, fmt: str, force: bool = False,
+                    progress: Callable[[str], None] | None = None) -> Written:
+    """Write exactly ``path``: the diagram in ``fmt`` (the .dot source for 'dot', or in its place, beside it,
+    when Graphviz is not installed); atomically, never replacing an existing file unless ``force``.
+    ``progress`` hears a line when dot's layout takes longer than a second."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    dot_path = path if fmt == "dot" else path.with_suffix(".dot")
-    if dot_path == path and fmt != "dot":
-        dot_path = path.with_name(path.name + ".dot")
-    for target in {dot_path, path}:
-        check_writable(target, force)
-    with atomic_path(dot_path, force) as temporary:
-        temporary.write_text(rendering.source, encoding="utf-8")
-    if fmt == "dot":
-        return Written(dot_path, dot_path, fmt)
-    if shutil.which("dot") is None:
-        return Written(None, dot_path, fmt, (_INSTALL_HINT,))
+    if fmt == "dot" or shutil.which("dot") is None:
+        dot_path = path if fmt == "dot" else path.with_suffix(".dot")
+        with atomic_path(dot_path, force) as temporary:
+            temporary.write_text(rendering.source, encoding="utf-8")
+        return Written(dot_path if fmt == "dot" else None, dot_path, fmt, () if fmt == "dot" else (_INSTALL_HINT,))
+    check_writable(path, force)
+    started = time.perf_counter()
+    with atomic_path(path, force) as temporary:
+        _run_dot(rendering.source, fmt, temporary, progress)
+    return Written(path, None, fmt, seconds=time.perf_counter() - started)
+
+
+def _run_dot(source: str, fmt: str, output: Path, progress: Callable[[str], None] | None) -> None:
+    """dot from the source on stdin, so no .dot file is left beside the diagram."""
+    process = subprocess.Popen(["dot", f"-T{fmt}", "-o", str(output)], stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        with warnings.catch_warnings(), atomic_path(path, force) as temporary:
-            warnings.simplefilter("ignore", graphviz.FormatSuffixMismatchWarning)
-            graphviz.render("dot", fmt, str(dot_path), outfile=str(temporary), quiet=True)
-    except graphviz.CalledProcessError as error:
-        raise GraphtoolError(f"Graphviz could not draw {dot_path}: {error.stderr or error}") from None
-    return Written(path, dot_path, fmt)
-
-
-def _stem(model: Any) -> str:
-    if not isinstance(model, (str, Path)):
-        return "model"
-    model = str(model)
-    path = Path(model.split(":")[0] if re.match(r"^[^:]+\.py:", model) else model.rstrip("/\\"))
-    stem = path.stem if path.suffix else path.name
-    return re.sub(r"[^\w.-]+", "_", stem) or "model"
+        process.stdin.write(source.encode("utf-8"))  # type: ignore[union-attr]
+        process.stdin.close()  # type: ignore[union-attr]
+        try:
+            process.wait(PROGRESS_AFTER)
+        except subprocess.TimeoutExpired:
+            if progress is not None:
+                nodes = source.count("label=")
+                progress(f"Graphviz is laying out {nodes} boxes; this can take a while")
+            process.wait()
+        stderr = process.stderr.read().decode("utf-8", "replace")  # type: ignore[union-attr]
+    finally:
+        if process.poll() is None:  # interrupted: stop dot with us
+            process.kill()
+            process.wait()
+    if process.returncode != 0:
+        raise GraphtoolError(f"Graphviz could not draw {output.name}: {stderr.strip() or process.returncode}")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["DiffResult", "RenderResult", "diff_models", "render_model", "view_model"]
 
 Loader = Callable[[Any], "LoadedModel"]
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -66,25 +67,27 @@ class RenderResult:
 
 
 def diff_models(a: Any, b: Any, load: Loader, *, atol: float = 0.0, render_to: Path | None = None,
-                force: bool = False, html: Path | None = None, tensorboard: Path | None = None) -> DiffResult:
-    """Load both models, diff their graph views and, with ``render_to``, draw the diff there; with ``html`` /
-    ``tensorboard``, write an HTML report / both graphs as TensorBoard runs, coloured by the diff."""
+                force: bool = False, html: Path | None = None, tensorboard: Path | None = None,
+                progress: Progress | None = None, load_b: Loader | None = None) -> DiffResult:
+    """Load both models (B with ``load_b`` when given), diff their graph views and, with ``render_to``, draw
+    the diff there; with ``html`` / ``tensorboard``, write an HTML report / both graphs as TensorBoard runs,
+    coloured by the diff."""
     # before the slow loading, so a refusal costs nothing
     if render_to is not None and render_to.parent.is_dir():
-        check_writable(render_to, force)  # before the slow loading, so a refusal costs nothing
+        check_writable(render_to, force)
     wants_views = html is not None or tensorboard is not None
     if wants_views:
         from converter.viewers.outputs import check_outputs
 
         check_outputs(html, tensorboard, force)
     with fewer_collections():
-        loaded_a, loaded_b = load(a), load(b)
+        loaded_a, loaded_b = load(a), (load_b or load)(b)
         ga, gb = _view(loaded_a), _view(loaded_b)
         diff = diff_graphs(ga, gb, atol=atol)
         written = None
         if render_to is not None:
             rendering = render_diff(ga, gb, diff, title=f"{_describe(a)} → {_describe(b)}")
-            written = write_rendering(rendering, render_to, output_format(render_to, None), force)
+            written = write_rendering(rendering, render_to, output_format(render_to, None), force, progress)
         views = ()
         if wants_views:
             from converter.viewers.outputs import diff_views
@@ -97,7 +100,7 @@ def diff_models(a: Any, b: Any, load: Loader, *, atol: float = 0.0, render_to: P
 def render_model(model: Any, load: Loader, output: Path | None = None, *, fmt: str | None = None,
                  depth: int | None = None, expand: Iterable[str] = (), focus: str | None = None,
                  radius: int = 2, max_nodes: int = DEFAULT_MAX_NODES,
-                 force: bool = False) -> RenderResult | ViewOutput:
+                 force: bool = False, progress: Progress | None = None) -> RenderResult | ViewOutput:
     """Load a model and draw it to ``output`` (default: graphviz_out/<model>.<fmt>); ``fmt`` html or tensorboard
     (or an ``output`` ending in .html) writes a viewer's file instead, see `view_model`."""
     from converter.viewers.outputs import is_viewer_format
@@ -112,7 +115,7 @@ def render_model(model: Any, load: Loader, output: Path | None = None, *, fmt: s
         graph = _view(load(model))
     rendering = render_graph(graph, depth=depth, expand=expand, focus_node=focus, radius=radius,
                              max_nodes=max_nodes, title=_describe(model))
-    return RenderResult(rendering, write_rendering(rendering, path, chosen, force))
+    return RenderResult(rendering, write_rendering(rendering, path, chosen, force, progress))
 
 
 def view_model(model: Any, load: Loader, output: Path | None = None, *, fmt: str = "html",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from converter.errors import GraphtoolError
 
-__all__ = ["Format", "Detected", "detect", "FRAMEWORK", "ACCEPTED"]
+__all__ = ["Format", "Detected", "detect", "output_stem", "FRAMEWORK", "ACCEPTED"]
 
 
 class Format(str, Enum):
@@ -75,6 +77,20 @@ def detect(location: str, override: str | None = None) -> Detected:
             f"{location}: a directory, but not a SavedModel (no saved_model.pb); expected {ACCEPTED}"
         )
     return Detected(_detect_file(path), location)
+
+
+def output_stem(source: Any) -> str:
+    """The name every command gives its outputs for SOURCE: a file's stem, a file.py:factory's factory."""
+    if not isinstance(source, (str, Path)):
+        return "model"
+    text = str(source)
+    target, sep, name = text.rpartition(":")
+    if sep and target and not Path(text).exists() and _looks_like_reference(text):
+        stem = name.rsplit(".", 1)[-1]
+    else:
+        path = Path(text.rstrip("/\\"))
+        stem = path.stem if path.suffix else path.name
+    return re.sub(r"[^\w.-]+", "_", stem) or "model"
 
 
 def _detect_file(path: Path) -> Format:

@@ -13,6 +13,7 @@ from converter.atomic import check_writable, move_into_place, remove, staging_pa
 from converter.deadline import deadline
 from converter.sources.base import LoadedModel, SourceInfo
 from converter.sources.common import quiet
+from converter.sources.formats import output_stem
 from converter.targets.artifacts import target_named
 from converter.timing import StageTimer, stage
 from converter.validation.engine import validate_artifact
@@ -107,7 +108,7 @@ def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: boo
     if report is None or report:
         return ConvertResult(path, target, loaded.source, report, artifact=artifact)
     report_path = path.with_name(path.name + ".validation.json")
-    write_report(report, report_path)
+    write_report(report, report_path, force)
     return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed, artifact=artifact)
 
 
@@ -118,13 +119,15 @@ def _relocated(details: dict, staging: Path, path: Path) -> dict:
 
 
 def default_output(source: Any, target: str) -> Path:
-    """Next to the model, with the target's suffix (a SavedModel: a NAME_savedmodel folder)."""
+    """Beside the model file (a file.py:factory's .py file), named as every command names outputs
+    (sources.formats.output_stem), with the target's suffix (a SavedModel: a NAME_savedmodel folder)."""
     suffix = target_named(target).suffix or "_savedmodel"
     text = str(source) if isinstance(source, (str, Path)) else "model"
-    file, sep, name = text.rpartition(":")
+    stem = output_stem(source)
+    file, sep, _ = text.rpartition(":")
     if sep and not Path(text).exists():
-        return Path(file).with_name(name + suffix)
+        return Path(file).with_name(stem + suffix)
     path = Path(text.rstrip("/"))
     if path.suffix == suffix or path.name.endswith(suffix):  # never the source itself
-        return path.with_name(path.stem + (".normalized" if target == "onnx" else ".converted") + suffix)
-    return path.with_name(path.stem + suffix) if path.suffix else path.with_name(path.name + suffix)
+        return path.with_name(stem + (".normalized" if target == "onnx" else ".converted") + suffix)
+    return path.with_name(stem + suffix)

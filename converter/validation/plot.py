@@ -6,6 +6,7 @@ import re
 from html import escape
 from pathlib import Path
 
+from converter.atomic import atomic_path, check_writable
 from converter.validation.metrics import HISTOGRAM_EDGES
 from converter.validation.report import ValidationReport
 
@@ -14,19 +15,18 @@ __all__ = ["write_plots"]
 _WIDTH, _HEIGHT, _MARGIN = 640, 320, 48
 
 
-def write_plots(report: ValidationReport, directory: Path) -> list[Path]:
-    """One SVG per device and output; returns the files written."""
+def write_plots(report: ValidationReport, directory: Path, force: bool = False) -> list[Path]:
+    """One SVG per device and output, each written atomically; none replaces a file unless ``force``."""
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for device in report.devices:
-        for output in device.outputs:
-            if not output.histogram:
-                continue
-            path = directory / f"{_safe(device.device)}_{_safe(output.name)}.svg"
-            path.write_text(_svg(f"|error| of {output.name} on {device.device}", output.histogram,
-                                 output.tolerance.atol))
-            written.append(path)
-    return written
+    plots = [(directory / f"{_safe(device.device)}_{_safe(output.name)}.svg", device, output)
+             for device in report.devices for output in device.outputs if output.histogram]
+    for path, _, _ in plots:  # all refused before any is written
+        check_writable(path, force)
+    for path, device, output in plots:
+        with atomic_path(path, force) as temporary:
+            temporary.write_text(_svg(f"|error| of {output.name} on {device.device}", output.histogram,
+                                      output.tolerance.atol))
+    return [path for path, _, _ in plots]
 
 
 def _labels() -> list[str]:

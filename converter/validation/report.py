@@ -78,9 +78,9 @@ class ValidationReport:
         }
 
 
-def write_report(report: ValidationReport, path: Path) -> None:
-    """Write the report's JSON atomically, replacing an older report."""
-    with atomic_path(path, force=True) as temporary:
+def write_report(report: ValidationReport, path: Path, force: bool = False) -> None:
+    """Write the report's JSON atomically; an existing file is replaced only with ``force``."""
+    with atomic_path(path, force=force) as temporary:
         temporary.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
 
 
