@@ -63,8 +63,8 @@ def test_parameters_are_floating_point_tensors_of_rank_one_or_more():
 
 def test_to_dict_is_the_inspect_json_document():
     document = _summary(base_model()).to_dict()
-    assert list(document) == ["source", "inputs", "outputs", "opset", "node_count", "op_types", "parameters",
-                              "scopes"]
+    assert list(document) == ["source", "inputs", "outputs", "opset", "node_count", "counts", "op_types",
+                              "parameters", "scopes"]
     assert document["source"]["format"] == "onnx" and document["source"]["path"] == "<memory>"
     assert document["inputs"] == [{"name": "x", "shape": [1, 3, 8, 8], "dtype": "float32"}]
     assert document["parameters"] == {"count": 954, "bytes": 3816}

@@ -112,7 +112,7 @@ def render(
         return
     rendering = result.rendering
     if not common.settings.quiet:
-        common.out.print(escape(f"{model}: {rendering.nodes} nodes, {rendering.items} drawn "
+        common.out.print(escape(f"{model}: {rendering.nodes} nodes (ops), {rendering.items} drawn "
                                 f"({rendering.boxes} collapsed boxes)"))
     for note in rendering.notes:
         common.out.print(f"[yellow]note:[/yellow] {escape(note)}")
@@ -197,7 +197,7 @@ def _summary_line(result) -> str:
     summary = result.summary
     if result.identical:
         renamed = f", {summary['renamed']} renamed (--renames lists them)" if summary["renamed"] else ""
-        return f"[green]identical[/green]: {summary['matched']} nodes matched{renamed}"
+        return f"[green]identical[/green]: {summary['ops_matched']} nodes (ops) matched{renamed}"
     counts = [
         f"{summary['added']} added", f"{summary['removed']} removed", f"{summary['changed']} changed",
         f"{summary['weights_changed']} weights changed", f"{summary['io_changed']} inputs/outputs changed",
@@ -206,5 +206,5 @@ def _summary_line(result) -> str:
         counts.append("opset changed")
     if summary["metadata_changed"]:
         counts.append("metadata changed")
-    return (f"[bold]{', '.join(counts)}[/bold] ({summary['matched']} of {summary['nodes_a']} → "
-            f"{summary['nodes_b']} nodes matched, {summary['renamed']} renamed)")
+    return (f"[bold]{', '.join(counts)}[/bold] ({summary['ops_matched']} of {summary['nodes_a']} → "
+            f"{summary['nodes_b']} nodes (ops) matched, {summary['renamed']} renamed)")

@@ -135,7 +135,7 @@ def _print_summary(summary) -> None:
             dims = ", ".join("?" if d is None else str(d) for d in spec.dims)
             common.out.print(escape(f"  {spec.name}: [{dims}] {spec.dtype}"))
     mib = summary.parameter_bytes / 2**20
-    common.out.print(f"opset {summary.opset}, {summary.node_count} nodes, "
+    common.out.print(f"opset {summary.opset}, {summary.node_count} nodes (ops), {summary.constant_count} constants, "
                      f"{summary.parameter_count:,} parameters ({mib:.2f} MiB)")
     common.out.print("ops: " + ", ".join(f"{op} {n}" for op, n in summary.op_types.items()))
     if summary.scopes:

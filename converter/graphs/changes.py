@@ -5,7 +5,9 @@ JSON schema of ``Diff.to_dict()`` (``schema: "graphtool.diff/1"``)::
     identical         bool: no changes (renames alone do not count)
     common_structure  bool: false when almost nothing matched (the models share no structure)
     summary           {added, removed, changed, weights_changed, io_changed, opset_changed,
-                       metadata_changed, renamed, matched, nodes_a, nodes_b}: ints; similarity: float
+                       metadata_changed, renamed, matched, ops_matched, nodes_a, nodes_b}: ints (nodes_a/b
+                       and ops_matched count ops, as inspect and render do; matched counts every pairing,
+                       weights and inputs included); similarity: float
     notes             [str]
     changes           [{kind, element, scope, a, b, fields, max_abs_diff, fraction_changed, weights}]
     renames           [{element, a, b}]   (only with renames=True)
@@ -141,6 +143,7 @@ class Diff:
             "metadata_changed": self.count("metadata_changed"),
             "renamed": len(self.renames),
             "matched": len(self.matches),
+            "ops_matched": sum(1 for node_a, _ in self.matches if node_a.startswith("op:")),
             "nodes_a": self.nodes_a,
             "nodes_b": self.nodes_b,
             "similarity": round(self.similarity, 4),

@@ -58,8 +58,8 @@ def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) 
         changes=tuple(changes),
         renames=tuple(renames),
         matches=tuple(matches.items()),
-        nodes_a=ga.number_of_nodes(),
-        nodes_b=gb.number_of_nodes(),
+        nodes_a=ops_a,  # ops, as inspect and render count them (graph.COUNTED)
+        nodes_b=ops_b,
         similarity=similarity,
         notes=tuple(notes),
     )

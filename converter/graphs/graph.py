@@ -51,7 +51,9 @@ from converter import external_data
 from converter.onnx_utils import dtype_name, shape_of, subgraphs_of, unique_name, value_infos
 from converter.scopes import node_scope, node_source
 
-__all__ = ["to_graph", "op_nodes", "node_label", "format_shape", "tensor_hash", "tensor_array"]
+__all__ = [
+    "to_graph", "op_nodes", "node_counts", "COUNTED", "node_label", "format_shape", "tensor_hash", "tensor_array",
+]
 
 _GRAPH_ATTRS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
 
@@ -83,6 +85,20 @@ def to_graph(model: onnx.ModelProto, *, infer_shapes: bool = True, weights_dir: 
 def op_nodes(g: nx.MultiDiGraph) -> list[str]:
     """Ids of the op nodes, in model order."""
     return [node for node, kind in g.nodes(data="kind") if kind == "op"]
+
+
+# What "nodes" means wherever graphtool counts them (inspect, diff, render): ONNX ops, those inside If/Loop/Scan
+# bodies included; initializers (weights and constants), graph inputs and outputs are counted apart.
+COUNTED = "ops, including those in control-flow bodies; weights and constants, inputs and outputs apart"
+
+
+def node_counts(g: nx.MultiDiGraph) -> dict[str, int]:
+    """The graph's node counts by the one rule (COUNTED): ops, constants, inputs, outputs."""
+    kinds = {"op": "ops", "initializer": "constants", "input": "inputs", "output": "outputs"}
+    counts = dict.fromkeys(kinds.values(), 0)
+    for _, kind in g.nodes(data="kind"):
+        counts[kinds[kind]] += 1
+    return counts
 
 
 def node_label(data: dict[str, Any]) -> str:

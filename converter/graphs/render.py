@@ -25,7 +25,7 @@ from converter.graphs.collapse import (
     resolve_node,
     resolve_scopes,
 )
-from converter.graphs.graph import format_shape
+from converter.graphs.graph import format_shape, node_counts
 from converter.scopes import scope_parts
 
 __all__ = ["Rendering", "render_graph", "render_diff", "DEFAULT_MAX_NODES", "STATUS_COLORS"]
@@ -52,7 +52,7 @@ class Rendering:
     """A diagram as DOT source, with what was drawn and what was folded away."""
 
     source: str
-    nodes: int
+    nodes: int  # ops, as inspect and diff count them (graph.COUNTED)
     items: int
     boxes: int
     depth: int | None
@@ -199,7 +199,7 @@ def _emit(g: nx.MultiDiGraph, plan: Plan, status: dict[str, str], details: dict[
     node_lines = {item: _node_attrs(g, item, members[item], status, details, highlight) for item in members}
     _emit_cluster(dot, "", clusters, node_lines, dot_ids, _scope_tree(clusters, dot_ids), [0])
     _emit_edges(dot, g, plan, dot_ids, status)
-    return Rendering(dot.source, g.number_of_nodes(), len(members), boxes, plan.depth, plan.notes)
+    return Rendering(dot.source, node_counts(g)["ops"], len(members), boxes, plan.depth, plan.notes)
 
 
 def _node_attrs(g, item: Item, nodes: list[str], status, details, highlight) -> tuple[str, dict]:

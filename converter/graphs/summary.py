@@ -25,11 +25,12 @@ class Summary:
     inputs: tuple[InputSpec, ...]
     outputs: tuple[InputSpec, ...]
     opset: int
-    node_count: int
+    node_count: int  # ops, as diff and render count them: control-flow bodies included, constants apart
     op_types: dict[str, int]
     parameter_count: int
     parameter_bytes: int
     scopes: dict[str, int]  # top-level scope -> number of nodes under it
+    constant_count: int = 0  # initializers: weights and constants
 
     def to_dict(self) -> dict:
         return {
@@ -38,6 +39,8 @@ class Summary:
             "outputs": [s.to_dict() for s in self.outputs],
             "opset": self.opset,
             "node_count": self.node_count,
+            "counts": {"ops": self.node_count, "constants": self.constant_count, "inputs": len(self.inputs),
+                       "outputs": len(self.outputs)},
             "op_types": self.op_types,
             "parameters": {"count": self.parameter_count, "bytes": self.parameter_bytes},
             "scopes": self.scopes,
@@ -61,6 +64,7 @@ def summarize(loaded: LoadedModel) -> Summary:
         parameter_count=count,
         parameter_bytes=size,
         scopes=dict(scopes.most_common()),
+        constant_count=sum(len(graph.initializer) for graph in iter_graphs(model.graph)),
     )
 
 
