@@ -40,6 +40,7 @@ outer graph as ordinary edges.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ __all__ = [
 ]
 
 _GRAPH_ATTRS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+_INVENTED = re.compile(r"^unk__\d+$")
 
 
 def to_graph(model: onnx.ModelProto, *, infer_shapes: bool = True, weights_dir: Path | None = None) -> nx.MultiDiGraph:
@@ -146,7 +148,20 @@ def _inferred(model: onnx.ModelProto, notes: list[str]) -> onnx.ModelProto:
 
 
 def _type_infos(graph: onnx.GraphProto) -> dict[str, tuple[str | None, list | None]]:
-    return {name: shape_of(value.type) for name, value in value_infos(graph).items()}
+    infos = {name: shape_of(value.type) for name, value in value_infos(graph).items()}
+    leading = {shape[0] if shape else None for _, shape in (infos.get(v.name, (None, None)) for v in graph.input)}
+    batch = leading.pop() if len(leading) == 1 else None
+    return {name: (dtype, _known_dims(shape, batch if isinstance(batch, str) else None))
+            for name, (dtype, shape) in infos.items()}
+
+
+def _known_dims(shape: list | None, batch: str | None) -> list | None:
+    """Shape inference's invented unk__N dims: the inputs' leading name at axis 0 (what it almost always is,
+    and what normalize names the outputs), unknown elsewhere; so render and diff say `batch` as inspect does."""
+    if shape is None:
+        return None
+    return [(batch if axis == 0 else None) if isinstance(dim, str) and _INVENTED.match(dim) else dim
+            for axis, dim in enumerate(shape)]
 
 
 def _attribute_value(attr: onnx.AttributeProto) -> Any:

@@ -55,6 +55,7 @@ def _normalize(model: onnx.ModelProto, opset: int | None, input_names: Sequence[
         _record_origin(node)
     model = _infer_shapes(model)
     _forget_placeholder_dims(model.graph, keep_value_info=True)  # inference invents unk__N names too
+    _name_output_batch(model.graph)
     return model
 
 
@@ -86,6 +87,19 @@ def _forget_placeholder_dims(graph: onnx.GraphProto, keep_value_info: bool = Fal
                 dim.ClearField("dim_param")
     if not keep_value_info:
         del graph.value_info[:]  # exporters' intermediate shapes are re-inferred
+
+
+def _name_output_batch(graph: onnx.GraphProto) -> None:
+    """Give an output's unknown leading dim the inputs' shared leading dim name, so inspect, diff and render
+    all say `batch` where inference lost the name (a Reshape to [-1, ...], tf2onnx's unk__N)."""
+    leading = {value.type.tensor_type.shape.dim[0].dim_param if value.type.tensor_type.shape.dim else ""
+               for value in graph.input}
+    if len(leading) != 1 or not (name := leading.pop()):
+        return
+    for value in graph.output:
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value") and not dims[0].dim_param:
+            dims[0].dim_param = name
 
 
 def _convert_opset(model: onnx.ModelProto, opset: int, origin: str) -> onnx.ModelProto:
