@@ -84,23 +84,28 @@ def tolerances_from(rtol: float | None, atol: float | None, tolerance_file: Path
 
 def print_report(report) -> None:
     """A table per device and output, the located node, and the verdict."""
+    from converter.validation.metrics import RELATIVE_RULE
+
     if not common.settings.quiet:
-        common.out.print(f"reference: {escape(report.reference)}; {len(report.samples)} sample(s): "
-                         + ", ".join(escape(str(s.sizes or "as traced")) for s in report.samples))
+        common.out.print(f"reference: {escape(report.reference)}; {len(report.samples)} sample(s):")
+        for sample in report.samples:
+            common.out.print(escape(f"  {sample.index}: {sample.label}"))
     for problem in report.signature_problems:
         common.out.print(f"[red]signature mismatch[/red] {escape(problem)}")
     for device in report.devices:
         if device.status == "skipped":
             common.out.print(f"[yellow]{device.device}: skipped[/yellow] ({escape(device.reason or '')})")
             continue
-        table = Table("output", "max abs", "max rel", "mean abs", "cosine", "outside", "rtol / atol", "verdict",
-                      title=f"{device.device}: {device.runner}", title_justify="left", box=None)
+        table = Table(title=f"{device.device}: {device.runner}", title_justify="left", box=None,
+                      caption=None if common.settings.quiet else RELATIVE_RULE, caption_justify="left")
+        for column in ("output", "max abs", "max rel", "mean abs", "cosine", "outside", "rtol / atol", "verdict"):
+            table.add_column(column, overflow="fold")  # wrap, never cut with "…"
         for output in device.outputs:
             verdict = "[green]ok[/green]" if output.passed else "[red]MISMATCH[/red]"
             table.add_row(escape(output.name), f"{output.max_abs:.3g}", f"{output.max_rel:.3g}",
                           f"{output.mean_abs:.3g}", f"{output.cosine:.6f}", f"{output.outside_fraction:.2%}",
                           f"{output.tolerance.rtol:g} / {output.tolerance.atol:g}", verdict)
-        common.out.print(table)
+        _print_table(table)
         for output in device.outputs:
             for problem in output.problems:
                 common.out.print(f"  [red]{escape(output.name)}[/red]: {escape(problem)}")
@@ -108,6 +113,22 @@ def print_report(report) -> None:
     for note in report.notes:
         common.out.print(f"note: {escape(note)}")
     common.out.print("[green]PASSED[/green]" if report else "[red]FAILED[/red]: outputs differ beyond tolerance")
+
+
+def _print_table(table: Table) -> None:
+    """On a terminal, fit its width; elsewhere (a pipe, a CI log) as wide as the names need, never cut."""
+    if common.out.is_terminal:
+        common.out.print(table)
+        return
+    from rich.measure import Measurement
+
+    natural = Measurement.get(common.out, common.out.options.update_width(10_000), table).maximum
+    width = common.out.width
+    common.out.width = max(natural, width)
+    try:
+        common.out.print(table)
+    finally:
+        common.out.width = width
 
 
 def _print_located(device) -> None:

@@ -8,7 +8,9 @@ import numpy as np
 
 from converter.validation.tolerance import Tolerance
 
-__all__ = ["OutputMetrics", "measure", "failed_run", "merge", "HISTOGRAM_EDGES"]
+__all__ = ["OutputMetrics", "measure", "failed_run", "merge", "relative_floor", "HISTOGRAM_EDGES", "RELATIVE_RULE"]
+
+RELATIVE_RULE = "max rel = max |actual - expected| / max(|expected|, atol)"
 
 # Histogram of |error| per element: one bin for exact zeros, then decades from 1e-12 to 1e+2 and above.
 HISTOGRAM_EDGES = tuple(10.0**e for e in range(-12, 3))
@@ -59,7 +61,7 @@ def measure(name: str, actual: np.ndarray, expected: np.ndarray, tolerance: Tole
     error = np.where(both_nan, 0.0, np.abs(a - e))
     error = np.where(np.isnan(error), np.inf, error)  # NaN on one side only is an infinite error
     outside = error > tolerance.atol + tolerance.rtol * np.abs(e)
-    relative = error / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
+    relative = error / relative_floor(e, tolerance)
     return replace(
         base,
         passed=not problems and not outside.any(),
@@ -72,6 +74,12 @@ def measure(name: str, actual: np.ndarray, expected: np.ndarray, tolerance: Tole
         histogram=_histogram(error),
         problems=problems,
     )
+
+
+def relative_floor(expected: np.ndarray, tolerance: Tolerance) -> np.ndarray:
+    """The denominator of the relative error: |expected|, but never below atol (or 1 for exact dtypes), so an
+    expected value at or near zero measures the error against the tolerance instead of blowing up."""
+    return np.maximum(np.abs(expected), tolerance.atol if tolerance.atol > 0 else 1.0)
 
 
 def failed_run(name: str, tolerance: Tolerance, reason: str) -> OutputMetrics:

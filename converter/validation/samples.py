@@ -25,9 +25,23 @@ class Sample:
     index: int
     feeds: dict[str, np.ndarray]
     sizes: dict[str, int]
+    seed: int | None = None  # None: the traced (or --inputs) data, not drawn
+    given: bool = False  # real data from --inputs
+
+    @property
+    def label(self) -> str:
+        """What sets this sample apart: traced or given data, or the seed and draw; and its dynamic sizes."""
+        if self.given:
+            origin = "your --inputs data"
+        elif self.seed is None:
+            origin = "traced inputs"
+        else:
+            origin = f"seed {self.seed} draw {self.index}, standard normal floats"
+        sizes = ", ".join(f"{name}={size}" for name, size in self.sizes.items())
+        return f"{origin}, {sizes}" if sizes else f"{origin}, static shapes"
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "sizes": self.sizes,
+        return {"index": self.index, "label": self.label, "seed": self.seed, "sizes": self.sizes,
                 "shapes": {name: list(array.shape) for name, array in self.feeds.items()}}
 
 
@@ -41,7 +55,7 @@ def make_samples(
     for index in range(1, count):
         sizes = {name: OTHER_SIZES[(index - 1) % len(OTHER_SIZES)] for name in _symbols(specs)}
         feeds = {spec.name: _draw(spec, sizes, first.get(spec.name), bounds.get(spec.name), rng) for spec in specs}
-        samples.append(Sample(index, feeds, sizes))
+        samples.append(Sample(index, feeds, sizes, seed))
     return samples
 
 
