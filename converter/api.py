@@ -15,6 +15,7 @@ from converter.graphs.summary import Summary, summarize
 from converter.sources.audit import Audit, UntrustedCodeError
 from converter.sources.audit.dispatch import audit_file
 from converter.sources.base import LoadedModel, LoadOptions
+from converter.sources.contents import Contents, NeedsInputsError
 from converter.targets.artifacts import TARGETS
 from converter.targets.convert import ConvertResult, default_output
 from converter.targets.convert import convert as run_conversion
@@ -107,9 +108,14 @@ def validate(
                                html=_path(html), tensorboard=_path(tensorboard))
 
 
-def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary:
-    """Load a model and summarize it."""
-    return summarize(load(source, options))
+def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary | Contents:
+    """Load a model and summarize it; a PyTorch model without input shapes: what it holds, untraced."""
+    try:
+        return summarize(load(source, options))
+    except NeedsInputsError as error:
+        if error.contents is None:
+            raise
+        return error.contents
 
 
 def audit(source: str | Path, options: LoadOptions | None = None) -> Audit:

@@ -72,11 +72,14 @@ def inspect(
     except api.UntrustedCodeError as refused:  # the findings, found without running anything; then the refusal
         _print_refused_audit(refused.audit, json)
         raise
-    _print_notes(summary.source["notes"])
+    _print_notes(summary.source.get("notes", ()))
     if json:
         common.print_json(summary.to_dict())
         return
-    _print_summary(summary)
+    if hasattr(summary, "hint"):
+        _print_contents(summary)
+    else:
+        _print_summary(summary)
 
 
 def _print_refused_audit(audit, json: bool) -> None:
@@ -123,6 +126,20 @@ def _print_conversion(result) -> None:
     if result.report_path is not None:
         fate = "not kept (keep it with --keep-failed)" if result.removed else "kept (--keep-failed)"
         common.out.print(escape(f"report: {result.report_path}; the artifact was {fate}"))
+
+
+def _print_contents(contents) -> None:
+    source = contents.source
+    common.out.print(f"[bold]{escape(source['path'])}[/bold]: {source['format']} ({source['framework']}, not traced)")
+    common.out.print(escape(f"forward({', '.join(contents.signature)})"))
+    mib = contents.parameter_bytes / 2**20
+    common.out.print(f"{contents.parameter_count:,} parameters ({mib:.2f} MiB), {contents.buffer_count} buffers")
+    if contents.submodules:
+        common.out.print("submodules: " + escape(", ".join(f"{n} ({c})" for n, c in contents.submodules.items())))
+    if contents.op_types:
+        common.out.print(f"graph: {sum(contents.op_types.values())} ops: "
+                         + escape(", ".join(f"{op} {n}" for op, n in contents.op_types.items())))
+    common.out.print(f"[yellow]note:[/yellow] {escape(contents.hint)}")
 
 
 def _print_summary(summary) -> None:

@@ -19,6 +19,7 @@ from converter.onnx_utils import symbolic_dim_name
 from converter.sources import pyref
 from converter.sources.base import Attempt, LoadedModel, LoadOptions, Reference, SourceInfo
 from converter.sources.common import quiet, require
+from converter.sources.contents import NeedsInputsError, describe_module
 from converter.sources.formats import Format
 from converter.sources.inputs import InputSpec, example_inputs, given_specs, load_npz, match_arrays, merge_specs
 from converter.sources.normalize import DEFAULT_OPSET, normalize
@@ -338,7 +339,12 @@ def load_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions
     torch = require("torch", "torch")
     given = given_specs(options)
     names = [s.name for s in model.declared] or input_names(model.module)
-    specs = _input_specs(model, names, given, options, origin)
+    try:
+        specs = _input_specs(model, names, given, options, origin)
+    except NeedsInputsError as error:  # inspect still shows what the file holds
+        error.contents = describe_module(model.module, {"path": origin, "format": fmt.value, "framework": "torch"},
+                                         error.names)
+        raise
     if options.inputs_file is None and model.example is not None and not given:
         feeds, notes = {s.name: t.detach().cpu().numpy() for s, t in zip(specs, model.example, strict=False)}, ()
     else:
@@ -381,9 +387,8 @@ def _input_specs(
     by_name = {g.name: g for g in given}
     missing = [n for n in names if n not in by_name]
     if missing:
-        raise GraphtoolError(
+        raise NeedsInputsError(
             f"{origin}: the input shapes are unknown; pass --input NAME:DIMS[:DTYPE] for "
             f"{', '.join(missing)} (e.g. --input {missing[0]}:batch,16, a name for each dynamic dim) "
-            "or --inputs data.npz"
-        )
+            "or --inputs data.npz", missing)
     return [by_name[n] for n in names]
