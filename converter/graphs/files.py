@@ -98,4 +98,6 @@ def _run_dot(source: str, fmt: str, output: Path, progress: Callable[[str], None
             process.kill()
             process.wait()
     if process.returncode != 0:
-        raise GraphtoolError(f"Graphviz could not draw {output.name}: {stderr.strip() or process.returncode}")
+        reason = next((line.strip() for line in stderr.splitlines() if line.strip()), f"exit {process.returncode}")
+        raise GraphtoolError(f"Graphviz could not draw the diagram ({reason}); try --depth N or a smaller "
+                             "--max-nodes to fold more of it, or -o FILE.dot to keep the source")

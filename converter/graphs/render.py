@@ -32,6 +32,9 @@ __all__ = ["Rendering", "render_graph", "render_diff", "DEFAULT_MAX_NODES", "STA
 
 # dot lays out a few hundred nodes in about a second; thousands take minutes.
 DEFAULT_MAX_NODES = 300
+# Clusters cost dot far more than nodes (and many small ones can make it fail, "trouble in init_rank"): past
+# this many, a scope that holds a single op (with its weights) is drawn in its parent rather than as a cluster.
+MAX_CLUSTERS = 40
 STATUS_COLORS = {
     "unchanged": ("#9ca3af", "#f3f4f6"),
     "added": ("#15803d", "#bbf7d0"),
@@ -182,9 +185,15 @@ def _box_label(item: tuple, members: list[dict]) -> str:
 
 def _emit(g: nx.MultiDiGraph, plan: Plan, status: dict[str, str], details: dict[str, str],
           highlight: str | None, title: str | None) -> Rendering:
+    hidden = _shared_constants(g, plan, status)
     members: dict[Item, list[str]] = defaultdict(list)
     for node in sorted(g, key=lambda n: g.nodes[n]["index"]):
-        members[plan.item_of[node]].append(node)
+        if node not in hidden:
+            members[plan.item_of[node]].append(node)
+    notes = list(plan.notes)
+    if hidden:
+        notes.append(f"{len(hidden)} constant(s) shared by several boxes or nodes are left out, so they do not "
+                     "fan edges across the diagram (--focus NODE shows one with its users)")
     dot_ids = {item: f"n{i}" for i, item in enumerate(members)}
     dot = graphviz.Digraph(name=g.graph.get("name") or "model", strict=False)
     dot.attr(rankdir="TB", fontname="Helvetica", fontsize="11", compound="true")
@@ -195,11 +204,40 @@ def _emit(g: nx.MultiDiGraph, plan: Plan, status: dict[str, str], details: dict[
     clusters: dict[str, list[Item]] = defaultdict(list)
     for item in members:
         clusters[_cluster_of(g, item)].append(item)
+    if len(clusters) > MAX_CLUSTERS:
+        clusters = _merge_small_clusters(g, clusters)
+        notes.append(f"scopes that hold a single op are drawn in their parent scope, so Graphviz lays out "
+                     f"{len(clusters)} clusters rather than many tiny ones")
     boxes = sum(1 for item in members if not isinstance(item, str))
     node_lines = {item: _node_attrs(g, item, members[item], status, details, highlight) for item in members}
     _emit_cluster(dot, "", clusters, node_lines, dot_ids, _scope_tree(clusters, dot_ids), [0])
-    _emit_edges(dot, g, plan, dot_ids, status)
-    return Rendering(dot.source, node_counts(g)["ops"], len(members), boxes, plan.depth, plan.notes)
+    _emit_edges(dot, g, plan, dot_ids, status, hidden)
+    return Rendering(dot.source, node_counts(g)["ops"], len(members), boxes, plan.depth, tuple(notes))
+
+
+def _shared_constants(g: nx.MultiDiGraph, plan: Plan, status: dict[str, str]) -> set[str]:
+    """Unchanged initializers read by more than one drawn item (a Relu6's bounds, used by 35 Clips)."""
+    hidden = set()
+    for node, kind in g.nodes(data="kind"):
+        if kind != "initializer" or status.get(node, "unchanged") != "unchanged":
+            continue
+        if len({plan.item_of[v] for v in g.successors(node)}) > 1:
+            hidden.add(node)
+    return hidden
+
+
+def _merge_small_clusters(g: nx.MultiDiGraph, clusters: dict[str, list[Item]]) -> dict[str, list[Item]]:
+    """Move the items of leaf scopes holding at most one op (and its weights) up to their parent scope."""
+    scopes = set(clusters)
+    parents = {"/".join(scope_parts(scope)[:k]) for scope in scopes for k in range(len(scope_parts(scope)))}
+    merged: dict[str, list[Item]] = defaultdict(list)
+    for scope, items in clusters.items():
+        ops = sum(1 for item in items if not isinstance(item, str) or g.nodes[item]["kind"] == "op")
+        target = scope
+        if scope and scope not in parents and ops <= 1:
+            target = "/".join(scope_parts(scope)[:-1])
+        merged[target].extend(items)
+    return merged
 
 
 def _node_attrs(g, item: Item, nodes: list[str], status, details, highlight) -> tuple[str, dict]:
@@ -257,9 +295,11 @@ def _emit_cluster(dot: graphviz.Digraph, scope: str, clusters: dict[str, list[It
             _emit_cluster(sub, child, clusters, node_lines, dot_ids, tree, counter)
 
 
-def _emit_edges(dot: graphviz.Digraph, g: nx.MultiDiGraph, plan: Plan, dot_ids, status) -> None:
+def _emit_edges(dot: graphviz.Digraph, g: nx.MultiDiGraph, plan: Plan, dot_ids, status, hidden: set[str]) -> None:
     edges: dict[tuple[Item, Item], list[dict]] = defaultdict(list)
     for u, v, data in g.edges(data=True):
+        if u in hidden:
+            continue
         iu, iv = plan.item_of[u], plan.item_of[v]
         if iu != iv:
             edges[(iu, iv)].append(data)
