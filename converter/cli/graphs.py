@@ -20,8 +20,10 @@ ModelA = Annotated[str, typer.Argument(help=f"The old model. {_MODEL_HELP}", met
 ModelB = Annotated[str, typer.Argument(help=f"The new model. {_MODEL_HELP}", metavar="B")]
 _MARKS = {
     "added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "dark_orange"),
-    "weight_changed": ("~", "dark_orange"),
+    "weight_changed": ("~", "dark_orange"), "weight_transposed": ("=", "cyan"), "constant_folded": ("=", "cyan"),
 }
+_WEIGHT_WORDS = {"weight_changed": "weight ", "weight_transposed": "weight transposed ",
+                 "constant_folded": "folded constant "}
 
 
 def register(app: typer.Typer) -> None:
@@ -185,7 +187,7 @@ def _change_line(change) -> str:
         if change.weights:
             text += f" (with {', '.join(change.weights)})"
     else:
-        label = "weight " if kind == "weight_changed" else ""
+        label = _WEIGHT_WORDS.get(kind, "")
         names = _side(change.a)
         if change.b is not None and change.b.name != change.a.name:
             names += f" (now {change.b.name})"
@@ -202,6 +204,10 @@ def _summary_line(result) -> str:
         f"{summary['added']} added", f"{summary['removed']} removed", f"{summary['changed']} changed",
         f"{summary['weights_changed']} weights changed", f"{summary['io_changed']} inputs/outputs changed",
     ]
+    if summary["weights_transposed"]:
+        counts.append(f"{summary['weights_transposed']} weights transposed")
+    if summary["constants_folded"]:
+        counts.append(f"{summary['constants_folded']} constants folded")
     if summary["opset_changed"]:
         counts.append("opset changed")
     if summary["metadata_changed"]:

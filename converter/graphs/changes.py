@@ -4,7 +4,9 @@ JSON schema of ``Diff.to_dict()`` (``schema: "graphtool.diff/1"``)::
 
     identical         bool: no changes (renames alone do not count)
     common_structure  bool: false when almost nothing matched (the models share no structure)
-    summary           {added, removed, changed, weights_changed, io_changed, opset_changed,
+    summary           {added, removed, changed, weights_changed, weights_transposed (the same values in
+                       another layout), constants_folded (constants the conversion computed from others,
+                       e.g. a batch norm folded into a convolution), io_changed, opset_changed,
                        metadata_changed, renamed, matched, ops_matched, nodes_a, nodes_b}: ints (nodes_a/b
                        and ops_matched count ops, as inspect and render do; matched counts every pairing,
                        weights and inputs included); similarity: float
@@ -31,6 +33,7 @@ __all__ = ["Diff", "Change", "FieldChange", "NodeRef", "Rename", "CHANGE_KINDS",
 CHANGE_KINDS = (
     "opset_changed", "metadata_changed", "input_added", "input_removed", "input_changed",
     "output_added", "output_removed", "output_changed", "added", "removed", "changed", "weight_changed",
+    "weight_transposed", "constant_folded",
 )
 # Below this share of matched ops, two models are said to share no common structure.
 COMMON_STRUCTURE = 0.2
@@ -138,6 +141,8 @@ class Diff:
             "removed": self.count("removed"),
             "changed": self.count("changed"),
             "weights_changed": self.count("weight_changed"),
+            "weights_transposed": self.count("weight_transposed"),
+            "constants_folded": self.count("constant_folded"),
             "io_changed": self.count(*(k for k in CHANGE_KINDS if k.startswith(("input_", "output_")))),
             "opset_changed": self.count("opset_changed"),
             "metadata_changed": self.count("metadata_changed"),

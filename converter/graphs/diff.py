@@ -6,6 +6,7 @@ The Diff and its JSON schema (``graphtool.diff/1``) are in converter.graphs.chan
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -168,12 +169,46 @@ class _Comparer:
             change = _weight_change(da, db, self.atol)
             if change is not None:
                 fields, max_abs, fraction = change
-                yield Change("weight_changed", "initializer", _ref(self.ga, node_a), _ref(self.gb, node_b),
-                             fields, max_abs, fraction)
+                yield Change(self._weight_kind(node_a, node_b, fields), "initializer", _ref(self.ga, node_a),
+                             _ref(self.gb, node_b), fields, max_abs, fraction)
         else:
             fields = [FieldChange(key, da[key], db[key]) for key in ("dtype", "shape") if da[key] != db[key]]
             if fields:
                 yield Change(f"{kind}_changed", kind, _ref(self.ga, node_a), _ref(self.gb, node_b), tuple(fields))
+
+    def _weight_kind(self, node_a: str, node_b: str, fields: tuple[FieldChange, ...]) -> str:
+        """A transposed copy, a constant the conversion folded (its users were rewritten), or a changed weight."""
+        if any(item.field == "layout" for item in fields):
+            return "weight_transposed"
+        if self._cross_framework and (self._rewritten(self.ga, node_a, self.matches)
+                                      or self._rewritten(self.gb, node_b, self._matches_b)):
+            return "constant_folded"
+        return "weight_changed"
+
+    @functools.cached_property
+    def _cross_framework(self) -> bool:
+        # A converter restructures what it converts; an edit of one model does not.
+        return self.ga.graph["producer_name"] != self.gb.graph["producer_name"]
+
+    @functools.cached_property
+    def _matches_b(self) -> dict[str, str]:
+        return {b: a for a, b in self.matches.items()}
+
+    def _rewritten(self, g: nx.MultiDiGraph, node: str, matches: dict[str, str]) -> bool:
+        """Whether an op within two edges of this constant's users has no counterpart or another op type."""
+        other = self.gb if g is self.ga else self.ga
+        frontier = set(g.successors(node))
+        seen = set(frontier)
+        for _ in range(2):
+            frontier = {n for f in frontier for n in (*g.successors(f), *g.predecessors(f))} - seen
+            seen |= frontier
+        for op in seen:
+            if g.nodes[op]["kind"] != "op":
+                continue
+            partner = matches.get(op)
+            if partner is None or other.nodes[partner]["op_type"] != g.nodes[op]["op_type"]:
+                return True
+        return False
 
     def _op_fields(self, node_a: str, node_b: str, da: dict, db: dict) -> list[FieldChange]:
         fields = [FieldChange(key, da[key], db[key]) for key in ("op_type", "domain") if da[key] != db[key]]
@@ -225,15 +260,33 @@ def _implied_equal(name: str, old: Any, new: Any) -> bool:
     return isinstance(given, list) and all(value == implied for value in given)
 
 
+def _transposition(a: np.ndarray, b: np.ndarray) -> tuple[int, ...] | None:
+    """The axis order that turns A into B when B holds A's values in another layout (a Gemm weight as a
+    MatMul's, NCHW as NHWC), else None; ranks up to 5."""
+    if a.size != b.size or a.ndim != b.ndim or a.ndim > 5 or a.ndim < 2:
+        return None
+    for order in itertools.permutations(range(a.ndim)):
+        if order == tuple(range(a.ndim)) or tuple(a.shape[k] for k in order) != b.shape:
+            continue
+        if np.array_equal(np.transpose(a, order), b):
+            return order
+    return None
+
+
 def _weight_change(da: dict, db: dict, atol: float = 0.0) -> tuple[tuple[FieldChange, ...], float | None,
                                                                      float | None] | None:
     if da["hash"] == db["hash"]:
         return None
     fields = [FieldChange(key, da[key], db[key]) for key in ("dtype", "shape") if da[key] != db[key]]
-    if fields:
-        return tuple(fields), None, None
+    if fields and (da["dtype"] != db["dtype"] or da["size"] != db["size"]):
+        return tuple(fields), None, None  # no values read: they cannot be the same
     values_a = tensor_array(da["tensor"], da.get("weights_dir"))
     values_b = tensor_array(db["tensor"], db.get("weights_dir"))
+    permutation = _transposition(values_a, values_b)
+    if permutation is not None:
+        return (FieldChange("layout", da["shape"], f"{db['shape']} (transpose {list(permutation)})"),), 0.0, 0.0
+    if fields:
+        return tuple(fields), None, None
     if values_a.dtype.kind in "fiub" and values_a.size:
         delta = np.abs(values_a.astype(np.float64) - values_b.astype(np.float64))
         both_nan = np.isnan(delta) & np.isnan(values_a) & np.isnan(values_b)

@@ -10,11 +10,14 @@ type changed). Ties are broken by content (attributes, weight hashes), then name
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import networkx as nx
+import numpy as np
+from onnx import numpy_helper
 
 __all__ = ["match_graphs", "ROUNDS"]
 
@@ -30,7 +33,9 @@ def match_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, rounds: int = ROUNDS)
     for _ in range(rounds):
         for side in (a, b):
             side.refine(table)
-    matcher = _Matcher(a, b, rounds)
+    # Across frameworks (another producer) a converter moves weights between layouts but never resizes them.
+    strict = ga.graph.get("producer_name") != gb.graph.get("producer_name")
+    matcher = _Matcher(a, b, rounds, strict)
     matcher.run()
     return {a.ids[i]: b.ids[j] for i, j in enumerate(matcher.a_to_b) if j >= 0}
 
@@ -91,8 +96,8 @@ class _Side:
 
 
 class _Matcher:
-    def __init__(self, a: _Side, b: _Side, rounds: int):
-        self.a, self.b, self.rounds = a, b, rounds
+    def __init__(self, a: _Side, b: _Side, rounds: int, strict: bool = False):
+        self.a, self.b, self.rounds, self.strict = a, b, rounds, strict
         self.a_to_b = [-1] * len(a.ids)
         self.b_to_a = [-1] * len(b.ids)
 
@@ -104,7 +109,7 @@ class _Matcher:
         self._pair_by_name()
 
     def _link(self, i: int, j: int, queue: list[tuple[int, int]]) -> None:
-        if self.a_to_b[i] < 0 and self.b_to_a[j] < 0:
+        if self.a_to_b[i] < 0 and self.b_to_a[j] < 0 and _like(self.a, i, self.b, j, self.strict):
             self.a_to_b[i], self.b_to_a[j] = j, i
             queue.append((i, j))
 
@@ -118,6 +123,13 @@ class _Matcher:
             others = groups_b.get(key)
             if len(members) == 1 and others is not None and len(others) == 1:
                 self._link(members[0], others[0], queue)
+        if self.strict:  # then the same values in another layout (a Gemm weight as a MatMul's, NCHW as NHWC)
+            free_a = _group([i for i in _free_weights(self.a, self.a_to_b)], lambda i: _values_key(a, i))
+            free_b = _group([j for j in _free_weights(self.b, self.b_to_a)], lambda j: _values_key(b, j))
+            for key, members in free_a.items():
+                others = free_b.get(key)
+                if key is not None and len(members) == 1 and others is not None and len(others) == 1:
+                    self._link(members[0], others[0], queue)
         self._propagate(queue)
 
     def _anchor(self, depth: int) -> None:
@@ -219,6 +231,33 @@ class _Matcher:
                 if others and len(others) == 1:
                     self._link(i, others[0], queue)
         self._propagate(queue)
+
+
+def _like(a: _Side, i: int, b: _Side, j: int, strict: bool) -> bool:
+    """Only tensors of one dtype are the same weight (a float32 [256] bias is never an int64 [3] shape constant),
+    and of one element count: always across frameworks, else unless of one rank (a resized layer). A transposed
+    copy has the same count: it is paired, then reported as transposed."""
+    if a.kinds[i] != "initializer":
+        return True
+    da, db = a._data[i], b._data[j]
+    if da["dtype"] != db["dtype"]:
+        return False
+    same_rank = len(da["shape"] or ()) == len(db["shape"] or ())
+    return da["size"] == db["size"] or (same_rank and not strict)
+
+
+def _free_weights(side: _Side, pairs: list[int]) -> list[int]:
+    """The side's initializers not matched yet."""
+    return [i for i, kind in enumerate(side.kinds) if kind == "initializer" and pairs[i] < 0]
+
+
+def _values_key(side: _Side, i: int) -> Hashable | None:
+    """The weight's values whatever their layout: dtype, count and a hash of the sorted values (None: scalars)."""
+    data = side._data[i]
+    if not data["size"] or data["size"] < 2:
+        return None
+    values = np.sort(numpy_helper.to_array(data["tensor"]).ravel())
+    return data["dtype"], data["size"], hashlib.blake2b(values.tobytes(), digest_size=12).hexdigest()
 
 
 def _subgraph_output_slot(key: object) -> int:
