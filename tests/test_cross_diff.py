@@ -1,0 +1,56 @@
+"""Diff across frameworks after a validated conversion: like paired with like, no weight reported changed."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import TF_DIR, TORCH_DIR
+
+from converter import api
+from converter.graphs.diff import diff_graphs
+from converter.graphs.graph import to_graph
+
+CASES = [
+    (TORCH_DIR / "cnn.pt2", "savedmodel", "cnn_savedmodel"),
+    (TORCH_DIR / "mlp.pt2", "savedmodel", "mlp_savedmodel"),
+    (TF_DIR / "keras_cnn.keras", "pt2", "keras_cnn.pt2"),
+    (TF_DIR / "keras_two_io.keras", "pt2", "keras_two_io.pt2"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("source", "target", "artifact"), CASES, ids=[c[2] for c in CASES])
+def test_source_and_its_validated_conversion_pair_like_with_like(tmp_path, source, target, artifact):
+    converted = api.convert(source, target, tmp_path / artifact, samples=1)
+    assert converted, "the conversion must validate for this test to mean anything"
+    ga, gb = to_graph(api.load(source).model), to_graph(api.load(tmp_path / artifact).model)
+    diff = diff_graphs(ga, gb)
+    assert diff.summary["weights_changed"] == 0, [c for c in diff.changes if c.kind == "weight_changed"]
+    for node_a, node_b in diff.matches:
+        da, db = ga.nodes[node_a], gb.nodes[node_b]
+        if da["kind"] == "initializer":
+            assert (da["dtype"], da["size"]) == (db["dtype"], db["size"]), (da["name"], db["name"])
+    for change in diff.changes:
+        if change.kind == "weight_transposed":  # the same values, really in another layout
+            a, b = ga.nodes[change.a.id], gb.nodes[change.b.id]
+            assert a["size"] == b["size"] and sorted(a["shape"]) == sorted(b["shape"])
+
+
+def test_a_transposed_weight_is_reported_as_transposed():
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.arange(12, dtype=np.float32).reshape(3, 4)
+
+    def model(producer: str, transposed: bool) -> onnx.ModelProto:
+        w = numpy_helper.from_array(weight.T.copy() if transposed else weight, "w")
+        node = (helper.make_node("MatMul", ["x", "w"], ["y"], name="mm") if transposed
+                else helper.make_node("Gemm", ["x", "w"], ["y"], name="mm", transB=1))
+        graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], [w])
+        return helper.make_model(graph, producer_name=producer, opset_imports=[helper.make_opsetid("", 18)])
+
+    diff = diff_graphs(to_graph(model("pytorch", False)), to_graph(model("tf2onnx", True)))
+    assert diff.summary["weights_transposed"] == 1 and diff.summary["weights_changed"] == 0
+    (change,) = [c for c in diff.changes if c.kind == "weight_transposed"]
+    assert change.fields[0].field == "layout" and "transpose [1, 0]" in change.fields[0].new
