@@ -48,7 +48,11 @@ def convert(
     with _progress(f"converting {model} to {to}", json):
         result = api.convert(model, to, output, options, force, validate=not no_validate, keep_failed=keep_failed,
                              samples=samples)
-    _print_notes(result.source.notes)
+    notes = list(result.source.notes)
+    if result.artifact.get("select_tf_ops"):  # what mattered in the TFLite converter's silenced log
+        notes.append("some ops are kept as Select TF ops: the .tflite file needs the Flex delegate "
+                     "(tensorflow-lite-select-tf-ops) wherever it runs")
+    _print_notes(notes)
     if json:
         common.print_json(result.to_dict())
     else:
