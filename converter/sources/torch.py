@@ -67,7 +67,8 @@ def open_torchscript(path: str) -> Any:
     """torch.jit.load on the CPU: it deserializes the module and runs nothing but a __setstate__ (audit that first)."""
     torch = require("torch", "torch")
     try:
-        return torch.jit.load(path, map_location="cpu")
+        with quiet():
+            return torch.jit.load(path, map_location="cpu")
     except Exception as error:
         raise GraphtoolError(f"{path}: not a loadable TorchScript archive ({first_line(error)})") from None
 
@@ -76,7 +77,8 @@ def open_exported(path: str) -> Any:
     """torch.export.load: the program's graph, deserialized without running it."""
     torch = require("torch", "torch")
     try:
-        return torch.export.load(path)
+        with quiet():
+            return torch.export.load(path)
     except Exception as error:
         raise GraphtoolError(f"{path}: not a loadable ExportedProgram ({first_line(error)})") from None
 
@@ -139,7 +141,8 @@ def _from_exported(program: Any) -> TorchModel:
 def _read_pickle(path: str, options: LoadOptions) -> TorchModel:
     torch = require("torch", "torch")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with quiet():  # torch warns about pickle protocols on stderr
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         if "Weights only load failed" not in str(error):
             raise GraphtoolError(f"{path}: not a loadable torch.save file ({first_line(error)})") from None
