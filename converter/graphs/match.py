@@ -17,7 +17,8 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-from onnx import numpy_helper
+
+from converter.graphs.graph import tensor_array
 
 __all__ = ["match_graphs", "ROUNDS"]
 
@@ -256,7 +257,7 @@ def _values_key(side: _Side, i: int) -> Hashable | None:
     data = side._data[i]
     if not data["size"] or data["size"] < 2:
         return None
-    values = np.sort(numpy_helper.to_array(data["tensor"]).ravel())
+    values = np.sort(tensor_array(data["tensor"], data.get("weights_dir")).ravel())
     return data["dtype"], data["size"], hashlib.blake2b(values.tobytes(), digest_size=12).hexdigest()
 
 
