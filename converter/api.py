@@ -80,11 +80,12 @@ def validate(
     endpoint: str | None = None,
     protocol: str = "auto",
     endpoint_model: str | None = None,
+    force: bool = False,
 ) -> ValidationReport:
     """MODEL's ONNX under onnxruntime against MODEL's own framework, or MODEL against OTHER, each in its own.
 
     `html` / `tensorboard`: also write the per-node error as an HTML report / the error plots as a TensorBoard
-    run (listed in the report's `views`). With `endpoint`, MODEL against a live server instead (see
+    run (listed in the report's `views`; existing ones are replaced only with `force`). With `endpoint`, MODEL against a live server instead (see
     validate_endpoint).
     """
     if endpoint is not None:
@@ -105,7 +106,7 @@ def validate(
     from converter.viewers.outputs import validate_with_views
 
     return validate_with_views(run, lambda source: load(source, options), model, against,
-                               html=_path(html), tensorboard=_path(tensorboard))
+                               html=_path(html), tensorboard=_path(tensorboard), force=force)
 
 
 def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary | Contents:

@@ -86,6 +86,8 @@ def test_bad_html_path_is_one_line_exit_2_and_nothing_written(models, tmp_path):
     (tmp_path / "taken.html").write_text("mine")
     result = runner.invoke(app, ["render", str(models["a"]), "--format", "html", "-o", str(tmp_path / "taken.html")])
     assert result.exit_code == 2 and "already exists; pass --force" in result.output
+    result = runner.invoke(app, ["validate", str(models["a"]), "--html", str(tmp_path / "taken.html")])
+    assert result.exit_code == 2 and "already exists; pass --force" in result.output
     assert (tmp_path / "taken.html").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.onnx", "b.onnx", "taken.html", "w.onnx"]
 

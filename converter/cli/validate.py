@@ -42,7 +42,7 @@ def validate(
     endpoint: Annotated[str | None, typer.Option("--endpoint", help="Check a live server at this URL instead.")] = None,
     protocol: Annotated[str, typer.Option("--protocol", help="auto, tfserving, v2 or torchserve.")] = "auto",
     served_name: Annotated[str | None, typer.Option("--model", help="The endpoint's model name.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing report or plots.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing report, plots, HTML report or TensorBoard run.")] = False,
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     json: JsonOpt = False,
 ) -> None:
@@ -55,7 +55,7 @@ def validate(
     result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
                           tolerances=tolerances_from(rtol, atol, tolerance), locate=locate, html=html,
                           tensorboard=tensorboard, endpoint=endpoint, protocol=protocol,
-                          endpoint_model=served_name)
+                          endpoint_model=served_name, force=force)
     if report is not None:
         from converter.validation.report import write_report
 

@@ -123,11 +123,11 @@ def validation_views(report: Any, model: Any, title: str, *, html: Path | None =
 def validate_with_views(
     run: Callable[[Callable[[], LoadedModel], Callable[[], LoadedModel] | None], ValidationReport],
     load: Callable[[Any], LoadedModel], model: Any, against: Any | None, *, html: Path | None = None,
-    tensorboard: Path | None = None,
+    tensorboard: Path | None = None, force: bool = False,
 ) -> ValidationReport:
     """`validate --html FILE --tensorboard LOGDIR`: check the paths, `run` the validation on loaders of MODEL and
     AGAINST, then draw the error on the model that ran under onnxruntime (AGAINST when given), loaded once."""
-    check_outputs(html, tensorboard, True)  # before the slow loading; a report is always replaced
+    check_outputs(html, tensorboard, force)  # before the slow loading
     loaded: dict[str, LoadedModel] = {}
 
     def side(role: str, source: Any) -> Callable[[], LoadedModel]:
@@ -142,5 +142,5 @@ def validate_with_views(
     report = run(side("a", model), side("b", against) if against is not None else None)
     title = str(against if against is not None else model)
     views = validation_views(report, shown().model if html is not None else None, title, html=html,
-                             tensorboard=tensorboard, force=True)
+                             tensorboard=tensorboard, force=force)
     return replace(report, views=tuple(views))
