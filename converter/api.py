@@ -85,8 +85,8 @@ def validate(
     """MODEL's ONNX under onnxruntime against MODEL's own framework, or MODEL against OTHER, each in its own.
 
     `html` / `tensorboard`: also write the per-node error as an HTML report / the error plots as a TensorBoard
-    run (listed in the report's `views`; existing ones are replaced only with `force`). With `endpoint`, MODEL against a live server instead (see
-    validate_endpoint).
+    run (listed in the report's `views`; existing ones are replaced only with `force`). With `endpoint`, MODEL
+    against a live server instead (see validate_endpoint).
     """
     if endpoint is not None:
         if against is not None or locate or device != "cpu" or html is not None or tensorboard is not None:

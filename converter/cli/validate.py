@@ -42,7 +42,9 @@ def validate(
     endpoint: Annotated[str | None, typer.Option("--endpoint", help="Check a live server at this URL instead.")] = None,
     protocol: Annotated[str, typer.Option("--protocol", help="auto, tfserving, v2 or torchserve.")] = "auto",
     served_name: Annotated[str | None, typer.Option("--model", help="The endpoint's model name.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing report, plots, HTML report or TensorBoard run.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing report, plots, HTML report or TensorBoard run.")
+    ] = False,
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     json: JsonOpt = False,
 ) -> None:
