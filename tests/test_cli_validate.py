@@ -10,15 +10,13 @@ from validation_models import swap_op, two_outputs
 
 from converter.validation.runners import cuda_available
 
-BRANCHY = (
+NOISY = (
     "import torch\n"
-    "class Branchy(torch.nn.Module):\n"
+    "class Noisy(torch.nn.Module):\n"
     "    def forward(self, x):\n"
-    "        if x.mean() > 0.5:  # tracing records only the branch taken\n"
-    "            return x * 2\n"
-    "        return x - 1\n"
+    "        return x + torch.rand_like(x)  # each runtime draws its own noise\n"
     "def model():\n"
-    "    return Branchy(), (torch.ones(2, 3),)\n"
+    "    return Noisy(), (torch.ones(2, 3),)\n"
 )
 
 
@@ -46,7 +44,7 @@ def test_validate_passes_with_exit_0_and_json(cli, pair):
     result = cli("validate", a, "--json", "--samples", "2")
     assert result.exit_code == 0
     document = json.loads(result.stdout)
-    assert document["passed"] and len(document["samples"]) == 2
+    assert document["passed"] and len(document["samples"]) == 2 + 3  # and negated, scaled, zeroed
 
 
 def test_validate_tolerance_file(cli, tmp_path):
@@ -93,15 +91,15 @@ def test_explicit_cuda_without_cuda_is_exit_2(cli, pair):
 
 @pytest.mark.slow
 def test_convert_removes_a_failed_artifact_and_writes_the_report(cli, tmp_path):
-    (tmp_path / "branchy.py").write_text(BRANCHY)
-    out = tmp_path / "branchy.onnx"
-    # traced with the factory's ones (mean 1: x * 2); the seeded samples after it have mean < 0.5 (x - 1)
-    args = ("convert", f"{tmp_path / 'branchy.py'}:model", "--trace", "torchscript", "-o", out)
+    (tmp_path / "noisy.py").write_text(NOISY)
+    out = tmp_path / "noisy.onnx"
+    # (a traced data-dependent branch is refused at capture now, so noise makes the mismatch)
+    args = ("convert", f"{tmp_path / 'noisy.py'}:model", "--trace", "torchscript", "-o", out)
     failed = cli(*args)
     assert failed.exit_code == 1, failed.output
     assert not out.exists() and "was not kept" in failed.output
-    report = json.loads((tmp_path / "branchy.onnx.validation.json").read_text())
-    assert report["passed"] is False and len(report["samples"]) == 3
+    report = json.loads((tmp_path / "noisy.onnx.validation.json").read_text())
+    assert report["passed"] is False and len(report["samples"]) == 3 + 3  # seeded, then the exercises
     assert report["devices"][0]["outputs"][0]["outside_fraction"] > 0.5
     kept = cli(*args, "--keep-failed", "--force", "--json")
     assert kept.exit_code == 1 and out.is_file()
@@ -113,4 +111,4 @@ def test_convert_removes_a_failed_artifact_and_writes_the_report(cli, tmp_path):
     replaced = cli(*args, "--force")  # a failing artifact never replaces the existing file
     assert replaced.exit_code == 1 and out.read_bytes() == good
     left = sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__")
-    assert left == ["branchy.onnx", "branchy.onnx.validation.json", "branchy.py"]
+    assert left == ["noisy.onnx", "noisy.onnx.validation.json", "noisy.py"]

@@ -152,3 +152,44 @@ def test_constants_a_function_captures_become_initializers():
     loaded = api.load(keras.Model(inputs, scaled))
     assert [i.name for i in loaded.model.graph.input] == ["x"]
     assert_agrees(loaded)
+
+
+_CUSTOM_LAYER = '''
+import keras
+
+
+@keras.saving.register_keras_serializable(package="graphtool_test")
+class Doubler(keras.layers.Layer):
+    def call(self, x):
+        return x * 2.0
+'''
+
+
+@pytest.mark.slow
+def test_custom_objects_file_registers_the_model_classes(tmp_path):
+    import keras
+
+    from converter.sources import pyref
+
+    layers = tmp_path / "layers.py"
+    layers.write_text(_CUSTOM_LAYER)
+    doubler = pyref.load_module(str(layers), "test").Doubler
+    inputs = keras.Input((3,), name="x")
+    path = tmp_path / "custom.keras"
+    keras.Model(inputs, doubler(name="double")(inputs)).save(path)
+    keras.saving.get_custom_objects().pop("graphtool_test>Doubler")  # as in a fresh process
+    with pytest.raises(GraphtoolError, match=r"custom class .*pass --custom-objects file.py"):
+        api.load(str(path))
+    with pytest.raises(GraphtoolError, match=r"--custom-objects .*runs its code; pass --trust-code"):
+        api.load(str(path), LoadOptions(custom_objects=str(layers)))
+    assert_agrees(api.load(str(path), LoadOptions(custom_objects=str(layers), trust_code=True)))
+
+
+@pytest.mark.slow
+def test_subclassed_model_names_its_inputs():
+    from matrix_models import subclassed
+
+    with pytest.raises(GraphtoolError, match=r"pass --input NAME:DIMS\[:DTYPE\] for features \(e.g. --input features"):
+        api.load(subclassed())
+    with pytest.raises(GraphtoolError, match=r"--input x: the model has no input 'x'; its inputs are features"):
+        api.load(subclassed(), LoadOptions(input_specs=("x:batch,5",)))

@@ -9,7 +9,7 @@ from sources_helpers import assert_agrees, resized
 from converter import api
 from converter.errors import GraphtoolError
 from converter.scopes import node_scope, node_source
-from converter.sources.base import Attempt, LoadOptions
+from converter.sources.base import LoadOptions
 
 NAMES = ["mlp", "cnn", "gru", "encoder", "two_heads"]
 SPECS = {
@@ -86,18 +86,22 @@ def _data_dependent():
 
 
 @pytest.mark.slow
-def test_auto_reports_each_strategy_tried():
-    loaded = api.load(_data_dependent(), LoadOptions(trace="auto"))
-    attempts = loaded.source.attempts
-    assert attempts[0].strategy == "export" and "data-dependent" in attempts[0].error
-    assert attempts[1] == Attempt("torchscript") and loaded.source.strategy == "torchscript"
-    assert_agrees(loaded)
+def test_auto_refuses_a_trace_that_bakes_in_a_data_dependent_branch():
+    # TorchScript tracing succeeds but keeps only the branch of the example: never a wrong model
+    with pytest.raises(GraphtoolError) as caught:
+        api.load(_data_dependent(), LoadOptions(trace="auto"))
+    message = str(caught.value)
+    assert "export: GuardOnDataDependentSymNode: data-dependent branch at test_sources_torch.py:" in message
+    assert "torchscript: CaptureRefused: data-dependent branch" in message and "`if x.sum() > 0:`" in message
 
 
 @pytest.mark.slow
-def test_failed_strategy_names_itself_and_suggests_the_next():
-    with pytest.raises(GraphtoolError, match=r"export capture failed: .*data-dependent.*try --trace torchscript"):
+def test_failed_strategy_names_itself_and_the_line_of_user_code():
+    # no hint to trace instead: tracing would bake in one branch
+    with pytest.raises(GraphtoolError, match=r"export capture failed: .*data-dependent branch at test_sources_torch"
+                                             r".py:\d+ \(`if x.sum\(\) > 0:`\).*torch.cond") as caught:
         api.load(_data_dependent())
+    assert "--trace torchscript" not in str(caught.value)
 
 
 @pytest.mark.slow

@@ -112,6 +112,10 @@ _LOAD_OPTIONS: dict[str, Any] = {
         bool, typer.Option("--trust-code", help="Allow models that carry code: Keras Lambda layers, graph ops beyond "
                            "pure computation (files, printing to files, custom ops; see `graphtool audit`).")
     ],
+    "custom_objects": Annotated[
+        str | None, typer.Option("--custom-objects", help="file.py or a module defining the Keras model's custom "
+                                 "classes; imported (runs) only with --trust-code.")
+    ],
     "timeout": Annotated[
         float | None, typer.Option("--timeout", min=0.1, help="Give up loading and tracing after this many seconds.")
     ],

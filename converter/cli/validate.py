@@ -104,9 +104,12 @@ def print_report(report) -> None:
             table.add_column(column, overflow="fold")  # wrap, never cut with "…"
         for output in device.outputs:
             verdict = "[green]ok[/green]" if output.passed else "[red]MISMATCH[/red]"
-            table.add_row(escape(output.name), f"{output.max_abs:.3g}", f"{output.max_rel:.3g}",
-                          f"{output.mean_abs:.3g}", f"{output.cosine:.6f}", f"{output.outside_fraction:.2%}",
-                          f"{output.tolerance.rtol:g} / {output.tolerance.atol:g}", verdict)
+            # an output never computed has no figures: a row of zeros would read as a perfect match
+            figures = (f"{output.max_abs:.3g}", f"{output.max_rel:.3g}", f"{output.mean_abs:.3g}",
+                       f"{output.cosine:.6f}", f"{output.outside_fraction:.2%}") if output.elements else ("-",) * 5
+            verdict = verdict if output.elements or output.passed else "[red]FAILED TO RUN[/red]"
+            table.add_row(escape(output.name), *figures, f"{output.tolerance.rtol:g} / {output.tolerance.atol:g}",
+                          verdict)
         _print_table(table)
         for output in device.outputs:
             for problem in output.problems:

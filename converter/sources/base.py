@@ -30,6 +30,7 @@ class LoadOptions:
     model_class: str | None = None
     trust_pickle: bool = False
     trust_code: bool = False
+    custom_objects: str | None = None  # a .py file or module that defines (registers) Keras custom classes
     timeout: float | None = None  # seconds for loading and tracing
 
     def __post_init__(self) -> None:

@@ -73,11 +73,15 @@ def class_names(obj: object) -> set[str]:
 
 
 @contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence exporters' progress, warnings and C++ logging, so graphtool's own output stays clean."""
+def quiet() -> Iterator[list[warnings.WarningMessage]]:
+    """Silence exporters' progress and C++ logging; warnings are recorded (yielded) for the caller to judge."""
     quiet_environment()
     if _verbose:
-        yield
+        with warnings.catch_warnings(record=True) as shown:
+            warnings.simplefilter("always")
+            yield shown
+        for item in shown:  # --verbose shows them, after the caller had its look
+            warnings.showwarning(item.message, item.category, item.filename, item.lineno)
         return
     loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
     levels = [logger.level for logger in loggers]
@@ -88,7 +92,7 @@ def quiet() -> Iterator[None]:
             logger.setLevel(logging.ERROR)
         _quiet_onnxruntime()
         try:
-            yield
+            yield caught
         finally:
             for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)

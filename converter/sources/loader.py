@@ -69,7 +69,7 @@ def _load(source: str | Path | Any, options: LoadOptions) -> LoadedModel:
                                 options)
     from converter.sources import tf
 
-    model = tf.read_tf(detected.format, location, options.signature, options.trust_code)
+    model = tf.read_tf(detected.format, location, options.signature, options.trust_code, options.custom_objects)
     return tf.load_tf(model, detected.format, location, options)
 
 

@@ -36,6 +36,16 @@ def resolve(reference: str) -> Any:
     return obj
 
 
+def load_module(target: str, what: str) -> Any:
+    """Import a Python file or a named module (the user named it, so it runs); `what` prefixes errors."""
+    if target.endswith(".py") or "/" in target:
+        return _load_file(Path(target), what)
+    try:
+        return importlib.import_module(target)
+    except ImportError as error:
+        raise GraphtoolError(f"{what}: cannot import module '{target}' ({error})") from None
+
+
 def _load_file(path: Path, reference: str):
     if not path.is_file():
         raise GraphtoolError(f"{reference}: no such Python file '{path}'")

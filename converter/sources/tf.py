@@ -34,6 +34,7 @@ class TfFunction:
     output_names: list[str] | None = None  # None: learned from the first call
     owner: Any = None  # what holds the variables (a loaded SavedModel): it must outlive `call`
     scope_names: frozenset[str] = frozenset()  # Keras model and layer names, to undo trace-time suffixes
+    expected: list[str] | None = None  # input names known without shapes (a subclassed model's call())
     audit_notes: tuple[str, ...] = ()  # what --trust-code let through (converter.sources.audit)
 
 
@@ -41,7 +42,14 @@ def load_tf(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -
     """Merge the declared and given input specs, convert with tf2onnx and normalize."""
     given = given_specs(options)
     if not model.declared and not given:
-        raise GraphtoolError(f"{origin}: the input signature is unknown; pass --input NAME:DIMS[:DTYPE] for each input")
+        names = ", ".join(model.expected or ()) or "each input"
+        example = (model.expected or ["x"])[0]
+        raise GraphtoolError(f"{origin}: the input signature is unknown; pass --input NAME:DIMS[:DTYPE] for {names} "
+                             f"(e.g. --input {example}:batch,8, a name for each dynamic dim)")
+    unknown = [g.name for g in given if model.expected and g.name not in model.expected]
+    if unknown:
+        raise GraphtoolError(f"--input {unknown[0]}: the model has no input '{unknown[0]}'; its inputs are "
+                             f"{', '.join(model.expected or ())}")
     specs = merge_specs(model.declared, given) if model.declared else given
     opset = options.opset or DEFAULT_OPSET
     proto, outputs, reference = to_onnx(model, specs, opset, origin)
@@ -51,7 +59,7 @@ def load_tf(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -
     return LoadedModel(proto, SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx", notes=notes), feeds, reference)
 
 
-def read_tf(fmt: Format, path: str, signature: str, trust_code: bool) -> TfFunction:
+def read_tf(fmt: Format, path: str, signature: str, trust_code: bool, custom_objects: str | None = None) -> TfFunction:
     """A SavedModel signature, or a Keras .keras / .h5 file (safe mode unless trust_code)."""
     tf = require("tensorflow", "tf")
     if fmt is Format.SAVEDMODEL:
@@ -66,9 +74,10 @@ def read_tf(fmt: Format, path: str, signature: str, trust_code: bool) -> TfFunct
             raise GraphtoolError(f"{path}: not a loadable SavedModel ({first_line(error)})") from None
         return replace(_from_signature(loaded, signature, path), audit_notes=notes)
     keras = require("keras", "tf")
+    custom = _custom_objects(custom_objects, trust_code)
     try:
         with quiet():
-            model = keras.models.load_model(path, compile=False, safe_mode=not trust_code)
+            model = keras.models.load_model(path, compile=False, safe_mode=not trust_code, custom_objects=custom)
     except Exception as error:
         message = first_line(error)
         if "safe_mode" in message or "lambda" in message.lower():
@@ -76,15 +85,36 @@ def read_tf(fmt: Format, path: str, signature: str, trust_code: bool) -> TfFunct
                 f"{path}: the model carries Python code (a Lambda layer) that loading would run; "
                 "pass --trust-code only if you trust its source"
             ) from None
+        full = str(error).lower()
+        if any(text in full for text in ("could not locate", "could not be deserialized", "unknown layer")):
+            raise GraphtoolError(
+                f"{path}: the model uses a custom class Keras does not know ({message}); pass --custom-objects "
+                "file.py (or a module name) that defines it, with --trust-code"
+            ) from None
         raise GraphtoolError(f"{path}: not a loadable Keras model ({message})") from None
     return _from_keras(model)
+
+
+def _custom_objects(target: str | None, trust_code: bool) -> dict[str, Any] | None:
+    """Import the user's module of custom classes (importing registers them) and hand its classes to Keras."""
+    if target is None:
+        return None
+    if not trust_code:
+        raise GraphtoolError(f"--custom-objects {target}: importing it runs its code; pass --trust-code as well "
+                             "if you trust it")
+    from converter.sources import pyref
+
+    module = pyref.load_module(target, f"--custom-objects {target}")
+    return {name: obj for name, obj in vars(module).items() if isinstance(obj, type) and not name.startswith("_")}
 
 
 def from_object(obj: Any, origin: str) -> TfFunction:
     """A keras.Model, a tf.Module with a traced __call__, or a tf.function, from a Python reference."""
     names = class_names(obj)
-    if any(n.startswith("keras.") for n in names) and hasattr(obj, "inputs"):
-        return _from_keras(obj)
+    if any(n.startswith("keras.") for n in names):
+        if _keras_inputs(obj):
+            return _from_keras(obj)
+        return _from_subclassed(obj)
     function = obj.__call__ if "tensorflow.python.module.module.Module" in names else obj
     signature = getattr(function, "input_signature", None)
     declared = []
@@ -155,6 +185,26 @@ def _from_signature(loaded: Any, signature: str, path: str) -> TfFunction:
 
     outputs = concrete.structured_outputs
     return TfFunction(call, declared, _structure_names(outputs), owner=loaded)
+
+
+def _keras_inputs(model: Any) -> list:
+    try:
+        return list(model.inputs or [])
+    except (AttributeError, ValueError):  # a subclassed model that was never called has no inputs
+        return []
+
+
+def _from_subclassed(model: Any) -> TfFunction:
+    """A subclassed Keras model: its inputs are named after call()'s first parameter; shapes must be given."""
+    import inspect
+
+    parameters = [p.name for p in inspect.signature(model.call).parameters.values()
+                  if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD]
+
+    def call(*args: Any) -> Any:
+        return model(args[0] if len(args) == 1 else list(args), training=False)
+
+    return TfFunction(call, [], expected=parameters[:1] or ["inputs"], scope_names=frozenset(_layer_names(model)))
 
 
 def _from_keras(model: Any) -> TfFunction:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import inspect
-import io
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,14 +12,25 @@ import onnx
 
 from converter import external_data
 from converter.errors import GraphtoolError, first_line
-from converter.onnx_utils import symbolic_dim_name
+from converter.onnx_utils import iter_nodes, symbolic_dim_name, value_names
+from converter.scopes import SCOPE_KEY, node_scope, set_node_meta
 from converter.sources import pyref
-from converter.sources.base import Attempt, LoadedModel, LoadOptions, Reference, SourceInfo
+from converter.sources.base import LoadedModel, LoadOptions, Reference, SourceInfo
 from converter.sources.common import quiet, require
 from converter.sources.contents import NeedsInputsError, describe_module
 from converter.sources.formats import Format
 from converter.sources.inputs import InputSpec, example_inputs, given_specs, load_npz, match_arrays, merge_specs
-from converter.sources.normalize import DEFAULT_OPSET, normalize
+from converter.sources.normalize import DEFAULT_OPSET, normalize, rename_values
+from converter.sources.torch_args import (
+    Argument,
+    arguments,
+    as_kwargs,
+    bind,
+    choose,
+    describe_arguments,
+    flatten_outputs,
+)
+from converter.sources.torch_capture import STRATEGIES, Capture, capture
 
 __all__ = [
     "STRATEGIES", "TorchModel", "Capture", "load_torch", "read_torch", "open_torchscript", "open_exported",
@@ -30,9 +38,6 @@ __all__ = [
 ]
 
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
-STRATEGIES = ("export", "torchscript", "fx")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_NEXT = {"export": "--trace torchscript", "torchscript": "--trace fx", "fx": "--trace export"}
 
 
 @dataclass
@@ -44,6 +49,8 @@ class TorchModel:
     example: tuple | None = None  # example input tensors, when the artifact or factory gives them
     exported: Any = None  # the ExportedProgram, for .pt2 files
     audit_notes: tuple[str, ...] = ()  # what --trust-code let through (converter.sources.audit)
+    constants: dict | None = None  # non-tensor example arguments (flags): fixed, not graph inputs
+    target: Any = None  # what is captured: the module bound to the traced arguments (set by load_torch)
 
 
 def read_torch(fmt: Format, path: str, options: LoadOptions) -> TorchModel:
@@ -89,16 +96,34 @@ def from_object(obj: Any, origin: str) -> TorchModel:
     example = None
     if isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[0], torch.nn.Module):
         obj, example = obj
-        example = tuple(example) if isinstance(example, (tuple, list)) else (example,)
+        if not isinstance(example, (tuple, list, Mapping)):
+            example = (example,)
     if isinstance(obj, torch.export.ExportedProgram):
         return _from_exported(obj)
     if not isinstance(obj, torch.nn.Module):
         raise GraphtoolError(f"{origin}: expected an nn.Module or (module, example inputs), got {type(obj).__name__}")
-    declared = []
-    if example is not None:
-        names = input_names(obj, len(example))
-        declared = [_spec_of(name, tensor) for name, tensor in zip(names, example, strict=False)]
-    return TorchModel(obj.eval(), declared, example)
+    if example is None:
+        return TorchModel(obj.eval(), [])
+    by_name = _flat_example(dict(example) if isinstance(example, Mapping) else dict(
+        zip(input_names(obj, len(example)), example, strict=False)))
+    tensors = {k: v for k, v in by_name.items() if isinstance(v, torch.Tensor)}
+    constants = {k: v for k, v in by_name.items() if not isinstance(v, torch.Tensor)}
+    params = arguments(obj)
+    order = [n for n in choose(params, list(by_name), origin, "example input") if n in tensors] if params \
+        else list(tensors)
+    declared = [_spec_of(name, tensors[name]) for name in order]
+    return TorchModel(obj.eval(), declared, tuple(tensors[name] for name in order), constants=constants)
+
+
+def _flat_example(by_name: dict[str, Any]) -> dict[str, Any]:
+    """A dict argument's entries become inputs of their own, named `param.key`."""
+    flat: dict[str, Any] = {}
+    for name, value in by_name.items():
+        if isinstance(value, Mapping):
+            flat.update({f"{name}.{key}": item for key, item in value.items()})
+        else:
+            flat[name] = value
+    return flat
 
 
 def input_names(module: Any, count: int | None = None) -> list[str]:
@@ -206,48 +231,6 @@ def _spec_of(name: str, tensor: Any) -> InputSpec:
     return InputSpec(name, tuple(int(d) for d in tensor.shape), str(tensor.dtype).removeprefix("torch."))
 
 
-@dataclass(frozen=True)
-class Capture:
-    """The exported ONNX model, the strategy that produced it and every strategy tried."""
-
-    model: onnx.ModelProto
-    strategy: str
-    attempts: tuple[Attempt, ...]
-
-
-def capture(
-    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, trace: str, origin: str,
-    folder: Path | None = None,
-) -> Capture:
-    """Export with the requested strategy, or with each in order for 'auto'; weights into `folder` if given."""
-    if trace not in (*STRATEGIES, "auto"):
-        raise GraphtoolError(f"--trace {trace}: unknown; expected export, torchscript, fx or auto")
-    torch = require("torch", "torch")
-    order = list(STRATEGIES) if trace == "auto" else [trace]
-    if isinstance(source.module, torch.jit.ScriptModule):
-        if trace == "fx":
-            raise GraphtoolError(f"{origin}: a TorchScript module cannot be FX-traced; use --trace torchscript")
-        order = ["torchscript"]  # the only exporter that reads TorchScript
-    attempts = []
-    for strategy in order:
-        try:
-            with quiet():
-                model = _EXPORTERS[strategy](source, specs, args, opset, folder)
-        except GraphtoolError:
-            raise
-        except Exception as error:
-            attempts.append(Attempt(strategy, _reason(error)))
-            continue
-        attempts.append(Attempt(strategy))
-        return Capture(model, strategy, tuple(attempts))
-    if len(attempts) == 1:
-        failed = attempts[0]
-        hint = f"; try {_NEXT[failed.strategy]} or --trace auto" if trace != "auto" and len(order) == 1 else ""
-        raise GraphtoolError(f"{origin}: {failed.strategy} capture failed: {failed.error}{hint}")
-    tried = "; ".join(f"{a.strategy}: {a.error}" for a in attempts)
-    raise GraphtoolError(f"{origin}: no capture strategy worked ({tried})")
-
-
 def reference_for(module: Any, names: Sequence[str]) -> Reference:
     """Run the module itself on numpy inputs; outputs flattened in graph-output order."""
     from converter.validation.runners import torch_runner
@@ -256,114 +239,48 @@ def reference_for(module: Any, names: Sequence[str]) -> Reference:
 
 
 def output_names(module: Any, args: tuple) -> list[str]:
-    """Names for the module's outputs: 'output', 'output_0'..., or the keys of a returned dict."""
+    """Names for the module's outputs: 'output', 'output_0'..., a dict's or ModelOutput's keys, cache layers."""
     torch = require("torch", "torch")
     with torch.no_grad(), quiet():
         result = module(*args)
-    return [name for name, _ in _flatten(result, "output")]
-
-
-def _flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _flatten(item, str(key))
-    elif isinstance(value, (tuple, list)):
-        for index, item in enumerate(value):
-            yield from _flatten(item, f"{prefix}_{index}")
-    elif value is not None:
-        yield prefix, value
-
-
-def _export_dynamo(
-    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, folder: Path | None = None
-) -> onnx.ModelProto:
-    torch = require("torch", "torch")
-    target = source.exported if source.exported is not None else source.module
-    program = torch.onnx.export(
-        target, args, dynamo=True, dynamic_shapes=_dynamic_shapes(specs, torch), opset_version=opset,
-        verbose=False,
-    )
-    if folder is None:
-        return program.model_proto
-    # straight from the torch tensors to a data file: no protobuf holds the weights (it cannot past 2 GiB)
-    program.save(str(folder / "model.onnx"), external_data=True)
-    return onnx.load_model(str(folder / "model.onnx"), load_external_data=False)
-
-
-def _export_torchscript(
-    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, folder: Path | None = None
-) -> onnx.ModelProto:
-    torch = require("torch", "torch")
-    buffer = io.BytesIO()
-    dynamic_axes = {s.name: s.symbolic_dims() for s in specs if s.symbolic_dims()}
-    torch.onnx.export(
-        source.module, args, buffer, dynamo=False, input_names=[s.name for s in specs],
-        dynamic_axes=dynamic_axes or None, opset_version=opset,
-    )
-    return onnx.load_model_from_string(buffer.getvalue())
-
-
-def _export_fx(
-    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, folder: Path | None = None
-) -> onnx.ModelProto:
-    torch = require("torch", "torch")
-    traced = torch.fx.symbolic_trace(source.module)
-    return _export_dynamo(TorchModel(traced, source.declared), specs, args, opset, folder)
-
-
-_EXPORTERS: dict[str, Callable[..., onnx.ModelProto]] = {
-    "export": _export_dynamo,
-    "torchscript": _export_torchscript,
-    "fx": _export_fx,
-}
-
-
-def _dynamic_shapes(specs: Sequence[InputSpec], torch: Any) -> tuple | None:
-    dims: dict[str, Any] = {}
-    shapes = []
-    for spec in specs:
-        axes = {axis: dims.setdefault(name, torch.export.Dim(name)) for axis, name in spec.symbolic_dims().items()}
-        shapes.append(axes or None)
-    return tuple(shapes) if dims else None
-
-
-
-def _reason(error: BaseException) -> str:
-    """The innermost cause: exporters wrap the real reason in generic 'step 2/3' messages."""
-    root = error
-    while root.__cause__ is not None:
-        root = root.__cause__
-    lines = [line.strip() for line in _ANSI.sub("", str(root)).splitlines() if line.strip()]
-    return f"{type(root).__name__}: {lines[0] if lines else ''}"[:400]
+    return [name for name, _ in flatten_outputs(result)]
 
 
 def load_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
-    """Pick input specs and example inputs, capture the module as ONNX and normalize it."""
+    """Pick the traced arguments and example inputs, capture the module as ONNX and normalize it."""
     torch = require("torch", "torch")
     given = given_specs(options)
-    names = [s.name for s in model.declared] or input_names(model.module)
+    params = _parameters(model, torch)
     try:
-        specs = _input_specs(model, names, given, options, origin)
+        specs = _input_specs(model, params, given, options, origin)
     except NeedsInputsError as error:  # inspect still shows what the file holds
         error.contents = describe_module(model.module, {"path": origin, "format": fmt.value, "framework": "torch"},
                                          error.names)
         raise
+    names = [s.name for s in specs]
     if options.inputs_file is None and model.example is not None and not given:
         feeds, notes = {s.name: t.detach().cpu().numpy() for s, t in zip(specs, model.example, strict=False)}, ()
     else:
         feeds, notes = example_inputs(specs, options)
-    args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[s.name])) for s in specs)
-    outputs = output_names(model.module, args)
+    if params:
+        model.target = bind(model.module, names, model.constants)
+        described = describe_arguments(params, names)
+        notes = (*notes, described) if described else notes
+    runnable = model.target if model.target is not None else model.module
+    args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names)
+    outputs = _output_names(model, runnable, names, args)
     opset = options.opset or DEFAULT_OPSET
+    reference = reference_for(runnable, names)
     folder = external_data.scratch_folder() if _weight_bytes(model.module) > external_data.threshold() else None
-    captured = capture(model, specs, args, opset, options.trace, origin, folder)
+    captured = capture(model, specs, args, opset, options.trace, origin, reference, folder)
     if folder is not None and not external_data.uses_external_data(captured.model):
         external_data.externalize(captured.model, folder)  # an exporter that kept them inline
-    proto = normalize(captured.model, opset=opset, input_names=[s.name for s in specs], output_names=outputs,
-                      origin=origin)
-    notes += model.audit_notes
+    proto = normalize(captured.model, opset=opset, input_names=names, output_names=outputs, origin=origin)
+    if model.target is not None:
+        _drop_binding_scope(proto)
+    notes = (*notes, *captured.notes, *model.audit_notes)
     source = SourceInfo(origin, fmt.value, "torch", captured.strategy, captured.attempts, notes)
-    loaded = LoadedModel(proto, source, feeds, reference_for(model.module, [s.name for s in specs]), folder)
+    loaded = LoadedModel(proto, source, feeds, reference, folder)
     if folder is not None:
         external_data.release_with(loaded, folder)
     return loaded
@@ -375,14 +292,55 @@ def _weight_bytes(module: Any) -> int:
     return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
+def _drop_binding_scope(model: onnx.ModelProto) -> None:
+    """The bound module holds the user's as `inner`: weights and scopes are the user's names without it."""
+    names = value_names(model.graph)
+    rename_values(model, {name: name.removeprefix("inner.") for name in names if name.startswith("inner.")})
+    for node in iter_nodes(model.graph):
+        scope = node_scope(node)
+        if scope == "inner" or scope.startswith("inner/"):
+            set_node_meta(node, SCOPE_KEY, scope.removeprefix("inner").removeprefix("/"))
+
+
+def _parameters(model: TorchModel, torch: Any) -> list[Argument]:
+    """forward()'s parameters, for modules called by keyword; none for programs and TorchScript (positional)."""
+    if model.exported is not None or isinstance(model.module, torch.jit.ScriptModule):
+        return []
+    return arguments(model.module)
+
+
+def _output_names(model: TorchModel, runnable: Any, names: list[str], args: tuple) -> list[str]:
+    """Named after the module's own result (the bound module returns the same tensors flattened)."""
+    if model.target is None:
+        return output_names(runnable, args)
+    torch = require("torch", "torch")
+    with torch.no_grad(), quiet():
+        result = model.module(**as_kwargs(names, args), **(model.constants or {}))
+    return [name for name, _ in flatten_outputs(result)]
+
+
+
 def _input_specs(
-    model: TorchModel, names: list[str], given: list[InputSpec], options: LoadOptions, origin: str
+    model: TorchModel, params: list[Argument], given: list[InputSpec], options: LoadOptions, origin: str
 ) -> list[InputSpec]:
+    """The specs of the traced inputs: declared by the artifact, given by --input, or read from --inputs."""
     if model.declared:
         return merge_specs(model.declared, given)
+    names = [p.name for p in params] or input_names(model.module)
     if options.inputs_file is not None and not given:
-        arrays, _ = match_arrays(load_npz(options.inputs_file), names, f"--inputs {options.inputs_file}")
-        return [InputSpec(n, tuple(a.shape), a.dtype.name) for n, a in arrays.items()]
+        arrays = load_npz(options.inputs_file)
+        origin_npz = f"--inputs {options.inputs_file}"
+        if params and any(name in arrays for name in names):
+            chosen = choose(params, [n for n in arrays if n in names], origin, origin_npz)
+            matched = {n: arrays[n] for n in chosen}
+        else:
+            required = [p.name for p in params if p.required] or names
+            matched, _ = match_arrays(arrays, required, origin_npz)
+        return [InputSpec(n, tuple(a.shape), a.dtype.name) for n, a in matched.items()]
+    if params:
+        chosen = choose(params, [g.name for g in given], origin, "--input")
+        by_name = {g.name: g for g in given}
+        return [by_name[n] for n in chosen]
     unknown = [g.name for g in given if g.name not in names]
     if unknown:
         raise GraphtoolError(f"--input {unknown[0]}: the model has no input '{unknown[0]}'; forward() takes "

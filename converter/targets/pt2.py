@@ -59,7 +59,11 @@ def write_pt2(
             except Exception as exc:  # noqa: BLE001 - each strategy's failure is reported in the result
                 fallbacks.append(f"{strategy}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     if program is None:
-        raise GraphtoolError(f"torch.export could not capture the converted module: {'; '.join(fallbacks)}")
+        hint = ""
+        if any("DataDependent" in f for f in fallbacks):  # Shape -> ... -> Reshape chains (tf2onnx's einsum)
+            hint = ("; the graph computes a shape from a tensor at run time (Shape -> Reshape, as tf2onnx writes "
+                    "Keras' einsum and MultiHeadAttention); convert to onnx or savedmodel instead")
+        raise GraphtoolError(f"torch.export could not capture the converted module: {'; '.join(fallbacks)}{hint}")
     target = Path(path)
     with stage("save"), atomic_path(target, force) as temporary, open(temporary, "wb") as stream:
         torch.export.save(program, stream)

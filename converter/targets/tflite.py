@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from converter.atomic import atomic_path
+from converter.errors import GraphtoolError, first_line
 
 __all__ = ["TfliteResult", "write_tflite"]
 
@@ -18,6 +20,7 @@ class TfliteResult:
     path: str
     size_bytes: int
     select_tf_ops: bool
+    tf_ops: tuple[str, ...] = ()  # the TensorFlow ops kept as Select TF ops, named by the converter
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -29,17 +32,37 @@ def write_tflite(saved_model: str | Path, path: str | Path, *, force: bool = Fal
     from converter.targets.tf import require_tensorflow
 
     tf = require_tensorflow()
-    select = False
+    select, kept = False, ()
     try:
         flatbuffer = _convert(tf, saved_model, SIGNATURE_KEY, select_tf_ops=False)
     except Exception as error:  # noqa: BLE001 - TFLiteConverter raises ConverterError and others
         if "select" not in str(error).lower() and "flex" not in str(error).lower():
             raise
+        kept = tf_ops_named(str(error))
         flatbuffer, select = _convert(tf, saved_model, SIGNATURE_KEY, select_tf_ops=True), True
+        _check_interpreter(tf, flatbuffer, kept)
     target = Path(path)
     with atomic_path(target, force) as temporary:
         temporary.write_bytes(flatbuffer)
-    return TfliteResult(path=str(target), size_bytes=len(flatbuffer), select_tf_ops=select)
+    return TfliteResult(path=str(target), size_bytes=len(flatbuffer), select_tf_ops=select, tf_ops=kept)
+
+
+def tf_ops_named(message: str) -> tuple[str, ...]:
+    """The TensorFlow ops TFLiteConverter says the builtins lack ('tf.Erf {...}' lines)."""
+    return tuple(sorted(set(re.findall(r"\btf\.([A-Z]\w*)", message))))
+
+
+def _check_interpreter(tf: Any, flatbuffer: bytes, kept: tuple[str, ...]) -> None:
+    """A model with Select TF ops the installed interpreter cannot run is refused, naming the ops."""
+    try:
+        tf.lite.Interpreter(model_content=flatbuffer).allocate_tensors()
+    except Exception as error:  # noqa: BLE001 - the interpreter raises RuntimeError or ValueError
+        ops = ", ".join(kept) or "unnamed TensorFlow ops"
+        raise GraphtoolError(
+            f"tflite: the model needs TensorFlow op(s) {ops} that TFLite's builtins lack, and this TFLite "
+            f"interpreter cannot run them as Select TF ops ({first_line(error)}); convert to savedmodel "
+            "instead, or replace those ops in the source (e.g. Keras' GELU with approximate=True)"
+        ) from None
 
 
 def _convert(tf: Any, saved_model: str | Path, key: str, select_tf_ops: bool) -> bytes:

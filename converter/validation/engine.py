@@ -157,7 +157,7 @@ def compare_sides(
 def samples_for(loaded: LoadedModel, count: int, seed: int, from_file: bool) -> list[Sample]:
     """The traced inputs first, then seeded samples with other sizes for dynamic dims (none for --inputs)."""
     if from_file:
-        return [Sample(0, dict(loaded.example_inputs), {}, given=True)]
+        return [Sample(0, dict(loaded.example_inputs), {}, given=True, kind="given")]
     return make_samples(graph_input_specs(loaded.model), loaded.model, max(1, count), seed, loaded.example_inputs)
 
 

@@ -11,11 +11,14 @@ import onnx
 from converter.onnx_utils import iter_graphs
 from converter.sources.inputs import InputSpec, random_array
 
-__all__ = ["Sample", "make_samples", "index_bounds", "OTHER_SIZES"]
+__all__ = ["Sample", "make_samples", "index_bounds", "OTHER_SIZES", "EXERCISES"]
 
 # Sizes for dynamic dims after the first sample (which keeps the traced size): a model that only
 # works at the size it was traced with fails on one of these.
 OTHER_SIZES = (3, 1, 5)
+# Variants of the traced inputs' floats that take other paths through a model: a branch on a sign or a
+# magnitude, a division by a norm. Integer inputs (indices, masks) stay as they were.
+EXERCISES = (("negated", -1.0), ("scaled", 8.0), ("zeros", 0.0))
 
 
 @dataclass(frozen=True)
@@ -27,12 +30,15 @@ class Sample:
     sizes: dict[str, int]
     seed: int | None = None  # None: the traced (or --inputs) data, not drawn
     given: bool = False  # real data from --inputs
+    kind: str = "seeded"  # traced, seeded, given, or one of EXERCISES' names
 
     @property
     def label(self) -> str:
-        """What sets this sample apart: traced or given data, or the seed and draw; and its dynamic sizes."""
+        """What sets this sample apart: traced or given data, the seed and draw, or the exercise; and its sizes."""
         if self.given:
             origin = "your --inputs data"
+        elif self.kind in dict(EXERCISES):
+            origin = f"traced inputs {self.kind}"
         elif self.seed is None:
             origin = "traced inputs"
         else:
@@ -41,22 +47,36 @@ class Sample:
         return f"{origin}, {sizes}" if sizes else f"{origin}, static shapes"
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "label": self.label, "seed": self.seed, "sizes": self.sizes,
+        return {"index": self.index, "kind": self.kind, "label": self.label, "seed": self.seed, "sizes": self.sizes,
                 "shapes": {name: list(array.shape) for name, array in self.feeds.items()}}
 
 
 def make_samples(
     specs: Sequence[InputSpec], model: onnx.ModelProto, count: int, seed: int, first: dict[str, np.ndarray]
 ) -> list[Sample]:
-    """`first` (the traced inputs) then count-1 seeded samples with other sizes for dynamic dims."""
-    samples = [Sample(0, dict(first), _sizes_of(specs, first))]
+    """`first` (the traced inputs), count-1 seeded samples with other sizes for dynamic dims, then EXERCISES.
+
+    The exercises (the traced inputs negated, scaled, zeroed) are added whenever a float input exists, so
+    a model whose trace kept one branch of a value-dependent condition fails on one of them.
+    """
+    samples = [Sample(0, dict(first), _sizes_of(specs, first), kind="traced")]
     bounds = index_bounds(model)
     rng = np.random.default_rng(seed)
     for index in range(1, count):
         sizes = {name: OTHER_SIZES[(index - 1) % len(OTHER_SIZES)] for name in _symbols(specs)}
         feeds = {spec.name: _draw(spec, sizes, first.get(spec.name), bounds.get(spec.name), rng) for spec in specs}
         samples.append(Sample(index, feeds, sizes, seed))
+    if count > 1 and any(np.issubdtype(np.asarray(a).dtype, np.floating) for a in first.values()):
+        for kind, factor in EXERCISES:
+            feeds = {name: _exercise(name, array, factor) for name, array in first.items()}
+            samples.append(Sample(len(samples), feeds, samples[0].sizes, kind=kind))
     return samples
+
+
+def _exercise(name: str, array: np.ndarray, factor: float) -> np.ndarray:
+    if "mask" in name.lower() or not np.issubdtype(array.dtype, np.floating):
+        return array
+    return (array * factor).astype(array.dtype)
 
 
 def index_bounds(model: onnx.ModelProto) -> dict[str, int]:

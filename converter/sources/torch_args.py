@@ -1,0 +1,133 @@
+"""forward() arguments by name (defaults kept) and any output structure flattened to named tensors."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from converter.errors import GraphtoolError
+from converter.sources.contents import NeedsInputsError
+
+__all__ = ["Argument", "arguments", "choose", "flatten_outputs", "bind", "as_kwargs", "describe_arguments"]
+
+_KINDS = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One forward() parameter: its name and whether it has a default (then it need not be given)."""
+
+    name: str
+    required: bool
+    positional: bool = True
+
+
+def arguments(module: Any) -> list[Argument]:
+    """forward()'s named parameters in order, without self, *args and **kwargs."""
+    try:
+        parameters = inspect.signature(module.forward).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [Argument(p.name, p.default is inspect.Parameter.empty, p.kind is not inspect.Parameter.KEYWORD_ONLY)
+            for p in parameters if p.kind in _KINDS]
+
+
+def choose(params: Sequence[Argument], given: Sequence[str], origin: str, how: str) -> list[str]:
+    """The traced arguments: those given, in forward() order; a required one not given is an error.
+
+    A dict argument's entries are given as `param.key`; they keep their own order within the argument.
+    """
+    if any("." in name for name in given):
+        tops = choose(params, list(dict.fromkeys(name.partition(".")[0] for name in given)), origin, how)
+        return [name for top in tops for name in given if name.partition(".")[0] == top]
+    known = {p.name for p in params}
+    unknown = [name for name in given if name not in known]
+    if unknown and params:
+        raise GraphtoolError(f"{how} {unknown[0]}: forward() has no argument '{unknown[0]}'; it takes "
+                             f"{', '.join(p.name for p in params)}")
+    missing = [p.name for p in params if p.required and p.name not in given]
+    if missing:
+        raise NeedsInputsError(f"{origin}: forward() requires {', '.join(missing)}, not given; pass --input "
+                               f"{missing[0]}:DIMS[:DTYPE] (e.g. {missing[0]}:batch,16) or --inputs data.npz", missing)
+    return [p.name for p in params if p.name in given] if params else list(given)
+
+
+def describe_arguments(params: Sequence[Argument], traced: Sequence[str]) -> str | None:
+    """The inspect note: which arguments were traced and which kept their defaults."""
+    tops = {name.partition(".")[0] for name in traced}
+    kept = [p.name for p in params if p.name not in tops]
+    if not kept:
+        return None
+    return f"traced forward() argument(s) {', '.join(traced)}; kept the default of {', '.join(kept)}"
+
+
+def flatten_outputs(value: Any, prefix: str = "output") -> Iterator[tuple[str, Any]]:
+    """Named tensors of a result, in one order: dicts and ModelOutputs by key, sequences by index, caches by layer.
+
+    A tensor alone is `output`; a tuple gives `output_0`, `output_1`; a dict (or ModelOutput) its keys;
+    a transformers cache `present.N.key` / `present.N.value` (and `present.N.cross_key` / `cross_value` for
+    an encoder-decoder cache). Nones are left out.
+    """
+    if value is None:
+        return
+    if _is_cache(value):
+        yield from _flatten_cache(value)
+    elif isinstance(value, dict):  # ModelOutput is an OrderedDict of its non-None fields
+        for key, item in value.items():
+            yield from flatten_outputs(item, str(key))
+    elif isinstance(value, (tuple, list)):
+        for index, item in enumerate(value):
+            yield from flatten_outputs(item, f"{prefix}_{index}")
+    else:
+        yield prefix, value
+
+
+def _is_cache(value: Any) -> bool:
+    named = type(value).__name__.endswith("Cache")
+    return hasattr(value, "self_attention_cache") or (named and hasattr(value, "layers"))
+
+
+def _flatten_cache(cache: Any) -> Iterator[tuple[str, Any]]:
+    self_cache = getattr(cache, "self_attention_cache", cache)
+    cross = getattr(cache, "cross_attention_cache", None)
+    for index, layer in enumerate(self_cache.layers):
+        yield f"present.{index}.key", layer.keys
+        yield f"present.{index}.value", layer.values
+    for index, layer in enumerate(getattr(cross, "layers", ())):
+        yield f"present.{index}.cross_key", layer.keys
+        yield f"present.{index}.cross_value", layer.values
+
+
+def bind(module: Any, names: Sequence[str], constants: dict | None = None) -> Any:
+    """A module taking exactly `names` positionally, calling `module` by keyword, returning a flat tensor tuple.
+
+    Arguments not named keep their defaults; `constants` (non-tensor flags) are passed as they are.
+    """
+    import torch
+
+    fixed = dict(constants or {})
+
+    class Bound(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = module
+
+        def forward(self, *args: Any) -> tuple:
+            result = self.inner(**as_kwargs(names, args), **fixed)
+            return tuple(tensor for _, tensor in flatten_outputs(result))
+
+    return Bound().eval()
+
+
+def as_kwargs(names: Sequence[str], args: Sequence[Any]) -> dict[str, Any]:
+    """Keyword arguments for forward(): `param.key` names are rebuilt into the dict argument `param`."""
+    kwargs: dict[str, Any] = {}
+    for name, tensor in zip(names, args, strict=True):
+        top, dot, key = name.partition(".")
+        if dot:
+            kwargs.setdefault(top, {})[key] = tensor
+        else:
+            kwargs[name] = tensor
+    return kwargs

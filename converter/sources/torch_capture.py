@@ -1,0 +1,214 @@
+"""Capturing a PyTorch module as ONNX: torch.export, TorchScript or FX, each checked right after capture."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import io
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import onnx
+
+from converter.errors import GraphtoolError
+from converter.sources.base import Attempt, Reference
+from converter.sources.common import quiet, require
+from converter.sources.inputs import InputSpec
+from converter.sources.torch_args import arguments, bind
+from converter.sources.torch_checks import check_tracer_warnings, specialized_dims, user_line
+
+if TYPE_CHECKING:
+    from converter.sources.torch import TorchModel
+
+__all__ = ["STRATEGIES", "Capture", "capture"]
+
+STRATEGIES = ("export", "torchscript", "fx")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_NEXT = {"export": "--trace torchscript", "export-decomposed": "--trace torchscript", "torchscript": "--trace fx",
+         "fx": "--trace export"}
+
+
+@dataclass(frozen=True)
+class Capture:
+    """The exported ONNX model, the strategy that produced it, every strategy tried, and notes for the user."""
+
+    model: onnx.ModelProto
+    strategy: str
+    attempts: tuple[Attempt, ...]
+    notes: tuple[str, ...] = ()
+
+
+def capture(
+    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, trace: str, origin: str,
+    reference: Reference | None = None, folder: Path | None = None,
+) -> Capture:
+    """Export with the requested strategy, or with each in order for 'auto'.
+
+    A capture that fixed a dynamic dim, or (TorchScript) baked in a data-dependent branch, counts as
+    failed; a dim fixed by the requested strategy makes the others be tried, and any fallback is noted.
+    Weights go into `folder` as external data if given.
+    """
+    if trace not in (*STRATEGIES, "auto"):
+        raise GraphtoolError(f"--trace {trace}: unknown; expected export, torchscript, fx or auto")
+    torch = require("torch", "torch")
+    order = list(STRATEGIES) if trace == "auto" else [trace]
+    if isinstance(source.module, torch.jit.ScriptModule):
+        if trace == "fx":
+            raise GraphtoolError(f"{origin}: a TorchScript module cannot be FX-traced; use --trace torchscript")
+        order = ["torchscript"]  # the only exporter that reads TorchScript
+    attempts: list[Attempt] = []
+    while order:
+        strategy = order.pop(0)
+        try:
+            model = _capture_one(strategy, source, specs, args, opset, reference, folder)
+        except GraphtoolError:
+            raise
+        except _Specialized as fixed:
+            attempts.append(Attempt(strategy, str(fixed)))
+            if trace != "auto" and len(attempts) == 1 and not isinstance(source.module, torch.jit.ScriptModule):
+                order = [s for s in STRATEGIES if s != strategy]
+            continue
+        except Exception as error:
+            attempts.append(Attempt(strategy, _reason(error)))
+            if strategy == "export":
+                order.insert(0, "export-decomposed")
+            continue
+        attempts.append(Attempt(strategy))
+        notes = tuple(f"{a.strategy} capture failed ({a.error}); captured with {strategy} instead"
+                      for a in attempts[:-1])
+        return Capture(model, strategy, tuple(attempts), notes)
+    if trace != "auto" and all(a.strategy in (trace, "export-decomposed") for a in attempts):
+        failed = attempts[0]
+        hint = "" if "data-dependent" in (failed.error or "") else f"; try {_NEXT[failed.strategy]} or --trace auto"
+        raise GraphtoolError(f"{origin}: {failed.strategy} capture failed: {failed.error}{hint}")
+    tried = "; ".join(f"{a.strategy}: {a.error}" for a in attempts)
+    raise GraphtoolError(f"{origin}: no capture strategy worked ({tried})")
+
+
+class _Specialized(Exception):
+    """The exporter fixed a dim the user declared dynamic."""
+
+
+def _capture_one(
+    strategy: str, source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int,
+    reference: Reference | None, folder: Path | None,
+) -> onnx.ModelProto:
+    with quiet() as caught:
+        model = _EXPORTERS[strategy](source, specs, args, opset, folder)
+    if strategy == "torchscript":
+        check_tracer_warnings(caught)
+    if reference is not None:
+        fixed = specialized_dims(model, specs, reference)
+        if fixed:
+            raise _Specialized(f"it fixed the dynamic {', '.join(fixed)}")
+    return model
+
+
+def _target(source: TorchModel) -> Any:
+    if source.exported is not None:
+        return source.exported
+    return source.target if source.target is not None else source.module
+
+
+def _export_dynamo(
+    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, folder: Path | None = None
+) -> onnx.ModelProto:
+    torch = require("torch", "torch")
+    program = torch.onnx.export(_target(source), args, dynamo=True, dynamic_shapes=_shapes_for(source, specs, torch),
+                                opset_version=opset, verbose=False)
+    return _proto_of(program, folder)
+
+
+def _proto_of(program: Any, folder: Path | None) -> onnx.ModelProto:
+    if folder is None:
+        return program.model_proto
+    # straight from the torch tensors to a data file: no protobuf holds the weights (it cannot past 2 GiB)
+    program.save(str(folder / "model.onnx"), external_data=True)
+    return onnx.load_model(str(folder / "model.onnx"), load_external_data=False)
+
+
+def _export_decomposed(
+    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, folder: Path | None = None
+) -> onnx.ModelProto:
+    """torch.export, decomposed by torch itself, then the ONNX exporter on that program.
+
+    torch 2.13's exporter re-runs views with strides of its own decomposition and fails ("Cannot view a
+    tensor", T5's attention); a program decomposed beforehand has no such views left.
+    """
+    torch = require("torch", "torch")
+    program = source.exported or torch.export.export(
+        _target(source), args, dynamic_shapes=_shapes_for(source, specs, torch), strict=False)
+    onnx_program = torch.onnx.export(program.run_decompositions(), args, dynamo=True, opset_version=opset,
+                                     verbose=False)
+    return _proto_of(onnx_program, folder)
+
+
+def _shapes_for(source: TorchModel, specs: Sequence[InputSpec], torch: Any) -> tuple | None:
+    shapes = _dynamic_shapes(specs, torch)
+    if shapes is not None and source.target is not None and source.exported is None:
+        return (shapes,)  # the bound module takes its inputs as *args
+    return shapes
+
+
+def _export_torchscript(
+    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, folder: Path | None = None
+) -> onnx.ModelProto:
+    torch = require("torch", "torch")
+    buffer = io.BytesIO()
+    dynamic_axes = {s.name: s.symbolic_dims() for s in specs if s.symbolic_dims()}
+    module = source.target if source.target is not None else source.module
+    torch.onnx.export(
+        module, args, buffer, dynamo=False, input_names=[s.name for s in specs],
+        dynamic_axes=dynamic_axes or None, opset_version=opset,
+    )
+    return onnx.load_model_from_string(buffer.getvalue())
+
+
+def _export_fx(
+    source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, folder: Path | None = None
+) -> onnx.ModelProto:
+    torch = require("torch", "torch")
+    names = [s.name for s in specs]
+    kept = {p.name: _default(source.module, p.name) for p in arguments(source.module) if p.name not in names}
+    traced = torch.fx.symbolic_trace(source.module, concrete_args={**kept, **(source.constants or {})} or None)
+    fx_source = dataclasses.replace(source, module=traced, exported=None, target=bind(traced, names, source.constants))
+    return _export_dynamo(fx_source, specs, args, opset, folder)
+
+
+def _default(module: Any, name: str) -> Any:
+    return inspect.signature(module.forward).parameters[name].default
+
+
+_EXPORTERS: dict[str, Callable[..., onnx.ModelProto]] = {
+    "export": _export_dynamo,
+    "torchscript": _export_torchscript,
+    "fx": _export_fx,
+    "export-decomposed": _export_decomposed,  # a fallback of export's, not a --trace choice
+}
+
+
+def _dynamic_shapes(specs: Sequence[InputSpec], torch: Any) -> tuple | None:
+    dims: dict[str, Any] = {}
+    shapes = []
+    for spec in specs:
+        axes = {axis: dims.setdefault(name, torch.export.Dim(name)) for axis, name in spec.symbolic_dims().items()}
+        shapes.append(axes or None)
+    return tuple(shapes) if dims else None
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost cause: exporters wrap the real reason in generic 'step 2/3' messages."""
+    root = error
+    while root.__cause__ is not None:
+        root = root.__cause__
+    text = _ANSI.sub("", str(root))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    where = user_line(text) or user_line(_ANSI.sub("", str(error)))
+    kind = "data-dependent branch" if type(root).__name__.startswith("GuardOnDataDependent") else None
+    if kind and where:
+        return (f"{type(root).__name__}: {kind} at {where}: torch.export cannot decide it at trace time; "
+                "rewrite it with torch.cond or torch.where")
+    return (f"{type(root).__name__}: {lines[0] if lines else ''}"[:400]) + (f" at {where}" if where else "")

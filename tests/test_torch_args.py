@@ -1,0 +1,65 @@
+"""forward() arguments by name, defaults kept, and output structures flattened to names (no export needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from converter.errors import GraphtoolError
+from converter.sources.torch_args import Argument, as_kwargs, choose, describe_arguments, flatten_outputs
+
+BERT_LIKE = [Argument("input_ids", False), Argument("attention_mask", False), Argument("use_cache", False)]
+
+
+def test_given_arguments_are_traced_in_forward_order_and_defaults_kept():
+    params = [Argument("x", True), *BERT_LIKE]
+    assert choose(params, ["input_ids", "x"], "m.py:f", "--input") == ["x", "input_ids"]
+    assert describe_arguments(params, ["x", "input_ids"]) == (
+        "traced forward() argument(s) x, input_ids; kept the default of attention_mask, use_cache")
+    assert describe_arguments(params[:1], ["x"]) is None
+
+
+def test_a_missing_required_argument_is_named():
+    params = [Argument("pixel_values", True), Argument("labels", False)]
+    with pytest.raises(GraphtoolError, match=r"^m.py:f: forward\(\) requires pixel_values, not given; pass "
+                                             r"--input pixel_values:DIMS"):
+        choose(params, ["labels"], "m.py:f", "--input")
+
+
+def test_an_unknown_argument_lists_forward_s():
+    with pytest.raises(GraphtoolError, match=r"--input ids: forward\(\) has no argument 'ids'; it takes input_ids, "
+                                             r"attention_mask, use_cache"):
+        choose(BERT_LIKE, ["ids"], "m.py:f", "--input")
+
+
+def test_dict_argument_entries_are_inputs_of_their_own():
+    params = [Argument("batch", True), Argument("scale", False)]
+    assert choose(params, ["batch.image", "batch.ids"], "m", "--input") == ["batch.image", "batch.ids"]
+    assert as_kwargs(["batch.image", "batch.ids", "x"], [1, 2, 3]) == {"batch": {"image": 1, "ids": 2}, "x": 3}
+    assert describe_arguments(params, ["batch.image"]).endswith("kept the default of scale")
+
+
+class _Layer:
+    def __init__(self, index: int) -> None:
+        self.keys, self.values = f"k{index}", f"v{index}"
+
+
+class DynamicCache:
+    def __init__(self, layers: int) -> None:
+        self.layers = [_Layer(i) for i in range(layers)]
+
+
+class EncoderDecoderCache:
+    def __init__(self) -> None:
+        self.self_attention_cache, self.cross_attention_cache = DynamicCache(1), DynamicCache(1)
+
+
+def test_structures_flatten_to_documented_names():
+    result = {"last_hidden_state": "h", "cache": DynamicCache(2), "attentions": None, "hidden": ("a", ("b", "c"))}
+    assert list(flatten_outputs(result)) == [
+        ("last_hidden_state", "h"), ("present.0.key", "k0"), ("present.0.value", "v0"), ("present.1.key", "k1"),
+        ("present.1.value", "v1"), ("hidden_0", "a"), ("hidden_1_0", "b"), ("hidden_1_1", "c"),
+    ]
+    assert [n for n, _ in flatten_outputs(EncoderDecoderCache())] == [
+        "present.0.key", "present.0.value", "present.0.cross_key", "present.0.cross_value"]
+    assert list(flatten_outputs("t")) == [("output", "t")]
+    assert [n for n, _ in flatten_outputs(("a", "b"))] == ["output_0", "output_1"]
