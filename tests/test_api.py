@@ -71,3 +71,40 @@ def test_endpoint_mode_refuses_what_only_a_local_model_has():
 def test_deploy_verbs_are_exported():
     assert {"package", "serve", "validate_endpoint"} <= set(converter.__all__)
     assert callable(converter.package) and callable(converter.serve)
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """converter module -> the converter modules it imports at module level (not inside functions)."""
+    import ast
+
+    package = ROOT / "converter"
+    names = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in package.rglob("*.py")}
+    imports = {}
+    for name, path in names.items():
+        found = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("converter"):
+                found |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.startswith("converter")}
+        imports[name] = {dep for dep in found if dep in names and dep != name}
+    return imports
+
+
+def test_no_import_cycles_and_only_the_cli_imports_the_api():
+    imports = _module_imports()
+    importers = sorted(m for m, deps in imports.items() if "converter.api" in deps)
+    assert all(m == "converter" or m.startswith("converter.cli") for m in importers), importers
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join(path + (module,))}"
+        if module in done:
+            return
+        for dep in imports[module]:
+            visit(dep, path + (module,))
+        done.add(module)
+
+    for module in imports:
+        visit(module, ())

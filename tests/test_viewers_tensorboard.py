@@ -74,7 +74,7 @@ def test_diff_runs_carry_each_nodes_status(tmp_path):
 
 def test_validation_scalars_and_histograms(tmp_path):
     from converter.api import validate
-    from converter.validation import Tolerances
+    from converter.validation.tolerance import Tolerances
 
     a, w = tmp_path / "a.onnx", tmp_path / "w.onnx"
     import onnx

@@ -1,9 +1,11 @@
-"""Pre-deployment validation: a model against its source framework (or another model), per device."""
+"""Pre-deployment validation: a model against its source framework (or another model), per device.
+
+The modules read down the data flow: ``runners`` (one Runner type for everything that runs a model),
+``samples`` (what it runs on), ``engine`` (compare the sides), ``metrics`` and ``tolerance`` (how close is
+close), ``locate`` (the first divergent node), ``report`` and ``plot`` (what is written). Importing the
+package loads none of them.
+"""
 
 from __future__ import annotations
 
-from converter.validation.engine import validate, validate_artifact
-from converter.validation.report import ValidationReport, write_report
-from converter.validation.tolerance import Tolerances
-
-__all__ = ["validate", "validate_artifact", "write_report", "ValidationReport", "Tolerances"]
+__all__: list[str] = []
