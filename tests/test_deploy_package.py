@@ -54,9 +54,9 @@ def test_tf_serving_versions_labels_and_warmup(tf_serving):
     for version in (1, 2):
         assert (out / "mlp" / str(version) / "saved_model.pb").is_file()
     warmup = read_warmup(out / "mlp" / "2" / "assets.extra" / "tf_serving_warmup_requests")
-    assert len(warmup) == second["warmup_records"] == 3
+    assert len(warmup) == second["warmup_records"] == 6  # the 3 samples, then negated, scaled and zeroed
     assert all(set(r) == {"x"} and r["x"].dtype == np.float32 and r["x"].shape[1] == 16 for r in warmup)
-    assert second["check"]["passed"] and second["check"]["warmup_replayed"] == 3
+    assert second["check"]["passed"] and second["check"]["warmup_replayed"] == 6
     assert moved["labels"] == {"stable": 2, "canary": 2} and moved["versions"] == [1, 2]
     assert refused.exit_code == 2
     assert "version 1 already exists; pass --force" in refused.stderr and "Traceback" not in refused.output
@@ -138,7 +138,7 @@ def test_serve_replays_warmup_and_serves_every_version_and_label(tf_serving):
             assert error.code == 404 and "label beta" in json.loads(error.read())["error"]
     finally:
         assert stop(process) == 0
-    assert "6 warmup requests replayed" in process.stderr.read()
+    assert "12 warmup requests replayed" in process.stderr.read()  # 6 samples for each of the 2 versions
 
 
 def test_serve_and_endpoint_bad_input_is_one_line(cli, source, tmp_path):

@@ -116,7 +116,7 @@ def test_validation_table_keeps_full_names_off_a_terminal(cli, workdir):
 def test_sample_labels_say_what_differs(cli, workdir):
     document = json.loads(cli("validate", "a.onnx", "--samples", "3", "--seed", "7", "--json").stdout)
     labels = [sample["label"] for sample in document["samples"]]
-    assert len(set(labels)) == 3, labels
+    assert len(labels) == 6 and len(set(labels)) == 6, labels  # 3 asked for, then negated, scaled, zeroed
     assert labels[0].startswith("traced inputs") and "seed 7 draw 2" in labels[2]
 
 
@@ -187,9 +187,13 @@ TORCH_REFS = textwrap.dedent('''
 
     class Branchy(torch.nn.Module):
         def forward(self, x):
-            if x.sum() > 0:  # a tracer warning
+            if x.sum() > 0:  # a data-dependent branch: refused
                 return x * 2
             return x
+
+    class Scaled(torch.nn.Module):
+        def forward(self, x):
+            return x * torch.tensor([2.0])  # a tracer warning that changes nothing: a note
 
     class Linear(torch.nn.Module):
         def __init__(self, width):
@@ -203,6 +207,9 @@ TORCH_REFS = textwrap.dedent('''
     def branchy():
         return Branchy(), (torch.ones(2, 3),)
 
+    def scaled():
+        return Scaled(), (torch.ones(2, 3),)
+
     def narrow():
         return Linear(4)
 
@@ -215,8 +222,10 @@ TORCH_REFS = textwrap.dedent('''
 def test_tracer_warning_is_a_note_and_diff_takes_a_spec_per_side(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "refs.py").write_text(TORCH_REFS)
-    traced = cli("inspect", "refs.py:branchy", "--trace", "torchscript")
-    assert traced.exit_code == 0 and "note: tracing: Converting a tensor to a Python boolean" in traced.stderr
+    traced = cli("inspect", "refs.py:scaled", "--trace", "torchscript")
+    assert traced.exit_code == 0 and "note: tracing: torch.tensor results are registered as constants" in traced.stderr
+    refused = cli("inspect", "refs.py:branchy", "--trace", "torchscript")
+    assert refused.exit_code == 2 and "data-dependent branch at refs.py:" in refused.stderr
     result = cli("diff", "refs.py:narrow", "refs.py:wide", "--input-a", "x:batch,4", "--input-b", "x:batch,8",
                  "--json")
     assert result.exit_code == 0, result.output
