@@ -4,6 +4,7 @@ batch."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,7 +113,7 @@ def validate(
 def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary | Contents:
     """Load a model and summarize it; a PyTorch model without input shapes: what it holds, untraced."""
     try:
-        return summarize(load(source, options))
+        return summarize(load(source, replace(options or LoadOptions(), value_shapes=False)))
     except NeedsInputsError as error:
         if error.contents is None:
             raise

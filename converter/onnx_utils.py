@@ -13,6 +13,7 @@ __all__ = [
     "default_opset",
     "dim_label",
     "dtype_name",
+    "element_size",
     "graph_inputs",
     "iter_graphs",
     "iter_nodes",
@@ -100,6 +101,17 @@ def dtype_name(elem_type: int) -> str:
         return str(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)))
     except (KeyError, TypeError, ValueError):
         return onnx.TensorProto.DataType.Name(elem_type).lower()
+
+
+@functools.cache
+def element_size(elem_type: int) -> int:
+    """Bytes per element of an ONNX element type; 0 for strings and types numpy lacks."""
+    if elem_type in (onnx.TensorProto.UNDEFINED, onnx.TensorProto.STRING):
+        return 0
+    try:
+        return onnx.helper.tensor_dtype_to_np_dtype(elem_type).itemsize
+    except (KeyError, TypeError, ValueError):
+        return 0
 
 
 def shape_of(value_type: onnx.TypeProto) -> tuple[str | None, list[DimValue] | None]:

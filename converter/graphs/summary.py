@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from collections import Counter
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 import onnx
 
 from converter.onnx_utils import default_opset, iter_graphs, iter_nodes
-from converter.scopes import node_scope, scope_parts
+from converter.scopes import node_scope
 from converter.sources.base import LoadedModel
 from converter.sources.inputs import InputSpec
 from converter.sources.onnx import graph_input_specs
@@ -51,8 +54,8 @@ def summarize(loaded: LoadedModel) -> Summary:
     """Count what the normalized model holds."""
     model = loaded.model
     nodes = list(iter_nodes(model.graph))
-    histogram = Counter(node.op_type for node in nodes)
-    scopes = Counter((scope_parts(node_scope(node)) or ["(top level)"])[0] for node in nodes)
+    histogram = Counter(map(attrgetter("op_type"), nodes))
+    scopes = Counter(node_scope(node).lstrip("/").split("/", 1)[0] or "(top level)" for node in nodes)
     count, size = _parameters(model)
     return Summary(
         source=loaded.source.to_dict(),
@@ -73,13 +76,24 @@ def _parameters(model: onnx.ModelProto) -> tuple[int, int]:
     count = size = 0
     for graph in iter_graphs(model.graph):
         for tensor in graph.initializer:
-            dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)
-            if not tensor.dims or not np.issubdtype(dtype, np.floating):
+            itemsize = _float_size(tensor.data_type)
+            dims = tensor.dims
+            if not itemsize or not dims:
                 continue
-            elements = int(np.prod(tensor.dims))
+            elements = math.prod(dims)
             count += elements
-            size += elements * dtype.itemsize
+            size += elements * itemsize
     return count, size
+
+
+@functools.cache
+def _float_size(elem_type: int) -> int:
+    """Bytes per element of a floating-point type, 0 for any other: once per type, not per tensor."""
+    try:
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(elem_type)
+    except (KeyError, TypeError, ValueError):
+        return 0
+    return dtype.itemsize if np.issubdtype(dtype, np.floating) else 0
 
 
 def _output_specs(model: onnx.ModelProto) -> list[InputSpec]:

@@ -32,6 +32,8 @@ class LoadOptions:
     trust_code: bool = False
     custom_objects: str | None = None  # a .py file or module that defines (registers) Keras custom classes
     timeout: float | None = None  # seconds for loading and tracing
+    # False: infer shapes only where a graph output lacks one (inspect shows no intermediate tensor)
+    value_shapes: bool = True
 
     def __post_init__(self) -> None:
         # The CLI and callers hand over lists; a tuple keeps the options hashable.

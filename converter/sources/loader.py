@@ -28,7 +28,9 @@ def load(source: str | Path | Any, options: LoadOptions | None = None, **fields:
     """
     options = replace(options or LoadOptions(), **fields)
     with deadline(options.timeout, f"loading {_describe(source)}"), listen() as heard:
-        loaded = _weights_outside(_load(source, options))
+        loaded = _load(source, options)
+        if loaded.source.framework != "onnx":  # load_proto already moved an ONNX model's weights out
+            loaded = _weights_outside(loaded)
     new = tuple(note for note in heard if note not in loaded.source.notes)
     if new:
         loaded.source = replace(loaded.source, notes=(*loaded.source.notes, *new))

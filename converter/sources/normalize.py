@@ -12,7 +12,7 @@ import onnx
 
 from converter.errors import GraphtoolError
 from converter.onnx_utils import default_opset, iter_graphs, iter_nodes, unique_name, value_names
-from converter.scopes import SCOPE_KEY, SOURCE_KEY, node_source, set_node_meta
+from converter.scopes import SCOPE_KEY, SOURCE_KEY
 from converter.timing import stage
 
 __all__ = ["DEFAULT_OPSET", "normalize", "rename_values"]
@@ -33,14 +33,18 @@ def normalize(
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
     origin: str = "model",
+    value_shapes: bool = True,
 ) -> onnx.ModelProto:
-    """Convert opset, name inputs/outputs after the source, name nodes uniquely, record scopes, infer shapes."""
+    """Convert opset, name inputs/outputs after the source, name nodes uniquely, record scopes, infer shapes.
+
+    With `value_shapes` False, shapes are inferred only when a graph output lacks its type or shape.
+    """
     with stage("normalize"):
-        return _normalize(model, opset, input_names, output_names, origin)
+        return _normalize(model, opset, input_names, output_names, origin, value_shapes)
 
 
 def _normalize(model: onnx.ModelProto, opset: int | None, input_names: Sequence[str] | None,
-               output_names: Sequence[str] | None, origin: str) -> onnx.ModelProto:
+               output_names: Sequence[str] | None, origin: str, value_shapes: bool) -> onnx.ModelProto:
     if opset is not None and default_opset(model) != opset:
         model = _convert_opset(model, opset, origin)
     mapping = {}
@@ -53,8 +57,11 @@ def _normalize(model: onnx.ModelProto, opset: int | None, input_names: Sequence[
     _forget_placeholder_dims(model.graph)
     for node in iter_nodes(model.graph):
         _record_origin(node)
-    model = _infer_shapes(model)
-    _forget_placeholder_dims(model.graph, keep_value_info=True)  # inference invents unk__N names too
+    # without value_shapes, inference would add only intermediate shapes: half of a 100k-node inspect
+    if value_shapes or not _outputs_typed(model.graph):
+        model = _infer_shapes(model)
+        if _may_hold_placeholders(model):
+            _forget_placeholder_dims(model.graph, keep_value_info=True)  # inference invents unk__N names too
     _name_output_batch(model.graph)
     return model
 
@@ -81,7 +88,7 @@ def rename_values(model: onnx.ModelProto, mapping: dict[str, str]) -> None:
 
 def _forget_placeholder_dims(graph: onnx.GraphProto, keep_value_info: bool = False) -> None:
     """Clear made-up unk__N dim names (tf2onnx's, shape inference's): an unknown dim is more honest."""
-    for value in (*graph.output, *graph.value_info):
+    for value in (*graph.output, *graph.value_info) if keep_value_info else graph.output:
         for dim in value.type.tensor_type.shape.dim:
             if dim.HasField("dim_param") and _PLACEHOLDER_DIM.match(dim.dim_param):
                 dim.ClearField("dim_param")
@@ -102,6 +109,18 @@ def _name_output_batch(graph: onnx.GraphProto) -> None:
             dims[0].dim_param = name
 
 
+def _outputs_typed(graph: onnx.GraphProto) -> bool:
+    """Whether every graph output declares its element type and shape."""
+    return all(value.type.tensor_type.elem_type and value.type.tensor_type.HasField("shape") for value in graph.output)
+
+
+def _may_hold_placeholders(model: onnx.ModelProto) -> bool:
+    """A byte search of the serialized model: a 100k-node graph's dims take 15x longer to visit one by one."""
+    if model.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF:
+        return True
+    return b"unk__" in model.SerializeToString()
+
+
 def _convert_opset(model: onnx.ModelProto, opset: int, origin: str) -> onnx.ModelProto:
     from onnx import version_converter
 
@@ -118,17 +137,21 @@ def _name_nodes(graph: onnx.GraphProto) -> None:
     seen: set[str] = set()
     for sub in iter_graphs(graph):
         for index, node in enumerate(sub.node):
-            node.name = unique_name(node.name or f"{node.op_type}_{index}", seen)
+            name = node.name
+            if name and name not in seen:  # the common case, without a write back into the proto
+                seen.add(name)
+                continue
+            node.name = unique_name(name or f"{node.op_type}_{index}", seen)
 
 
 def _record_origin(node: onnx.NodeProto) -> None:
-    props = {p.key: p.value for p in node.metadata_props}
+    props = {p.key: p.value for p in node.metadata_props} if len(node.metadata_props) else {}
     if SCOPE_KEY not in props:
-        set_node_meta(node, SCOPE_KEY, _scope_of(node, props))
-    if node_source(node) is None and _TORCH_STACK in props:
+        node.metadata_props.add(key=SCOPE_KEY, value=_scope_of(node, props))
+    if SOURCE_KEY not in props and _TORCH_STACK in props:
         location = _user_frame(props[_TORCH_STACK])
         if location:
-            set_node_meta(node, SOURCE_KEY, location)
+            node.metadata_props.add(key=SOURCE_KEY, value=location)
 
 
 def _scope_of(node: onnx.NodeProto, props: dict[str, str]) -> str:

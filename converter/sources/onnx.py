@@ -47,7 +47,7 @@ def load_proto(model: onnx.ModelProto, origin: str, options: LoadOptions, notes:
     if folder is None and external_data.weight_bytes(copy) > external_data.threshold():
         folder = scratch = external_data.scratch_folder()
         external_data.externalize(copy, folder)
-    normalized = normalize(copy, opset=options.opset, origin=origin)
+    normalized = normalize(copy, opset=options.opset, origin=origin, value_shapes=options.value_shapes)
     examples, example_notes = example_inputs(merge_specs(graph_input_specs(normalized), given_specs(options)), options)
     notes = (*example_notes, *notes)
     source = SourceInfo(path=origin, format=Format.ONNX.value, framework="onnx", notes=notes)
@@ -106,7 +106,7 @@ def graph_input_specs(model: onnx.ModelProto) -> list[InputSpec]:
 
 
 def _uses_external_data(model: onnx.ModelProto) -> bool:
-    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in _initializers(model.graph))
+    return external_data.uses_external_data(model)
 
 
 def _initializers(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:

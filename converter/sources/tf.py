@@ -53,7 +53,8 @@ def load_tf(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -
     specs = merge_specs(model.declared, given) if model.declared else given
     opset = options.opset or DEFAULT_OPSET
     proto, outputs, reference = to_onnx(model, specs, opset, origin)
-    proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin)
+    proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin,
+                      value_shapes=options.value_shapes)
     feeds, notes = example_inputs(specs, options)
     notes += model.audit_notes
     return LoadedModel(proto, SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx", notes=notes), feeds, reference)

@@ -275,7 +275,8 @@ def load_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions
     captured = capture(model, specs, args, opset, options.trace, origin, reference, folder)
     if folder is not None and not external_data.uses_external_data(captured.model):
         external_data.externalize(captured.model, folder)  # an exporter that kept them inline
-    proto = normalize(captured.model, opset=opset, input_names=names, output_names=outputs, origin=origin)
+    proto = normalize(captured.model, opset=opset, input_names=names, output_names=outputs, origin=origin,
+                      value_shapes=options.value_shapes)
     if model.target is not None:
         _drop_binding_scope(proto)
     notes = (*notes, *captured.notes, *model.audit_notes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import cache
+from operator import attrgetter
 
 import onnx
 
@@ -24,13 +25,23 @@ def audit_onnx(model: onnx.ModelProto, path: str) -> Audit:
     findings = []
     places = list(_places(model))
     for where, nodes in places:
-        for node in nodes:
-            op = f"{node.domain}::{node.op_type}" if node.domain not in ("", "ai.onnx") else node.op_type
-            counts[op] += 1
-            category = None if (node.domain, node.op_type) in local else _category(node.domain, node.op_type)
-            if category:
-                findings.append(Finding(op, category, where, node.name or "(unnamed)"))
+        # categorize each distinct (domain, op) once: a 100k-node graph has a handful of them
+        kinds = Counter(map(_KIND, nodes))
+        for (domain, op_type), count in kinds.items():
+            counts[_op_label(domain, op_type)] += count
+        flagged = {kind for kind in kinds if kind not in local and _category(*kind)}
+        for node in nodes if flagged else ():
+            if (node.domain, node.op_type) in flagged:
+                findings.append(Finding(_op_label(node.domain, node.op_type), _category(node.domain, node.op_type),
+                                        where, node.name or "(unnamed)"))
     return Audit(path, "onnx", len(places), dict(counts.most_common()), tuple(findings))
+
+
+_KIND = attrgetter("domain", "op_type")
+
+
+def _op_label(domain: str, op_type: str) -> str:
+    return f"{domain}::{op_type}" if domain not in ("", "ai.onnx") else op_type
 
 
 def _category(domain: str, op_type: str) -> str | None:
