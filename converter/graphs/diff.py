@@ -83,10 +83,13 @@ def _ref(g: nx.MultiDiGraph, node: str) -> NodeRef:
     return NodeRef(node, data["name"], data.get("op_type"), scope)
 
 
-def _inputs(g: nx.MultiDiGraph, node: str) -> dict[int, str]:
-    """Producer of each input slot of a node."""
-    return {data["slot"]: producer for producer, keyed in g.pred[node].items()
-            for data in keyed.values() if data["slot"] is not None}
+def _inputs(g: nx.MultiDiGraph) -> dict[str, dict[int, str]]:
+    """Producer of each input slot, per node: one pass over the edges, not a networkx view per node."""
+    found: dict[str, dict[int, str]] = {}
+    for producer, consumer, slot in g.edges(data="slot"):
+        if slot is not None:
+            found.setdefault(consumer, {})[slot] = producer
+    return found
 
 
 def _model_changes(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> Iterable[Change]:
@@ -218,7 +221,7 @@ class _Comparer:
             new = attrs_b.get(name, self._default(db, name, self.opset_b))
             if old != new and not _implied_equal(name, old, new):
                 fields.append(FieldChange(f"attr:{name}", old, new))
-        inputs_a, inputs_b = _inputs(self.ga, node_a), _inputs(self.gb, node_b)
+        inputs_a, inputs_b = self._inputs_a.get(node_a, {}), self._inputs_b.get(node_b, {})
         if len(inputs_a) != len(inputs_b):
             fields.append(FieldChange("inputs", len(inputs_a), len(inputs_b)))
         for slot in sorted(set(inputs_a) & set(inputs_b)):
@@ -228,6 +231,14 @@ class _Comparer:
                 fields.append(FieldChange(f"input[{slot}]", self.ga.nodes[pred_a]["name"],
                                           self.gb.nodes[pred_b]["name"]))
         return fields
+
+    @functools.cached_property
+    def _inputs_a(self) -> dict[str, dict[int, str]]:
+        return _inputs(self.ga)
+
+    @functools.cached_property
+    def _inputs_b(self) -> dict[str, dict[int, str]]:
+        return _inputs(self.gb)
 
     @functools.cached_property
     def _matched_b(self) -> set[str]:

@@ -39,6 +39,7 @@ outer graph as ordinary edges.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from pathlib import Path
@@ -50,7 +51,7 @@ import onnx
 
 from converter import external_data
 from converter.onnx_utils import dtype_name, shape_of, subgraphs_of, unique_name, value_infos
-from converter.scopes import node_scope, node_source
+from converter.scopes import SCOPE_KEY, SOURCE_KEY
 
 __all__ = [
     "to_graph", "op_nodes", "node_counts", "COUNTED", "node_label", "format_shape", "tensor_hash", "tensor_array",
@@ -128,15 +129,22 @@ def tensor_array(tensor: onnx.TensorProto, weights_dir: Path | None = None) -> n
 def tensor_hash(tensor: onnx.TensorProto) -> str:
     """A content hash of a tensor's values, independent of its name and storage layout."""
     digest = hashlib.blake2b(digest_size=12)
-    digest.update(str(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)).encode())
+    digest.update(_dtype_key(tensor.data_type))
     digest.update(repr(tuple(tensor.dims)).encode())
-    if tensor.data_location == onnx.TensorProto.EXTERNAL and not tensor.raw_data:
+    raw = tensor.raw_data  # one copy out of the proto, not two
+    if tensor.data_location == onnx.TensorProto.EXTERNAL and not raw:
         digest.update(repr([(e.key, e.value) for e in tensor.external_data]).encode())
-    elif tensor.raw_data:
-        digest.update(tensor.raw_data)
+    elif raw:
+        digest.update(raw)
     else:
         digest.update(np.ascontiguousarray(tensor_array(tensor)).tobytes())
     return digest.hexdigest()
+
+
+@functools.cache
+def _dtype_key(elem_type: int) -> bytes:
+    """numpy's name of an element type, as tensor_hash has always hashed it: once per type, not per tensor."""
+    return str(onnx.helper.tensor_dtype_to_np_dtype(elem_type)).encode()
 
 
 def _inferred(model: onnx.ModelProto, notes: list[str]) -> onnx.ModelProto:
@@ -254,13 +262,14 @@ class _Builder:
                    parent: str | None) -> None:
         for position, node in enumerate(graph.node):
             name = node.name or f"{node.op_type}_{position}"
-            scope = node_scope(node) if scope_prefix is None else scope_prefix
+            meta = {prop.key: prop.value for prop in node.metadata_props}  # one walk for scope and source
+            scope = (meta.get(SCOPE_KEY) or "") if scope_prefix is None else scope_prefix
             attributes = {a.name: _attribute_value(a) for a in node.attribute if a.type not in _GRAPH_ATTRS}
             subgraphs = {a.name: sum(len(sg.node) for sg in subgraphs_of(a))
                          for a in node.attribute if a.type in _GRAPH_ATTRS}
             node_id = self._add(
                 "op", name, scope=scope, op_type=node.op_type, domain=node.domain or "",
-                attributes=attributes, source=node_source(node), parent=parent, subgraphs=subgraphs,
+                attributes=attributes, source=meta.get(SOURCE_KEY), parent=parent, subgraphs=subgraphs,
                 output_shapes=[self.infos.get(out, (None, None))[1] for out in node.output],
             )
             for slot, tensor in enumerate(node.input):

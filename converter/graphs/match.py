@@ -86,14 +86,22 @@ class _Side:
     def refine(self, table: dict[Hashable, int]) -> None:
         prev = self.hashes[-1]
         new = []
-        for i, own in enumerate(prev):
-            signature = (
-                own,
-                tuple(sorted([(s, o, prev[p]) for s, o, p in self.preds[i]])),
-                tuple(sorted([(s, o, prev[c]) for s, o, c in self.succs[i]])),
-            )
-            new.append(table.setdefault(signature, len(table)))
+        add = table.setdefault
+        for own, preds, succs in zip(prev, self.preds, self.succs, strict=True):
+            # most nodes have one or two neighbours a side: sorting those is most of a round's time
+            signature = (own, _neighbours(preds, prev), _neighbours(succs, prev))
+            new.append(add(signature, len(table)))
         self.hashes.append(new)
+
+
+def _neighbours(edges: list[tuple[int, int, int]], hashes: list[int]) -> tuple:
+    """(slot, output slot, hash) of each neighbour, in a canonical order."""
+    if not edges:
+        return ()
+    if len(edges) == 1:
+        s, o, n = edges[0]
+        return ((s, o, hashes[n]),)
+    return tuple(sorted([(s, o, hashes[n]) for s, o, n in edges]))
 
 
 class _Matcher:
