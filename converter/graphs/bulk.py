@@ -5,18 +5,27 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["fewer_collections"]
-
-_FIRST_GENERATION = 100_000  # objects allocated between young collections (Python's default: 700)
+__all__ = ["fewer_collections", "release"]
 
 
 @contextlib.contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Collect garbage ~150x less often inside the block; the networkx view allocates millions of small dicts."""
-    previous = gc.get_threshold()
-    gc.set_threshold(max(previous[0], _FIRST_GENERATION), *previous[1:])
+    """No cyclic collection inside the block: the graph views and the matcher's hashes allocate millions of
+    tuples and dicts that live until the block ends, so every pass would only walk them again (a raised
+    threshold still left 1.8 s of a 100k-node diff to the collector); reference counting frees the rest."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*previous)
+        if enabled:
+            gc.enable()
+
+
+def release(*graphs: Any) -> None:
+    """Empty graph views that are no longer needed: networkx's cached views (G.edges) hold their graph in a
+    cycle, so without this a 100k-node view waits for a full collection (2 s at 100k nodes) or for the exit."""
+    for graph in graphs:
+        graph.clear()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converter.atomic import check_writable
-from converter.graphs.bulk import fewer_collections
+from converter.graphs.bulk import fewer_collections, release
 from converter.graphs.changes import Diff
 from converter.graphs.diff import diff_graphs
 from converter.graphs.files import DEFAULT_DIR, Written, default_path, output_format, write_rendering
@@ -94,6 +94,7 @@ def diff_models(a: Any, b: Any, load: Loader, *, atol: float = 0.0, render_to: P
 
             views = tuple(diff_views(ga, gb, diff, (_describe(a), _describe(b)), html=html,
                                      tensorboard=tensorboard, force=force))
+        release(ga, gb)
     return DiffResult(diff, loaded_a.source, loaded_b.source, written, views)
 
 
@@ -115,6 +116,7 @@ def render_model(model: Any, load: Loader, output: Path | None = None, *, fmt: s
         graph = _view(load(model))
     rendering = render_graph(graph, depth=depth, expand=expand, focus_node=focus, radius=radius,
                              max_nodes=max_nodes, title=_describe(model))
+    release(graph)
     return RenderResult(rendering, write_rendering(rendering, path, chosen, force, progress))
 
 
