@@ -12,7 +12,7 @@ setup: $(STAMP) dot chromium java netns
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,dev,explorer]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,dev,explorer,bench]"
 	touch $(STAMP)
 
 # Graphviz's `dot` lays out the rendered diagrams; install it with apt-get when it is missing.
