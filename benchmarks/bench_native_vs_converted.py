@@ -8,7 +8,8 @@ keras.applications ResNet50 and MobileNetV2 (weights=None, 64x64 input), and a B
 sizes. PyTorch pairs (converted: the module -> ONNX -> `convert --to pt2` and `--to torchscript`; native:
 the eager module): a ResNet-18 (built in code) and the same BERT-class encoder. Each pair is timed in
 alternating blocks (tf_speed._interleaved_ms) so a drifting load hits both sides; ratio = converted / native
-median latency, goal <= 1.0x for TensorFlow and <= 1.1x for PyTorch.
+median latency, goal <= 1.0x for TensorFlow and <= 1.1x for PyTorch. PyTorch runs on one thread by default
+(--torch-threads).
 """
 
 from __future__ import annotations
@@ -199,9 +200,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20, help="timed calls per side and batch")
     parser.add_argument("--only", choices=sorted(MODELS), nargs="+")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch.set_num_threads for the PyTorch pairs (0: torch's default)")
     parser.add_argument("--json", type=Path)
     options = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if options.torch_threads:
+        import torch
+
+        # With torch's default pool on a loaded 2-core machine, the same eager module timed 19 ms in one pair
+        # and 507 ms in the next (its OpenMP threads spin against TensorFlow's and other tenants'): one
+        # thread a side keeps the pairs comparable.
+        torch.set_num_threads(options.torch_threads)
     rows = []
     for name, measure in MODELS.items():
         if options.only and name not in options.only:
