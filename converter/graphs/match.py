@@ -61,7 +61,7 @@ class _Side:
     def __init__(self, g: nx.MultiDiGraph, table: dict[Hashable, int]):
         self.ids = list(g.nodes)
         index = {node: i for i, node in enumerate(self.ids)}
-        data = [g.nodes[node] for node in self.ids]
+        data = [d for _, d in g.nodes(data=True)]  # one walk, not a view lookup per node
         self.kinds = [d["kind"] for d in data]
         self.names = [d["name"] for d in data]
         self._data = data
@@ -87,21 +87,21 @@ class _Side:
         prev = self.hashes[-1]
         new = []
         add = table.setdefault
+        # inlined, with the one-neighbour case unsorted: most nodes have one or two a side, and sorting and
+        # calls were most of a round's time
         for own, preds, succs in zip(prev, self.preds, self.succs, strict=True):
-            # most nodes have one or two neighbours a side: sorting those is most of a round's time
-            signature = (own, _neighbours(preds, prev), _neighbours(succs, prev))
-            new.append(add(signature, len(table)))
+            if len(preds) == 1:
+                s, o, n = preds[0]
+                before = ((s, o, prev[n]),)
+            else:
+                before = tuple(sorted([(s, o, prev[n]) for s, o, n in preds])) if preds else ()
+            if len(succs) == 1:
+                s, o, n = succs[0]
+                after = ((s, o, prev[n]),)
+            else:
+                after = tuple(sorted([(s, o, prev[n]) for s, o, n in succs])) if succs else ()
+            new.append(add((own, before, after), len(table)))
         self.hashes.append(new)
-
-
-def _neighbours(edges: list[tuple[int, int, int]], hashes: list[int]) -> tuple:
-    """(slot, output slot, hash) of each neighbour, in a canonical order."""
-    if not edges:
-        return ()
-    if len(edges) == 1:
-        s, o, n = edges[0]
-        return ((s, o, hashes[n]),)
-    return tuple(sorted([(s, o, hashes[n]) for s, o, n in edges]))
 
 
 class _Matcher:
