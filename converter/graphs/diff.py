@@ -44,7 +44,7 @@ def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) 
     changes.extend(_unmatched(gb, [n for n in gb if n not in matched_b], "added"))
     ops_a = sum(1 for _, kind in ga.nodes(data="kind") if kind == "op")
     ops_b = sum(1 for _, kind in gb.nodes(data="kind") if kind == "op")
-    ops_matched = sum(1 for n in matches if ga.nodes[n]["kind"] == "op")
+    ops_matched = sum(1 for n in matches if compare.nodes_a[n]["kind"] == "op")
     similarity = ops_matched / max(ops_a, ops_b) if max(ops_a, ops_b) else 1.0
     notes = []
     if similarity < COMMON_STRUCTURE:
@@ -223,7 +223,7 @@ class _Comparer:
     def _op_fields(self, node_a: str, node_b: str, da: dict, db: dict) -> list[FieldChange]:
         fields = [FieldChange(key, da[key], db[key]) for key in ("op_type", "domain") if da[key] != db[key]]
         attrs_a, attrs_b = da["attributes"], db["attributes"]
-        for name in sorted(set(attrs_a) | set(attrs_b)):
+        for name in sorted(set(attrs_a) | set(attrs_b)) if attrs_a != attrs_b else ():  # equal: nothing to default
             old = attrs_a.get(name, self._default(da, name, self.opset_a))
             new = attrs_b.get(name, self._default(db, name, self.opset_b))
             if old != new and not _implied_equal(name, old, new):

@@ -264,9 +264,12 @@ class _Builder:
             name = node.name or f"{node.op_type}_{position}"
             meta = {prop.key: prop.value for prop in node.metadata_props}  # one walk for scope and source
             scope = (meta.get(SCOPE_KEY) or "") if scope_prefix is None else scope_prefix
-            attributes = {a.name: _attribute_value(a) for a in node.attribute if a.type not in _GRAPH_ATTRS}
-            subgraphs = {a.name: sum(len(sg.node) for sg in subgraphs_of(a))
-                         for a in node.attribute if a.type in _GRAPH_ATTRS}
+            attributes, subgraphs = {}, {}
+            for a in node.attribute:  # one walk: most nodes have none or one
+                if a.type in _GRAPH_ATTRS:
+                    subgraphs[a.name] = sum(len(sg.node) for sg in subgraphs_of(a))
+                else:
+                    attributes[a.name] = _attribute_value(a)
             node_id = self._add(
                 "op", name, scope=scope, op_type=node.op_type, domain=node.domain or "",
                 attributes=attributes, source=meta.get(SOURCE_KEY), parent=parent, subgraphs=subgraphs,
@@ -275,7 +278,7 @@ class _Builder:
             for slot, tensor in enumerate(node.input):
                 if tensor and tensor in producers:
                     self._tensor_edge(producers[tensor], node_id, slot, tensor)
-            for attr in node.attribute:
+            for attr in node.attribute if subgraphs else ():
                 for sub in subgraphs_of(attr):
                     inner_scope = "/".join(part for part in (scope, f"{name}.{attr.name}") if part)
                     self._add_subgraph(sub, producers, node_id, inner_scope)
