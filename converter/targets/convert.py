@@ -96,9 +96,8 @@ def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: boo
             gc.collect()  # the converted module, before the artifact is loaded beside it: one copy of the weights
             if validate:
                 with stage("validation"):
-                    with quiet():  # frameworks log while they load an artifact
-                        runner = writer.runner(staging, loaded, artifact)
-                    report = validate_artifact(loaded, runner, samples, tolerances or Tolerances(), from_file)
+                    report = validate_artifact(loaded, lambda: _load_artifact(writer, staging, loaded, artifact),
+                                               samples, tolerances or Tolerances(), from_file)
         if report is None or report or keep_failed:
             move_into_place(staging, path, force)
             external_data.move_data(staging, path)
@@ -110,6 +109,11 @@ def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: boo
     report_path = path.with_name(path.name + ".validation.json")
     write_report(report, report_path, force)
     return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed, artifact=artifact)
+
+
+def _load_artifact(writer: Any, staging: Path, loaded: LoadedModel, artifact: dict) -> Any:
+    with quiet():  # frameworks log while they load an artifact
+        return writer.runner(staging, loaded, artifact)
 
 
 def _relocated(details: dict, staging: Path, path: Path) -> dict:
