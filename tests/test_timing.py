@@ -27,8 +27,16 @@ def test_stage_without_a_timer_records_nothing():
     assert timer.to_dict() == {}
 
 
-def test_fewer_collections_restores_the_thresholds():
+def test_fewer_collections_pauses_the_collector_and_restores_it():
     before = gc.get_threshold()
+    assert gc.isenabled()
     with fewer_collections():
-        assert gc.get_threshold()[0] >= 100_000
-    assert gc.get_threshold() == before
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_threshold() == before
+    gc.disable()
+    try:
+        with fewer_collections():
+            pass
+        assert not gc.isenabled()  # a caller's own choice stands
+    finally:
+        gc.enable()
