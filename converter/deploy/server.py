@@ -37,7 +37,7 @@ class ServeResult:
         return {"url": self.url, "models": [dict(m) for m in self.models]}
 
 
-def create_app(repository: Repository, max_body: int = MAX_BODY):
+def create_app(repository: Repository, max_body: int = MAX_BODY, drain_limit: int = 64 * 2**20):
     """The ASGI app: thin routes that translate each protocol to ServedModel.predict and back."""
     app = FastAPI(title="graphtool serve", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -57,17 +57,18 @@ def create_app(repository: Repository, max_body: int = MAX_BODY):
         return answer({"error": f"{request.method} is not allowed on {request.url.path}"}, 405)
 
     async def body_of(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body:
-            raise TooLarge(f"the body has {declared} bytes, over this server's limit of {max_body}; send smaller "
-                           "batches or raise serve's --max-body-mb")
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > max_body:
-                raise TooLarge(f"the body is over this server's limit of {max_body} bytes; send smaller batches or "
-                               "raise serve's --max-body-mb")
-            chunks.append(chunk)
+            if size <= max_body:
+                chunks.append(chunk)
+            elif size > max_body + drain_limit:
+                break
+        # An oversized body is read to its end (kept nowhere, up to drain_limit past the limit) before the 413:
+        # a client still sending when the server answers and closes sees a reset connection instead of the answer.
+        if size > max_body:
+            raise TooLarge(f"the body is over this server's limit of {max_body} bytes; send smaller batches or "
+                           "raise serve's --max-body-mb")
         return b"".join(chunks)
 
     def parse(data: bytes) -> Any:
