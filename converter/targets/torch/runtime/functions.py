@@ -147,20 +147,20 @@ def gather_elements(x: torch.Tensor, index: torch.Tensor, axis: int) -> torch.Te
 
 
 def gather_nd(x: torch.Tensor, index: torch.Tensor, batch_dims: int) -> torch.Tensor:
+    # index arithmetic, no loop over sizes: traced or scripted, it follows the input's sizes at run time
     index = index.long()
-    batch_shape = x.shape[:batch_dims]
-    batch = 1
-    for d in batch_shape:
-        batch *= d
-    xb = x.reshape((batch,) + tuple(x.shape[batch_dims:]))
-    ib = index.reshape((batch,) + tuple(index.shape[batch_dims:]))
     depth = index.shape[-1]
-    parts = []
-    for b in range(batch):
-        rows = ib[b].reshape(-1, depth)
-        parts.append(xb[b][tuple(rows[:, i] for i in range(depth))])
-    out = torch.stack(parts)
-    return out.reshape(tuple(index.shape[:-1]) + tuple(x.shape[batch_dims + depth:]))
+    flat = index[..., 0] + x.shape[batch_dims] * (index[..., 0] < 0).long()
+    for i in range(1, depth):
+        size = x.shape[batch_dims + i]
+        flat = flat * size + index[..., i] + size * (index[..., i] < 0).long()
+    rest = x.dim() - batch_dims - depth
+    xb = x.flatten(batch_dims, batch_dims + depth - 1)
+    xb = xb.flatten(0, batch_dims - 1) if batch_dims > 0 else xb.unsqueeze(0)
+    rows = flat.flatten(batch_dims) if flat.dim() > batch_dims else flat.unsqueeze(-1)
+    rows = rows.flatten(0, batch_dims - 1) if batch_dims > 0 else rows.unsqueeze(0)
+    out = torch.take_along_dim(xb, rows.reshape(rows.shape + (1,) * rest), 1)
+    return out.reshape(list(index.shape[:-1]) + list(x.shape[batch_dims + depth:]))
 
 
 def scatter_nd(x: torch.Tensor, index: torch.Tensor, updates: torch.Tensor, reduction: str) -> torch.Tensor:
