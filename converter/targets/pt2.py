@@ -46,7 +46,7 @@ def write_pt2(
     from converter.targets.torch import examples
 
     with stage("build"):
-        module = to_graph_module(model).eval()
+        module = to_graph_module(model, named_outputs=True).eval()
     inputs = tuple(example_inputs) if example_inputs is not None else tuple(examples.example_inputs(model))
     symbolic = examples.symbolic_dims(model)
     fallbacks: list[str] = []

@@ -45,7 +45,7 @@ def write_torchscript(
     from converter.targets.torch.script_control import scriptable_control
 
     with stage("build"):
-        module = scriptable_control(to_graph_module(model).eval())
+        module = scriptable_control(to_graph_module(model, named_outputs=True).eval())
     fallbacks: list[str] = []
     fixed: list[str] = []
     try:
@@ -56,7 +56,7 @@ def write_torchscript(
         # trace records calls into ScriptModules as calls, so control flow scripted on its own keeps branching
         fixed = _script_control(module, _first_inputs(module, inputs), fallbacks)
         with torch.no_grad():
-            captured, strategy = torch.jit.trace(module, inputs, check_trace=False), "trace"
+            captured, strategy = torch.jit.trace(module, inputs, check_trace=False, strict=False), "trace"
     target = Path(path)
     with atomic_path(target, force) as temporary:
         torch.jit.save(captured, str(temporary))
