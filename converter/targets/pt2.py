@@ -39,7 +39,7 @@ def write_pt2(
     example_inputs: Sequence[Any] | None = None,
     force: bool = False,
 ) -> Pt2Result:
-    """Convert `model`, export it and save it atomically; load with torch.export.load(path).module()."""
+    """Convert `model`, export and save it atomically; torch.export.load(path).module() returns {name: tensor}."""
     with stage("import"):
         import torch
 

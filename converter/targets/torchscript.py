@@ -38,7 +38,7 @@ def write_torchscript(
     example_inputs: Sequence[Any] | None = None,
     force: bool = False,
 ) -> TorchScriptResult:
-    """Convert `model` and save it atomically; load with torch.jit.load(path), call with inputs in order."""
+    """Convert `model` and save it atomically; torch.jit.load(path)(*inputs) returns {output name: tensor}."""
     import torch
 
     from converter.targets.torch import examples
