@@ -159,7 +159,8 @@ def gather_nd(x: torch.Tensor, index: torch.Tensor, batch_dims: int) -> torch.Te
     xb = xb.flatten(0, batch_dims - 1) if batch_dims > 0 else xb.unsqueeze(0)
     rows = flat.flatten(batch_dims) if flat.dim() > batch_dims else flat.unsqueeze(-1)
     rows = rows.flatten(0, batch_dims - 1) if batch_dims > 0 else rows.unsqueeze(0)
-    out = torch.take_along_dim(xb, rows.reshape(rows.shape + (1,) * rest), 1)
+    rows = rows.reshape(list(rows.shape) + [1] * rest).expand(list(rows.shape) + list(xb.shape[2:]))
+    out = torch.gather(xb, 1, rows)
     return out.reshape(list(index.shape[:-1]) + list(x.shape[batch_dims + depth:]))
 
 
