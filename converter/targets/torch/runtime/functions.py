@@ -75,6 +75,8 @@ def flatten(x: torch.Tensor, axis: int) -> torch.Tensor:
 
 
 def expand(x: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+    if torch.jit.is_tracing():  # sizes as 0-d tensors: the trace keeps them; a list of ints would be constants
+        return torch.broadcast_tensors(x, torch.empty(list(shape.unbind(0)), dtype=x.dtype, device=x.device))[0]
     return x.expand(torch.broadcast_shapes(x.shape, tuple(_dims(shape))))
 
 
@@ -147,21 +149,17 @@ def gather_elements(x: torch.Tensor, index: torch.Tensor, axis: int) -> torch.Te
 
 
 def gather_nd(x: torch.Tensor, index: torch.Tensor, batch_dims: int) -> torch.Tensor:
-    # index arithmetic, no loop over sizes: traced or scripted, it follows the input's sizes at run time
+    # one linear index into x's leading dims, no loop over sizes: a trace or export follows the input's sizes
     index = index.long()
+    flat = torch.zeros_like(index[..., 0])
+    for j in range(batch_dims):
+        size = x.shape[j]
+        flat = flat * size + torch.arange(size, device=x.device).reshape([size] + [1] * (index.dim() - 2 - j))
     depth = index.shape[-1]
-    flat = index[..., 0] + x.shape[batch_dims] * (index[..., 0] < 0).long()
-    for i in range(1, depth):
-        size = x.shape[batch_dims + i]
-        flat = flat * size + index[..., i] + size * (index[..., i] < 0).long()
-    rest = x.dim() - batch_dims - depth
-    xb = x.flatten(batch_dims, batch_dims + depth - 1)
-    xb = xb.flatten(0, batch_dims - 1) if batch_dims > 0 else xb.unsqueeze(0)
-    rows = flat.flatten(batch_dims) if flat.dim() > batch_dims else flat.unsqueeze(-1)
-    rows = rows.flatten(0, batch_dims - 1) if batch_dims > 0 else rows.unsqueeze(0)
-    rows = rows.reshape(list(rows.shape) + [1] * rest).expand(list(rows.shape) + list(xb.shape[2:]))
-    out = torch.gather(xb, 1, rows)
-    return out.reshape(list(index.shape[:-1]) + list(x.shape[batch_dims + depth:]))
+    for i in range(depth):
+        size, item = x.shape[batch_dims + i], index[..., i]
+        flat = flat * size + item + size * (item < 0).long()
+    return x.flatten(0, batch_dims + depth - 1)[flat]
 
 
 def scatter_nd(x: torch.Tensor, index: torch.Tensor, updates: torch.Tensor, reduction: str) -> torch.Tensor:
