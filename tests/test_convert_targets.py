@@ -47,7 +47,8 @@ def test_keras_to_torch_targets(tmp_path, target):
     assert result, result.report.to_dict()
     module = torch.export.load(str(out)).module() if target == "pt2" else torch.jit.load(str(out))
     image = np.random.default_rng(0).standard_normal((2, 16, 16, 3)).astype(np.float32)
-    assert tuple(module(torch.from_numpy(image)).shape) == (2, 10)  # the NHWC interface is kept
+    (scores,) = module(torch.from_numpy(image)).values()
+    assert tuple(scores.shape) == (2, 10)  # the NHWC interface is kept
 
 
 def test_default_outputs(tmp_path):
@@ -83,5 +84,6 @@ def test_pytorch_onnx_pytorch_round_trip(tmp_path):
     assert api.convert(reference, "pt2", tmp_path / "encoder.pt2", options)
     program = torch.export.load(str(tmp_path / "encoder.pt2")).module()
     x = np.random.default_rng(4).standard_normal((3, 5, 32)).astype(np.float32)  # not the traced (2, 2)
-    np.testing.assert_allclose(program(torch.from_numpy(x)).numpy(), source.reference({"x": x})[0],
+    (got,) = program(torch.from_numpy(x)).values()
+    np.testing.assert_allclose(got.numpy(), source.reference({"x": x})[0],
                                rtol=1e-4, atol=1e-5)

@@ -47,7 +47,8 @@ def test_pt2_loads_back_and_keeps_the_batch_dim_dynamic(exported, tmp_path) -> N
     for batch in (1, 5):
         x = torch.randn(batch, 3, 8, 8)
         with torch.no_grad():
-            np.testing.assert_allclose(module(x).numpy(), net(x).numpy(), rtol=1e-4, atol=1e-5)
+            (got,) = module(x).values()
+            np.testing.assert_allclose(got.numpy(), net(x).numpy(), rtol=1e-4, atol=1e-5)
     assert [p.name for p in tmp_path.iterdir()] == ["net.pt2"]
 
 
@@ -84,7 +85,7 @@ def test_static_graph_exports_with_inputs_in_graph_order(tmp_path) -> None:
     model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 17)])
     assert write_pt2(model, tmp_path / "sub.pt2").strategy == "static"
     module = torch.export.load(tmp_path / "sub.pt2").module()
-    assert module(torch.tensor([5.0, 5.0]), torch.tensor([1.0, 2.0])).tolist() == [5.0, 5.0]
+    assert module(torch.tensor([5.0, 5.0]), torch.tensor([1.0, 2.0]))["y"].tolist() == [5.0, 5.0]
 
 
 class _Encoder(torch.nn.Module):
@@ -110,7 +111,8 @@ def test_transformer_exported_by_dynamo_keeps_batch_and_sequence_dynamic(tmp_pat
     module = torch.export.load(tmp_path / "encoder.pt2").module()
     ids = torch.randint(0, 50, (3, 11))
     with torch.no_grad():
-        np.testing.assert_allclose(module(ids).numpy(), native(ids).numpy(), rtol=1e-4, atol=1e-5)
+        (got,) = module(ids).values()
+        np.testing.assert_allclose(got.numpy(), native(ids).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_sizes_used_as_slice_range_and_expand_bounds_stay_dynamic(tmp_path) -> None:
@@ -134,5 +136,5 @@ def test_sizes_used_as_slice_range_and_expand_bounds_stay_dynamic(tmp_path) -> N
     assert result.strategy in ("dynamic", "auto") and result.dynamic_dims == {"x": [0, 1]}
     module = torch.export.load(tmp_path / "embeddings.pt2").module()
     for batch, seq in [(3, 5), (1, 9)]:
-        got = module(torch.zeros(batch, seq, dtype=torch.int64)).numpy()
+        got = module(torch.zeros(batch, seq, dtype=torch.int64))["y"].numpy()
         np.testing.assert_array_equal(got, np.broadcast_to(np.arange(seq) * 11, (batch, seq)))

@@ -27,6 +27,7 @@ def _onnxruntime(model, *arrays: np.ndarray) -> list[np.ndarray]:
 
 
 def _outputs(result) -> list[np.ndarray]:
+    result = tuple(result.values()) if isinstance(result, dict) else result  # pt2 / TorchScript: by output name
     result = result if isinstance(result, tuple) else (result,)
     return [r.detach().numpy() for r in result]
 
@@ -67,3 +68,29 @@ def test_tf_cond_becomes_torch_cond_in_pt2_and_is_flagged_when_traced(tmp_path) 
         np.testing.assert_allclose(_outputs(program(torch.from_numpy(x)))[0], want, rtol=RTOL, atol=ATOL)
     traced = write_torchscript(model, tmp_path / "cond.ts")
     assert traced.strategy == "script" or traced.fixed_control_flow
+
+
+def test_keras_output_names_survive_pt2_and_torchscript(tmp_path) -> None:
+    """Keras' `score` and `predictions` come back by name, in the model's order, from both loaded artifacts."""
+    from matrix_models import __file__ as matrix_file
+
+    from converter.validation.runners import pt2_runner, torchscript_runner
+
+    model = load(f"{matrix_file}:two_in_two_out").model
+    names = [o.name for o in model.graph.output]
+    assert names == ["score", "predictions"]  # not alphabetical: the order is the model's
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal((3, 8)).astype(np.float32), rng.standard_normal((3, 3)).astype(np.float32)]
+    want = _onnxruntime(model, *arrays)
+    write_pt2(model, tmp_path / "m.pt2")
+    write_torchscript(model, tmp_path / "m.ts")
+    for loaded in (torch.export.load(tmp_path / "m.pt2").module(), torch.jit.load(tmp_path / "m.ts")):
+        with torch.no_grad():
+            result = loaded(*[torch.from_numpy(a) for a in arrays])
+        assert list(result) == names
+        for name, expected in zip(names, want, strict=True):
+            np.testing.assert_allclose(result[name].numpy(), expected, rtol=RTOL, atol=ATOL)
+    feeds = {"image": arrays[0], "meta": arrays[1]}
+    for runner in (pt2_runner(tmp_path / "m.pt2", list(feeds)), torchscript_runner(tmp_path / "m.ts", list(feeds))):
+        for got, expected in zip(runner(feeds), want, strict=True):  # runners: graph-output order
+            np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)

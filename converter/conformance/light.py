@@ -210,6 +210,7 @@ def _torch_artifacts(model: onnx.ModelProto, x: np.ndarray, want: dict[str, np.n
         with torch.no_grad():
             for kind, module in loaded.items():
                 out = module(*example)
+                out = list(out.values()) if isinstance(out, dict) else out  # keyed by output name, in order
                 out = out if isinstance(out, (tuple, list)) else (out,)
                 diffs[kind] = max(float(np.max(np.abs(o.numpy() - w))) for o, w in zip(out, want.values(), strict=True))
     return diffs

@@ -130,6 +130,8 @@ class Handler:
                 result = self.module(*arguments)
         except RuntimeError as error:
             raise BadInput(f"the model rejected the input: {str(error).strip().splitlines()[0][:200]}") from None
+        if isinstance(result, dict):  # graphtool's pt2 and TorchScript files return {output name: tensor}
+            result = tuple(result.values())
         results = result if isinstance(result, (tuple, list)) else (result,)
         return [r.detach().cpu().numpy() for r in results]
 

@@ -39,14 +39,14 @@ def write_pt2(
     example_inputs: Sequence[Any] | None = None,
     force: bool = False,
 ) -> Pt2Result:
-    """Convert `model`, export it and save it atomically; load with torch.export.load(path).module()."""
+    """Convert `model`, export and save it atomically; torch.export.load(path).module() returns {name: tensor}."""
     with stage("import"):
         import torch
 
     from converter.targets.torch import examples
 
     with stage("build"):
-        module = to_graph_module(model).eval()
+        module = to_graph_module(model, named_outputs=True).eval()
     inputs = tuple(example_inputs) if example_inputs is not None else tuple(examples.example_inputs(model))
     symbolic = examples.symbolic_dims(model)
     fallbacks: list[str] = []

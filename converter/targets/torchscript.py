@@ -38,14 +38,14 @@ def write_torchscript(
     example_inputs: Sequence[Any] | None = None,
     force: bool = False,
 ) -> TorchScriptResult:
-    """Convert `model` and save it atomically; load with torch.jit.load(path), call with inputs in order."""
+    """Convert `model` and save it atomically; torch.jit.load(path)(*inputs) returns {output name: tensor}."""
     import torch
 
     from converter.targets.torch import examples
     from converter.targets.torch.script_control import scriptable_control
 
     with stage("build"):
-        module = scriptable_control(to_graph_module(model).eval())
+        module = scriptable_control(to_graph_module(model, named_outputs=True).eval())
     fallbacks: list[str] = []
     fixed: list[str] = []
     try:
@@ -56,7 +56,7 @@ def write_torchscript(
         # trace records calls into ScriptModules as calls, so control flow scripted on its own keeps branching
         fixed = _script_control(module, _first_inputs(module, inputs), fallbacks)
         with torch.no_grad():
-            captured, strategy = torch.jit.trace(module, inputs, check_trace=False), "trace"
+            captured, strategy = torch.jit.trace(module, inputs, check_trace=False, strict=False), "trace"
     target = Path(path)
     with atomic_path(target, force) as temporary:
         torch.jit.save(captured, str(temporary))

@@ -172,7 +172,7 @@ def torch_runner(module: Any, input_names: Sequence[str], name: str = "torch") -
 
 
 def pt2_runner(path: str | Path, input_names: Sequence[str]) -> Runner:
-    """A saved ExportedProgram, as `torch.export.load(path).module()` runs it."""
+    """A saved ExportedProgram, as `torch.export.load(path).module()` runs it (a dict by output name: in its order)."""
     import torch
 
     return torch_runner(torch.export.load(str(path)).module(), input_names, "torch.export program")

@@ -1,6 +1,7 @@
 """ONNX -> PyTorch: a ModelProto becomes a torch.fx.GraphModule whose forward takes the graph inputs in order.
 
-The module returns one tensor for a single-output graph and a tuple, in graph-output order, otherwise.
+The module returns one tensor for a single-output graph and a tuple, in graph-output order, otherwise; with
+`named_outputs`, a dict {ONNX output name: value} in graph-output order (what pt2 and TorchScript files keep).
 Initializers become parameters (floating point, requires_grad=False) or buffers named after them; each FX
 node carries the ONNX node it came from in `node.meta["onnx_node"]` (and `"onnx_op"`, `"onnx_output"`).
 Layouts are kept as in the ONNX graph. torch is imported only when a conversion runs.
@@ -20,12 +21,12 @@ if TYPE_CHECKING:
 __all__ = ["to_graph_module", "supported_ops"]
 
 
-def to_graph_module(model: onnx.ModelProto) -> torch.fx.GraphModule:
+def to_graph_module(model: onnx.ModelProto, *, named_outputs: bool = False) -> torch.fx.GraphModule:
     """Convert `model`; raises UnsupportedOpError naming the first node it cannot convert."""
     _require_torch()
     from converter.targets.torch.convert import convert
 
-    return convert(model)
+    return convert(model, named_outputs)
 
 
 def supported_ops(domain: str = "") -> list[str]:

@@ -21,10 +21,23 @@ def prepare_model(model: onnx.ModelProto) -> onnx.ModelProto:
         return model
 
 
-def convert(model: onnx.ModelProto) -> torch.fx.GraphModule:
+def convert(model: onnx.ModelProto, named_outputs: bool = False) -> torch.fx.GraphModule:
     """`model` as a GraphModule (see the package docstring for its calling convention)."""
     model = prepare_model(model)
     opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
     builder = GraphBuilder(load_handlers(), opsets, value_types(model))
     module, _ = builder.build(model.graph)
+    names = [output.name for output in model.graph.output]
+    if named_outputs and 0 < len(set(names)) == len(names):
+        _name_outputs(module, names)
     return module
+
+
+def _name_outputs(module: torch.fx.GraphModule, names: list[str]) -> None:
+    """Make `module` return {output name: value} in graph-output order instead of a tensor or a tuple."""
+    # an ExportedProgram's output spec and a TorchScript Dict[str, Tensor] keep these keys; a tuple keeps none
+    output = next(node for node in module.graph.nodes if node.op == "output")
+    values = output.args[0]
+    values = list(values) if len(names) > 1 else [values]
+    output.args = (dict(zip(names, values, strict=True)),)
+    module.recompile()

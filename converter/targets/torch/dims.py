@@ -37,10 +37,13 @@ class Dims:
         return list(self.items)
 
 
-def dims_tensor(items: list[Any], scalar: bool, like: torch.Tensor | None = None) -> torch.Tensor:
+def dims_tensor(items: list[int], scalar: bool, like: torch.Tensor | None = None) -> torch.Tensor:
     """The int64 tensor of a Dims value (called by the module where a real tensor is needed)."""
     device = like.device if like is not None else None
-    tensor = torch.tensor([int(i) for i in items], dtype=torch.int64, device=device)
+    if torch.jit.is_tracing() and len(items) > 0:  # torch.tensor of sizes would be a constant of the trace
+        tensor = torch.stack([torch.full([], i, dtype=torch.int64, device=device) for i in items])
+    else:
+        tensor = torch.tensor(items, dtype=torch.int64, device=device)
     return tensor.reshape(()) if scalar else tensor
 
 

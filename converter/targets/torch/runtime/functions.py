@@ -75,6 +75,8 @@ def flatten(x: torch.Tensor, axis: int) -> torch.Tensor:
 
 
 def expand(x: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+    if torch.jit.is_tracing():  # sizes as 0-d tensors: the trace keeps them; a list of ints would be constants
+        return torch.broadcast_tensors(x, torch.empty(list(shape.unbind(0)), dtype=x.dtype, device=x.device))[0]
     return x.expand(torch.broadcast_shapes(x.shape, tuple(_dims(shape))))
 
 
@@ -147,20 +149,17 @@ def gather_elements(x: torch.Tensor, index: torch.Tensor, axis: int) -> torch.Te
 
 
 def gather_nd(x: torch.Tensor, index: torch.Tensor, batch_dims: int) -> torch.Tensor:
+    # one linear index into x's leading dims, no loop over sizes: a trace or export follows the input's sizes
     index = index.long()
-    batch_shape = x.shape[:batch_dims]
-    batch = 1
-    for d in batch_shape:
-        batch *= d
-    xb = x.reshape((batch,) + tuple(x.shape[batch_dims:]))
-    ib = index.reshape((batch,) + tuple(index.shape[batch_dims:]))
+    flat = torch.zeros_like(index[..., 0])
+    for j in range(batch_dims):
+        size = x.shape[j]
+        flat = flat * size + torch.arange(size, device=x.device).reshape([size] + [1] * (index.dim() - 2 - j))
     depth = index.shape[-1]
-    parts = []
-    for b in range(batch):
-        rows = ib[b].reshape(-1, depth)
-        parts.append(xb[b][tuple(rows[:, i] for i in range(depth))])
-    out = torch.stack(parts)
-    return out.reshape(tuple(index.shape[:-1]) + tuple(x.shape[batch_dims + depth:]))
+    for i in range(depth):
+        size, item = x.shape[batch_dims + i], index[..., i]
+        flat = flat * size + item + size * (item < 0).long()
+    return x.flatten(0, batch_dims + depth - 1)[flat]
 
 
 def scatter_nd(x: torch.Tensor, index: torch.Tensor, updates: torch.Tensor, reduction: str) -> torch.Tensor:
