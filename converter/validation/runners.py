@@ -74,8 +74,11 @@ def ort_runner(
     options = ort.SessionOptions()
     options.log_severity_level = 3
     folder = folder or external_data.weights_folder()
+    shared: list[Any] = []  # memory-mapped weights and their OrtValues, alive as long as the session
     if folder is not None and external_data.uses_external_data(model):
         options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(folder))
+        with external_data.weights_at(folder):
+            shared = _share_external_initializers(model, options, ort)
     if threads is not None:
         options.intra_op_num_threads = threads
     if device == "cuda" and hasattr(ort, "preload_dlls"):
@@ -90,10 +93,32 @@ def ort_runner(
     wanted = [i.name for i in session.get_inputs()]
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        shared  # noqa: B018 - the closure keeps the memory-mapped weights alive with the session
         return session.run(None, {name: feeds[name] for name in wanted})
 
     provider = "CUDAExecutionProvider" if device == "cuda" else "CPUExecutionProvider"
     return Runner(f"onnxruntime {provider}", device, run)
+
+
+def _share_external_initializers(model: onnx.ModelProto, options: Any, ort: Any) -> list[Any]:
+    """Hand onnxruntime the main graph's external initializers as memory-mapped arrays, so it uses the
+    mapped pages instead of reading each into a buffer of its own (SessionOptions.add_initializer: the
+    caller owns the memory and onnxruntime does not copy it). Pre-packing is turned off then, as it would
+    copy each packed weight anyway. Returns what must stay alive as long as the session."""
+    shared: list[Any] = []
+    for tensor in model.graph.initializer:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        try:
+            array = external_data.tensor_array(tensor)
+            value = ort.OrtValue.ortvalue_from_numpy(array)
+        except Exception:  # an element type onnxruntime's numpy bridge lacks: onnxruntime reads it itself
+            continue
+        options.add_initializer(tensor.name, value)
+        shared += (array, value)
+    if shared:
+        options.add_session_config_entry("session.disable_prepacking", "1")
+    return shared
 
 
 def reference_runner(model: onnx.ModelProto) -> Runner:
