@@ -37,8 +37,9 @@ def build(nodes: int, broken_at: int | None) -> onnx.ModelProto:
 
 
 def child(mode: str, folder: Path) -> None:
+    from converter.core.onnx_utils import with_outputs
+    from converter.core.runners import ort_runner
     from converter.validation.locate import Probe, identity_pairs, locate
-    from converter.validation.runners import ort_runner, with_outputs
     from converter.validation.tolerance import Tolerances
 
     good, bad = onnx.load(folder / "good.onnx"), onnx.load(folder / "bad.onnx")

@@ -28,8 +28,8 @@ def measure(name: str, runs: int) -> list[dict]:
     """Median ms of onnxruntime, the SavedModel and the SavedModel under XLA, at batch 1 and 8."""
     import tensorflow as tf
 
+    from converter.core.runners import ort_runner
     from converter.targets.savedmodel import SIGNATURE_KEY, write_savedmodel
-    from converter.validation.runners import ort_runner
 
     model, make_inputs = MODELS[name]()
     session = ort_runner(model)

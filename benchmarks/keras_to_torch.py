@@ -43,7 +43,7 @@ class KerasResult:
 def convert_one(name: str, source, target: str, directory: Path) -> KerasResult:
     """Convert `source` with graphtool and summarize the validation."""
     from converter.api import convert
-    from converter.errors import GraphtoolError, first_line
+    from converter.core.errors import GraphtoolError, first_line
 
     start = time.perf_counter()
     try:

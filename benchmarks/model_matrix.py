@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from matrix_models import CASES, Case, case_id, max_errors, source_of  # noqa: E402
 
 from converter import api  # noqa: E402
-from converter.errors import GraphtoolError  # noqa: E402
-from converter.sources.base import LoadOptions  # noqa: E402
-from converter.targets.convert import convert  # noqa: E402
+from converter.core.errors import GraphtoolError  # noqa: E402
+from converter.core.types import LoadOptions  # noqa: E402
+from converter.pipelines.convert import convert  # noqa: E402
 
 SAMPLES = 2  # as the test: traced, one resized sample, and the negated / scaled / zeroed exercises
 

@@ -115,8 +115,8 @@ def measure(name: str, model: onnx.ModelProto, make_inputs, runs: int, threads: 
     """Median latency (ms) of onnxruntime and of the SavedModel at batch 1 and 8, with their ratio."""
     import tensorflow as tf
 
+    from converter.core.runners import ort_runner
     from converter.targets.savedmodel import SIGNATURE_KEY, write_savedmodel
-    from converter.validation.runners import ort_runner
 
     session = ort_runner(model, threads=threads)  # 0 threads: onnxruntime's default
     directory = Path(tempfile.mkdtemp()) / name

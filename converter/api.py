@@ -11,29 +11,29 @@ from typing import TYPE_CHECKING, Any
 from converter import sources
 from converter.batch.manifest import Manifest
 from converter.batch.summary import BatchSummary, Row
-from converter.errors import GraphtoolError
+from converter.core.types import LoadedModel, LoadOptions
 from converter.graphs.summary import Summary, summarize
+from converter.pipelines.convert import ConvertResult, default_output
+from converter.pipelines.convert import convert as run_conversion
 from converter.sources.audit import Audit, UntrustedCodeError
 from converter.sources.audit.dispatch import audit_file
-from converter.sources.base import LoadedModel, LoadOptions
 from converter.sources.contents import Contents, NeedsInputsError
 from converter.targets.artifacts import TARGETS
-from converter.targets.convert import ConvertResult, default_output
-from converter.targets.convert import convert as run_conversion
 from converter.validation.engine import validate as run_validation
+from converter.validation.metrics import RELATIVE_RULE
 from converter.validation.report import ValidationReport
 from converter.validation.tolerance import Tolerances
 
 if TYPE_CHECKING:  # the graph modules load networkx and graphviz, the server fastapi: only their verbs pay for them
     from converter.deploy.package import PackageResult
     from converter.deploy.server import ServeResult
-    from converter.graphs.verbs import DiffResult, RenderResult
+    from converter.pipelines.graph_verbs import DiffResult, RenderResult
     from converter.viewers.outputs import ViewOutput
 
 __all__ = [
     "load", "inspect", "convert", "validate", "validate_endpoint", "diff", "render", "view", "package", "serve",
-    "batch", "audit", "ConvertResult", "ValidationReport", "BatchSummary", "Row", "Audit", "UntrustedCodeError",
-    "LoadOptions", "LoadedModel", "TARGETS",
+    "batch", "audit", "tolerances", "ConvertResult", "ValidationReport", "BatchSummary", "Row", "Audit",
+    "UntrustedCodeError", "LoadOptions", "LoadedModel", "TARGETS", "RELATIVE_RULE",
 ]
 
 
@@ -76,26 +76,21 @@ def validate(
     seed: int = 0,
     tolerances: Tolerances | None = None,
     locate: bool = False,
+    report: str | Path | None = None,
+    plot: str | Path | None = None,
     html: str | Path | None = None,
     tensorboard: str | Path | None = None,
-    endpoint: str | None = None,
-    protocol: str = "auto",
-    endpoint_model: str | None = None,
     force: bool = False,
 ) -> ValidationReport:
     """MODEL's ONNX under onnxruntime against MODEL's own framework, or MODEL against OTHER, each in its own.
 
-    `html` / `tensorboard`: also write the per-node error as an HTML report / the error plots as a TensorBoard
-    run (listed in the report's `views`; existing ones are replaced only with `force`). With `endpoint`, MODEL
-    against a live server instead (see validate_endpoint).
+    Also writes, where given: `report` (the JSON report), `plot` (a folder of error histograms), `html` (the
+    per-node error as an HTML report), `tensorboard` (the error plots as a TensorBoard run); the last two are
+    listed in the result's `views`. None replaces an existing file unless `force`; all are checked before the
+    slow part. A live server is checked with validate_endpoint.
     """
-    if endpoint is not None:
-        if against is not None or locate or device != "cpu" or html is not None or tensorboard is not None:
-            raise GraphtoolError("--endpoint checks a live server: it takes no --against, --locate, --device, "
-                                 "--html or --tensorboard")
-        return validate_endpoint(model, endpoint, protocol=protocol, endpoint_model=endpoint_model, options=options,
-                                 samples=samples, seed=seed, tolerances=tolerances)
     options = options or LoadOptions()
+    _check_outputs_writable(report, force)
 
     def run(first: Callable[[], LoadedModel], other: Callable[[], LoadedModel] | None) -> ValidationReport:
         return run_validation(first, other, device=device, samples=samples, seed=seed, tolerances=tolerances,
@@ -103,11 +98,43 @@ def validate(
                               against_label=None if against is None else str(against))
 
     if html is None and tensorboard is None:
-        return run(lambda: load(model, options), (lambda: load(against, options)) if against is not None else None)
-    from converter.viewers.outputs import validate_with_views
+        result = run(lambda: load(model, options), (lambda: load(against, options)) if against is not None else None)
+    else:
+        from converter.viewers.outputs import validate_with_views
 
-    return validate_with_views(run, lambda source: load(source, options), model, against,
-                               html=_path(html), tensorboard=_path(tensorboard), force=force)
+        result = validate_with_views(run, lambda source: load(source, options), model, against,
+                                     html=_path(html), tensorboard=_path(tensorboard), force=force)
+    return _write_outputs(result, report, plot, force)
+
+
+def tolerances(rtol: float | None = None, atol: float | None = None,
+               file: str | Path | None = None) -> Tolerances:
+    """The tolerances for every output (`rtol`, `atol`; None keeps the dtype's default), and per output from
+    a JSON or YAML `file` ({output: {rtol, atol}})."""
+    from converter.validation.tolerance import load_tolerance_file
+
+    return Tolerances(rtol, atol, load_tolerance_file(Path(file)) if file is not None else {})
+
+
+def _check_outputs_writable(report: str | Path | None, force: bool) -> None:
+    from converter.core.atomic import check_writable
+
+    if report is not None:  # the plots' folder is checked file by file as they are written
+        check_writable(Path(report), force)
+
+
+def _write_outputs(result: ValidationReport, report: str | Path | None, plot: str | Path | None,
+                   force: bool) -> ValidationReport:
+    """Write the plots, then the JSON report (which lists them) a validation was asked for."""
+    if plot is not None:
+        from converter.validation.plot import write_plots
+
+        result = replace(result, plots=tuple(str(path) for path in write_plots(result, Path(plot), force)))
+    if report is not None:
+        from converter.validation.report import write_report
+
+        write_report(result, Path(report), force)
+    return result
 
 
 def inspect(source: str | Path | Any, options: LoadOptions | None = None) -> Summary | Contents:
@@ -133,7 +160,7 @@ def diff(a: str | Path | Any, b: str | Path | Any, options: LoadOptions | None =
     with `html` / `tensorboard`, write an HTML report / both graphs as TensorBoard runs (the result's views).
 
     `options` load A, and B too unless `options_b` is given (each side its own --input specs)."""
-    from converter.graphs.verbs import diff_models
+    from converter.pipelines.graph_verbs import diff_models
 
     options_b = options if options_b is None else options_b
     return diff_models(a, b, lambda source: load(source, options), atol=atol, force=force,
@@ -148,7 +175,7 @@ def render(model: str | Path | Any, output: str | Path | None = None, options: L
     """Draw a model with Graphviz (default: graphviz_out/MODEL.svg), clustered by scope, big graphs folded;
     `fmt` "html" (or an `output` ending in .html) writes a self-contained HTML report instead, "tensorboard" a
     TensorBoard run into the log dir `output`."""
-    from converter.graphs.verbs import render_model
+    from converter.pipelines.graph_verbs import render_model
 
     return render_model(model, lambda source: load(source, options), _path(output), fmt=fmt,
                         depth=depth, expand=expand, focus=focus, radius=radius, max_nodes=max_nodes, force=force,
@@ -172,14 +199,19 @@ def _path(value: str | Path | None) -> Path | None:
 
 def validate_endpoint(model: str | Path | Any, url: str, *, protocol: str = "auto", endpoint_model: str | None = None,
                       options: LoadOptions | None = None, samples: int = 3, seed: int = 0,
-                      tolerances: Tolerances | None = None) -> ValidationReport:
-    """MODEL in its own framework against a live server at `url` (TF Serving v1, Open Inference v2, TorchServe)."""
+                      tolerances: Tolerances | None = None, report: str | Path | None = None,
+                      plot: str | Path | None = None, force: bool = False) -> ValidationReport:
+    """MODEL in its own framework against a live server at `url` (TF Serving v1, Open Inference v2, TorchServe);
+    `report` and `plot` as for validate."""
     from converter.deploy.endpoint import validate_endpoint as run_endpoint
     from converter.deploy.package import default_name
 
     options = options or LoadOptions()
-    return run_endpoint(lambda: load(model, options), url, endpoint_model or default_name(model), protocol=protocol,
-                        samples=samples, seed=seed, tolerances=tolerances, from_file=options.inputs_file is not None)
+    _check_outputs_writable(report, force)
+    result = run_endpoint(lambda: load(model, options), url, endpoint_model or default_name(model),
+                          protocol=protocol, samples=samples, seed=seed, tolerances=tolerances,
+                          from_file=options.inputs_file is not None)
+    return _write_outputs(result, report, plot, force)
 
 
 def package(source: str | Path | Any, server: str, output: str | Path, options: LoadOptions | None = None, *,

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from converter.scopes import SCOPE_KEY, SOURCE_KEY, set_node_meta
+from converter.core.scopes import SCOPE_KEY, SOURCE_KEY, set_node_meta
 
 __all__ = ["base_model", "rename_all", "unrelated_model", "control_flow_model", "layered_model", "EDITS"]
 

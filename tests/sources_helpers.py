@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from converter.sources.base import LoadedModel
-from converter.validation.runners import ort_runner
+from converter.core.runners import ort_runner
+from converter.core.types import LoadedModel
 
 
 def assert_agrees(loaded: LoadedModel, feeds: dict[str, np.ndarray] | None = None) -> None:

@@ -9,8 +9,8 @@ import pytest
 from conftest import ROOT, TORCH_DIR
 
 import converter
-from converter.errors import MissingExtraError
-from converter.sources.common import require
+from converter.core.errors import MissingExtraError
+from converter.core.frameworks import require
 
 
 @pytest.mark.slow
@@ -53,7 +53,7 @@ def test_import_converter_is_light():
 
 
 def test_validation_and_conversion_do_not_import_the_api():
-    probe = ("import sys, converter.validation, converter.targets.convert, converter.validation.runners, "
+    probe = ("import sys, converter.validation, converter.pipelines.convert, converter.core.runners, "
              "converter.deploy.package, converter.deploy.endpoint, converter.deploy.repository; "
              "print([m for m in ('converter.api', 'torch', 'tensorflow') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
@@ -61,11 +61,22 @@ def test_validation_and_conversion_do_not_import_the_api():
 
 
 def test_endpoint_mode_refuses_what_only_a_local_model_has():
-    from converter import api
-    from converter.errors import GraphtoolError
+    from typer.testing import CliRunner
 
-    with pytest.raises(GraphtoolError, match="--endpoint checks a live server"):
-        api.validate("a.onnx", "b.onnx", endpoint="http://127.0.0.1:1")
+    from converter.cli import app
+
+    result = CliRunner().invoke(app, ["validate", "a.onnx", "--against", "b.onnx", "--endpoint", "http://127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert "--endpoint checks a live server" in result.output
+
+
+def test_one_verb_one_mode():
+    import inspect
+
+    from converter import api
+
+    assert "endpoint" not in inspect.signature(api.validate).parameters
+    assert {"report", "plot"} <= set(inspect.signature(api.validate_endpoint).parameters)
 
 
 def test_deploy_verbs_are_exported():

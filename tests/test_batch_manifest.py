@@ -15,7 +15,7 @@ from conftest import ROOT
 from converter import api
 from converter.batch import read_manifest
 from converter.batch.manifest import TARGET_NAMES
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 
 
 def _zoo(folder):

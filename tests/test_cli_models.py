@@ -13,7 +13,7 @@ import onnx
 import pytest
 from conftest import FIXTURES, ROOT, TF_DIR, TORCH_DIR
 
-from converter.validation.runners import ort_runner
+from converter.core.runners import ort_runner
 
 MLP = f"{FIXTURES / 'torch_models.py'}:mlp"
 

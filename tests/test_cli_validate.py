@@ -8,7 +8,7 @@ import onnx
 import pytest
 from validation_models import swap_op, two_outputs
 
-from converter.validation.runners import cuda_available
+from converter.core.runners import cuda_available
 
 NOISY = (
     "import torch\n"

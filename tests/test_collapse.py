@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from graph_models import base_model, layered_model
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 from converter.graphs.collapse import (
     all_scopes,
     draw_scope,

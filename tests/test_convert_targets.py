@@ -9,8 +9,8 @@ import pytest
 from conftest import FIXTURES, TF_DIR, TORCH_DIR
 
 from converter import api
-from converter.errors import GraphtoolError
-from converter.sources.base import LoadOptions
+from converter.core.errors import GraphtoolError
+from converter.core.types import LoadOptions
 
 
 @pytest.mark.slow
@@ -62,7 +62,7 @@ def test_default_outputs(tmp_path):
 
 @pytest.mark.slow
 def test_tensorflow_onnx_tensorflow_onnx_round_trip(tmp_path):
-    from converter.validation.runners import ort_runner
+    from converter.core.runners import ort_runner
 
     source = api.load(str(TF_DIR / "keras_cnn.keras"))
     assert api.convert(str(TF_DIR / "keras_cnn.keras"), "savedmodel", tmp_path / "sm")

@@ -10,9 +10,9 @@ import time
 import pytest
 from conftest import ROOT
 
-from converter import deadline as deadline_module
-from converter.deadline import deadline
-from converter.errors import GraphtoolError
+from converter.core import deadline as deadline_module
+from converter.core.deadline import deadline
+from converter.core.errors import GraphtoolError
 
 # A package whose import takes a while, and a submodule that refers back to it, as torch's do: interrupted
 # halfway, the submodule stays in sys.modules holding the half-initialized package, and the next import of
@@ -66,7 +66,7 @@ def test_an_import_that_hangs_is_still_interrupted_after_the_grace(tmp_path, mon
 SLOW_FIRST_TORCH = """
 import sys
 from converter import api
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 try:
     api.load(sys.argv[1] + ":model", timeout=0.3)  # it runs out while torch is first imported
 except GraphtoolError as error:

@@ -8,8 +8,9 @@ import pytest
 from conftest import TORCH_DIR
 from onnx import TensorProto, helper, numpy_helper
 
-from converter import api, external_data
-from converter.sources.base import LoadOptions
+from converter import api
+from converter.core import external_data
+from converter.core.types import LoadOptions
 
 
 def _mlp(path=None) -> onnx.ModelProto:
@@ -107,7 +108,7 @@ def test_torch_source_exports_weights_to_a_scratch_folder(tmp_path, forced):
     assert folder is not None and folder.is_dir()
     assert _external_names(loaded.model)  # the exporter wrote them straight to the data file
     with external_data.weights_at(folder):
-        from converter.validation.runners import ort_runner
+        from converter.core.runners import ort_runner
 
         feeds = loaded.example_inputs
         got = ort_runner(loaded.model)(feeds)

@@ -15,12 +15,12 @@ import pytest
 from graph_models import base_model
 from onnx import TensorProto, helper
 
-from converter.errors import first_line
+from converter.core.errors import first_line
+from converter.core.naming import output_stem
 from converter.graphs.files import write_rendering
 from converter.graphs.graph import to_graph
 from converter.graphs.render import MAX_CLUSTERS, render_graph
-from converter.sources.formats import output_stem
-from converter.targets.convert import default_output
+from converter.pipelines.convert import default_output
 from converter.validation.metrics import measure
 from converter.validation.tolerance import Tolerance
 

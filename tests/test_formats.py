@@ -7,7 +7,7 @@ import shutil
 import pytest
 from conftest import FIXTURES, TF_DIR, TORCH_DIR
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 from converter.sources.formats import Format, detect
 
 

@@ -17,7 +17,7 @@ from conftest import ROOT
 from onnx import TensorProto, helper, numpy_helper
 
 from converter import api
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 
 SLEEPY = (
     "import os, time, torch\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from converter.errors import GraphtoolError
-from converter.sources.inputs import InputSpec, example_arrays, load_npz, match_arrays, merge_specs, parse_spec
+from converter.core.errors import GraphtoolError
+from converter.core.inputs import InputSpec, example_arrays, load_npz, match_arrays, merge_specs, parse_spec
 
 
 def test_parse_spec():

@@ -11,10 +11,10 @@ pytest.importorskip("transformers")
 from matrix_models import CASES, case_id, max_errors, source_of, variant  # noqa: E402
 
 from converter import api  # noqa: E402
-from converter.errors import GraphtoolError  # noqa: E402
+from converter.core.errors import GraphtoolError  # noqa: E402
+from converter.core.types import LoadOptions  # noqa: E402
 from converter.graphs.summary import summarize  # noqa: E402
-from converter.sources.base import LoadOptions  # noqa: E402
-from converter.targets.convert import convert  # noqa: E402
+from converter.pipelines.convert import convert  # noqa: E402
 from converter.validation.engine import validate  # noqa: E402
 
 # Output names every target keeps (ModelOutput keys, cache layers, a dict's keys, Keras layer names).

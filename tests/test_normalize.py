@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 from onnx import TensorProto, helper
 
-from converter.scopes import node_scope, node_source
+from converter.core.scopes import node_scope, node_source
 from converter.sources.normalize import normalize, rename_values
 
 

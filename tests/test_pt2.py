@@ -9,7 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 torch = pytest.importorskip("torch")
 
-from converter.errors import GraphtoolError, UnsupportedOpError  # noqa: E402
+from converter.core.errors import GraphtoolError, UnsupportedOpError  # noqa: E402
 from converter.targets.pt2 import write_pt2  # noqa: E402
 
 pytestmark = pytest.mark.slow

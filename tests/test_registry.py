@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 import pytest
 
-from converter.errors import UnsupportedOpError
+from converter.core.errors import UnsupportedOpError
 from converter.targets.registry import OpRegistry
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from graph_models import base_model, control_flow_model, layered_model
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 from converter.graphs.diff import diff_graphs
 from converter.graphs.files import output_format, write_rendering
 from converter.graphs.graph import to_graph

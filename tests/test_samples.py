@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from converter.sources.inputs import InputSpec
+from converter.core.inputs import InputSpec
 from converter.validation.samples import make_samples
 
 

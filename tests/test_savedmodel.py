@@ -10,9 +10,9 @@ from onnx import TensorProto, helper, numpy_helper
 tf = pytest.importorskip("tensorflow")
 ort = pytest.importorskip("onnxruntime")
 
-from converter.errors import GraphtoolError  # noqa: E402
+from converter.core.errors import GraphtoolError  # noqa: E402
+from converter.core.runners import ort_runner  # noqa: E402
 from converter.targets.savedmodel import SIGNATURE_KEY, write_savedmodel  # noqa: E402
-from converter.validation.runners import ort_runner  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ from conftest import FIXTURES, TF_DIR
 from sources_helpers import assert_agrees, resized
 
 from converter import api
-from converter.errors import GraphtoolError
-from converter.scopes import node_scope
-from converter.sources.base import LoadOptions
+from converter.core.errors import GraphtoolError
+from converter.core.scopes import node_scope
+from converter.core.types import LoadOptions
 
 KERAS = ["keras_cnn", "keras_two_io", "keras_lstm"]
 MODELS = str(FIXTURES / "tf_models.py")

@@ -7,9 +7,9 @@ from conftest import FIXTURES, TORCH_DIR
 from sources_helpers import assert_agrees, resized
 
 from converter import api
-from converter.errors import GraphtoolError
-from converter.scopes import node_scope, node_source
-from converter.sources.base import LoadOptions
+from converter.core.errors import GraphtoolError
+from converter.core.scopes import node_scope, node_source
+from converter.core.types import LoadOptions
 
 NAMES = ["mlp", "cnn", "gru", "encoder", "two_heads"]
 SPECS = {

@@ -12,7 +12,7 @@ ort = pytest.importorskip("onnxruntime")
 
 
 from converter.backends import tf as backend  # noqa: E402
-from converter.errors import UnsupportedOpError  # noqa: E402
+from converter.core.errors import UnsupportedOpError  # noqa: E402
 from converter.targets.tf import count_transposes, from_onnx  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ import sys
 import pytest
 from onnx import TensorProto, helper
 
-from converter.errors import MissingExtraError
+from converter.core.errors import MissingExtraError
 
 
 def _model():

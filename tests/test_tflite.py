@@ -14,9 +14,10 @@ ort = pytest.importorskip("onnxruntime")
 
 from test_savedmodel import _model  # noqa: E402
 
+from converter.core.runners import ort_runner  # noqa: E402
+from converter.targets.runners import run_tflite  # noqa: E402
 from converter.targets.savedmodel import write_savedmodel  # noqa: E402
 from converter.targets.tflite import write_tflite  # noqa: E402
-from converter.validation.runners import ort_runner, run_tflite  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import time
 
+from converter.core.timing import StageTimer, stage
 from converter.graphs.bulk import fewer_collections
-from converter.timing import StageTimer, stage
 
 
 def test_nested_stage_time_is_not_counted_twice():

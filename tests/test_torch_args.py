@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 from converter.sources.torch_args import Argument, as_kwargs, choose, describe_arguments, flatten_outputs
 
 BERT_LIKE = [Argument("input_ids", False), Argument("attention_mask", False), Argument("use_cache", False)]

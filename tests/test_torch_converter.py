@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 torch = pytest.importorskip("torch")
 
 
-from converter.errors import MissingExtraError, UnsupportedOpError  # noqa: E402
+from converter.core.errors import MissingExtraError, UnsupportedOpError  # noqa: E402
 from converter.targets.torch import to_graph_module  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -74,7 +74,7 @@ def test_keras_output_names_survive_pt2_and_torchscript(tmp_path) -> None:
     """Keras' `score` and `predictions` come back by name, in the model's order, from both loaded artifacts."""
     from matrix_models import __file__ as matrix_file
 
-    from converter.validation.runners import pt2_runner, torchscript_runner
+    from converter.targets.runners import pt2_runner, torchscript_runner
 
     model = load(f"{matrix_file}:two_in_two_out").model
     names = [o.name for o in model.graph.output]

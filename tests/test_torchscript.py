@@ -8,7 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 torch = pytest.importorskip("torch")
 
-from converter.errors import UnsupportedOpError  # noqa: E402
+from converter.core.errors import UnsupportedOpError  # noqa: E402
 from converter.targets.torchscript import write_torchscript  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -167,7 +167,8 @@ def _nested_model():
 
 def _check(model, path, feeds: list[dict[str, np.ndarray]]) -> None:
     """The TorchScript at `path` matches onnxruntime on each feed."""
-    from converter.validation.runners import ort_runner, torchscript_runner
+    from converter.core.runners import ort_runner
+    from converter.targets.runners import torchscript_runner
 
     expected, actual = ort_runner(model), torchscript_runner(path, list(feeds[0]))
     for feed in feeds:

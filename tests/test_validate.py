@@ -13,11 +13,11 @@ from validation_models import CORRUPTIONS, two_outputs
 
 from converter import api
 from converter.api import validate
-from converter.errors import GraphtoolError
-from converter.sources.base import LoadOptions
+from converter.core.errors import GraphtoolError
+from converter.core.runners import cuda_available
+from converter.core.types import LoadOptions
 from converter.validation.locate import Probe, identity_pairs, locate
 from converter.validation.plot import write_plots
-from converter.validation.runners import cuda_available
 from converter.validation.samples import index_bounds, make_samples
 from converter.validation.tolerance import Tolerance, Tolerances, load_tolerance_file
 
@@ -171,7 +171,7 @@ def test_samples_vary_dynamic_dims_and_bound_indices():
     )
     model = helper.make_model(graph, ir_version=10)
     assert index_bounds(model) == {"ids": 7}
-    from converter.sources.onnx import graph_input_specs
+    from converter.core.inputs import graph_input_specs
 
     first = {"ids": np.zeros((2, 2), np.int64)}
     samples = make_samples(graph_input_specs(model), model, 4, seed=1, first=first)

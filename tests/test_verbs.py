@@ -10,8 +10,8 @@ import pytest
 from graph_models import base_model, rename_all
 
 from converter import api
-from converter.errors import GraphtoolError
-from converter.graphs.verbs import DiffResult, RenderResult
+from converter.core.errors import GraphtoolError
+from converter.pipelines.graph_verbs import DiffResult, RenderResult
 from converter.viewers.outputs import ViewOutput
 
 

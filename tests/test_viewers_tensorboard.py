@@ -107,7 +107,7 @@ def test_existing_run_is_refused_and_left_alone(tmp_path):
     g = to_graph(base_model())
     folder = tensorboard.write_graph(tensorboard.to_graph_def(g), tmp_path, "run")
     before = sorted(p.name for p in folder.iterdir())
-    from converter.errors import GraphtoolError
+    from converter.core.errors import GraphtoolError
 
     with pytest.raises(GraphtoolError, match="already exists; pass --force"):
         tensorboard.write_graph(tensorboard.to_graph_def(g), tmp_path, "run")

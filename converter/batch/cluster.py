@@ -10,7 +10,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 
-from converter.errors import GraphtoolError, MissingExtraError
+from converter.core.errors import GraphtoolError, MissingExtraError
 
 __all__ = ["ray_cluster", "import_ray", "check_reachable"]
 
@@ -103,6 +103,6 @@ def check_reachable(address: str) -> None:
 
 
 def _short(error: BaseException) -> str:
-    from converter.errors import first_line
+    from converter.core.errors import first_line
 
     return first_line(error, 200)

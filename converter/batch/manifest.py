@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 
 __all__ = ["Task", "Manifest", "read_manifest", "OPTION_TYPES", "TARGET_NAMES"]
 

@@ -154,7 +154,7 @@ def _failure(entry: _Running, reason: str) -> dict:
 
 
 def _line(error: BaseException) -> str:
-    from converter.errors import first_line
+    from converter.core.errors import first_line
 
     text = " ".join(str(error).split())
     return first_line(Exception(text), 240) if text else type(error).__name__

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from converter.atomic import atomic_path
+from converter.core.atomic import atomic_path
 
 __all__ = ["Row", "BatchSummary", "STATUSES", "write_json"]
 

@@ -19,10 +19,10 @@ SCHEMA = "graphtool.batch.result/1"
 
 def run_task(task: dict, artifacts: str) -> dict:
     """Convert task['source'] to task['target'] under `artifacts`; the result document, never an exception."""
-    from converter.errors import GraphtoolError, first_line
+    from converter.core.errors import GraphtoolError, first_line
+    from converter.pipelines.convert import convert
     from converter.sources import load
     from converter.targets.artifacts import target_named
-    from converter.targets.convert import convert
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     started = time.perf_counter()
@@ -56,7 +56,7 @@ def load_options(options: dict):
     """The loading options of a task's resolved options, as LoadOptions (the others are validation's)."""
     from dataclasses import fields
 
-    from converter.sources.base import LoadOptions
+    from converter.core.types import LoadOptions
 
     names = {f.name for f in fields(LoadOptions)}
     given = {_LOAD_FIELDS.get(k, k): v for k, v in options.items() if _LOAD_FIELDS.get(k, k) in names}

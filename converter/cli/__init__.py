@@ -38,7 +38,7 @@ def _global_options(
                            is_eager=True)
     ] = False,
 ) -> None:
-    from converter.sources.common import quiet_environment, set_verbose
+    from converter.core.frameworks import quiet_environment, set_verbose
 
     common.settings.debug = debug
     common.settings.quiet = quiet
@@ -60,7 +60,7 @@ _register_commands()
 
 def main() -> None:
     """Console-script entry point."""
-    from converter.deadline import terminate_as_interrupt
+    from converter.core.deadline import terminate_as_interrupt
 
     terminate_as_interrupt()
     app(prog_name="graphtool")

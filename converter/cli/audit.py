@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from converter.cli import common
 from converter.cli.common import JsonOpt
-from converter.sources.base import LoadOptions
+from converter.core.types import LoadOptions
 
 __all__ = ["register", "print_audit"]
 

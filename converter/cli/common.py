@@ -14,8 +14,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from converter.errors import GraphtoolError, plain
-from converter.sources.base import LoadOptions
+from converter.core.errors import GraphtoolError, plain
+from converter.core.types import LoadOptions
 
 __all__ = [
     "Settings", "settings", "handle_errors", "out", "err", "print_json", "JsonOpt", "with_load_options", "version",

@@ -11,9 +11,10 @@ from rich.table import Table
 
 from converter.cli import common, viewers
 from converter.cli.common import JsonOpt
-from converter.sources.base import LoadOptions
+from converter.core.errors import GraphtoolError
+from converter.core.types import LoadOptions
 
-__all__ = ["register", "print_report", "tolerances_from"]
+__all__ = ["register", "print_report"]
 
 
 def register(app: typer.Typer) -> None:
@@ -50,24 +51,21 @@ def validate(
 ) -> None:
     """Check that MODEL's ONNX computes what its source computes (or what OTHER computes), per device."""
     from converter import api
-    from converter.atomic import check_writable
 
-    if report is not None:
-        check_writable(report, force)  # before the slow part, so a refusal costs nothing
-    result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
-                          tolerances=tolerances_from(rtol, atol, tolerance), locate=locate, html=html,
-                          tensorboard=tensorboard, endpoint=endpoint, protocol=protocol,
-                          endpoint_model=served_name, force=force)
-    if report is not None:
-        from converter.validation.report import write_report
-
-        write_report(result, report, force)
-    if plot is not None:
-        from converter.validation.plot import write_plots
-
-        written = write_plots(result, plot, force)
-        if not json and not common.settings.quiet:
-            common.err.print(f"wrote {len(written)} plot(s) to {plot}", markup=False)
+    tolerances = api.tolerances(rtol, atol, tolerance)
+    if endpoint is None:
+        result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
+                              tolerances=tolerances, locate=locate, report=report, plot=plot, html=html,
+                              tensorboard=tensorboard, force=force)
+    elif against is not None or locate or device != "cpu" or html is not None or tensorboard is not None:
+        raise GraphtoolError("--endpoint checks a live server: it takes no --against, --locate, --device, "
+                             "--html or --tensorboard")
+    else:
+        result = api.validate_endpoint(model, endpoint, protocol=protocol, endpoint_model=served_name,
+                                       options=options, samples=samples, seed=seed, tolerances=tolerances,
+                                       report=report, plot=plot, force=force)
+    if result.plots and not json and not common.settings.quiet:
+        common.err.print(f"wrote {len(result.plots)} plot(s) to {plot}", markup=False)
     if json:
         common.print_json(result.to_dict())
     else:
@@ -76,17 +74,9 @@ def validate(
     raise typer.Exit(0 if result else 1)
 
 
-def tolerances_from(rtol: float | None, atol: float | None, tolerance_file: Path | None):
-    """The Tolerances for the command-line options."""
-    from converter.validation.tolerance import Tolerances, load_tolerance_file
-
-    per_output = load_tolerance_file(tolerance_file) if tolerance_file is not None else {}
-    return Tolerances(rtol, atol, per_output)
-
-
 def print_report(report) -> None:
     """A table per device and output, the located node, and the verdict."""
-    from converter.validation.metrics import RELATIVE_RULE
+    from converter.api import RELATIVE_RULE
 
     if not common.settings.quiet:
         common.out.print(f"reference: {escape(report.reference)}; {len(report.samples)} sample(s):")

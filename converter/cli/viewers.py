@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from converter.cli import common
-from converter.sources.base import LoadOptions
+from converter.core.types import LoadOptions
 
 __all__ = ["register", "HtmlOpt", "TensorBoardOpt", "print_views"]
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from converter.errors import first_line
+from converter.core.errors import first_line
 
 __all__ = [
     "CaseResult", "GOALS", "BACKENDS", "backend_cases", "mismatch", "case_failure", "run_case", "node_report",
@@ -86,8 +86,8 @@ def _arrays(values: Any) -> list[Any]:
 
 def ort_case_runner(model: onnx.ModelProto) -> Callable[[list[Any]], list[Any]]:
     """onnxruntime (CPU, one thread) on inputs given in graph-input order."""
-    from converter.onnx_utils import graph_inputs
-    from converter.validation.runners import ort_runner
+    from converter.core.onnx_utils import graph_inputs
+    from converter.core.runners import ort_runner
 
     runner = ort_runner(model, threads=1)
     names = [value.name for value in graph_inputs(model.graph)]

@@ -176,9 +176,9 @@ def _tf_artifacts(model: onnx.ModelProto, x: np.ndarray, want: dict[str, np.ndar
     """Max |difference| from onnxruntime over all outputs, as a SavedModel and as a builtin-ops TFLite file."""
     import tensorflow as tf
 
+    from converter.targets.runners import run_tflite
     from converter.targets.savedmodel import SIGNATURE_KEY, write_savedmodel
     from converter.targets.tflite import write_tflite
-    from converter.validation.runners import run_tflite
 
     with tempfile.TemporaryDirectory() as folder:
         saved = write_savedmodel(model, Path(folder) / "saved")

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import onnx
 
+from converter.core.errors import GraphtoolError
+from converter.core.runners import Runner
+from converter.core.types import LoadedModel
 from converter.deploy.interface import Interface, TensorSpec, numpy_dtype
-from converter.errors import GraphtoolError
-from converter.sources.base import LoadedModel
 from converter.validation.engine import Loader, compare_sides, samples_for, side_of
 from converter.validation.report import ValidationReport
-from converter.validation.runners import Runner
 from converter.validation.tolerance import Tolerances
 
 __all__ = ["validate_endpoint", "endpoint_runner", "client_for", "Client", "PROTOCOLS", "http"]

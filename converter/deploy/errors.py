@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 
 __all__ = ["RequestError", "BadRequest", "NotFound", "TooLarge"]
 

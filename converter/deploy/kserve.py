@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from converter.atomic import atomic_path
+from converter.core.atomic import atomic_path
 from converter.deploy import triton
 from converter.deploy.package import Layout, PackageContext
 

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from converter.core.errors import GraphtoolError
 from converter.deploy.interface import Interface, from_arrays
 from converter.deploy.served import INTERFACE_FILE, load_served
-from converter.errors import GraphtoolError
 
 if TYPE_CHECKING:
-    from converter.sources.base import LoadedModel
-    from converter.targets.convert import ConvertResult
+    from converter.core.types import LoadedModel
+    from converter.pipelines.convert import ConvertResult
 
 __all__ = ["Layout", "layouts", "PackageContext", "PackageResult", "package", "layout_named", "default_name"]
 
@@ -102,7 +102,7 @@ def package(
 
     `load` is called only once the server, format, name and output are known to be fine.
     """
-    from converter.targets.convert import convert
+    from converter.pipelines.convert import convert
 
     layout = layout_named(server)
     fmt = format or layout.formats[0]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from converter.core.errors import GraphtoolError
 from converter.deploy.errors import NotFound
 from converter.deploy.interface import Interface
 from converter.deploy.served import INTERFACE_FILE, ServedModel, load_served
-from converter.errors import GraphtoolError
 
 __all__ = ["Repository", "Entry", "load_repository"]
 

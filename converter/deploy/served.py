@@ -1,7 +1,7 @@
 """A served model: one artifact loaded in its own runtime, with `predict(inputs) -> outputs` on numpy arrays.
 
-The artifact runs through the validation runners (converter.validation.runners): a served model is a Runner
-plus the interface and the request checks a server needs.
+The artifact runs through the Runner its target brings (converter.targets.runners, converter.core.runners):
+a served model is a Runner plus the interface and the request checks a server needs.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from converter.core.errors import GraphtoolError, first_line
+from converter.core.runners import Runner
 from converter.deploy.errors import BadRequest
 from converter.deploy.interface import Interface, TensorSpec
-from converter.errors import GraphtoolError, first_line
-from converter.validation.runners import Runner
 
 __all__ = ["ServedModel", "load_served", "artifact_format", "INTERFACE_FILE"]
 
@@ -107,8 +107,8 @@ def load_served(path: Path, name: str, version: int = 1, interface: Interface | 
 def _load_onnx(path: Path, interface: Interface | None):
     import onnx
 
-    from converter.onnx_utils import dtype_name, graph_inputs, shape_of
-    from converter.validation.runners import ort_runner
+    from converter.core.onnx_utils import dtype_name, graph_inputs, shape_of
+    from converter.core.runners import ort_runner
 
     model = onnx.load(str(path))
 
@@ -125,7 +125,7 @@ def _load_onnx(path: Path, interface: Interface | None):
 def _load_savedmodel(path: Path, interface: Interface | None):
     import tensorflow as tf
 
-    from converter.validation.runners import savedmodel_runner
+    from converter.targets.runners import savedmodel_runner
 
     saved = tf.saved_model.load(str(path))
     recorded = path / "assets.extra" / INTERFACE_FILE
@@ -151,7 +151,7 @@ def _load_savedmodel(path: Path, interface: Interface | None):
 
 
 def _load_torch(path: Path, interface: Interface | None):
-    from converter.validation.runners import pt2_runner, torchscript_runner
+    from converter.targets.runners import pt2_runner, torchscript_runner
 
     interface = interface or _interface_beside(path)
     names = [s.name for s in interface.inputs]

@@ -169,7 +169,7 @@ def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8501, name: str | 
     try:
         listener.bind((host, port))
     except OSError as error:
-        from converter.errors import GraphtoolError
+        from converter.core.errors import GraphtoolError
 
         raise GraphtoolError(f"--host {host} --port {port}: cannot bind ({error.strerror}); pick another port "
                              "or --port 0 for a free one") from None

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from converter.atomic import atomic_path
+from converter.core.atomic import atomic_path
+from converter.core.errors import GraphtoolError, first_line
 from converter.deploy.package import Layout, PackageContext, check_outputs
 from converter.deploy.served import load_served
-from converter.errors import GraphtoolError, first_line
 
 __all__ = ["LAYOUT", "read_config", "versions_in", "write_warmup", "read_warmup", "WARMUP", "CONFIG"]
 

@@ -9,9 +9,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from converter.atomic import atomic_path, move_into_place
+from converter.core.atomic import atomic_path, move_into_place
+from converter.core.errors import GraphtoolError, first_line
 from converter.deploy.package import Layout, PackageContext
-from converter.errors import GraphtoolError, first_line
 
 __all__ = ["LAYOUT", "config_properties", "load_archive", "HANDLER"]
 

@@ -7,12 +7,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from converter.atomic import atomic_path
+from converter.core.atomic import atomic_path
+from converter.core.errors import GraphtoolError, first_line
 from converter.deploy.interface import TRITON_DTYPES, Interface, TensorSpec
 from converter.deploy.package import Layout, PackageContext, check_outputs
 from converter.deploy.served import INTERFACE_FILE, load_served
 from converter.deploy.tfserving import plan_version, versions_in
-from converter.errors import GraphtoolError, first_line
 
 __all__ = ["LAYOUT", "config_text", "read_config", "PLATFORMS", "FILES"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from converter.errors import GraphtoolError
-from converter.scopes import scope_parts
+from converter.core.errors import GraphtoolError
+from converter.core.scopes import scope_parts
 
 __all__ = ["Plan", "plan_scopes", "plan_diff", "all_scopes", "resolve_node", "resolve_scopes", "focus"]
 

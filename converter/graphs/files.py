@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from converter.atomic import atomic_path, check_writable
-from converter.errors import GraphtoolError
+from converter.core.atomic import atomic_path, check_writable
+from converter.core.errors import GraphtoolError
+from converter.core.naming import output_stem
 from converter.graphs.render import Rendering
-from converter.sources.formats import output_stem
 
 __all__ = ["Written", "FORMATS", "DEFAULT_DIR", "default_path", "output_format", "write_rendering"]
 

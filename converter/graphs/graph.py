@@ -49,9 +49,9 @@ import networkx as nx
 import numpy as np
 import onnx
 
-from converter import external_data
-from converter.onnx_utils import dtype_name, shape_of, subgraphs_of, unique_name, value_infos
-from converter.scopes import SCOPE_KEY, SOURCE_KEY
+from converter.core import external_data
+from converter.core.onnx_utils import dtype_name, shape_of, subgraphs_of, unique_name, value_infos
+from converter.core.scopes import SCOPE_KEY, SOURCE_KEY
 
 __all__ = [
     "to_graph", "op_nodes", "node_counts", "COUNTED", "node_label", "format_shape", "tensor_hash", "tensor_array",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import graphviz
 import networkx as nx
 
+from converter.core.scopes import scope_parts
 from converter.graphs.changes import Diff
 from converter.graphs.collapse import (
     Item,
@@ -26,7 +27,6 @@ from converter.graphs.collapse import (
     resolve_scopes,
 )
 from converter.graphs.graph import format_shape, node_counts
-from converter.scopes import scope_parts
 
 __all__ = ["Rendering", "render_graph", "render_diff", "DEFAULT_MAX_NODES", "STATUS_COLORS"]
 

@@ -11,11 +11,10 @@ from operator import attrgetter
 import numpy as np
 import onnx
 
-from converter.onnx_utils import default_opset, iter_graphs, iter_nodes
-from converter.scopes import node_scope
-from converter.sources.base import LoadedModel
-from converter.sources.inputs import InputSpec
-from converter.sources.onnx import graph_input_specs
+from converter.core.inputs import InputSpec, graph_input_specs
+from converter.core.onnx_utils import default_opset, iter_graphs, iter_nodes
+from converter.core.scopes import node_scope
+from converter.core.types import LoadedModel
 
 __all__ = ["Summary", "summarize"]
 

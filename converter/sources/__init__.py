@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from converter.sources.base import Attempt, LoadedModel, LoadOptions, Reference, SourceInfo
+from converter.core.types import Attempt, LoadedModel, LoadOptions, Reference, SourceInfo
 
 __all__ = ["load", "LoadOptions", "LoadedModel", "SourceInfo", "Attempt", "Reference"]
 

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 
 __all__ = ["Contents", "NeedsInputsError", "describe_module"]
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import zipfile
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
+from converter.core.naming import looks_like_reference
 
-__all__ = ["Format", "Detected", "detect", "output_stem", "FRAMEWORK", "ACCEPTED"]
+__all__ = ["Format", "Detected", "detect", "FRAMEWORK", "ACCEPTED"]
 
 
 class Format(str, Enum):
@@ -67,7 +66,7 @@ def detect(location: str, override: str | None = None) -> Detected:
         return Detected(_parse_override(override), location)
     path = Path(location)
     if not path.exists():
-        if _looks_like_reference(location):
+        if looks_like_reference(location):
             return Detected(Format.PYTHON, location)
         raise GraphtoolError(f"{location}: no such file or directory")
     if path.is_dir():
@@ -77,20 +76,6 @@ def detect(location: str, override: str | None = None) -> Detected:
             f"{location}: a directory, but not a SavedModel (no saved_model.pb); expected {ACCEPTED}"
         )
     return Detected(_detect_file(path), location)
-
-
-def output_stem(source: Any) -> str:
-    """The name every command gives its outputs for SOURCE: a file's stem, a file.py:factory's factory."""
-    if not isinstance(source, (str, Path)):
-        return "model"
-    text = str(source)
-    target, sep, name = text.rpartition(":")
-    if sep and target and not Path(text).exists() and _looks_like_reference(text):
-        stem = name.rsplit(".", 1)[-1]
-    else:
-        path = Path(text.rstrip("/\\"))
-        stem = path.stem if path.suffix else path.name
-    return re.sub(r"[^\w.-]+", "_", stem) or "model"
 
 
 def _detect_file(path: Path) -> Format:
@@ -155,11 +140,6 @@ def _parses_as_onnx(path: Path) -> bool:
     except (DecodeError, ValueError, RuntimeError, OSError, UnicodeDecodeError):
         return False
     return model.ir_version > 0 and model.HasField("graph")
-
-
-def _looks_like_reference(location: str) -> bool:
-    target, sep, name = location.rpartition(":")
-    return bool(sep and target and name.isidentifier())
 
 
 def _parse_override(name: str) -> Format:

@@ -9,12 +9,12 @@ from typing import Any
 
 import onnx
 
-from converter import external_data
-from converter.deadline import deadline
-from converter.errors import GraphtoolError
+from converter.core import external_data
+from converter.core.deadline import deadline
+from converter.core.errors import GraphtoolError
+from converter.core.frameworks import class_names, listen, quiet
+from converter.core.types import LoadedModel, LoadOptions
 from converter.sources import pyref
-from converter.sources.base import LoadedModel, LoadOptions
-from converter.sources.common import class_names, listen, quiet
 from converter.sources.formats import FRAMEWORK, Format, detect
 from converter.sources.onnx import load_onnx, load_proto
 

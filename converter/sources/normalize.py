@@ -10,10 +10,10 @@ from pathlib import Path
 
 import onnx
 
-from converter.errors import GraphtoolError
-from converter.onnx_utils import default_opset, iter_graphs, iter_nodes, unique_name, value_names
-from converter.scopes import SCOPE_KEY, SOURCE_KEY
-from converter.timing import stage
+from converter.core.errors import GraphtoolError
+from converter.core.onnx_utils import default_opset, iter_graphs, iter_nodes, unique_name, value_names
+from converter.core.scopes import SCOPE_KEY, SOURCE_KEY
+from converter.core.timing import stage
 
 __all__ = ["DEFAULT_OPSET", "normalize", "rename_values"]
 

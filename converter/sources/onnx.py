@@ -9,15 +9,15 @@ import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 
-from converter import external_data
-from converter.errors import GraphtoolError
-from converter.onnx_utils import dim_label, dtype_name, graph_inputs, iter_graphs
-from converter.sources.base import LoadedModel, LoadOptions, SourceInfo
+from converter.core import external_data
+from converter.core.errors import GraphtoolError
+from converter.core.inputs import example_inputs, given_specs, graph_input_specs, merge_specs
+from converter.core.onnx_utils import iter_graphs
+from converter.core.types import LoadedModel, LoadOptions, SourceInfo
 from converter.sources.formats import Format
-from converter.sources.inputs import InputSpec, example_inputs, given_specs, merge_specs
 from converter.sources.normalize import normalize
 
-__all__ = ["load_onnx", "load_proto", "read_onnx", "graph_input_specs"]
+__all__ = ["load_onnx", "load_proto", "read_onnx"]
 
 
 def load_onnx(path: str, options: LoadOptions) -> LoadedModel:
@@ -55,7 +55,7 @@ def load_proto(model: onnx.ModelProto, origin: str, options: LoadOptions, notes:
     if scratch is not None:
         external_data.release_with(loaded, scratch)
     if options.opset is not None:  # the original is the reference for the opset conversion
-        from converter.validation.runners import ort_runner
+        from converter.core.runners import ort_runner
 
         loaded.reference = ort_runner(model, folder=folder)
     return loaded
@@ -92,17 +92,6 @@ def _check(model: onnx.ModelProto, path: Path) -> None:
         # Not errors.first_line: the checker's first line ends "of node:" and names the problem.
         reason = str(error).strip().splitlines()[0]
         raise GraphtoolError(f"{path}: fails onnx's model checker: {reason}") from None
-
-
-def graph_input_specs(model: onnx.ModelProto) -> list[InputSpec]:
-    """The model's inputs (initializers excluded) as specs; symbolic dims by name, unknown as None."""
-    specs = []
-    for value in graph_inputs(model.graph):
-        tensor_type = value.type.tensor_type
-        dims = tuple(dim_label(dim) for dim in tensor_type.shape.dim)
-        dtype = dtype_name(tensor_type.elem_type) if tensor_type.elem_type else "float32"
-        specs.append(InputSpec(value.name, dims, dtype))
-    return specs
 
 
 def _uses_external_data(model: onnx.ModelProto) -> bool:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 
 __all__ = ["resolve"]
 

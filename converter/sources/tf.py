@@ -9,12 +9,12 @@ from typing import Any
 
 import onnx
 
-from converter.errors import GraphtoolError, first_line
-from converter.onnx_utils import iter_nodes, symbolic_dim_name
-from converter.sources.base import LoadedModel, LoadOptions, Reference, SourceInfo
-from converter.sources.common import class_names, quiet, require
+from converter.core.errors import GraphtoolError, first_line
+from converter.core.frameworks import class_names, quiet, require
+from converter.core.inputs import InputSpec, example_inputs, given_specs, merge_specs
+from converter.core.onnx_utils import iter_nodes, symbolic_dim_name
+from converter.core.types import LoadedModel, LoadOptions, Reference, SourceInfo
 from converter.sources.formats import Format
-from converter.sources.inputs import InputSpec, example_inputs, given_specs, merge_specs
 from converter.sources.normalize import DEFAULT_OPSET, normalize
 from converter.sources.tf2onnx_gaps import custom_op_handlers, without_xla_marks, xla_marked_calls
 
@@ -301,6 +301,6 @@ def _known_name(part: str, known: frozenset[str]) -> str:
 
 
 def _reference(call: Any, names: list[str]) -> Reference:
-    from converter.validation.runners import tf_function_runner
+    from converter.sources.tf_runner import tf_function_runner
 
     return tf_function_runner(call, names)

@@ -10,16 +10,16 @@ from typing import Any
 import numpy as np
 import onnx
 
-from converter import external_data
-from converter.errors import GraphtoolError, first_line
-from converter.onnx_utils import iter_nodes, symbolic_dim_name, value_names
-from converter.scopes import SCOPE_KEY, node_scope, set_node_meta
+from converter.core import external_data
+from converter.core.errors import GraphtoolError, first_line
+from converter.core.frameworks import quiet, require
+from converter.core.inputs import InputSpec, example_inputs, given_specs, load_npz, match_arrays, merge_specs
+from converter.core.onnx_utils import iter_nodes, symbolic_dim_name, value_names
+from converter.core.scopes import SCOPE_KEY, node_scope, set_node_meta
+from converter.core.types import LoadedModel, LoadOptions, Reference, SourceInfo
 from converter.sources import pyref
-from converter.sources.base import LoadedModel, LoadOptions, Reference, SourceInfo
-from converter.sources.common import quiet, require
 from converter.sources.contents import NeedsInputsError, describe_module
 from converter.sources.formats import Format
-from converter.sources.inputs import InputSpec, example_inputs, given_specs, load_npz, match_arrays, merge_specs
 from converter.sources.normalize import DEFAULT_OPSET, normalize, rename_values
 from converter.sources.torch_args import (
     Argument,
@@ -233,7 +233,7 @@ def _spec_of(name: str, tensor: Any) -> InputSpec:
 
 def reference_for(module: Any, names: Sequence[str]) -> Reference:
     """Run the module itself on numpy inputs; outputs flattened in graph-output order."""
-    from converter.validation.runners import torch_runner
+    from converter.core.runners import torch_runner
 
     return torch_runner(module, names)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 from converter.sources.contents import NeedsInputsError
 
 __all__ = ["Argument", "arguments", "choose", "flatten_outputs", "bind", "as_kwargs", "describe_arguments"]

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import onnx
 
-from converter.errors import GraphtoolError
-from converter.sources.base import Attempt, Reference
-from converter.sources.common import quiet, require
-from converter.sources.inputs import InputSpec
+from converter.core.errors import GraphtoolError
+from converter.core.frameworks import quiet, require
+from converter.core.inputs import InputSpec
+from converter.core.types import Attempt, Reference
 from converter.sources.torch_args import arguments, bind
 from converter.sources.torch_checks import check_tracer_warnings, specialized_dims, user_line
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from converter.sources.inputs import InputSpec, random_array
+from converter.core.inputs import InputSpec, random_array
 
 __all__ = ["CaptureRefused", "user_line", "check_tracer_warnings", "specialized_dims"]
 

@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import onnx
 
-from converter import external_data
-from converter.atomic import check_writable, remove
-from converter.errors import GraphtoolError
-from converter.sources.base import LoadedModel
-from converter.sources.onnx import graph_input_specs
-from converter.timing import stage
-from converter.validation import runners
-from converter.validation.runners import Runner
+from converter.core import external_data
+from converter.core.atomic import check_writable, remove
+from converter.core.errors import GraphtoolError
+from converter.core.inputs import graph_input_specs
+from converter.core.runners import Runner, ort_runner
+from converter.core.timing import stage
+from converter.core.types import LoadedModel
+from converter.targets import runners
 
 __all__ = ["Target", "TARGETS", "target_named"]
 
@@ -63,7 +63,7 @@ def _write_onnx(loaded: LoadedModel, path: Path, force: bool) -> dict:
 
 
 def _run_onnx(path: Path, loaded: LoadedModel, details: dict) -> Runner:
-    return runners.ort_runner(onnx.load_model(str(path), load_external_data=False), folder=path.parent)
+    return ort_runner(onnx.load_model(str(path), load_external_data=False), folder=path.parent)
 
 
 def _write_savedmodel(loaded: LoadedModel, path: Path, force: bool) -> dict:

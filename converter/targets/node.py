@@ -7,7 +7,7 @@ from typing import Any
 
 import onnx
 
-from converter.errors import UnsupportedOpError
+from converter.core.errors import UnsupportedOpError
 
 __all__ = ["OnnxNode"]
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import onnx
 
-from converter.atomic import atomic_path
-from converter.errors import GraphtoolError
+from converter.core.atomic import atomic_path
+from converter.core.errors import GraphtoolError
+from converter.core.timing import stage
 from converter.targets.torch import to_graph_module
-from converter.timing import stage
 
 __all__ = ["Pt2Result", "write_pt2"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import onnx
 
-from converter.errors import UnsupportedOpError
+from converter.core.errors import UnsupportedOpError
 
 __all__ = ["OpRegistry", "OpEntry", "Handler"]
 

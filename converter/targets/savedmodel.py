@@ -8,9 +8,9 @@ from typing import Any
 
 import onnx
 
-from converter.atomic import atomic_path
-from converter.errors import GraphtoolError
-from converter.timing import stage
+from converter.core.atomic import atomic_path
+from converter.core.errors import GraphtoolError
+from converter.core.timing import stage
 
 __all__ = ["SavedModelResult", "write_savedmodel", "SIGNATURE_KEY"]
 
@@ -71,7 +71,7 @@ def write_savedmodel(
 
 def _check(model: onnx.ModelProto) -> None:
     """Refuse a model that onnx's checker rejects, with the checker's first line."""
-    from converter.external_data import uses_external_data
+    from converter.core.external_data import uses_external_data
 
     if uses_external_data(model):
         return  # the in-memory checker cannot see its data files; loading checked the source already

@@ -1,4 +1,4 @@
-"""SavedModel -> .tflite with tf.lite.TFLiteConverter (validation.runners runs the result)."""
+"""SavedModel -> .tflite with tf.lite.TFLiteConverter (targets.runners runs the result)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from converter.atomic import atomic_path
-from converter.errors import GraphtoolError, first_line
+from converter.core.atomic import atomic_path
+from converter.core.errors import GraphtoolError, first_line
 
 __all__ = ["TfliteResult", "write_tflite"]
 

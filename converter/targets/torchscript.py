@@ -10,9 +10,9 @@ from typing import Any
 
 import onnx
 
-from converter.atomic import atomic_path
+from converter.core.atomic import atomic_path
+from converter.core.timing import stage
 from converter.targets.torch import to_graph_module
-from converter.timing import stage
 
 __all__ = ["TorchScriptResult", "write_torchscript"]
 

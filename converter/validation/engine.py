@@ -9,13 +9,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import onnx
 
-from converter.errors import GraphtoolError, first_line
-from converter.sources.base import LoadedModel
-from converter.sources.onnx import graph_input_specs
+from converter.core.errors import GraphtoolError, first_line
+from converter.core.inputs import graph_input_specs
+from converter.core.runners import Runner, cuda_available, ort_runner, reference_runner
+from converter.core.types import LoadedModel
 from converter.validation import locate as locating
 from converter.validation.metrics import OutputMetrics, failed_run, measure, merge
 from converter.validation.report import DeviceResult, ValidationReport, environment
-from converter.validation.runners import Runner, cuda_available, ort_runner, reference_runner
 from converter.validation.samples import Sample, make_samples
 from converter.validation.tolerance import Tolerances
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from converter.scopes import node_scope, node_source
+from converter.core.onnx_utils import with_outputs
+from converter.core.runners import ort_runner, reference_runner
+from converter.core.scopes import node_scope, node_source
 from converter.validation.metrics import measure
-from converter.validation.runners import ort_runner, reference_runner, with_outputs
 from converter.validation.tolerance import Tolerances
 
 __all__ = ["Probe", "TensorPair", "InputError", "Located", "locate", "identity_pairs", "matched_pairs"]

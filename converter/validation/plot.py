@@ -6,7 +6,7 @@ import re
 from html import escape
 from pathlib import Path
 
-from converter.atomic import atomic_path, check_writable
+from converter.core.atomic import atomic_path, check_writable
 from converter.validation.metrics import HISTOGRAM_EDGES
 from converter.validation.report import ValidationReport
 

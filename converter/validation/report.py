@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from converter.atomic import atomic_path
+from converter.core.atomic import atomic_path
 from converter.validation.locate import Located
 from converter.validation.metrics import OutputMetrics
 from converter.validation.samples import Sample
@@ -53,6 +53,7 @@ class ValidationReport:
     notes: tuple[str, ...] = ()
     environment: dict = field(default_factory=dict)
     views: tuple[Any, ...] = ()  # the viewers' files written of it (converter.viewers.outputs.ViewOutput)
+    plots: tuple[str, ...] = ()  # the error histograms written of it (validation.plot)
 
     def __bool__(self) -> bool:
         return not self.signature_problems and all(d.status != "failed" for d in self.devices)
@@ -75,6 +76,7 @@ class ValidationReport:
             "notes": list(self.notes),
             "environment": self.environment,
             "views": [view.to_dict() for view in self.views],
+            "plots": list(self.plots),
         }
 
 

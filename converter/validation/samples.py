@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from converter.onnx_utils import iter_graphs
-from converter.sources.inputs import InputSpec, random_array
+from converter.core.inputs import InputSpec, random_array
+from converter.core.onnx_utils import iter_graphs
 
 __all__ = ["Sample", "make_samples", "index_bounds", "OTHER_SIZES", "EXERCISES"]
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 
 __all__ = ["Tolerance", "Tolerances", "DTYPE_DEFAULTS", "load_tolerance_file"]
 

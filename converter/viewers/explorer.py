@@ -12,8 +12,8 @@ from typing import Any
 import networkx as nx
 import onnx
 
-from converter.errors import GraphtoolError, MissingExtraError
-from converter.scopes import node_scope
+from converter.core.errors import GraphtoolError, MissingExtraError
+from converter.core.scopes import node_scope
 
 __all__ = ["STATUS_COLOURS", "diff_node_data", "error_node_data", "with_namespaces", "serve", "free_port"]
 

@@ -8,7 +8,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from converter.atomic import atomic_path
+from converter.core.atomic import atomic_path
 from converter.viewers.data import View
 
 __all__ = ["to_html", "write_html", "LAYOUT_LIBRARY"]

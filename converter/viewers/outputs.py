@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 
 if TYPE_CHECKING:
-    from converter.sources.base import LoadedModel
+    from converter.core.types import LoadedModel
     from converter.validation.report import ValidationReport
 
 __all__ = ["ViewOutput", "VIEWER_FORMATS", "is_viewer_format", "check_outputs", "check_html_path", "render_view",
@@ -47,7 +47,7 @@ def check_outputs(html: Path | None, tensorboard: Path | None, force: bool) -> N
 
 def check_html_path(path: Path | None, force: bool, *, make_folder: bool = False) -> None:
     """Refuse a bad output path before any slow loading; `make_folder`: a missing folder will be made."""
-    from converter.atomic import check_writable
+    from converter.core.atomic import check_writable
 
     if path is None:
         return
@@ -78,7 +78,7 @@ def diff_views(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, diff: Any, names: tuple
                html: Path | None = None, tensorboard: Path | None = None, force: bool = False) -> list[ViewOutput]:
     """`diff --html FILE --tensorboard LOGDIR`: B with A's removed nodes coloured by status; both graphs as runs."""
     if tensorboard is not None:
-        from converter.atomic import check_writable
+        from converter.core.atomic import check_writable
         from converter.viewers.tensorboard import run_name
 
         runs = (run_name(names[0]), run_name(names[1]))

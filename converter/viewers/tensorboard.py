@@ -19,8 +19,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from converter.atomic import atomic_path
-from converter.errors import MissingExtraError
+from converter.core.atomic import atomic_path
+from converter.core.errors import MissingExtraError
 from converter.graphs.graph import tensor_array
 
 __all__ = ["to_graph_def", "write_graph", "write_diff", "write_validation", "run_name"]

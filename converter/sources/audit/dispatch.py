@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from converter.deadline import deadline
-from converter.errors import GraphtoolError
+from converter.core.deadline import deadline
+from converter.core.errors import GraphtoolError
+from converter.core.types import LoadOptions
 from converter.sources.audit.findings import Audit
-from converter.sources.base import LoadOptions
 from converter.sources.formats import Format, detect
 
 __all__ = ["audit_file", "AUDITED"]

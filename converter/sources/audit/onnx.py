@@ -9,7 +9,7 @@ from operator import attrgetter
 
 import onnx
 
-from converter.onnx_utils import subgraphs_of
+from converter.core.onnx_utils import subgraphs_of
 from converter.sources.audit.allowlists import ONNX_STANDARD_DOMAINS, ORT_CONTRIB_DOMAINS
 from converter.sources.audit.findings import Audit, Finding
 

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from converter.errors import GraphtoolError, first_line
+from converter.core.errors import GraphtoolError, first_line
+from converter.core.frameworks import require
 from converter.sources.audit.allowlists import TF_CHECKPOINT_OPS, TF_PRINTS, tf_category
 from converter.sources.audit.findings import Audit, Finding
-from converter.sources.common import require
 
 __all__ = ["audit_savedmodel"]
 

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from converter.errors import GraphtoolError, first_line
+from converter.core.errors import GraphtoolError, first_line
 from converter.sources.audit.allowlists import TORCH_PRINTS, torch_category
 from converter.sources.audit.findings import Audit, Finding
 

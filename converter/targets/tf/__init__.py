@@ -6,7 +6,7 @@ from typing import Any
 
 import onnx
 
-from converter.sources.common import require
+from converter.core.frameworks import require
 
 __all__ = ["from_onnx", "count_transposes", "require_tensorflow"]
 

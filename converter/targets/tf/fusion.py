@@ -9,8 +9,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from converter.external_data import tensor_array
-from converter.onnx_utils import subgraphs_of
+from converter.core.external_data import tensor_array
+from converter.core.onnx_utils import subgraphs_of
 
 __all__ = ["FUSED_DOMAIN", "fuse_gelu"]
 

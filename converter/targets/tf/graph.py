@@ -7,9 +7,9 @@ from typing import Any
 
 import onnx
 
-from converter.errors import UnsupportedOpError
-from converter.external_data import tensor_array
-from converter.onnx_utils import subgraphs_of
+from converter.core.errors import UnsupportedOpError
+from converter.core.external_data import tensor_array
+from converter.core.onnx_utils import subgraphs_of
 from converter.targets.attributes import read_attributes
 from converter.targets.registry import OpRegistry
 from converter.targets.tf.layout import Layouts

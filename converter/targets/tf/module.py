@@ -7,8 +7,8 @@ from typing import Any
 import onnx
 import tensorflow as tf
 
-from converter.errors import UnsupportedOpError
-from converter.external_data import tensor_array
+from converter.core.errors import UnsupportedOpError
+from converter.core.external_data import tensor_array
 from converter.targets.tf.conv_weights import Kernel, kernel_layouts, permute
 from converter.targets.tf.dtypes import tf_dtype
 from converter.targets.tf.fusion import FUSED_DOMAIN, fuse_gelu

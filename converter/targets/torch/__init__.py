@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import onnx
 
-from converter.errors import MissingExtraError
+from converter.core.errors import MissingExtraError
 
 if TYPE_CHECKING:
     import torch.fx

@@ -8,9 +8,9 @@ import onnx
 import torch
 import torch.fx
 
-from converter.errors import UnsupportedOpError
-from converter.external_data import tensor_array
-from converter.onnx_utils import iter_graphs, subgraphs_of
+from converter.core.errors import UnsupportedOpError
+from converter.core.external_data import tensor_array
+from converter.core.onnx_utils import iter_graphs, subgraphs_of
 from converter.targets.attributes import read_attributes
 from converter.targets.registry import OpRegistry
 from converter.targets.torch.decompose import function_body

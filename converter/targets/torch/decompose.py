@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import onnx
 
-from converter.onnx_utils import subgraphs_of
+from converter.core.onnx_utils import subgraphs_of
 
 __all__ = ["function_body"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 import torch
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 from converter.targets.torch.dtypes import torch_dtype
 
 __all__ = ["graph_inputs", "example_inputs", "symbolic_dims"]

@@ -10,7 +10,7 @@ import onnx
 import torch
 import torch.fx
 
-from converter.errors import UnsupportedOpError
+from converter.core.errors import UnsupportedOpError
 from converter.targets.node import OnnxNode
 
 __all__ = ["Node", "ValueType", "RuntimeOnly", "is_traced"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import onnx
@@ -23,6 +23,7 @@ __all__ = [
     "unique_name",
     "value_infos",
     "value_names",
+    "with_outputs",
 ]
 
 DimValue = int | str | None  # a fixed size, a symbolic name, or unknown
@@ -148,3 +149,31 @@ def default_opset(model: onnx.ModelProto) -> int:
         if entry.domain in ("", "ai.onnx"):
             return entry.version
     return 0
+
+
+def with_outputs(model: onnx.ModelProto, tensors: Sequence[str]) -> onnx.ModelProto:
+    """A copy of the model computing only `tensors` (intermediates exposed for --locate): nodes they need."""
+    needed = set(tensors)
+    kept = []
+    for node in reversed(model.graph.node):
+        if needed.intersection(node.output):
+            kept.append(node)
+            needed.update(_reads(node))
+    graph = onnx.helper.make_graph(
+        list(reversed(kept)), model.graph.name,
+        [value for value in model.graph.input if value.name in needed],
+        [onnx.helper.make_empty_tensor_value_info(name) for name in tensors],
+        [tensor for tensor in model.graph.initializer if tensor.name in needed],
+    )
+    copy = onnx.helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
+    copy.functions.extend(model.functions)
+    return copy
+
+
+def _reads(node: onnx.NodeProto) -> set[str]:
+    """Every tensor a node reads, including outer-scope names its subgraphs use."""
+    names = {name for name in node.input if name}
+    for attribute in node.attribute:
+        for graph in subgraphs_of(attribute):
+            names.update(name for inner in iter_nodes(graph) for name in inner.input if name)
+    return names

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
-from converter.errors import MissingExtraError
+from converter.core.errors import MissingExtraError
 
 __all__ = ["require", "class_names", "quiet", "console_to_stderr", "set_verbose", "quiet_environment", "listen"]
 

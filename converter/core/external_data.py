@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from converter.onnx_utils import element_size, iter_graphs
+from converter.core.onnx_utils import element_size, iter_graphs
 
 __all__ = [
     "THRESHOLD_ENV", "threshold", "weight_bytes", "uses_external_data", "externalize", "scratch_folder",

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 
 __all__ = ["deadline", "terminate_as_interrupt", "IMPORT_GRACE_S"]
 

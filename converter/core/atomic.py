@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from converter.errors import GraphtoolError
+from converter.core.errors import GraphtoolError
 
 __all__ = ["check_writable", "atomic_path", "staging_path", "move_into_place", "remove"]
 

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from converter import external_data
-from converter.atomic import check_writable, move_into_place, remove, staging_path
-from converter.deadline import deadline
-from converter.sources.base import LoadedModel, SourceInfo
-from converter.sources.common import quiet
-from converter.sources.formats import output_stem
+from converter.core import external_data
+from converter.core.atomic import check_writable, move_into_place, remove, staging_path
+from converter.core.deadline import deadline
+from converter.core.frameworks import quiet
+from converter.core.naming import output_stem
+from converter.core.timing import StageTimer, stage
+from converter.core.types import LoadedModel, SourceInfo
 from converter.targets.artifacts import target_named
-from converter.timing import StageTimer, stage
 from converter.validation.engine import validate_artifact
 from converter.validation.report import ValidationReport, write_report
 from converter.validation.tolerance import Tolerances
@@ -124,7 +124,7 @@ def _relocated(details: dict, staging: Path, path: Path) -> dict:
 
 def default_output(source: Any, target: str) -> Path:
     """Beside the model file (a file.py:factory's .py file), named as every command names outputs
-    (sources.formats.output_stem), with the target's suffix (a SavedModel: a NAME_savedmodel folder)."""
+    (core.naming.output_stem), with the target's suffix (a SavedModel: a NAME_savedmodel folder)."""
     suffix = target_named(target).suffix or "_savedmodel"
     text = str(source) if isinstance(source, (str, Path)) else "model"
     stem = output_stem(source)

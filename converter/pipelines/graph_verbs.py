@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from converter.atomic import check_writable
+from converter.core.atomic import check_writable
 from converter.graphs.bulk import fewer_collections, release
 from converter.graphs.changes import Diff
 from converter.graphs.diff import diff_graphs
@@ -17,7 +17,7 @@ from converter.graphs.graph import to_graph
 from converter.graphs.render import DEFAULT_MAX_NODES, Rendering, render_diff, render_graph
 
 if TYPE_CHECKING:
-    from converter.sources.base import LoadedModel, SourceInfo
+    from converter.core.types import LoadedModel, SourceInfo
     from converter.viewers.outputs import ViewOutput
 
 __all__ = ["DiffResult", "RenderResult", "diff_models", "render_model", "view_model"]

@@ -7,13 +7,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import onnx
 
-from converter.errors import GraphtoolError
-from converter.sources.base import LoadOptions
+from converter.core.errors import GraphtoolError
+from converter.core.onnx_utils import dim_label, dtype_name, graph_inputs
+from converter.core.types import LoadOptions
 
 __all__ = [
     "InputSpec", "parse_spec", "merge_specs", "load_npz", "match_arrays", "example_arrays",
-    "given_specs", "example_inputs",
+    "given_specs", "example_inputs", "graph_input_specs",
     "random_array", "padding_mask", "DEFAULT_INT_HIGH",
     "DTYPES", "SYMBOLIC_EXAMPLE_SIZE",
 ]
@@ -165,3 +167,14 @@ def padding_mask(shape: tuple[int, ...], rng) -> np.ndarray:
         return np.ones(shape, dtype=bool)
     lengths = rng.integers(1, shape[-1] + 1, size=shape[:-1])
     return np.arange(shape[-1]) < lengths[..., None]
+
+
+def graph_input_specs(model: onnx.ModelProto) -> list[InputSpec]:
+    """The model's inputs (initializers excluded) as specs; symbolic dims by name, unknown as None."""
+    specs = []
+    for value in graph_inputs(model.graph):
+        tensor_type = value.type.tensor_type
+        dims = tuple(dim_label(dim) for dim in tensor_type.shape.dim)
+        dtype = dtype_name(tensor_type.elem_type) if tensor_type.elem_type else "float32"
+        specs.append(InputSpec(value.name, dims, dtype))
+    return specs

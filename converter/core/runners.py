@@ -1,8 +1,13 @@
-"""Everything that runs a model on named numpy inputs: ONNX runtimes, written artifacts, source frameworks."""
+"""The Runner protocol (named inputs in, outputs in graph-output order) and the runners every layer shares:
+onnxruntime, onnx's reference evaluator, and a torch module called with the inputs in order.
+
+Each source and each target brings the Runner for what it loads or writes; validation compares the Runners it
+is handed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,25 +15,12 @@ from typing import Any
 import numpy as np
 import onnx
 
-from converter import external_data
-from converter.errors import GraphtoolError, first_line
-from converter.onnx_utils import graph_inputs, iter_nodes, subgraphs_of
+from converter.core import external_data
+from converter.core.errors import GraphtoolError, first_line
+from converter.core.frameworks import console_to_stderr, require
+from converter.core.onnx_utils import graph_inputs
 
-__all__ = [
-    "Runner",
-    "cuda_available",
-    "providers_for",
-    "ort_runner",
-    "reference_runner",
-    "savedmodel_runner",
-    "tflite_runner",
-    "run_tflite",
-    "torch_runner",
-    "pt2_runner",
-    "torchscript_runner",
-    "tf_function_runner",
-    "with_outputs",
-]
+__all__ = ["Run", "Runner", "cuda_available", "providers_for", "ort_runner", "reference_runner", "torch_runner"]
 
 Run = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
 
@@ -140,99 +132,17 @@ def reference_runner(model: onnx.ModelProto) -> Runner:
     return Runner("onnx ReferenceEvaluator", "cpu", run)
 
 
-def savedmodel_runner(
-    path: str | Path, inputs: Mapping[str, str], outputs: Mapping[str, str], loaded: Any = None
-) -> Runner:
-    """A SavedModel's serving_default signature; `inputs`/`outputs` map graph names to signature keys, in order.
-
-    `loaded`: the SavedModel already loaded from `path` (tf.saved_model.load), so it is not loaded twice.
-    """
-    from converter.targets.savedmodel import SIGNATURE_KEY
-
-    tf = _require("tensorflow", "tf")
-    saved = loaded if loaded is not None else tf.saved_model.load(str(path))  # the closure holds it
-    serving = saved.signatures[SIGNATURE_KEY]
-
-    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        results = serving(**{key: tf.constant(feeds[name]) for name, key in inputs.items()})
-        return [np.asarray(results[key]) for key in outputs.values()]
-
-    return Runner("tensorflow SavedModel", "cpu", run)
-
-
-def run_tflite(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Run the serving_default signature of a .tflite file on named inputs (signature names)."""
-    from converter.sources.common import quiet
-    from converter.targets.savedmodel import SIGNATURE_KEY
-
-    tf = _require("tensorflow", "tf")
-    with quiet():  # the Interpreter's deprecation warning and "Created TensorFlow Lite XNNPACK delegate"
-        interpreter = tf.lite.Interpreter(model_path=str(path))
-        runner = interpreter.get_signature_runner(SIGNATURE_KEY)
-        results = runner(**inputs)
-    return {name: np.asarray(value) for name, value in results.items()}
-
-
-def tflite_runner(path: str | Path, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> Runner:
-    """TensorFlow's TFLite interpreter on a .tflite file; the mappings as for savedmodel_runner."""
-
-    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        results = run_tflite(path, {key: feeds[name] for name, key in inputs.items()})
-        return [results[key] for key in outputs.values()]
-
-    return Runner("TFLite interpreter", "cpu", run)
-
-
 def torch_runner(module: Any, input_names: Sequence[str], name: str = "torch") -> Runner:
     """A torch module called with the inputs in order; nested outputs (tuples, dicts) flattened in order."""
-    torch = _require("torch", "torch")
+    torch = require("torch", "torch")
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         args = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in input_names]
-        with torch.no_grad(), _console_to_stderr():  # the model's own prints stay off stdout
+        with torch.no_grad(), console_to_stderr():  # the model's own prints stay off stdout
             result = module(*args)
         return [t.detach().cpu().numpy() for t in _leaves(result)]
 
     return Runner(name, "cpu", run)
-
-
-def pt2_runner(path: str | Path, input_names: Sequence[str]) -> Runner:
-    """A saved ExportedProgram, as `torch.export.load(path).module()` runs it (a dict by output name: in its order)."""
-    import torch
-
-    return torch_runner(torch.export.load(str(path)).module(), input_names, "torch.export program")
-
-
-def torchscript_runner(path: str | Path, input_names: Sequence[str]) -> Runner:
-    """A saved TorchScript module, as `torch.jit.load(path)` runs it."""
-    import torch
-
-    return torch_runner(torch.jit.load(str(path), map_location="cpu"), input_names, "TorchScript module")
-
-
-def tf_function_runner(call: Any, input_names: Sequence[str], name: str = "tensorflow") -> Runner:
-    """A TensorFlow callable (concrete function, Keras model) with the inputs in order; outputs tf.nest-flattened."""
-    tf = _require("tensorflow", "tf")
-
-    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        with _console_to_stderr():  # the model's own prints (tf.print) stay off stdout
-            result = call(*[tf.constant(feeds[n]) for n in input_names])
-        return [np.asarray(t) for t in tf.nest.flatten(result)]
-
-    return Runner(name, "cpu", run)
-
-
-def _require(module: str, extra: str) -> Any:
-    """Import a framework on first use, or name the graphtool extra that installs it."""
-    from converter.sources.common import require
-
-    return require(module, extra)
-
-
-def _console_to_stderr() -> Any:
-    from converter.sources.common import console_to_stderr
-
-    return console_to_stderr()
 
 
 def _leaves(value: Any) -> Iterator[Any]:
@@ -245,31 +155,3 @@ def _leaves(value: Any) -> Iterator[Any]:
             yield from _leaves(item)
     elif value is not None:
         yield value
-
-
-def with_outputs(model: onnx.ModelProto, tensors: Sequence[str]) -> onnx.ModelProto:
-    """A copy of the model computing only `tensors` (intermediates exposed for --locate): nodes they need."""
-    needed = set(tensors)
-    kept = []
-    for node in reversed(model.graph.node):
-        if needed.intersection(node.output):
-            kept.append(node)
-            needed.update(_reads(node))
-    graph = onnx.helper.make_graph(
-        list(reversed(kept)), model.graph.name,
-        [value for value in model.graph.input if value.name in needed],
-        [onnx.helper.make_empty_tensor_value_info(name) for name in tensors],
-        [tensor for tensor in model.graph.initializer if tensor.name in needed],
-    )
-    copy = onnx.helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
-    copy.functions.extend(model.functions)
-    return copy
-
-
-def _reads(node: onnx.NodeProto) -> set[str]:
-    """Every tensor a node reads, including outer-scope names its subgraphs use."""
-    names = {name for name in node.input if name}
-    for attribute in node.attribute:
-        for graph in subgraphs_of(attribute):
-            names.update(name for inner in iter_nodes(graph) for name in inner.input if name)
-    return names

@@ -1,0 +1,67 @@
+"""How each written artifact runs: a SavedModel's signature, a .tflite file, a pt2 program, a TorchScript module."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter.core.frameworks import quiet, require
+from converter.core.runners import Runner, torch_runner
+from converter.targets.savedmodel import SIGNATURE_KEY
+
+__all__ = ["savedmodel_runner", "run_tflite", "tflite_runner", "pt2_runner", "torchscript_runner"]
+
+
+def savedmodel_runner(
+    path: str | Path, inputs: Mapping[str, str], outputs: Mapping[str, str], loaded: Any = None
+) -> Runner:
+    """A SavedModel's serving_default signature; `inputs`/`outputs` map graph names to signature keys, in order.
+
+    `loaded`: the SavedModel already loaded from `path` (tf.saved_model.load), so it is not loaded twice.
+    """
+    tf = require("tensorflow", "tf")
+    saved = loaded if loaded is not None else tf.saved_model.load(str(path))  # the closure holds it
+    serving = saved.signatures[SIGNATURE_KEY]
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        results = serving(**{key: tf.constant(feeds[name]) for name, key in inputs.items()})
+        return [np.asarray(results[key]) for key in outputs.values()]
+
+    return Runner("tensorflow SavedModel", "cpu", run)
+
+
+def run_tflite(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run the serving_default signature of a .tflite file on named inputs (signature names)."""
+    tf = require("tensorflow", "tf")
+    with quiet():  # the Interpreter's deprecation warning and "Created TensorFlow Lite XNNPACK delegate"
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+        runner = interpreter.get_signature_runner(SIGNATURE_KEY)
+        results = runner(**inputs)
+    return {name: np.asarray(value) for name, value in results.items()}
+
+
+def tflite_runner(path: str | Path, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> Runner:
+    """TensorFlow's TFLite interpreter on a .tflite file; the mappings as for savedmodel_runner."""
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        results = run_tflite(path, {key: feeds[name] for name, key in inputs.items()})
+        return [results[key] for key in outputs.values()]
+
+    return Runner("TFLite interpreter", "cpu", run)
+
+
+def pt2_runner(path: str | Path, input_names: Sequence[str]) -> Runner:
+    """A saved ExportedProgram, as `torch.export.load(path).module()` runs it (a dict by output name: in its order)."""
+    import torch
+
+    return torch_runner(torch.export.load(str(path)).module(), input_names, "torch.export program")
+
+
+def torchscript_runner(path: str | Path, input_names: Sequence[str]) -> Runner:
+    """A saved TorchScript module, as `torch.jit.load(path)` runs it."""
+    import torch
+
+    return torch_runner(torch.jit.load(str(path), map_location="cpu"), input_names, "TorchScript module")
