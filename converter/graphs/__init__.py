@@ -2,9 +2,9 @@
 
 The data flow reads down the modules: ``graph`` (ModelProto -> networkx view), ``match`` (pair the
 nodes of two views), ``changes`` and ``diff`` (what differs), ``collapse`` and ``render`` (what a
-diagram draws, as DOT), ``files`` (writing diagrams), ``summary`` (what ``inspect`` reports) and
-``verbs`` (whole-model diff and render, as ``converter.api`` calls them). Importing the package loads
-none of them, and none imports torch or tensorflow.
+diagram draws, as DOT), ``files`` (writing diagrams) and ``summary`` (what ``inspect`` reports); the
+whole-model verbs that end in a viewer are in ``converter.pipelines.graph_verbs``. Importing the package
+loads none of them, none imports torch or tensorflow, and none imports sources, targets or anything above.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Pre-deployment validation: a model against its source framework (or another model), per device.
+"""Pre-deployment validation: compare the Runners it is handed (converter.core.runners), per device.
 
-The modules read down the data flow: ``runners`` (one Runner type for everything that runs a model),
-``samples`` (what it runs on), ``engine`` (compare the sides), ``metrics`` and ``tolerance`` (how close is
+Sources and targets bring the Runner for what they load or write. The modules read down the data flow:
+``samples`` (what the sides run on), ``engine`` (compare the sides), ``metrics`` and ``tolerance`` (how close is
 close), ``locate`` (the first divergent node), ``report`` and ``plot`` (what is written). Importing the
 package loads none of them.
 """
