@@ -203,12 +203,12 @@ def validate_endpoint(model: str | Path | Any, url: str, *, protocol: str = "aut
                       plot: str | Path | None = None, force: bool = False) -> ValidationReport:
     """MODEL in its own framework against a live server at `url` (TF Serving v1, Open Inference v2, TorchServe);
     `report` and `plot` as for validate."""
+    from converter.core.naming import model_name
     from converter.deploy.endpoint import validate_endpoint as run_endpoint
-    from converter.deploy.package import default_name
 
     options = options or LoadOptions()
     _check_outputs_writable(report, force)
-    result = run_endpoint(lambda: load(model, options), url, endpoint_model or default_name(model),
+    result = run_endpoint(lambda: load(model, options), url, endpoint_model or model_name(model),
                           protocol=protocol, samples=samples, seed=seed, tolerances=tolerances,
                           from_file=options.inputs_file is not None)
     return _write_outputs(result, report, plot, force)
@@ -218,11 +218,11 @@ def package(source: str | Path | Any, server: str, output: str | Path, options: 
             name: str | None = None, version: int | None = None, label: str | None = None, format: str | None = None,
             force: bool = False, samples: int = 3) -> PackageResult:
     """Convert and validate as convert does, lay the artifact out the way `server` loads it, and load it back."""
-    from converter.deploy.package import default_name
+    from converter.core.naming import model_name
     from converter.deploy.package import package as run_package
 
     options = options or LoadOptions()
-    return run_package(lambda: load(source, options), server, Path(output), name=name or default_name(source),
+    return run_package(lambda: load(source, options), server, Path(output), name=name or model_name(source),
                        version=version, label=label, format=format, force=force, samples=samples,
                        timeout=options.timeout, from_file=options.inputs_file is not None)
 

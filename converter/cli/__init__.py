@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from converter.cli import common
+from converter.core.version import version
 
 __all__ = ["app", "main"]
 
@@ -22,7 +23,7 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"graphtool {common.version()}")
+        typer.echo(f"graphtool {version()}")
         raise typer.Exit()
 
 

@@ -16,9 +16,10 @@ from rich.console import Console
 
 from converter.core.errors import GraphtoolError, plain
 from converter.core.types import LoadOptions
+from converter.core.version import version
 
 __all__ = [
-    "Settings", "settings", "handle_errors", "out", "err", "print_json", "JsonOpt", "with_load_options", "version",
+    "Settings", "settings", "handle_errors", "out", "err", "print_json", "JsonOpt", "with_load_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,18 +67,6 @@ def handle_errors(command: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def version() -> str:
-    """graphtool's version: the installed distribution's, else the package's own."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("graphtool")
-    except metadata.PackageNotFoundError:
-        from converter import __version__
-
-        return __version__
 
 
 def print_json(document: Any) -> None:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from converter.deploy.package import PackageResult, default_name, layouts, package
+from converter.deploy.package import PackageResult, layouts, package
 
-__all__ = ["package", "PackageResult", "layouts", "default_name"]
+__all__ = ["package", "PackageResult", "layouts"]

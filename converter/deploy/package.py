@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from converter.core.errors import GraphtoolError
+from converter.core.naming import is_model_name
 from converter.deploy.interface import Interface, from_arrays
 from converter.deploy.served import INTERFACE_FILE, load_served
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from converter.core.types import LoadedModel
     from converter.pipelines.convert import ConvertResult
 
-__all__ = ["Layout", "layouts", "PackageContext", "PackageResult", "package", "layout_named", "default_name"]
+__all__ = ["Layout", "layouts", "PackageContext", "PackageResult", "package", "layout_named"]
 
 SUFFIXES = {"onnx": ".onnx", "savedmodel": "", "pt2": ".pt2", "torchscript": ".ts"}
 
@@ -108,8 +109,9 @@ def package(
     fmt = format or layout.formats[0]
     if fmt not in layout.formats:
         raise GraphtoolError(f"--format {fmt}: {server} serves {', '.join(layout.formats)}; pick one of those")
-    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise GraphtoolError(f"--name {name}: use letters, digits, '-', '_' or '.', as servers put it in URLs")
+    if not is_model_name(name):
+        raise GraphtoolError(f"--name {name}: use letters, digits, '-', '_' or '.', starting with a letter or digit, "
+                             "as servers put it in URLs")
     if not output.parent.is_dir():
         raise GraphtoolError(f"{output}: the folder {output.parent} does not exist")
     if output.exists() and not output.is_dir():
@@ -131,13 +133,6 @@ def package(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return PackageResult(server, output, name, planned, fmt, converted, {"interface": interface.to_dict(), **details})
-
-
-def default_name(source: Any) -> str:
-    """The model name a server gets when none is given: the source's file name without suffixes."""
-    text = str(source) if isinstance(source, (str, Path)) else "model"
-    stem = Path(text.rpartition(":")[2] if ".py:" in text else text.rstrip("/")).name
-    return stem.split(".")[0].removesuffix("_savedmodel") or "model"
 
 
 def _interface(artifact: Path, fmt: str, converted: Any, feeds: tuple[dict[str, np.ndarray], ...]) -> Interface:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from converter.core.errors import GraphtoolError
+from converter.core.naming import model_name
 from converter.deploy.errors import NotFound
 from converter.deploy.interface import Interface
 from converter.deploy.served import INTERFACE_FILE, ServedModel, load_served
@@ -61,12 +62,8 @@ def load_repository(path: Path, name: str | None = None, trust_code: bool = Fals
     if path.is_dir() and any(path.glob("*.mar")):
         raise GraphtoolError(f"{path}: a TorchServe model store; serve it with torchserve --model-store {path} "
                              f"--ts-config {path / 'config.properties'}")
-    model = load_served(path, name or _stem(path), trust_code=trust_code)
+    model = load_served(path, name or model_name(path), trust_code=trust_code)
     return Repository({model.name: Entry(model.name, {1: model})})
-
-
-def _stem(path: Path) -> str:
-    return path.name.split(".")[0].removesuffix("_savedmodel") or "model"
 
 
 def _tf_serving(base: Path, trust_code: bool) -> Repository:

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from converter.core.version import version
 from converter.deploy import protocols
 from converter.deploy.errors import BadRequest, NotFound, RequestError, TooLarge
 from converter.deploy.repository import Repository, load_repository
@@ -103,7 +104,7 @@ def create_app(repository: Repository, max_body: int = MAX_BODY, drain_limit: in
 
     @app.get("/v2")
     async def v2_server() -> Response:
-        return answer({"name": "graphtool", "version": "0.1.0", "extensions": ["binary_tensor_data"]})
+        return answer({"name": "graphtool", "version": version(), "extensions": ["binary_tensor_data"]})
 
     @app.get("/v2/health/live")
     async def live() -> Response:

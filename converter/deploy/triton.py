@@ -8,52 +8,63 @@ import tempfile
 from pathlib import Path
 
 from converter.core.atomic import atomic_path
-from converter.core.errors import GraphtoolError, first_line
-from converter.deploy.interface import TRITON_DTYPES, Interface, TensorSpec
+from converter.core.errors import GraphtoolError, MissingExtraError, first_line
+from converter.deploy.interface import TRITON_DTYPES, Interface
 from converter.deploy.package import Layout, PackageContext, check_outputs
 from converter.deploy.served import INTERFACE_FILE, load_served
 from converter.deploy.tfserving import plan_version, versions_in
 
-__all__ = ["LAYOUT", "config_text", "read_config", "PLATFORMS", "FILES"]
+__all__ = ["LAYOUT", "model_config", "config_text", "read_config", "PLATFORMS", "FILES"]
 
 PLATFORMS = {"onnx": "onnxruntime_onnx", "torchscript": "pytorch_libtorch", "savedmodel": "tensorflow_savedmodel"}
 FILES = {"onnx": "model.onnx", "torchscript": "model.pt", "savedmodel": "model.savedmodel"}
 MAX_BATCH = 8
 
 
-def config_text(name: str, fmt: str, interface: Interface, versions: list[int]) -> str:
-    """config.pbtxt: platform, batching, tensors (libtorch's INPUT__i names), every kept version, CPU instances."""
+def model_config(name: str, fmt: str, interface: Interface, versions: list[int]):
+    """Triton's ModelConfig: platform, batching, tensors (libtorch's INPUT__i names), kept versions, CPU instances."""
+    pb = _protos()
     batch = MAX_BATCH if interface.batched() else 0
-
-    def tensors(kind: str, specs: tuple[TensorSpec, ...]) -> str:
-        blocks = []
+    config = pb.ModelConfig(name=name, platform=PLATFORMS[fmt], max_batch_size=batch)
+    for kind, specs, tensors in (("input", interface.inputs, config.input),
+                                 ("output", interface.outputs, config.output)):
         for index, spec in enumerate(specs):
-            name_ = f"{kind.upper()}__{index}" if fmt == "torchscript" else spec.name
-            dims = spec.shape[1:] if batch else spec.shape
-            blocks.append(f'  {{\n    name: "{name_}"\n    data_type: {TRITON_DTYPES[spec.dtype]}\n'
-                          f"    dims: [ {', '.join(str(d) for d in dims)} ]\n  }}")
-        return f"{kind} [\n" + ",\n".join(blocks) + "\n]\n"
-
-    lines = [f'name: "{name}"', f'platform: "{PLATFORMS[fmt]}"', f"max_batch_size: {batch}"]
-    text = "\n".join(lines) + "\n" + tensors("input", interface.inputs) + tensors("output", interface.outputs)
-    text += "version_policy: { specific: { versions: [ " + ", ".join(map(str, versions)) + " ] } }\n"
-    text += "instance_group [ { kind: KIND_CPU, count: 1 } ]\n"
+            tensors.add(name=f"{kind.upper()}__{index}" if fmt == "torchscript" else spec.name,
+                        data_type=pb.DataType.Value(TRITON_DTYPES[spec.dtype]),
+                        dims=spec.shape[1:] if batch else spec.shape)
+    config.version_policy.specific.versions.extend(versions)
+    config.instance_group.add(kind=pb.ModelInstanceGroup.KIND_CPU, count=1)
     if batch:
-        text += "dynamic_batching { max_queue_delay_microseconds: 100 }\n"
-    return text
+        config.dynamic_batching.max_queue_delay_microseconds = 100
+    return config
+
+
+def config_text(name: str, fmt: str, interface: Interface, versions: list[int]) -> str:
+    """config.pbtxt: model_config in protobuf text format (a max_batch_size of 0 is proto3's default, left out)."""
+    from google.protobuf import text_format
+
+    return text_format.MessageToString(model_config(name, fmt, interface, versions))
 
 
 def read_config(path: Path):
     """config.pbtxt parsed with tritonclient's ModelConfig proto; a one-line error when it does not parse."""
     from google.protobuf import text_format
-    from tritonclient.grpc import model_config_pb2
 
-    config = model_config_pb2.ModelConfig()
+    config = _protos().ModelConfig()
     try:
         text_format.Parse(path.read_text(), config)
     except text_format.ParseError as error:
         raise GraphtoolError(f"{path}: not a Triton model config ({first_line(error)})") from None
     return config
+
+
+def _protos():
+    """tritonclient's model_config_pb2, imported when a config is written or read."""
+    try:
+        from tritonclient.grpc import model_config_pb2
+    except (ImportError, RuntimeError):  # tritonclient.grpc raises RuntimeError when grpcio is missing
+        raise MissingExtraError("tritonclient[grpc]", "serve") from None
+    return model_config_pb2
 
 
 def _plan(output: Path, name: str, version: int | None, force: bool) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.core.atomic import atomic_path
+from converter.core.version import version
 from converter.validation.locate import Located
 from converter.validation.metrics import OutputMetrics
 from converter.validation.samples import Sample
@@ -94,8 +95,8 @@ def _loaded_version(module: str) -> str | None:
 
 def environment(providers: list[str], cuda_names: list[str]) -> dict:
     """Package versions, providers and devices, for reproducing a report."""
-    packages = {}
-    for name in ("graphtool", "onnx", "onnxruntime", "onnxruntime-gpu", "numpy", "torch", "tensorflow", "tf2onnx"):
+    packages = {"graphtool": version()}
+    for name in ("onnx", "onnxruntime", "onnxruntime-gpu", "numpy", "torch", "tensorflow", "tf2onnx"):
         try:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

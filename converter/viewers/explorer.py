@@ -79,8 +79,8 @@ def serve(model: Any, against: Any | None, report: Path | None, load: Callable[[
         import model_explorer
     except ImportError:
         raise MissingExtraError("ai-edge-model-explorer", "explorer") from None
+    from converter.core.naming import output_stem
     from converter.graphs.graph import to_graph
-    from converter.viewers.tensorboard import run_name
 
     document = _read_report(report) if report is not None else None
     loaded = [load(model)] + ([load(against)] if against is not None else [])
@@ -89,7 +89,7 @@ def serve(model: Any, against: Any | None, report: Path | None, load: Callable[[
     config = model_explorer.config()
     names = []
     for index, (item, spec) in enumerate(zip(loaded, (model, against), strict=False)):
-        stem = run_name(str(spec)) if isinstance(spec, (str, Path)) else type(spec).__name__
+        stem = output_stem(spec) if isinstance(spec, (str, Path)) else type(spec).__name__
         name = f"{'ab'[index]}_{stem.removesuffix('.onnx')}.onnx"
         onnx.save(with_namespaces(item.model), folder / name)
         config.add_model_from_path(str(folder / name))

@@ -67,9 +67,10 @@ def render_view(g: nx.MultiDiGraph, fmt: str, path: Path, title: str, force: boo
         path.parent.mkdir(parents=True, exist_ok=True)  # like a diagram's folder (graphviz_out/)
         return ViewOutput("html", write_html(view, path, force), len(view.nodes))
     if fmt == "tensorboard":
-        from converter.viewers.tensorboard import run_name, to_graph_def, write_graph
+        from converter.core.naming import output_stem
+        from converter.viewers.tensorboard import to_graph_def, write_graph
 
-        folder = write_graph(to_graph_def(g), path, run_name(title), force)
+        folder = write_graph(to_graph_def(g), path, output_stem(title), force)
         return ViewOutput("tensorboard", folder, g.number_of_nodes())
     raise GraphtoolError(f"unknown viewer format '{fmt}'; expected one of {', '.join(VIEWER_FORMATS)}")
 
@@ -79,9 +80,9 @@ def diff_views(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, diff: Any, names: tuple
     """`diff --html FILE --tensorboard LOGDIR`: B with A's removed nodes coloured by status; both graphs as runs."""
     if tensorboard is not None:
         from converter.core.atomic import check_writable
-        from converter.viewers.tensorboard import run_name
+        from converter.core.naming import output_stem
 
-        runs = (run_name(names[0]), run_name(names[1]))
+        runs = (output_stem(names[0]), output_stem(names[1]))
         for run in (runs if runs[0] != runs[1] else (f"a_{runs[0]}", f"b_{runs[1]}")):
             if (tensorboard / run).exists():  # before anything is written: all outputs or none
                 check_writable(tensorboard / run, force)
@@ -113,9 +114,10 @@ def validation_views(report: Any, model: Any, title: str, *, html: Path | None =
         view = error_view(to_graph(model), document, title)
         written.append(ViewOutput("html", write_html(view, html, force), len(view.nodes)))
     if tensorboard is not None:
-        from converter.viewers.tensorboard import run_name, write_validation
+        from converter.core.naming import output_stem
+        from converter.viewers.tensorboard import write_validation
 
-        folder = write_validation(document, tensorboard, f"validate_{run_name(title)}", force)
+        folder = write_validation(document, tensorboard, f"validate_{output_stem(title)}", force)
         written.append(ViewOutput("tensorboard", folder, 0))
     return written
 

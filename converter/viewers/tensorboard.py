@@ -23,7 +23,7 @@ from converter.core.atomic import atomic_path
 from converter.core.errors import MissingExtraError
 from converter.graphs.graph import tensor_array
 
-__all__ = ["to_graph_def", "write_graph", "write_diff", "write_validation", "run_name"]
+__all__ = ["to_graph_def", "write_graph", "write_diff", "write_validation"]
 
 _CONST_VALUES_LIMIT = 1 << 20  # elements; bigger weights keep dtype and shape only
 _DTYPES = {"float32": 1, "float64": 2, "int32": 3, "uint8": 4, "int16": 5, "int8": 6, "string": 7, "int64": 9,
@@ -44,12 +44,6 @@ def _protos() -> Any:
     except ImportError:
         raise MissingExtraError("tensorboard", "tensorboard") from None
     return attr_value_pb2, event_pb2, graph_pb2, node_def_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2
-
-
-def run_name(text: str) -> str:
-    """A folder name for a run: 'models/cnn.onnx' -> 'cnn', odd characters replaced."""
-    path = Path(text.split(":")[0].rstrip("/\\"))
-    return re.sub(r"[^\w.-]+", "_", path.stem if path.suffix else path.name) or "model"
 
 
 def to_graph_def(g: nx.MultiDiGraph, status: dict[str, str] | None = None) -> Any:
