@@ -14,7 +14,6 @@ from conftest import ROOT
 
 from converter import api
 from converter.batch import read_manifest
-from converter.batch.manifest import TARGET_NAMES
 from converter.core.errors import GraphtoolError
 
 
@@ -97,10 +96,6 @@ def test_mistakes_are_one_line_naming_the_entry(tmp_path, text, expected):
         read_manifest(_manifest(tmp_path, text))
     message = str(caught.value)
     assert expected in message and str(tmp_path / "m.yaml") in message and "\n" not in message
-
-
-def test_the_manifest_knows_every_target():
-    assert tuple(api.TARGETS) == TARGET_NAMES  # spelled out so that reading a manifest imports no onnx
 
 
 def test_api_batch_checks_the_manifest_before_anything_starts(tmp_path):

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from converter.core.errors import GraphtoolError
+from converter.core.targets import TARGET_NAMES
 
-__all__ = ["Task", "Manifest", "read_manifest", "OPTION_TYPES", "TARGET_NAMES"]
+__all__ = ["Task", "Manifest", "read_manifest", "OPTION_TYPES"]
 
-TARGET_NAMES = ("onnx", "savedmodel", "tflite", "pt2", "torchscript")
 TRACES = ("export", "torchscript", "fx", "auto")
 ENTRY_KEYS = ("model", "name", "targets", "inputs", "input", "samples", "options")
 DEFAULT_KEYS = ("targets", "inputs", "input", "samples", "options")
