@@ -12,7 +12,7 @@ from typing import Any
 
 from converter.batch.summary import Row
 
-__all__ = ["run_task", "load_options", "failed_reason", "max_abs_error", "SCHEMA"]
+__all__ = ["run_task", "failed_reason", "max_abs_error", "SCHEMA"]
 
 SCHEMA = "graphtool.batch.result/1"
 
@@ -20,6 +20,7 @@ SCHEMA = "graphtool.batch.result/1"
 def run_task(task: dict, artifacts: str) -> dict:
     """Convert task['source'] to task['target'] under `artifacts`; the result document, never an exception."""
     from converter.core.errors import GraphtoolError, first_line
+    from converter.core.types import LoadOptions
     from converter.pipelines.convert import convert
     from converter.sources import load
     from converter.targets.artifacts import target_named
@@ -31,7 +32,7 @@ def run_task(task: dict, artifacts: str) -> dict:
         folder = Path(artifacts)
         folder.mkdir(parents=True, exist_ok=True)
         output = folder / (task["slug"] + (target_named(task["target"]).suffix or "_savedmodel"))
-        options = load_options(task["options"])
+        options = LoadOptions.from_keys(task["options"])  # as the manifest names them, like the CLI's flags
         result = convert(lambda: load(task["source"], options), task["target"], output, force=True,
                          timeout=options.timeout, from_file=options.inputs_file is not None,
                          **_convert_options(task["options"]))
@@ -46,23 +47,6 @@ def run_task(task: dict, artifacts: str) -> dict:
     seconds = time.perf_counter() - started
     document["row"] = Row(task["model"], task["target"], status, reason, error, seconds, task["key"]).to_dict()
     return document
-
-
-# manifest option -> LoadOptions field, where the names differ (the CLI's --input, --inputs and --from)
-_LOAD_FIELDS = {"input": "input_specs", "inputs": "inputs_file", "from": "source_format"}
-
-
-def load_options(options: dict):
-    """The loading options of a task's resolved options, as LoadOptions (the others are validation's)."""
-    from dataclasses import fields
-
-    from converter.core.types import LoadOptions
-
-    names = {f.name for f in fields(LoadOptions)}
-    given = {_LOAD_FIELDS.get(k, k): v for k, v in options.items() if _LOAD_FIELDS.get(k, k) in names}
-    if "inputs_file" in given:
-        given["inputs_file"] = Path(given["inputs_file"])
-    return LoadOptions(**given)
 
 
 def _convert_options(options: dict) -> dict:
