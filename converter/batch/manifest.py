@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from converter.core.config import read_config
 from converter.core.errors import GraphtoolError
 from converter.core.targets import TARGET_NAMES
 from converter.core.types import LoadOption, load_option_specs
@@ -89,7 +90,7 @@ class Manifest:
 
 def read_manifest(path: Path) -> Manifest:
     """Parse and check a manifest; every problem is a GraphtoolError naming the file and the entry."""
-    data = _parse(path)
+    data = read_config(path)
     where = str(path)
     if not isinstance(data, dict) or not isinstance(data.get("models"), list) or not data["models"]:
         raise GraphtoolError(f"{where}: expected a mapping with a non-empty 'models' list (and optional 'defaults'); "
@@ -110,27 +111,6 @@ def read_manifest(path: Path) -> Manifest:
                                  "(a model checked twice needs its own 'name' and different options)")
         seen.update({(task.model, task.target), task.key})
     return Manifest(path, tuple(tasks))
-
-
-def _parse(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise GraphtoolError(f"{path}: cannot read the manifest ({error.strerror}); pass a YAML or JSON file") from None
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise GraphtoolError(f"{path}: not valid JSON ({error}); fix the manifest") from None
-    try:
-        import yaml
-    except ImportError:
-        raise GraphtoolError(f"{path}: a YAML manifest needs PyYAML: pip install 'graphtool[batch]'") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        detail = " ".join(str(error).split())
-        raise GraphtoolError(f"{path}: not valid YAML ({detail}); fix the manifest") from None
 
 
 def _check_keys(mapping: dict, allowed: tuple[str, ...], where: str) -> None:
