@@ -39,6 +39,12 @@ class Tolerances:
     atol: float | None = None
     per_output: dict[str, Tolerance] = field(default_factory=dict)
 
+    @classmethod
+    def from_options(cls, rtol: float | None = None, atol: float | None = None,
+                     file: str | Path | None = None) -> Tolerances:
+        """--rtol, --atol (None keeps the dtype's default) and a per-output --tolerance file, as Tolerances."""
+        return cls(rtol, atol, load_tolerance_file(Path(file)) if file is not None else {})
+
     def for_output(self, name: str, dtype: str) -> Tolerance:
         if name in self.per_output:
             return self.per_output[name]
