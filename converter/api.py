@@ -13,8 +13,7 @@ from converter.batch.manifest import Manifest
 from converter.batch.summary import BatchSummary, Row
 from converter.core.types import LoadedModel, LoadOptions
 from converter.graphs.summary import Summary, summarize
-from converter.pipelines.convert import ConvertResult, default_output
-from converter.pipelines.convert import convert as run_conversion
+from converter.pipelines.convert import ConvertResult, convert_source, default_output
 from converter.sources.audit import Audit, UntrustedCodeError
 from converter.sources.audit.dispatch import audit_file
 from converter.sources.contents import Contents, NeedsInputsError
@@ -59,11 +58,9 @@ def convert(
     On a mismatch the validation report is written beside the output and the artifact is removed,
     unless `keep_failed`.
     """
-    options = options or LoadOptions()
     path = Path(output) if output is not None else default_output(source, target)
-    return run_conversion(lambda: load(source, options), target, path, force=force, validate=validate,
-                          keep_failed=keep_failed, samples=samples, tolerances=tolerances,
-                          timeout=options.timeout, from_file=options.inputs_file is not None)
+    return convert_source(source, target, path, options, force=force, validate=validate, keep_failed=keep_failed,
+                          samples=samples, tolerances=tolerances)
 
 
 def validate(
@@ -111,9 +108,7 @@ def tolerances(rtol: float | None = None, atol: float | None = None,
                file: str | Path | None = None) -> Tolerances:
     """The tolerances for every output (`rtol`, `atol`; None keeps the dtype's default), and per output from
     a JSON or YAML `file` ({output: {rtol, atol}})."""
-    from converter.validation.tolerance import load_tolerance_file
-
-    return Tolerances(rtol, atol, load_tolerance_file(Path(file)) if file is not None else {})
+    return Tolerances.from_options(rtol, atol, file)
 
 
 def _check_outputs_writable(report: str | Path | None, force: bool) -> None:

@@ -14,8 +14,9 @@ from conftest import ROOT
 
 from converter import api
 from converter.batch import read_manifest
-from converter.batch.manifest import TARGET_NAMES
+from converter.batch.manifest import OPTION_TYPES
 from converter.core.errors import GraphtoolError
+from converter.core.types import load_option_specs
 
 
 def _zoo(folder):
@@ -83,7 +84,13 @@ def test_json_manifests_read_the_same(tmp_path):
     ("models: [{model: models/missing.pt}]\n", "models[0]: model: "),
     ("models: [{model: 'models/*.pt'}]\n", "'models/*.pt' matches nothing in"),
     ("models: [{model: models/a.onnx, options: {rtol: high}}]\n", "options.rtol: expected a number >= 0, got 'high'"),
-    ("models: [{model: models/a.onnx, options: {speed: 3}}]\n", "unknown option 'speed'; expected trace, opset"),
+    ("models: [{model: models/a.onnx, options: {speed: 3}}]\n", "unknown option 'speed'; expected from, trace, opset"),
+    ("models: [{model: models/a.onnx, options: {source_format: onnx}}]\n", "unknown option 'source_format'"),
+    ("models: [{model: models/a.onnx, options: {value_shapes: false}}]\n", "unknown option 'value_shapes'"),
+    ("models: [{model: models/a.onnx, options: {input: ['x:1']}}]\n", "unknown option 'input'"),
+    ("models: [{model: models/a.onnx, options: {timeout: 0.05}}]\n", "options.timeout: expected a number >= 0.1"),
+    ("models: [{model: models/a.onnx, options: {opset: '18'}}]\n", "options.opset: expected a whole number"),
+    ("models: [{model: models/a.onnx, options: {custom_objects: nope.py}}]\n", "options.custom_objects: "),
     ("models: [{model: models/a.onnx, options: {trace: magic}}]\n", "options.trace: expected one of export"),
     ("models: [{model: models/a.onnx, options: {trust_code: 'yes'}}]\n", "options.trust_code: expected true or false"),
     ("models: [{model: models/a.onnx, inputs: nope.npz}]\n", "inputs: "),
@@ -99,8 +106,23 @@ def test_mistakes_are_one_line_naming_the_entry(tmp_path, text, expected):
     assert expected in message and str(tmp_path / "m.yaml") in message and "\n" not in message
 
 
-def test_the_manifest_knows_every_target():
-    assert tuple(api.TARGETS) == TARGET_NAMES  # spelled out so that reading a manifest imports no onnx
+def test_the_options_are_the_flagged_loading_options_then_validation_settings():
+    loading = [spec.key for spec in load_option_specs() if spec.key not in ("input", "inputs")]  # entry keys
+    assert list(OPTION_TYPES) == [*loading, "samples", "rtol", "atol", "tolerance", "validate", "keep_failed"]
+
+
+def test_python_files_in_options_are_resolved_and_part_of_the_key(tmp_path):
+    _zoo(tmp_path)
+    (tmp_path / "layers.py").write_text("CUSTOM = 1\n")
+    path = _manifest(tmp_path, "models: [{model: models/a.onnx, options: {custom_objects: layers.py, "
+                               "model_class: 'zoo.py:build', timeout: 2}}]\n")
+    task = read_manifest(path).tasks[0]
+    assert task.options == {"custom_objects": str(tmp_path / "layers.py"),
+                            "model_class": f"{tmp_path / 'zoo.py'}:build", "timeout": 2}
+    (tmp_path / "layers.py").write_text("CUSTOM = 2\n")
+    assert read_manifest(path).tasks[0].key != task.key
+    path.write_text("models: [{model: models/a.onnx, options: {custom_objects: keras_layers}}]\n")
+    assert read_manifest(path).tasks[0].options == {"custom_objects": "keras_layers"}  # a module, as it is
 
 
 def test_api_batch_checks_the_manifest_before_anything_starts(tmp_path):

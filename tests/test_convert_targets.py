@@ -10,7 +10,9 @@ from conftest import FIXTURES, TF_DIR, TORCH_DIR
 
 from converter import api
 from converter.core.errors import GraphtoolError
+from converter.core.targets import TARGET_NAMES
 from converter.core.types import LoadOptions
+from converter.targets.artifacts import TARGETS
 
 
 @pytest.mark.slow
@@ -49,6 +51,11 @@ def test_keras_to_torch_targets(tmp_path, target):
     image = np.random.default_rng(0).standard_normal((2, 16, 16, 3)).astype(np.float32)
     (scores,) = module(torch.from_numpy(image)).values()
     assert tuple(scores.shape) == (2, 10)  # the NHWC interface is kept
+
+
+def test_the_core_names_every_target():
+    """The CLI and batch manifests know the targets by converter.core's names, without loading the writers."""
+    assert tuple(TARGETS) == TARGET_NAMES == tuple(target.name for target in TARGETS.values())
 
 
 def test_default_outputs(tmp_path):

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 from deploy_helpers import mlp_onnx
 
+from converter.core.targets import TARGET_NAMES
+from converter.deploy.package import Layout, layouts
+
 pytestmark = pytest.mark.slow
+
+
+def test_layouts_serve_targets_by_their_names():
+    assert all(set(layout.formats) <= set(TARGET_NAMES) for layout in layouts().values())
+    with pytest.raises(ValueError, match="layout mine: keras is not a target; expected onnx, savedmodel"):
+        Layout("mine", ("onnx", "keras"), lambda *plan: None, lambda context: {})
 
 
 @pytest.fixture(scope="module")

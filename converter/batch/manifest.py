@@ -9,32 +9,51 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from converter.core.config import read_config
 from converter.core.errors import GraphtoolError
+from converter.core.targets import TARGET_NAMES
+from converter.core.types import LoadOption, load_option_specs
 
-__all__ = ["Task", "Manifest", "read_manifest", "OPTION_TYPES", "TARGET_NAMES"]
+__all__ = ["Task", "Manifest", "read_manifest", "OPTION_TYPES", "OptionType"]
 
-TARGET_NAMES = ("onnx", "savedmodel", "tflite", "pt2", "torchscript")
-TRACES = ("export", "torchscript", "fx", "auto")
 ENTRY_KEYS = ("model", "name", "targets", "inputs", "input", "samples", "options")
 DEFAULT_KEYS = ("targets", "inputs", "input", "samples", "options")
+BESIDE_OPTIONS = ("inputs", "input")  # loading options an entry gives as keys of its own, not under `options`
 
-# option -> (expected type(s), description for the error). Paths are resolved against the manifest's folder.
-OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
-    "trace": ((str,), f"one of {', '.join(TRACES)}"),
-    "opset": ((int,), "an opset number, e.g. 18"),
-    "signature": ((str,), "a SavedModel signature name"),
-    "model_class": ((str,), "file.py:Class"),
-    "from": ((str,), "a source format name (onnx, pt2, keras, ...)"),
-    "trust_pickle": ((bool,), "true or false"),
-    "trust_code": ((bool,), "true or false"),
-    "timeout": ((int, float), "seconds, > 0"),
-    "samples": ((int,), "a count >= 1"),
-    "rtol": ((int, float), "a number >= 0"),
-    "atol": ((int, float), "a number >= 0"),
-    "tolerance": ((str,), "a JSON or YAML file of {output: {rtol, atol}}"),
-    "validate": ((bool,), "true or false"),
-    "keep_failed": ((bool,), "true or false"),
+
+@dataclass(frozen=True)
+class OptionType:
+    """What a manifest option takes: its types, the least value or the allowed values, and how to say so."""
+
+    types: tuple[type, ...]
+    expected: str
+    min: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+def _load_option_type(spec: LoadOption) -> OptionType:
+    """A loading option's type in a manifest, from its LoadOptions field."""
+    if spec.choices:
+        return OptionType((str,), f"one of {', '.join(spec.choices)}", choices=spec.choices)
+    if spec.kind is bool:
+        return OptionType((bool,), "true or false")
+    types, expected = {int: ((int,), "a whole number"), float: ((int, float), "a number")}.get(
+        spec.kind, ((str,), "a string"))
+    return OptionType(types, expected if spec.min is None else f"{expected} >= {spec.min:g}", spec.min)
+
+
+# option -> its type: the loading options of LoadOptions (as the CLI's flags name them), then validation's.
+# Paths are resolved against the manifest's folder.
+OPTION_TYPES: dict[str, OptionType] = {
+    **{spec.key: _load_option_type(spec) for spec in load_option_specs() if spec.key not in BESIDE_OPTIONS},
+    "samples": OptionType((int,), "a count >= 1", 1),
+    "rtol": OptionType((int, float), "a number >= 0", 0),
+    "atol": OptionType((int, float), "a number >= 0", 0),
+    "tolerance": OptionType((str,), "a JSON or YAML file of {output: {rtol, atol}}"),
+    "validate": OptionType((bool,), "true or false"),
+    "keep_failed": OptionType((bool,), "true or false"),
 }
+PY_FILE_OPTIONS = ("model_class", "custom_objects")  # file.py[:NAME] or a module
 
 
 @dataclass(frozen=True)
@@ -71,7 +90,7 @@ class Manifest:
 
 def read_manifest(path: Path) -> Manifest:
     """Parse and check a manifest; every problem is a GraphtoolError naming the file and the entry."""
-    data = _parse(path)
+    data = read_config(path)
     where = str(path)
     if not isinstance(data, dict) or not isinstance(data.get("models"), list) or not data["models"]:
         raise GraphtoolError(f"{where}: expected a mapping with a non-empty 'models' list (and optional 'defaults'); "
@@ -92,27 +111,6 @@ def read_manifest(path: Path) -> Manifest:
                                  "(a model checked twice needs its own 'name' and different options)")
         seen.update({(task.model, task.target), task.key})
     return Manifest(path, tuple(tasks))
-
-
-def _parse(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise GraphtoolError(f"{path}: cannot read the manifest ({error.strerror}); pass a YAML or JSON file") from None
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise GraphtoolError(f"{path}: not valid JSON ({error}); fix the manifest") from None
-    try:
-        import yaml
-    except ImportError:
-        raise GraphtoolError(f"{path}: a YAML manifest needs PyYAML: pip install 'graphtool[batch]'") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        detail = " ".join(str(error).split())
-        raise GraphtoolError(f"{path}: not valid YAML ({detail}); fix the manifest") from None
 
 
 def _check_keys(mapping: dict, allowed: tuple[str, ...], where: str) -> None:
@@ -165,22 +163,25 @@ def _checked_options(options: dict, folder: Path, where: str) -> dict:
     for name, value in options.items():
         if name not in OPTION_TYPES:
             raise GraphtoolError(f"{where}: options: unknown option '{name}'; expected {', '.join(OPTION_TYPES)}")
-        types, expected = OPTION_TYPES[name]
-        if float in types and isinstance(value, str):
+        kind = OPTION_TYPES[name]
+        if float in kind.types and isinstance(value, str):
             value = _number(value)  # PyYAML reads 1e-4 (no dot) as a string
-        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-            raise GraphtoolError(f"{where}: options.{name}: expected {expected}, got {value!r}")
-        if name == "trace" and value not in TRACES or name in ("timeout", "samples") and value <= 0 or (
-                name in ("rtol", "atol") and value < 0):
-            raise GraphtoolError(f"{where}: options.{name}: expected {expected}, got {value!r}")
+        if isinstance(value, bool) and bool not in kind.types or not isinstance(value, kind.types) or (
+                kind.choices and value not in kind.choices) or kind.min is not None and value < kind.min:
+            raise GraphtoolError(f"{where}: options.{name}: expected {kind.expected}, got {value!r}")
         if name == "tolerance":
             value = str(_existing(folder / value, f"{where}: options.tolerance"))
-        if name == "model_class":
-            file, sep, attr = value.rpartition(":")
-            if sep and file.endswith(".py"):
-                value = f"{_existing(folder / file, f'{where}: options.model_class')}:{attr}"
+        if name in PY_FILE_OPTIONS and (file := _py_file(value)):
+            value = f"{_existing(folder / file, f'{where}: options.{name}')}{value[len(file):]}"
         checked[name] = value
     return checked
+
+
+def _py_file(value: str) -> str | None:
+    """The .py file a file.py or file.py:NAME names; None for a module."""
+    file, sep, _ = value.rpartition(":")
+    file = file if sep else value
+    return file if file.endswith(".py") else None
 
 
 def _number(text: str) -> float | str:
@@ -231,8 +232,7 @@ def _content_hash(source: str, options: dict) -> str:
     file, sep, _ = source.rpartition(":")
     paths = [Path(file if sep and file.endswith(".py") else source)]
     paths += [Path(options[k]) for k in ("inputs", "tolerance") if k in options]
-    if "model_class" in options and ".py:" in options["model_class"]:
-        paths.append(Path(options["model_class"].rpartition(":")[0]))
+    paths += [Path(file) for k in PY_FILE_OPTIONS if k in options and (file := _py_file(options[k]))]
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for item in files:

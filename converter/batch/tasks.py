@@ -1,6 +1,6 @@
-"""One (model, target) in a worker process: the convert pipeline (sources.load, targets.convert); every error a row.
+"""One (model, target) in a worker process: the convert pipeline api.convert runs (convert_source); every error a row.
 
-This runs below converter.api (which imports this package for api.batch), as api.convert does.
+This runs below converter.api (which imports this package for api.batch), so it calls the pipeline, as the API does.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from converter.batch.summary import Row
 
-__all__ = ["run_task", "load_options", "failed_reason", "max_abs_error", "SCHEMA"]
+__all__ = ["run_task", "failed_reason", "max_abs_error", "SCHEMA"]
 
 SCHEMA = "graphtool.batch.result/1"
 
@@ -20,9 +20,8 @@ SCHEMA = "graphtool.batch.result/1"
 def run_task(task: dict, artifacts: str) -> dict:
     """Convert task['source'] to task['target'] under `artifacts`; the result document, never an exception."""
     from converter.core.errors import GraphtoolError, first_line
-    from converter.pipelines.convert import convert
-    from converter.sources import load
-    from converter.targets.artifacts import target_named
+    from converter.core.types import LoadOptions
+    from converter.pipelines.convert import artifact_suffix, convert_source
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     started = time.perf_counter()
@@ -30,11 +29,10 @@ def run_task(task: dict, artifacts: str) -> dict:
     try:
         folder = Path(artifacts)
         folder.mkdir(parents=True, exist_ok=True)
-        output = folder / (task["slug"] + (target_named(task["target"]).suffix or "_savedmodel"))
-        options = load_options(task["options"])
-        result = convert(lambda: load(task["source"], options), task["target"], output, force=True,
-                         timeout=options.timeout, from_file=options.inputs_file is not None,
-                         **_convert_options(task["options"]))
+        output = folder / (task["slug"] + artifact_suffix(task["target"]))
+        options = LoadOptions.from_keys(task["options"])  # as the manifest names them, like the CLI's flags
+        result = convert_source(task["source"], task["target"], output, options, force=True,
+                                **_convert_settings(task["options"]))
         document["convert"] = result.to_dict()
         report = result.report
         status, reason = ("pass", None) if result else ("fail", failed_reason(report))
@@ -48,33 +46,13 @@ def run_task(task: dict, artifacts: str) -> dict:
     return document
 
 
-# manifest option -> LoadOptions field, where the names differ (the CLI's --input, --inputs and --from)
-_LOAD_FIELDS = {"input": "input_specs", "inputs": "inputs_file", "from": "source_format"}
+def _convert_settings(options: dict) -> dict:
+    """convert's settings among a task's options: those the manifest gave, and the tolerances."""
+    from converter.validation.tolerance import Tolerances
 
-
-def load_options(options: dict):
-    """The loading options of a task's resolved options, as LoadOptions (the others are validation's)."""
-    from dataclasses import fields
-
-    from converter.core.types import LoadOptions
-
-    names = {f.name for f in fields(LoadOptions)}
-    given = {_LOAD_FIELDS.get(k, k): v for k, v in options.items() if _LOAD_FIELDS.get(k, k) in names}
-    if "inputs_file" in given:
-        given["inputs_file"] = Path(given["inputs_file"])
-    return LoadOptions(**given)
-
-
-def _convert_options(options: dict) -> dict:
-    from converter.validation.tolerance import Tolerances, load_tolerance_file
-
-    per_output = load_tolerance_file(Path(options["tolerance"])) if "tolerance" in options else {}
-    return {
-        "validate": options.get("validate", True),
-        "keep_failed": options.get("keep_failed", False),
-        "samples": options.get("samples", 3),
-        "tolerances": Tolerances(options.get("rtol"), options.get("atol"), per_output),
-    }
+    given = {name: options[name] for name in ("validate", "keep_failed", "samples") if name in options}
+    return {**given, "tolerances": Tolerances.from_options(options.get("rtol"), options.get("atol"),
+                                                           options.get("tolerance"))}
 
 
 def max_abs_error(report) -> float | None:

@@ -7,15 +7,14 @@ import inspect
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from converter.core.errors import GraphtoolError, plain
-from converter.core.types import LoadOptions
+from converter.core.types import LoadOptions, load_option_specs
 from converter.core.version import version
 
 __all__ = [
@@ -78,51 +77,30 @@ def print_json(document: Any) -> None:
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
-# Each LoadOptions field and its command-line option, in the order --help lists them; defaults come from LoadOptions.
-_LOAD_OPTIONS: dict[str, Any] = {
-    "input_specs": Annotated[
-        list[str] | None,
-        typer.Option("--input", help="NAME:DIMS[:DTYPE], e.g. x:batch,3,224,224:float32; repeatable."),
-    ],
-    "inputs_file": Annotated[Path | None, typer.Option("--inputs", help="An .npz file of real input data.")],
-    "source_format": Annotated[
-        str | None, typer.Option("--from", help="Source format, when detection should be overridden.")
-    ],
-    "trace": Annotated[str, typer.Option("--trace", help="PyTorch capture: export, torchscript, fx or auto.")],
-    "opset": Annotated[int | None, typer.Option("--opset", help="Target ONNX opset of the normalized model.")],
-    "signature": Annotated[str, typer.Option("--signature", help="SavedModel signature to load.")],
-    "model_class": Annotated[
-        str | None, typer.Option("--model-class", help="file.py:Class or package.module:Class for a state_dict.")
-    ],
-    "trust_pickle": Annotated[
-        bool, typer.Option("--trust-pickle", help="Allow full unpickling (runs code from the file).")
-    ],
-    "trust_code": Annotated[
-        bool, typer.Option("--trust-code", help="Allow models that carry code: Keras Lambda layers, graph ops beyond "
-                           "pure computation (files, printing to files, custom ops; see `graphtool audit`).")
-    ],
-    "custom_objects": Annotated[
-        str | None, typer.Option("--custom-objects", help="file.py or a module defining the Keras model's custom "
-                                 "classes; imported (runs) only with --trust-code.")
-    ],
-    "timeout": Annotated[
-        float | None, typer.Option("--timeout", min=0.1, help="Give up loading and tracing after this many seconds.")
-    ],
-}
+
+def _load_parameters() -> list[inspect.Parameter]:
+    """Each LoadOptions field that has a flag, as a command-line option with the flag, help and least value of
+    its metadata, in field order."""
+    parameters = []
+    for spec in load_option_specs():
+        if spec.repeated:  # LoadOptions' "none given" is an empty tuple, Typer's None
+            annotation, default = list[spec.kind] | None, None
+        else:
+            annotation, default = spec.kind | None if spec.default is None else spec.kind, spec.default
+        option = typer.Option(spec.flag, help=spec.help, min=spec.min)
+        parameters.append(inspect.Parameter(spec.field, inspect.Parameter.KEYWORD_ONLY,
+                                            annotation=Annotated[annotation, option], default=default))
+    return parameters
 
 
 def with_load_options(command: F) -> F:
     """Give a command the shared model-loading options; it receives them as one `options: LoadOptions`."""
     own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "options"]
-    defaults = {f.name: f.default for f in fields(LoadOptions)}
-    # An empty tuple is LoadOptions' "none given"; Typer's is None.
-    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-                                default=None if defaults[name] == () else defaults[name])
-              for name, annotation in _LOAD_OPTIONS.items()]
+    shared = _load_parameters()
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        given = {name: kwargs.pop(name) for name in _LOAD_OPTIONS}
+        given = {p.name: kwargs.pop(p.name) for p in shared}
         options = LoadOptions(**{name: value for name, value in given.items() if value is not None})
         return command(*args, options=options, **kwargs)
 

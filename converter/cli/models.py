@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from converter.cli import common
 from converter.cli.common import JsonOpt
+from converter.core.targets import TARGET_NAMES
 from converter.core.types import LoadOptions
 
 __all__ = ["register"]
@@ -28,7 +29,7 @@ def register(app: typer.Typer) -> None:
 def convert(
     model: ModelArg,
     to: Annotated[
-        str, typer.Option("--to", help="Target format: onnx, savedmodel, tflite, pt2 or torchscript.")
+        str, typer.Option("--to", help=f"Target format: {', '.join(TARGET_NAMES[:-1])} or {TARGET_NAMES[-1]}.")
     ] = "onnx",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write; default: beside MODEL.")] = (
         None

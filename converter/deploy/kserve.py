@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from converter.core.atomic import atomic_path
+from converter.core.config import read_config
 from converter.deploy import triton
 from converter.deploy.package import Layout, PackageContext
 
@@ -47,9 +48,7 @@ def _write(context: PackageContext) -> dict:
     uri = f"pvc://models/{context.name}" if context.format == "savedmodel" else "pvc://models"
     with atomic_path(path, force=True) as temporary:
         temporary.write_text(inference_service(context.name, context.format, uri))
-    import yaml
-
-    manifest = yaml.safe_load(path.read_text())
+    manifest = read_config(path)
     fmt = manifest["spec"]["predictor"]["model"]["modelFormat"]["name"]
     details["check"]["manifest"] = [] if fmt == RUNTIMES[context.format][0] else [f"modelFormat {fmt}"]
     return {**details, "manifest": str(path),

@@ -13,6 +13,7 @@ import numpy as np
 
 from converter.core.errors import GraphtoolError
 from converter.core.naming import is_model_name
+from converter.core.targets import TARGET_NAMES
 from converter.deploy.interface import Interface, from_arrays
 from converter.deploy.served import INTERFACE_FILE, load_served
 
@@ -21,9 +22,6 @@ if TYPE_CHECKING:
     from converter.pipelines.convert import ConvertResult
 
 __all__ = ["Layout", "layouts", "PackageContext", "PackageResult", "package", "layout_named"]
-
-SUFFIXES = {"onnx": ".onnx", "savedmodel": "", "pt2": ".pt2", "torchscript": ".ts"}
-
 
 @dataclass(frozen=True)
 class PackageContext:
@@ -48,6 +46,11 @@ class Layout:
     formats: tuple[str, ...]
     plan: Callable[[Path, str, int | None, bool], int | None]  # refuse early; the version to write
     write: Callable[[PackageContext], dict]  # lays out, loads back as the server does; details for the report
+
+    def __post_init__(self) -> None:
+        for name in self.formats:  # the formats are convert's targets, by their names
+            if name not in TARGET_NAMES:
+                raise ValueError(f"layout {self.server}: {name} is not a target; expected {', '.join(TARGET_NAMES)}")
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ def package(
     `load` is called only once the server, format, name and output are known to be fine.
     """
     from converter.pipelines.convert import convert
+    from converter.targets.artifacts import target_named
 
     layout = layout_named(server)
     fmt = format or layout.formats[0]
@@ -119,7 +123,7 @@ def package(
     planned = layout.plan(output, name, version, force)  # before any slow work
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.package-", dir=output.parent))
     try:
-        artifact = staging / ("model" + SUFFIXES[fmt])
+        artifact = staging / ("model" + target_named(fmt).suffix)
         converted = convert(load, fmt, artifact, force=True, samples=samples, timeout=timeout, from_file=from_file)
         if not converted:  # nothing of it is kept: the staging folder goes
             return PackageResult(server, output, name, planned, fmt, converted, {"check": {"passed": False}})

@@ -14,13 +14,14 @@ from converter.core.deadline import deadline
 from converter.core.frameworks import quiet
 from converter.core.naming import output_stem
 from converter.core.timing import StageTimer, stage
-from converter.core.types import LoadedModel, SourceInfo
+from converter.core.types import LoadedModel, LoadOptions, SourceInfo
+from converter.sources import load
 from converter.targets.artifacts import target_named
 from converter.validation.engine import validate_artifact
 from converter.validation.report import ValidationReport, write_report
 from converter.validation.tolerance import Tolerances
 
-__all__ = ["ConvertResult", "convert", "default_output"]
+__all__ = ["ConvertResult", "convert", "convert_source", "default_output", "artifact_suffix"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,18 @@ def convert(
     return replace(result, timings=timer.to_dict())
 
 
+def convert_source(source: Any, target: str, path: Path, options: LoadOptions | None = None,
+                   **settings: Any) -> ConvertResult:
+    """Load `source` with `options` (sources.load) and convert it: what api.convert and each batch task run.
+
+    `settings` are convert's own (force, validate, keep_failed, samples, tolerances); the loading deadline and
+    whether the samples come from a file follow from `options`.
+    """
+    options = options or LoadOptions()
+    return convert(lambda: load(source, options), target, path, timeout=options.timeout,
+                   from_file=options.inputs_file is not None, **settings)
+
+
 def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: bool, validate: bool,
                         keep_failed: bool, samples: int, tolerances: Tolerances | None, timeout: float | None,
                         from_file: bool) -> ConvertResult:
@@ -125,7 +138,7 @@ def _relocated(details: dict, staging: Path, path: Path) -> dict:
 def default_output(source: Any, target: str) -> Path:
     """Beside the model file (a file.py:factory's .py file), named as every command names outputs
     (core.naming.output_stem), with the target's suffix (a SavedModel: a NAME_savedmodel folder)."""
-    suffix = target_named(target).suffix or "_savedmodel"
+    suffix = artifact_suffix(target)
     text = str(source) if isinstance(source, (str, Path)) else "model"
     stem = output_stem(source)
     file, sep, _ = text.rpartition(":")
@@ -135,3 +148,8 @@ def default_output(source: Any, target: str) -> Path:
     if path.suffix == suffix or path.name.endswith(suffix):  # never the source itself
         return path.with_name(stem + (".normalized" if target == "onnx" else ".converted") + suffix)
     return path.with_name(stem + suffix)
+
+
+def artifact_suffix(target: str) -> str:
+    """How an artifact's name ends: the target's suffix, or for a SavedModel (a folder) '_savedmodel'."""
+    return target_named(target).suffix or "_savedmodel"

@@ -16,7 +16,7 @@ import onnx
 from converter.core.errors import GraphtoolError
 from converter.core.frameworks import quiet, require
 from converter.core.inputs import InputSpec
-from converter.core.types import Attempt, Reference
+from converter.core.types import TRACES, Attempt, Reference
 from converter.sources.torch_args import arguments, bind
 from converter.sources.torch_checks import check_tracer_warnings, specialized_dims, user_line
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["STRATEGIES", "Capture", "capture"]
 
-STRATEGIES = ("export", "torchscript", "fx")
+STRATEGIES = tuple(trace for trace in TRACES if trace != "auto")  # the order auto tries them in
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _NEXT = {"export": "--trace torchscript", "export-decomposed": "--trace torchscript", "torchscript": "--trace fx",
          "fx": "--trace export"}
@@ -51,8 +51,8 @@ def capture(
     failed; a dim fixed by the requested strategy makes the others be tried, and any fallback is noted.
     Weights go into `folder` as external data if given.
     """
-    if trace not in (*STRATEGIES, "auto"):
-        raise GraphtoolError(f"--trace {trace}: unknown; expected export, torchscript, fx or auto")
+    if trace not in TRACES:
+        raise GraphtoolError(f"--trace {trace}: unknown; expected {', '.join(TRACES[:-1])} or {TRACES[-1]}")
     torch = require("torch", "torch")
     order = list(STRATEGIES) if trace == "auto" else [trace]
     if isinstance(source.module, torch.jit.ScriptModule):

@@ -17,6 +17,7 @@ from converter.core.atomic import check_writable, remove
 from converter.core.errors import GraphtoolError
 from converter.core.inputs import graph_input_specs
 from converter.core.runners import Runner, ort_runner
+from converter.core.targets import TARGET_NAMES
 from converter.core.timing import stage
 from converter.core.types import LoadedModel
 from converter.targets import runners
@@ -134,3 +135,5 @@ TARGETS: dict[str, Target] = {
         Target("torchscript", ".ts", _write_torchscript, _run_torchscript),
     )
 }
+if tuple(TARGETS) != TARGET_NAMES:  # the CLI and manifests know the targets by these names, without this module
+    raise RuntimeError(f"TARGETS {tuple(TARGETS)} and converter.core.targets.TARGET_NAMES {TARGET_NAMES} differ")

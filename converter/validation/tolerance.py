@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from converter.core.config import read_config
 from converter.core.errors import GraphtoolError
 
 __all__ = ["Tolerance", "Tolerances", "DTYPE_DEFAULTS", "load_tolerance_file"]
@@ -39,6 +39,12 @@ class Tolerances:
     atol: float | None = None
     per_output: dict[str, Tolerance] = field(default_factory=dict)
 
+    @classmethod
+    def from_options(cls, rtol: float | None = None, atol: float | None = None,
+                     file: str | Path | None = None) -> Tolerances:
+        """--rtol, --atol (None keeps the dtype's default) and a per-output --tolerance file, as Tolerances."""
+        return cls(rtol, atol, load_tolerance_file(Path(file)) if file is not None else {})
+
     def for_output(self, name: str, dtype: str) -> Tolerance:
         if name in self.per_output:
             return self.per_output[name]
@@ -48,12 +54,8 @@ class Tolerances:
 
 
 def load_tolerance_file(path: Path) -> dict[str, Tolerance]:
-    """Read {output name: {rtol, atol}} from JSON or YAML."""
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise GraphtoolError(f"--tolerance {path}: cannot read it ({error.strerror})") from None
-    data = _parse(text, path)
+    """Read {output name: {rtol, atol}} from JSON or YAML (see core.config.read_config)."""
+    data = read_config(path, f"--tolerance {path}")
     if not isinstance(data, dict):
         raise GraphtoolError(f"--tolerance {path}: expected a mapping of output name -> {{rtol, atol}}")
     tolerances = {}
@@ -68,18 +70,3 @@ def load_tolerance_file(path: Path) -> dict[str, Tolerance]:
             raise GraphtoolError(f"--tolerance {path}: '{name}' has a non-numeric tolerance {entry!r}") from None
     return tolerances
 
-
-def _parse(text: str, path: Path):
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            raise GraphtoolError(f"--tolerance {path}: YAML needs PyYAML (pip install pyyaml), or use JSON") from None
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise GraphtoolError(f"--tolerance {path}: not valid YAML ({error})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise GraphtoolError(f"--tolerance {path}: not valid JSON ({error})") from None
