@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := build/demo
 
-.PHONY: setup dot chromium java netns demo test test-local lint bench clean
+.PHONY: setup dot chromium java netns demo test test-local lint docs docs-serve docs-cli bench clean
 
 setup: $(STAMP) dot chromium java netns
 
@@ -65,9 +65,20 @@ test-local: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict fails on a broken link or a missing page.
+docs: setup
+	$(BIN)/python -m mkdocs build --strict
+
+docs-serve: setup
+	$(BIN)/python -m mkdocs serve --dev-addr 127.0.0.1:8000
+
+# docs/cli.md is generated from the app's --help (tests/test_docs.py checks it is current).
+docs-cli: setup
+	$(BIN)/python -m converter.cli.reference -o docs/cli.md
+
 bench: setup
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_batch.py
 
 clean:
-	rm -rf build graphviz_out/*.svg graphviz_out/*.dot graphviz_out/*.png
+	rm -rf build site graphviz_out/*.svg graphviz_out/*.dot graphviz_out/*.png

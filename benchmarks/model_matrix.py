@@ -1,4 +1,4 @@
-"""The coverage matrix's figures: each model's max abs error per target, or why it stops (a README table)."""
+"""The coverage matrix's figures: each model's max abs error per target, or why it stops (docs/sources.md)."""
 
 from __future__ import annotations
 

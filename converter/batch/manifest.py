@@ -94,7 +94,7 @@ def read_manifest(path: Path) -> Manifest:
     where = str(path)
     if not isinstance(data, dict) or not isinstance(data.get("models"), list) or not data["models"]:
         raise GraphtoolError(f"{where}: expected a mapping with a non-empty 'models' list (and optional 'defaults'); "
-                             "see README 'Batch' for the schema")
+                             "see docs/batch.md for the schema")
     _check_keys(data, ("defaults", "models"), where)
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
