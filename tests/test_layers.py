@@ -152,3 +152,9 @@ def test_a_planted_cycle_is_caught(tmp_path):
         (path.parent / "__init__.py").touch()
         path.write_text(text)
     assert cycles(package_edges(tmp_path)) == [["graphs", "viewers", "graphs"]]
+
+
+def test_test_folders_mirror_the_packages():
+    folders = {path.name for path in (ROOT / "tests").iterdir()
+               if path.is_dir() and path.name not in {"golden", "__pycache__"}}
+    assert folders <= set(RANK), folders - set(RANK)

@@ -50,7 +50,7 @@ def test_torch_fixture_converts_to_builtin_tflite(name, tmp_path):
     pytest.importorskip("torch")
     from converter.api import convert
 
-    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "torch" / f"{name}.pt2"
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "torch" / f"{name}.pt2"
     result = convert(fixture, "tflite", tmp_path / f"{name}.tflite")
     assert result, result.report
     assert result.artifact["select_tf_ops"] is False

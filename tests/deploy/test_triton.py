@@ -11,7 +11,7 @@ from converter.deploy.interface import Interface, TensorSpec
 
 pytest.importorskip("tritonclient.grpc.model_config_pb2", reason="the serve extra")
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 REGEN = os.environ.get("GRAPHTOOL_REGEN_GOLDEN") == "1"
 
 # The interfaces of fixture models as `package` records them (batched where every leading dim varies).

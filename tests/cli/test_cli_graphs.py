@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from converter.cli import app
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 REGEN = os.environ.get("GRAPHTOOL_REGEN_GOLDEN") == "1"
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
 runner = CliRunner()

@@ -16,7 +16,7 @@ from converter.graphs.files import output_format, write_rendering
 from converter.graphs.graph import to_graph
 from converter.graphs.render import STATUS_COLORS, render_diff, render_graph
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 REGEN = os.environ.get("GRAPHTOOL_REGEN_GOLDEN") == "1"
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
 

@@ -24,7 +24,7 @@ from converter.pipelines.convert import default_output
 from converter.validation.metrics import measure
 from converter.validation.tolerance import Tolerance
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
 
 # Two factories in one file, each returning an ONNX model: the cheapest Python reference there is.
