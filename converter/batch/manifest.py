@@ -98,21 +98,23 @@ def _parse(path: Path) -> Any:
     try:
         text = path.read_text()
     except OSError as error:
-        raise GraphtoolError(f"{path}: cannot read the manifest ({error.strerror}); pass a YAML or JSON file") from None
+        raise GraphtoolError(
+            f"{path}: cannot read the manifest ({error.strerror}); pass a YAML or JSON file"
+        ) from error
     if path.suffix.lower() == ".json":
         try:
             return json.loads(text)
         except json.JSONDecodeError as error:
-            raise GraphtoolError(f"{path}: not valid JSON ({error}); fix the manifest") from None
+            raise GraphtoolError(f"{path}: not valid JSON ({error}); fix the manifest") from error
     try:
         import yaml
-    except ImportError:
-        raise GraphtoolError(f"{path}: a YAML manifest needs PyYAML: pip install 'graphtool[batch]'") from None
+    except ImportError as error:
+        raise GraphtoolError(f"{path}: a YAML manifest needs PyYAML: pip install 'graphtool[batch]'") from error
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
         detail = " ".join(str(error).split())
-        raise GraphtoolError(f"{path}: not valid YAML ({detail}); fix the manifest") from None
+        raise GraphtoolError(f"{path}: not valid YAML ({detail}); fix the manifest") from error
 
 
 def _check_keys(mapping: dict, allowed: tuple[str, ...], where: str) -> None:

@@ -52,7 +52,7 @@ def read_config(path: Path):
     try:
         text_format.Parse(path.read_text(), config)
     except text_format.ParseError as error:
-        raise GraphtoolError(f"{path}: not a Triton model config ({first_line(error)})") from None
+        raise GraphtoolError(f"{path}: not a Triton model config ({first_line(error)})") from error
     return config
 
 

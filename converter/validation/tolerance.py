@@ -52,7 +52,7 @@ def load_tolerance_file(path: Path) -> dict[str, Tolerance]:
     try:
         text = path.read_text()
     except OSError as error:
-        raise GraphtoolError(f"--tolerance {path}: cannot read it ({error.strerror})") from None
+        raise GraphtoolError(f"--tolerance {path}: cannot read it ({error.strerror})") from error
     data = _parse(text, path)
     if not isinstance(data, dict):
         raise GraphtoolError(f"--tolerance {path}: expected a mapping of output name -> {{rtol, atol}}")
@@ -64,8 +64,8 @@ def load_tolerance_file(path: Path) -> dict[str, Tolerance]:
             default = DTYPE_DEFAULTS["float32"]
             tolerances[str(name)] = Tolerance(float(entry.get("rtol", default.rtol)),
                                               float(entry.get("atol", default.atol)))
-        except (TypeError, ValueError):
-            raise GraphtoolError(f"--tolerance {path}: '{name}' has a non-numeric tolerance {entry!r}") from None
+        except (TypeError, ValueError) as error:
+            raise GraphtoolError(f"--tolerance {path}: '{name}' has a non-numeric tolerance {entry!r}") from error
     return tolerances
 
 
@@ -73,13 +73,13 @@ def _parse(text: str, path: Path):
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml
-        except ImportError:
-            raise GraphtoolError(f"--tolerance {path}: YAML needs PyYAML (pip install pyyaml), or use JSON") from None
+        except ImportError as error:
+            raise GraphtoolError(f"--tolerance {path}: YAML needs PyYAML (pip install pyyaml), or use JSON") from error
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as error:
-            raise GraphtoolError(f"--tolerance {path}: not valid YAML ({error})") from None
+            raise GraphtoolError(f"--tolerance {path}: not valid YAML ({error})") from error
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise GraphtoolError(f"--tolerance {path}: not valid JSON ({error})") from None
+        raise GraphtoolError(f"--tolerance {path}: not valid JSON ({error})") from error
