@@ -22,8 +22,8 @@ def import_ray():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports sent from a CI machine
     try:
         import ray
-    except ImportError:
-        raise MissingExtraError("ray", "batch") from None
+    except ImportError as error:
+        raise MissingExtraError("ray", "batch") from error
     return ray
 
 
@@ -64,11 +64,11 @@ def _join(ray, address: str) -> dict:
     except ConnectionError as error:
         raise GraphtoolError(f"--address {address}: could not join a Ray cluster there ({_short(error)}); check it "
                              "is a head's GCS port, of the same Ray version, with the same token auth (RAY_AUTH_MODE, "
-                             "~/.ray/auth_token), or leave out --address to run locally") from None
+                             "~/.ray/auth_token), or leave out --address to run locally") from error
     except Exception as error:  # Ray raises plain RuntimeErrors for auth and version mismatches
         hint = ("; a head started with token auth needs the same RAY_AUTH_MODE (and token) on this side"
                 if "auth" in str(error).lower() else "")
-        raise GraphtoolError(f"--address {address}: joining the Ray cluster failed: {_short(error)}{hint}") from None
+        raise GraphtoolError(f"--address {address}: joining the Ray cluster failed: {_short(error)}{hint}") from error
     return _describe(ray, address)
 
 
@@ -99,7 +99,7 @@ def check_reachable(address: str) -> None:
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise GraphtoolError(f"--address {address}: nothing answers there ({reason}); start the head with "
-                             f"`ray start --head --port {port}` or fix the address") from None
+                             f"`ray start --head --port {port}` or fix the address") from error
 
 
 def _short(error: BaseException) -> str:

@@ -6,6 +6,7 @@ import functools
 import inspect
 import json
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -39,33 +40,37 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def handle_errors(command: F) -> F:
-    """Turn user errors into one line on stderr and exit 2; --debug shows the traceback."""
+    """Turn errors into one line on stderr and exit 2; --debug first prints the traceback, causes and all."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # Each branch ends in typer.Exit, which click turns into the exit code: it has no cause worth showing.
         try:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
         except GraphtoolError as error:
-            if settings.debug:
-                raise
+            _debug_traceback(error)
             err.print(f"graphtool: error: {plain(str(error))}", markup=False)
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
+            _debug_traceback(interrupt)
             err.print("graphtool: interrupted", markup=False)
             raise typer.Exit(130) from None
-        except Exception as error:  # a bug or an unforeseen input: still one line unless --debug
-            if settings.debug:
-                raise
-            err.print(
-                f"graphtool: error: unexpected {type(error).__name__}: {plain(str(error))} "
-                "(rerun with --debug for details)",
-                markup=False,
-            )
+        except Exception as error:  # a bug or an unforeseen input: still one line, and exit 2
+            _debug_traceback(error)
+            hint = "" if settings.debug else " (rerun with --debug for details)"
+            err.print(f"graphtool: error: unexpected {type(error).__name__}: {plain(str(error))}{hint}", markup=False)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _debug_traceback(error: BaseException) -> None:
+    """With --debug, Python's traceback of `error` on stderr: the frameworks' own exceptions it was raised from too."""
+    if settings.debug:
+        sys.stderr.write("".join(traceback.format_exception(error)))
+        sys.stderr.flush()
 
 
 def print_json(document: Any) -> None:

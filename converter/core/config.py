@@ -21,7 +21,7 @@ def read_config(path: Path, label: str | None = None) -> Any:
     try:
         text = path.read_text()
     except OSError as error:
-        raise GraphtoolError(f"{where}: cannot read it ({error.strerror or error})") from None
+        raise GraphtoolError(f"{where}: cannot read it ({error.strerror or error})") from error
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         return _yaml(text, where, "not valid YAML")
@@ -29,18 +29,18 @@ def read_config(path: Path, label: str | None = None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         if suffix == ".json":
-            raise GraphtoolError(f"{where}: not valid JSON ({error})") from None
+            raise GraphtoolError(f"{where}: not valid JSON ({error})") from error
     return _yaml(text, where, "neither valid JSON nor valid YAML")
 
 
 def _yaml(text: str, where: str, problem: str) -> Any:
     try:
         import yaml
-    except ImportError:
+    except ImportError as error:
         raise GraphtoolError(f"{where}: YAML needs PyYAML: pip install 'graphtool[batch]' (or pyyaml); or write "
-                             "it as a .json file") from None
+                             "it as a .json file") from error
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
         detail = " ".join(str(error).split())  # PyYAML's message spans lines; ours is one
-        raise GraphtoolError(f"{where}: {problem} ({detail})") from None
+        raise GraphtoolError(f"{where}: {problem} ({detail})") from error

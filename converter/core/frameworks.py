@@ -63,8 +63,8 @@ def require(module: str, extra: str) -> ModuleType:
     try:
         with quiet():  # TensorFlow logs its start-up from C++, straight to the stderr file descriptor
             return importlib.import_module(module)
-    except ImportError:
-        raise MissingExtraError(module.split(".")[0], extra) from None
+    except ImportError as error:
+        raise MissingExtraError(module.split(".")[0], extra) from error
 
 
 def class_names(obj: object) -> set[str]:

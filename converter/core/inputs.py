@@ -119,10 +119,10 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
-    except FileNotFoundError:
-        raise GraphtoolError(f"--inputs {path}: no such file") from None
+    except FileNotFoundError as error:
+        raise GraphtoolError(f"--inputs {path}: no such file") from error
     except (OSError, ValueError) as error:
-        raise GraphtoolError(f"--inputs {path}: not a readable .npz of arrays ({error})") from None
+        raise GraphtoolError(f"--inputs {path}: not a readable .npz of arrays ({error})") from error
 
 
 def match_arrays(arrays: dict[str, np.ndarray], names: Sequence[str], origin: str) -> tuple[dict, str | None]:

@@ -78,7 +78,7 @@ def ort_runner(
     try:
         session = ort.InferenceSession(model.SerializeToString(), options, providers=providers_for(device))
     except Exception as error:  # onnxruntime's own exception types, for graphs it cannot load
-        raise GraphtoolError(f"onnxruntime cannot load the model: {first_line(error)}") from None
+        raise GraphtoolError(f"onnxruntime cannot load the model: {first_line(error)}") from error
     if device == "cuda" and "CUDAExecutionProvider" not in session.get_providers():
         raise GraphtoolError("onnxruntime fell back to the CPU: its CUDA provider could not load CUDA or cuDNN; "
                              "check that onnxruntime-gpu matches the installed CUDA version")

@@ -38,7 +38,7 @@ def http(method: str, url: str, body: bytes | None = None, timeout: float = 30.0
     except urllib.error.HTTPError as error:
         return error.code, error.read()
     except (urllib.error.URLError, OSError) as error:
-        raise GraphtoolError(f"{url}: no answer ({getattr(error, 'reason', error)}); is the server running?") from None
+        raise GraphtoolError(f"{url}: no answer ({getattr(error, 'reason', error)}); is the server running?") from error
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,8 @@ def v2_feeds(header: Any, binary: bytes = b"") -> tuple[dict[str, np.ndarray], l
             else:
                 raise BadRequest(f"input '{item['name']}': no data")
             feeds[str(item["name"])] = array.reshape(shape)
-        except (ValueError, TypeError):
-            raise BadRequest(f"input '{item['name']}': the data does not fill shape {shape} as {dtype}") from None
+        except (ValueError, TypeError) as error:
+            raise BadRequest(f"input '{item['name']}': the data does not fill shape {shape} as {dtype}") from error
     wanted = header.get("outputs")
     names = [o.get("name") for o in wanted if isinstance(o, dict)] if isinstance(wanted, list) else None
     return feeds, names

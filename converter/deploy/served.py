@@ -40,7 +40,7 @@ class ServedModel:
         try:
             results = self.runner(feeds)
         except Exception as error:  # the runtime refused this input (a dim it cannot take): the client's to fix
-            raise BadRequest(f"the model rejected the input: {first_line(error, 200)}") from None
+            raise BadRequest(f"the model rejected the input: {first_line(error, 200)}") from error
         return {spec.name: np.asarray(r) for spec, r in zip(self.interface.outputs, results, strict=True)}
 
     def check(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -62,8 +62,8 @@ def _cast(spec: TensorSpec, value) -> np.ndarray:
         if array.dtype.kind == "f" and np.dtype(spec.dtype).kind in "iub" and not np.all(np.mod(array, 1) == 0):
             raise ValueError("fractional values")
         array = array.astype(spec.dtype, copy=False)
-    except (ValueError, TypeError, OverflowError):
-        raise BadRequest(f"input '{spec.name}': expected {spec.dtype} values of shape {list(spec.shape)}") from None
+    except (ValueError, TypeError, OverflowError) as error:
+        raise BadRequest(f"input '{spec.name}': expected {spec.dtype} values of shape {list(spec.shape)}") from error
     if not spec.accepts(array.shape):
         raise BadRequest(f"input '{spec.name}': shape {list(array.shape)} does not fit {list(spec.shape)} "
                          "(-1: any size)")
@@ -100,7 +100,7 @@ def load_served(path: Path, name: str, version: int = 1, interface: Interface | 
     except GraphtoolError:
         raise
     except Exception as error:  # a corrupt or foreign artifact
-        raise GraphtoolError(f"{path}: cannot load it as {kind}: {first_line(error)}") from None
+        raise GraphtoolError(f"{path}: cannot load it as {kind}: {first_line(error)}") from error
     return ServedModel(name, version, path, runtime, found, runner)
 
 

@@ -76,7 +76,7 @@ def create_app(repository: Repository, max_body: int = MAX_BODY, drain_limit: in
         try:
             return json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise BadRequest(f"the body is not JSON: {error}") from None
+            raise BadRequest(f"the body is not JSON: {error}") from error
 
     @app.get("/v1/models/{path:path}")
     async def v1_get(path: str) -> Response:
@@ -173,7 +173,7 @@ def serve(path: Path, *, host: str = "127.0.0.1", port: int = 8501, name: str | 
         from converter.core.errors import GraphtoolError
 
         raise GraphtoolError(f"--host {host} --port {port}: cannot bind ({error.strerror}); pick another port "
-                             "or --port 0 for a free one") from None
+                             "or --port 0 for a free one") from error
     bound = listener.getsockname()[1]
     config = uvicorn.Config(create_app(repository, max_body), log_level="warning", timeout_graceful_shutdown=30,
                             access_log=False)

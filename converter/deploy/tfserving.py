@@ -120,7 +120,7 @@ def replay_warmup(path: Path, served) -> int:
         try:
             served.predict(feeds)
         except GraphtoolError as error:
-            raise GraphtoolError(f"{path}: warmup request {index} fails: {error}") from None
+            raise GraphtoolError(f"{path}: warmup request {index} fails: {error}") from error
     return len(requests)
 
 
@@ -133,7 +133,9 @@ def read_config(path: Path):
     try:
         text_format.Parse(path.read_text(), config)
     except (text_format.ParseError, UnicodeDecodeError) as error:
-        raise GraphtoolError(f"{path}: not a TF Serving model config ({first_line(error)}); fix or remove it") from None
+        raise GraphtoolError(
+            f"{path}: not a TF Serving model config ({first_line(error)}); fix or remove it"
+        ) from error
     return config
 
 

@@ -90,8 +90,8 @@ class Handler:
                 raise BadInput("a v2 input needs name, shape, datatype (BOOL, INT*, FP*) and data")
             try:
                 feeds[item["name"]] = np.asarray(item["data"], dtype=dtype).reshape(item["shape"])
-            except (ValueError, TypeError):
-                raise BadInput(f"input '{item['name']}': data does not fill shape {item['shape']}") from None
+            except (ValueError, TypeError) as error:
+                raise BadInput(f"input '{item['name']}': data does not fill shape {item['shape']}") from error
         results = self.run(feeds)
         outputs = [{"name": o["name"], "datatype": TO_V2.get(r.dtype.name, "BYTES"), "shape": list(r.shape),
                     "data": r.ravel().tolist()} for o, r in zip(self.interface["outputs"], results, strict=True)]
@@ -119,8 +119,8 @@ class Handler:
                 if array.dtype == object or array.dtype.kind in "US":
                     raise ValueError
                 array = np.ascontiguousarray(array.astype(spec["dtype"]))
-            except (ValueError, TypeError):
-                raise BadInput(f"input '{spec['name']}': expected {spec['dtype']} numbers") from None
+            except (ValueError, TypeError) as error:
+                raise BadInput(f"input '{spec['name']}': expected {spec['dtype']} numbers") from error
             dims = spec["shape"]
             if array.ndim != len(dims) or any(d not in (-1, s) for d, s in zip(dims, array.shape, strict=True)):
                 raise BadInput(f"input '{spec['name']}': shape {list(array.shape)} does not fit {dims} (-1: any)")
@@ -129,7 +129,7 @@ class Handler:
             with torch.no_grad():
                 result = self.module(*arguments)
         except RuntimeError as error:
-            raise BadInput(f"the model rejected the input: {str(error).strip().splitlines()[0][:200]}") from None
+            raise BadInput(f"the model rejected the input: {str(error).strip().splitlines()[0][:200]}") from error
         if isinstance(result, dict):  # graphtool's pt2 and TorchScript files return {output name: tensor}
             result = tuple(result.values())
         results = result if isinstance(result, (tuple, list)) else (result,)
@@ -142,7 +142,7 @@ def _body(row):
         try:
             return json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise BadInput(f"the body is not JSON: {error}") from None
+            raise BadInput(f"the body is not JSON: {error}") from error
     return body
 
 

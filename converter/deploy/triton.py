@@ -54,7 +54,7 @@ def read_config(path: Path):
     try:
         text_format.Parse(path.read_text(), config)
     except text_format.ParseError as error:
-        raise GraphtoolError(f"{path}: not a Triton model config ({first_line(error)})") from None
+        raise GraphtoolError(f"{path}: not a Triton model config ({first_line(error)})") from error
     return config
 
 
@@ -62,8 +62,8 @@ def _protos():
     """tritonclient's model_config_pb2, imported when a config is written or read."""
     try:
         from tritonclient.grpc import model_config_pb2
-    except (ImportError, RuntimeError):  # tritonclient.grpc raises RuntimeError when grpcio is missing
-        raise MissingExtraError("tritonclient[grpc]", "serve") from None
+    except (ImportError, RuntimeError) as error:  # tritonclient.grpc raises RuntimeError when grpcio is missing
+        raise MissingExtraError("tritonclient[grpc]", "serve") from error
     return model_config_pb2
 
 

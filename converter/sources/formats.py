@@ -103,7 +103,7 @@ def _detect_zip(path: Path) -> Format:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise GraphtoolError(f"{path}: a damaged zip archive ({error}); expected {ACCEPTED}") from None
+        raise GraphtoolError(f"{path}: a damaged zip archive ({error}); expected {ACCEPTED}") from error
     _refuse_zip_bomb(path, members)
     names = [member.filename for member in members]
     members = {name.split("/", 1)[-1] for name in names}

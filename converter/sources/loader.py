@@ -100,4 +100,4 @@ def _call_factory(factory: Any, origin: str) -> Any:
         with quiet():
             return factory()
     except Exception as error:  # the user's own code failed: say where, not how graphtool got there
-        raise GraphtoolError(f"{origin}: calling it failed: {type(error).__name__}: {error}") from None
+        raise GraphtoolError(f"{origin}: calling it failed: {type(error).__name__}: {error}") from error

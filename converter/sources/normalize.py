@@ -130,7 +130,7 @@ def _convert_opset(model: onnx.ModelProto, opset: int, origin: str) -> onnx.Mode
         raise GraphtoolError(
             f"{origin}: cannot convert from opset {default_opset(model)} to {opset} ({error}); "
             "try another --opset"
-        ) from None
+        ) from error
 
 
 def _name_nodes(graph: onnx.GraphProto) -> None:

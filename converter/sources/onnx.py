@@ -66,7 +66,7 @@ def read_onnx(path: Path) -> onnx.ModelProto:
     try:
         model = onnx.load_model(str(path), load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError) as error:
-        raise GraphtoolError(f"{path}: not a readable ONNX model, truncated or damaged ({error})") from None
+        raise GraphtoolError(f"{path}: not a readable ONNX model, truncated or damaged ({error})") from error
     if not model.HasField("graph"):
         raise GraphtoolError(f"{path}: an ONNX file without a graph; expected a complete model")
     if _uses_external_data(model):
@@ -79,7 +79,7 @@ def read_onnx(path: Path) -> onnx.ModelProto:
         except (OSError, ValueError, onnx.checker.ValidationError) as error:
             raise GraphtoolError(
                 f"{path}: its external weight data cannot be read ({error}); keep the data files beside it"
-            ) from None
+            ) from error
     _check(model, path)
     return model
 
@@ -91,7 +91,7 @@ def _check(model: onnx.ModelProto, path: Path) -> None:
     except onnx.checker.ValidationError as error:
         # Not errors.first_line: the checker's first line ends "of node:" and names the problem.
         reason = str(error).strip().splitlines()[0]
-        raise GraphtoolError(f"{path}: fails onnx's model checker: {reason}") from None
+        raise GraphtoolError(f"{path}: fails onnx's model checker: {reason}") from error
 
 
 def _uses_external_data(model: onnx.ModelProto) -> bool:
@@ -126,8 +126,8 @@ def _check_extent(tensor: onnx.TensorProto, info: dict[str, str], target: Path, 
     try:
         offset = int(info.get("offset", "0"))
         length = int(info["length"]) if "length" in info else size - offset
-    except ValueError:
-        raise GraphtoolError(f"{path}: weight '{tensor.name}' has a malformed offset or length") from None
+    except ValueError as error:
+        raise GraphtoolError(f"{path}: weight '{tensor.name}' has a malformed offset or length") from error
     if offset < 0 or length < 0 or offset + length > size:
         raise GraphtoolError(f"{path}: weight '{tensor.name}' declares {length} bytes at offset {offset}, but "
                              f"{target.name} holds only {size}; the data file is truncated or not this model's")

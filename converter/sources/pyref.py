@@ -24,7 +24,7 @@ def resolve(reference: str) -> Any:
         try:
             module = importlib.import_module(target)
         except ImportError as error:
-            raise GraphtoolError(f"{reference}: cannot import module '{target}' ({error})") from None
+            raise GraphtoolError(f"{reference}: cannot import module '{target}' ({error})") from error
     obj = module
     for part in name.split("."):
         if not hasattr(obj, part):
@@ -43,7 +43,7 @@ def load_module(target: str, what: str) -> Any:
     try:
         return importlib.import_module(target)
     except ImportError as error:
-        raise GraphtoolError(f"{what}: cannot import module '{target}' ({error})") from None
+        raise GraphtoolError(f"{what}: cannot import module '{target}' ({error})") from error
 
 
 def _load_file(path: Path, reference: str):
@@ -61,7 +61,7 @@ def _load_file(path: Path, reference: str):
         spec.loader.exec_module(module)
     except Exception as error:
         sys.modules.pop(module_name, None)
-        raise GraphtoolError(f"{reference}: running '{path}' failed: {type(error).__name__}: {error}") from None
+        raise GraphtoolError(f"{reference}: running '{path}' failed: {type(error).__name__}: {error}") from error
     finally:
         sys.path.remove(directory)
     return module

@@ -72,7 +72,7 @@ def read_tf(fmt: Format, path: str, signature: str, trust_code: bool, custom_obj
             with quiet():
                 loaded = tf.saved_model.load(path)
         except Exception as error:
-            raise GraphtoolError(f"{path}: not a loadable SavedModel ({first_line(error)})") from None
+            raise GraphtoolError(f"{path}: not a loadable SavedModel ({first_line(error)})") from error
         return replace(_from_signature(loaded, signature, path), audit_notes=notes)
     keras = require("keras", "tf")
     custom = _custom_objects(custom_objects, trust_code)
@@ -85,14 +85,14 @@ def read_tf(fmt: Format, path: str, signature: str, trust_code: bool, custom_obj
             raise GraphtoolError(
                 f"{path}: the model carries Python code (a Lambda layer) that loading would run; "
                 "pass --trust-code only if you trust its source"
-            ) from None
+            ) from error
         full = str(error).lower()
         if any(text in full for text in ("could not locate", "could not be deserialized", "unknown layer")):
             raise GraphtoolError(
                 f"{path}: the model uses a custom class Keras does not know ({message}); pass --custom-objects "
                 "file.py (or a module name) that defines it, with --trust-code"
-            ) from None
-        raise GraphtoolError(f"{path}: not a loadable Keras model ({message})") from None
+            ) from error
+        raise GraphtoolError(f"{path}: not a loadable Keras model ({message})") from error
     return _from_keras(model)
 
 
@@ -147,7 +147,7 @@ def to_onnx(
                 proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=opset,
                                                          custom_op_handlers=custom_op_handlers())
     except Exception as error:
-        raise GraphtoolError(f"{origin}: tf2onnx could not convert it ({first_line(error)})") from None
+        raise GraphtoolError(f"{origin}: tf2onnx could not convert it ({first_line(error)})") from error
     names = model.output_names or _structure_names(concrete.structured_outputs)
     _refuse_tensorflow_ops(proto, origin)
     _freeze_captured_constants(proto, concrete)

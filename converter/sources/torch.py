@@ -77,7 +77,7 @@ def open_torchscript(path: str) -> Any:
         with quiet():
             return torch.jit.load(path, map_location="cpu")
     except Exception as error:
-        raise GraphtoolError(f"{path}: not a loadable TorchScript archive ({first_line(error)})") from None
+        raise GraphtoolError(f"{path}: not a loadable TorchScript archive ({first_line(error)})") from error
 
 
 def open_exported(path: str) -> Any:
@@ -87,7 +87,7 @@ def open_exported(path: str) -> Any:
         with quiet():
             return torch.export.load(path)
     except Exception as error:
-        raise GraphtoolError(f"{path}: not a loadable ExportedProgram ({first_line(error)})") from None
+        raise GraphtoolError(f"{path}: not a loadable ExportedProgram ({first_line(error)})") from error
 
 
 def from_object(obj: Any, origin: str) -> TorchModel:
@@ -170,7 +170,7 @@ def _read_pickle(path: str, options: LoadOptions) -> TorchModel:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         if "Weights only load failed" not in str(error):
-            raise GraphtoolError(f"{path}: not a loadable torch.save file ({first_line(error)})") from None
+            raise GraphtoolError(f"{path}: not a loadable torch.save file ({first_line(error)})") from error
         obj = _trusted_pickle(path, options)
     if isinstance(obj, torch.nn.Module):
         return from_object(obj, path)
@@ -199,9 +199,9 @@ def _trusted_pickle(path: str, options: LoadOptions) -> Any:
         raise GraphtoolError(
             f"{path}: unpickling needs the module '{error.name}' that defines the model's class; "
             "add its folder to PYTHONPATH"
-        ) from None
+        ) from error
     except Exception as error:
-        raise GraphtoolError(f"{path}: unpickling failed ({first_line(error)})") from None
+        raise GraphtoolError(f"{path}: unpickling failed ({first_line(error)})") from error
 
 
 def _state_dict_in(obj: Any, torch: Any) -> Mapping | None:
@@ -219,11 +219,11 @@ def _instantiate(reference: str, state: Mapping, path: str) -> Any:
     try:
         module = cls()
     except Exception as error:
-        raise GraphtoolError(f"--model-class {reference}: cannot construct it without arguments ({error})") from None
+        raise GraphtoolError(f"--model-class {reference}: cannot construct it without arguments ({error})") from error
     try:
         module.load_state_dict(state, strict=True)
     except Exception as error:
-        raise GraphtoolError(f"{path}: its state_dict does not fit {reference}: {first_line(error)}") from None
+        raise GraphtoolError(f"{path}: its state_dict does not fit {reference}: {first_line(error)}") from error
     return module
 
 

@@ -60,6 +60,7 @@ def capture(
             raise GraphtoolError(f"{origin}: a TorchScript module cannot be FX-traced; use --trace torchscript")
         order = ["torchscript"]  # the only exporter that reads TorchScript
     attempts: list[Attempt] = []
+    failures: list[Exception] = []  # each failed attempt's own exception, for --debug
     while order:
         strategy = order.pop(0)
         try:
@@ -68,11 +69,13 @@ def capture(
             raise
         except _Specialized as fixed:
             attempts.append(Attempt(strategy, str(fixed)))
+            failures.append(fixed)
             if trace != "auto" and len(attempts) == 1 and not isinstance(source.module, torch.jit.ScriptModule):
                 order = [s for s in STRATEGIES if s != strategy]
             continue
         except Exception as error:
             attempts.append(Attempt(strategy, _reason(error)))
+            failures.append(error)
             if strategy == "export":
                 order.insert(0, "export-decomposed")
             continue
@@ -83,9 +86,10 @@ def capture(
     if trace != "auto" and all(a.strategy in (trace, "export-decomposed") for a in attempts):
         failed = attempts[0]
         hint = "" if "data-dependent" in (failed.error or "") else f"; try {_NEXT[failed.strategy]} or --trace auto"
-        raise GraphtoolError(f"{origin}: {failed.strategy} capture failed: {failed.error}{hint}")
+        raise GraphtoolError(f"{origin}: {failed.strategy} capture failed: {failed.error}{hint}") from failures[0]
     tried = "; ".join(f"{a.strategy}: {a.error}" for a in attempts)
-    raise GraphtoolError(f"{origin}: no capture strategy worked ({tried})")
+    # one cause only (ExceptionGroup is 3.11+): the first strategy's, whose exporter frames --debug then shows
+    raise GraphtoolError(f"{origin}: no capture strategy worked ({tried})") from failures[0]
 
 
 class _Specialized(Exception):
@@ -202,7 +206,8 @@ def _dynamic_shapes(specs: Sequence[InputSpec], torch: Any) -> tuple | None:
 def _reason(error: BaseException) -> str:
     """The innermost cause: exporters wrap the real reason in generic 'step 2/3' messages."""
     root = error
-    while root.__cause__ is not None:
+    # a GraphtoolError in the chain already says what went wrong; what it was raised from is for --debug
+    while root.__cause__ is not None and not isinstance(root, GraphtoolError):
         root = root.__cause__
     text = _ANSI.sub("", str(root))
     lines = [line.strip() for line in text.splitlines() if line.strip()]

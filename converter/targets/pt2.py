@@ -50,6 +50,7 @@ def write_pt2(
     inputs = tuple(example_inputs) if example_inputs is not None else tuple(examples.example_inputs(model))
     symbolic = examples.symbolic_dims(model)
     fallbacks: list[str] = []
+    failures: list[Exception] = []  # torch.export's own exceptions, for --debug
     program, strategy = None, ""
     with stage("export"):
         for strategy, shapes in _strategies(symbolic):
@@ -58,12 +59,15 @@ def write_pt2(
                 break
             except Exception as exc:  # noqa: BLE001 - each strategy's failure is reported in the result
                 fallbacks.append(f"{strategy}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+                failures.append(exc)
     if program is None:
         hint = ""
         if any("DataDependent" in f for f in fallbacks):  # Shape -> ... -> Reshape chains (tf2onnx's einsum)
             hint = ("; the graph computes a shape from a tensor at run time (Shape -> Reshape, as tf2onnx writes "
                     "Keras' einsum and MultiHeadAttention); convert to onnx or savedmodel instead")
-        raise GraphtoolError(f"torch.export could not capture the converted module: {'; '.join(fallbacks)}{hint}")
+        raise GraphtoolError(
+            f"torch.export could not capture the converted module: {'; '.join(fallbacks)}{hint}"
+        ) from failures[0]
     target = Path(path)
     with stage("save"), atomic_path(target, force) as temporary, open(temporary, "wb") as stream:
         torch.export.save(program, stream)

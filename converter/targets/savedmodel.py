@@ -79,4 +79,4 @@ def _check(model: onnx.ModelProto) -> None:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else "invalid model"
-        raise GraphtoolError(f"the ONNX model fails onnx's checker: {first}") from None
+        raise GraphtoolError(f"the ONNX model fails onnx's checker: {first}") from error

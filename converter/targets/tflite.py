@@ -62,7 +62,7 @@ def _check_interpreter(tf: Any, flatbuffer: bytes, kept: tuple[str, ...]) -> Non
             f"tflite: the model needs TensorFlow op(s) {ops} that TFLite's builtins lack, and this TFLite "
             f"interpreter cannot run them as Select TF ops ({first_line(error)}); convert to savedmodel "
             "instead, or replace those ops in the source (e.g. Keras' GELU with approximate=True)"
-        ) from None
+        ) from error
 
 
 def _convert(tf: Any, saved_model: str | Path, key: str, select_tf_ops: bool) -> bytes:

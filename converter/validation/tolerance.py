@@ -66,7 +66,7 @@ def load_tolerance_file(path: Path) -> dict[str, Tolerance]:
             default = DTYPE_DEFAULTS["float32"]
             tolerances[str(name)] = Tolerance(float(entry.get("rtol", default.rtol)),
                                               float(entry.get("atol", default.atol)))
-        except (TypeError, ValueError):
-            raise GraphtoolError(f"--tolerance {path}: '{name}' has a non-numeric tolerance {entry!r}") from None
+        except (TypeError, ValueError) as error:
+            raise GraphtoolError(f"--tolerance {path}: '{name}' has a non-numeric tolerance {entry!r}") from error
     return tolerances
 

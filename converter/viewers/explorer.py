@@ -77,8 +77,8 @@ def serve(model: Any, against: Any | None, report: Path | None, load: Callable[[
     """`load` the models, write them with their node data to a temporary folder and serve them until Ctrl+C."""
     try:
         import model_explorer
-    except ImportError:
-        raise MissingExtraError("ai-edge-model-explorer", "explorer") from None
+    except ImportError as error:
+        raise MissingExtraError("ai-edge-model-explorer", "explorer") from error
     from converter.core.naming import output_stem
     from converter.graphs.graph import to_graph
 
@@ -122,7 +122,7 @@ def _read_report(path: Path) -> dict:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise GraphtoolError(f"{path}: not a readable JSON report ({error}); "
-                             "write one with graphtool validate --locate --report FILE") from None
+                             "write one with graphtool validate --locate --report FILE") from error
     if not isinstance(document, dict) or not str(document.get("schema", "")).startswith("graphtool.validate/"):
         raise GraphtoolError(f"{path}: not a graphtool validation report; "
                              "write one with graphtool validate --locate --report FILE")

@@ -41,8 +41,8 @@ def _protos() -> Any:
             tensor_pb2,
             tensor_shape_pb2,
         )
-    except ImportError:
-        raise MissingExtraError("tensorboard", "tensorboard") from None
+    except ImportError as error:
+        raise MissingExtraError("tensorboard", "tensorboard") from error
     return attr_value_pb2, event_pb2, graph_pb2, node_def_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2
 
 

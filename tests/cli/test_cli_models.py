@@ -149,7 +149,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(cli, tmp_path, make_args, 
 
 def test_debug_shows_the_traceback(cli, tmp_path):
     result = cli("--debug", "convert", tmp_path / "absent.pt")
-    assert result.exit_code != 0 and result.exception is not None
+    assert result.exit_code == 2 and "Traceback" in result.stderr
 
 
 def _write(path, data):

@@ -93,6 +93,7 @@ def test_auto_refuses_a_trace_that_bakes_in_a_data_dependent_branch():
     message = str(caught.value)
     assert "export: GuardOnDataDependentSymNode: data-dependent branch at test_sources_torch.py:" in message
     assert "torchscript: CaptureRefused: data-dependent branch" in message and "`if x.sum() > 0:`" in message
+    assert type(caught.value.__cause__).__module__.startswith("torch.")  # export's own exception, for --debug
 
 
 @pytest.mark.slow
@@ -102,6 +103,7 @@ def test_failed_strategy_names_itself_and_the_line_of_user_code():
                                              r".py:\d+ \(`if x.sum\(\) > 0:`\).*torch.cond") as caught:
         api.load(_data_dependent())
     assert "--trace torchscript" not in str(caught.value)
+    assert type(caught.value.__cause__).__module__.startswith("torch.")
 
 
 @pytest.mark.slow

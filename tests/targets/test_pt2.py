@@ -75,6 +75,21 @@ def test_unsupported_op_writes_nothing(tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failed_export_is_raised_from_torchs_own_exception(exported, tmp_path, monkeypatch) -> None:
+    _, model = exported
+    refusals: list[RuntimeError] = []
+
+    def refuse(*args, **kwargs):
+        refusals.append(RuntimeError(f"refusal {len(refusals) + 1}"))
+        raise refusals[-1]
+
+    monkeypatch.setattr(torch.export, "export", refuse)
+    with pytest.raises(GraphtoolError, match="could not capture the converted module: dynamic: .*refusal 1") as caught:
+        write_pt2(model, tmp_path / "net.pt2")
+    assert len(refusals) == 3 and caught.value.__cause__ is refusals[0]  # the first strategy's, for --debug
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_static_graph_exports_with_inputs_in_graph_order(tmp_path) -> None:
     bias = numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "bias")
     graph = helper.make_graph(

@@ -27,7 +27,7 @@ def audit_savedmodel(path: str) -> Audit:
     try:
         proto.ParseFromString((Path(path) / "saved_model.pb").read_bytes())
     except Exception as error:
-        raise GraphtoolError(f"{path}: not a readable SavedModel ({first_line(error)})") from None
+        raise GraphtoolError(f"{path}: not a readable SavedModel ({first_line(error)})") from error
     counts: Counter[str] = Counter()
     findings: list[Finding] = []
     notices: list[Finding] = []

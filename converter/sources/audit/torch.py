@@ -27,7 +27,7 @@ def audit_archive_code(path: str) -> Audit:
                 if "/code/" in f"/{name}" and name.endswith(".py") and _SETSTATE.search(archive.read(name)):
                     findings.append(Finding("__setstate__", "runs while the archive loads", name, "__setstate__"))
     except Exception as error:  # zipfile's and zlib's errors for a damaged archive
-        raise GraphtoolError(f"{path}: not a loadable TorchScript archive ({first_line(error)})") from None
+        raise GraphtoolError(f"{path}: not a loadable TorchScript archive ({first_line(error)})") from error
     return Audit(path, "torchscript", 0, {}, tuple(findings))
 
 
