@@ -54,11 +54,11 @@ def run_batch(manifest: Manifest, options: BatchOptions, on_row: Callable[[Row],
     cluster: dict = {}
     interrupted = False
     if todo:
-        with ray_cluster(options.address, options.workers) as cluster:
-            try:
+        try:  # around the cluster too: a Ctrl-C while it starts or stops still leaves the finished rows a summary
+            with ray_cluster(options.address, options.workers) as cluster:
                 _schedule(todo, options, cluster, rows, notify)
-            except KeyboardInterrupt:
-                interrupted = True
+        except KeyboardInterrupt:
+            interrupted = True
     ordered = tuple(rows[t.key] for t in manifest.tasks if t.key in rows)
     summary = BatchSummary(str(manifest.path), ordered, time.perf_counter() - started, cluster, interrupted)
     with uninterrupted():
