@@ -123,6 +123,17 @@ def marked_processes(marker: str) -> list[int]:
     return found
 
 
+def marked_commands(marker: str) -> list[str]:
+    """The command lines of the marked processes (Ray's gcs_server, raylet, ray::run_task, ...)."""
+    commands = []
+    for pid in marked_processes(marker):
+        try:
+            commands.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return commands
+
+
 def reap(marker: str, grace: float = HANG_S) -> list[int]:
     """Wait for the marked processes to exit; kill any left after `grace` by PID and return their PIDs."""
     deadline = time.monotonic() + grace

@@ -21,6 +21,7 @@ from batch_helpers import (
     graphtool,
     isolated,
     make_zoo,
+    marked_commands,
     onnx_model,
     reap,
 )
@@ -187,3 +188,31 @@ def test_resume_reruns_only_what_changed_and_ctrl_c_keeps_what_finished(zoo):
     assert sorted(d["task"]["model"] for d in new) == ["models/extra.onnx", "models/tiny.onnx"]
     assert len({d["pid"] for d in new}) == 1  # --reuse-workers: one worker ran both tasks
 
+
+@pytest.mark.parametrize(("signum", "moment"), [(signal.SIGINT, "starting"), (signal.SIGTERM, "running")],
+                         ids=["ctrl-c-while-the-cluster-starts", "sigterm-while-a-task-runs"])
+def test_an_interrupt_at_any_moment_keeps_what_finished(zoo, tmp_path, signum, moment):
+    """Ctrl-C while the local cluster is still starting (before the batch's loop), or SIGTERM (what a job
+    scheduler sends, which Ray would take over) while a task runs: the finished rows are kept, exit 130."""
+    out = tmp_path / "out"
+    shutil.copytree(zoo["out"] / "results", out / "results")
+    manifest = zoo["folder"] / "interrupt.yaml"
+    manifest.write_text(zoo["manifest"].read_text() + _HANG_LONG)  # every row resumed but the hanging one
+    hanging = zoo["folder"] / HANGING
+    hanging.unlink(missing_ok=True)
+    marker = uuid.uuid4().hex
+
+    def moment_came() -> bool:
+        if moment == "running":
+            return hanging.exists()
+        return any("gcs_server" in command for command in marked_commands(marker))  # ray.init is under way
+
+    with Batch(str(manifest), "-o", str(out), "--resume", "--workers", "1", marker=marker) as batch:
+        batch.wait_until(moment_came, f"the batch {moment}")
+        returncode = batch.stop(signum)
+    assert reap(marker) == []
+    assert returncode == 130, batch.stderr[-2000:]
+    assert "interrupted; finished results are kept" in batch.stderr and "Traceback" not in batch.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and len(summary["rows"]) == 7
+    assert all(row["resumed"] for row in summary["rows"])
