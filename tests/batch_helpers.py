@@ -188,9 +188,9 @@ class Batch:
     def stderr(self) -> str:
         return "".join(self.lines)
 
-    def printed(self, start: str) -> bool:
-        """Whether a line of stderr starts with `start` (a row is printed once it is recorded)."""
-        return any(line.startswith(start) for line in list(self.lines))
+    def printed_row(self, model: str, target: str) -> bool:
+        """Whether the row of (model, target) was printed, whatever its status: it is printed once recorded."""
+        return any(f": {model} -> {target} (" in line for line in list(self.lines))
 
     def wait_until(self, condition: Callable[[], bool], what: str) -> None:
         try:

@@ -166,8 +166,8 @@ def test_resume_reruns_only_what_changed_and_ctrl_c_keeps_what_finished(zoo):
     hanging.unlink(missing_ok=True)  # the batch of the fixture hung there too
     with Batch(str(more), "-o", str(zoo["out"]), "--resume", "--workers", "1", "--reuse-workers",
                marker=marker) as batch:
-        batch.wait_until(lambda: batch.printed("pass: models/tiny.onnx -> onnx")
-                         and batch.printed("pass: models/extra.onnx -> onnx") and hanging.exists(),
+        batch.wait_until(lambda: batch.printed_row("models/tiny.onnx", "onnx")
+                         and batch.printed_row("models/extra.onnx", "onnx") and hanging.exists(),
                          "the two quick rows recorded, the hanging task running")
         returncode = batch.stop(signal.SIGINT)
     stderr = batch.stderr
