@@ -134,6 +134,19 @@ def marked_commands(marker: str) -> list[str]:
     return commands
 
 
+def sharing_our_network(marker: str) -> list[int]:
+    """The marked processes in this process's network namespace, where they could listen beyond loopback."""
+    ours = os.readlink("/proc/self/ns/net")
+    found = []
+    for pid in marked_processes(marker):
+        try:
+            if os.readlink(f"/proc/{pid}/ns/net") == ours:
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
 def reap(marker: str, grace: float = HANG_S) -> list[int]:
     """Wait for the marked processes to exit; kill any left after `grace` by PID and return their PIDs."""
     deadline = time.monotonic() + grace

@@ -17,6 +17,7 @@ from batch_helpers import (
     HANG_S,
     HANGING,
     Batch,
+    can_unshare,
     environment,
     graphtool,
     isolated,
@@ -24,6 +25,7 @@ from batch_helpers import (
     marked_commands,
     onnx_model,
     reap,
+    sharing_our_network,
 )
 from conftest import ROOT
 
@@ -169,6 +171,7 @@ def test_resume_reruns_only_what_changed_and_ctrl_c_keeps_what_finished(zoo):
         batch.wait_until(lambda: batch.printed_row("models/tiny.onnx", "onnx")
                          and batch.printed_row("models/extra.onnx", "onnx") and hanging.exists(),
                          "the two quick rows recorded, the hanging task running")
+        assert not can_unshare() or sharing_our_network(marker) == []  # Ray's ports are on its loopback only
         returncode = batch.stop(signal.SIGINT)
     stderr = batch.stderr
     assert reap(marker) == []
