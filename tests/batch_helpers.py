@@ -8,22 +8,30 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import onnx
 from conftest import ROOT, TF_DIR
 from onnx import TensorProto, helper
 
-# A Python file of models that misbehave in their worker: one segfaults, one hangs deaf to SIGALRM.
+# A bound on a hang, never a guess at how long something takes: every wait of these tests is for a condition
+# (a line, a file, a process gone) and ends as soon as it holds; this only stops a test that would wait forever.
+HANG_S = 900
+
+# A Python file of models that misbehave in their worker: one segfaults, one hangs deaf to SIGALRM (and says
+# so in a file beside it, for the tests that must interrupt it while it runs).
 ZOO_PY = '''
-import ctypes, signal, time
+import ctypes, pathlib, signal, time
 
 def crash():
     ctypes.string_at(0)  # a real segfault, not an exception
 
 def hang():
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})  # deaf to graphtool's own loading deadline
+    pathlib.Path(__file__).with_name("hanging").touch()
     time.sleep(3600)
 
 def noisy():
@@ -35,6 +43,7 @@ def noisy():
 
     return Noisy()
 '''
+HANGING = "hanging"  # the file beside zoo.py that hang() touches once it runs
 
 
 def onnx_model(path: Path, op: str = "Relu") -> Path:
@@ -114,14 +123,97 @@ def marked_processes(marker: str) -> list[int]:
     return found
 
 
-def reap(marker: str, grace: float = 20.0) -> list[int]:
+def marked_commands(marker: str) -> list[str]:
+    """The command lines of the marked processes (Ray's gcs_server, raylet, ray::run_task, ...)."""
+    commands = []
+    for pid in marked_processes(marker):
+        try:
+            commands.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return commands
+
+
+def sharing_our_network(marker: str) -> list[int]:
+    """The marked processes in this process's network namespace, where they could listen beyond loopback."""
+    ours = os.readlink("/proc/self/ns/net")
+    found = []
+    for pid in marked_processes(marker):
+        try:
+            if os.readlink(f"/proc/{pid}/ns/net") == ours:
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def reap(marker: str, grace: float = HANG_S) -> list[int]:
     """Wait for the marked processes to exit; kill any left after `grace` by PID and return their PIDs."""
     deadline = time.monotonic() + grace
     while (left := marked_processes(marker)) and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.2)
     for pid in left:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             continue
     return left
+
+
+def wait_until(condition: Callable[[], bool], what: str, process: subprocess.Popen | None = None,
+               seconds: float = HANG_S) -> None:
+    """Poll until `condition()` holds; fail naming `what` when `process` ends first or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"{what}: the process ended first (exit {process.returncode})")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: still not after {seconds:g} s")
+        time.sleep(0.1)
+
+
+class Batch:
+    """`graphtool batch ARGS` running in its own network namespace: its stderr read line by line as it comes,
+    so that a test can wait for a row; on leaving, nothing it started is left running (stopped by PID)."""
+
+    def __init__(self, *args: str, marker: str):
+        self.marker = marker
+        self.process = subprocess.Popen(isolated(graphtool("batch", *args)), cwd=ROOT, env=environment(marker),
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.poll() is None:  # a test failed halfway: stop it all now
+            self.process.kill()
+            reap(self.marker, grace=0)
+        self.process.wait()
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.lines)
+
+    def printed_row(self, model: str, target: str) -> bool:
+        """Whether the row of (model, target) was printed, whatever its status: it is printed once recorded."""
+        return any(f": {model} -> {target} (" in line for line in list(self.lines))
+
+    def wait_until(self, condition: Callable[[], bool], what: str) -> None:
+        try:
+            wait_until(condition, what, self.process)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; its stderr:\n{self.stderr[-3000:]}") from None
+
+    def stop(self, signum: int) -> int:
+        """Send `signum` (SIGINT: what Ctrl-C sends), then wait for the exit and the end of its stderr."""
+        self.process.send_signal(signum)  # unshare exec'd: this PID is graphtool
+        returncode = self.process.wait(timeout=HANG_S)
+        self._reader.join(timeout=HANG_S)
+        return returncode

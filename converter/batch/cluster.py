@@ -6,8 +6,10 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 
 from converter.core.errors import GraphtoolError, MissingExtraError
@@ -40,7 +42,9 @@ def ray_cluster(address: str | None, workers: int | None) -> Iterator[dict]:
     ray = import_ray()
     temporary = None if address else tempfile.mkdtemp(prefix="graphtool-ray-")  # private: no `auto` finds it
     try:
-        yield _join(ray, address) if address else _start_local(ray, workers, temporary)
+        with _sigterm_kept():
+            description = _join(ray, address) if address else _start_local(ray, workers, temporary)
+        yield description
     finally:
         ray.shutdown()
         if temporary:
@@ -70,6 +74,18 @@ def _join(ray, address: str) -> dict:
                 if "auth" in str(error).lower() else "")
         raise GraphtoolError(f"--address {address}: joining the Ray cluster failed: {_short(error)}{hint}") from error
     return _describe(ray, address)
+
+
+@contextlib.contextmanager
+def _sigterm_kept() -> Iterator[None]:
+    """ray.init takes SIGTERM (a sys.exit, then its C++ core's abort with a stack dump), which would end the
+    batch without its summary: give it back to the handler there was (graphtool's: unwind like Ctrl-C)."""
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if handler is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, handler)
 
 
 def _token_available() -> bool:

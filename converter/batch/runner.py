@@ -13,6 +13,7 @@ from converter.batch.cluster import ray_cluster
 from converter.batch.manifest import Manifest, Task
 from converter.batch.summary import BatchSummary, Row, write_json
 from converter.batch.tasks import SCHEMA, run_task
+from converter.core.deadline import uninterrupted
 
 __all__ = ["BatchOptions", "run_batch", "result_path"]
 
@@ -53,14 +54,15 @@ def run_batch(manifest: Manifest, options: BatchOptions, on_row: Callable[[Row],
     cluster: dict = {}
     interrupted = False
     if todo:
-        with ray_cluster(options.address, options.workers) as cluster:
-            try:
+        try:  # around the cluster too: a Ctrl-C while it starts or stops still leaves the finished rows a summary
+            with ray_cluster(options.address, options.workers) as cluster:
                 _schedule(todo, options, cluster, rows, notify)
-            except KeyboardInterrupt:
-                interrupted = True
+        except KeyboardInterrupt:
+            interrupted = True
     ordered = tuple(rows[t.key] for t in manifest.tasks if t.key in rows)
     summary = BatchSummary(str(manifest.path), ordered, time.perf_counter() - started, cluster, interrupted)
-    summary.write(options.results)
+    with uninterrupted():
+        summary.write(options.results)
     return summary
 
 
@@ -94,8 +96,9 @@ def _schedule(todo: list[Task], options: BatchOptions, cluster: dict, rows: dict
     running: dict = {}
 
     def finish(task: Task, document: dict) -> None:
-        write_json(result_path(options.results, task), document)
-        rows[task.key] = Row.from_dict(document["row"])
+        with uninterrupted():  # a result on disk is a row of the summary: a Ctrl-C between the two would lose it
+            write_json(result_path(options.results, task), document)
+            rows[task.key] = Row.from_dict(document["row"])
         notify(rows[task.key])
 
     try:

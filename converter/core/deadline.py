@@ -1,4 +1,4 @@
-"""Bound slow work (tracing a model that hangs) with a wall-clock deadline."""
+"""Bound slow work (tracing a model that hangs) with a wall-clock deadline; Ctrl-C and SIGTERM, which end work."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from converter.core.errors import GraphtoolError
 
-__all__ = ["deadline", "terminate_as_interrupt", "IMPORT_GRACE_S"]
+__all__ = ["deadline", "terminate_as_interrupt", "uninterrupted", "IMPORT_GRACE_S"]
 
 # An import under way when the deadline passes may finish first, for up to this long: interrupted, it would
 # leave the package (torch, TensorFlow) half-initialized in this process, and every later load would fail.
@@ -58,3 +58,25 @@ def terminate_as_interrupt() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then deliver them: a step that must not be cut halfway
+    (a result written and its row recorded) happens whole. Outside the main thread no signal arrives anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    # None: a handler set outside Python, which cannot be put back; those signals are not held
+    previous = {signum: handler for signum in (signal.SIGINT, signal.SIGTERM)
+                if (handler := signal.getsignal(signum)) is not None}
+    for signum in previous:
+        signal.signal(signum, lambda number, frame: held.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)  # the handler put back runs now: KeyboardInterrupt, or whatever it does

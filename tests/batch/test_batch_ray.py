@@ -9,23 +9,33 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-from batch_helpers import environment, graphtool, isolated, make_zoo, onnx_model, reap
+from batch_helpers import (
+    HANG_S,
+    HANGING,
+    Batch,
+    can_unshare,
+    environment,
+    graphtool,
+    isolated,
+    make_zoo,
+    marked_commands,
+    onnx_model,
+    reap,
+    sharing_our_network,
+)
 from conftest import ROOT
 
 pytestmark = pytest.mark.external
 pytest.importorskip("ray", reason="the batch extra (pip install 'graphtool[batch]') is not installed")
 
 
-def _run(args: list[str], marker: str, timeout: float = 240) -> tuple[subprocess.CompletedProcess, float]:
-    started = time.perf_counter()
-    done = subprocess.run(isolated(graphtool(*args)), cwd=ROOT, env=environment(marker), capture_output=True,
-                          text=True, timeout=timeout)
-    return done, time.perf_counter() - started
+def _run(args: list[str], marker: str) -> subprocess.CompletedProcess:
+    return subprocess.run(isolated(graphtool(*args)), cwd=ROOT, env=environment(marker), capture_output=True,
+                          text=True, timeout=HANG_S)
 
 
 def _rows(results: Path) -> dict[tuple[str, str], dict]:
@@ -43,15 +53,18 @@ def _free_port() -> int:
             return port
 
 
+# A task that hangs until interrupted: its own timeout is the bound on a hang, far beyond any wait here.
+_HANG_LONG = f"  - {{model: 'zoo.py:hang', name: hang-long, options: {{timeout: {HANG_S}}}}}\n"
+
+# The batch starts once the head says it is up (its GCS and raylet both), however long that takes here.
 HEAD_SCRIPT = """
 set -u
 ray start --head --block --port "$PORT" --node-ip-address 127.0.0.1 --include-dashboard=false --num-cpus 2 \
     --disable-usage-stats --temp-dir "$RAY_TMP" >"$RAY_TMP/head.log" 2>&1 &
 HEAD=$!
-for i in $(seq 1 120); do
-    (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
-    kill -0 "$HEAD" 2>/dev/null || { cat "$RAY_TMP/head.log" >&2; exit 3; }
-    sleep 0.5
+until grep -q "Ray runtime started" "$RAY_TMP/head.log"; do
+    kill -0 "$HEAD" 2>/dev/null && [ "$SECONDS" -lt "$HANG_S" ] || { cat "$RAY_TMP/head.log" >&2; exit 3; }
+    sleep 0.2
 done
 "$@"
 STATUS=$?
@@ -68,18 +81,21 @@ def zoo(tmp_path_factory):
     manifest = make_zoo(folder)
     port, marker = _free_port(), uuid.uuid4().hex
     ray_tmp = Path(tempfile.mkdtemp(prefix="gt-ray-", dir="/tmp"))  # Ray's socket paths must stay < 108 bytes
-    env = environment(marker) | {"PORT": str(port), "RAY_TMP": str(ray_tmp)}
+    env = environment(marker) | {"PORT": str(port), "RAY_TMP": str(ray_tmp), "HANG_S": str(HANG_S)}
     command = ["bash", "-c", HEAD_SCRIPT, "head", *graphtool("batch", str(manifest), "-o", str(folder / "out"),
                                                              "--address", f"127.0.0.1:{port}", "--workers", "2",
-                                                             "--timeout", "200")]
-    started = time.perf_counter()
-    done = subprocess.run(isolated(command), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    seconds = time.perf_counter() - started
+                                                             "--timeout", str(HANG_S))]
+    try:
+        done = subprocess.run(isolated(command), cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=3 * HANG_S)  # the head's start, the batch, the head's stop
+    except subprocess.TimeoutExpired:
+        reap(marker, grace=0)
+        raise
     left = reap(marker)  # the head was stopped by its PID; nothing it started may be left
     head_log = (ray_tmp / "head.log").read_text()[-2000:] if (ray_tmp / "head.log").exists() else ""
     shutil.rmtree(ray_tmp, ignore_errors=True)
-    yield {"folder": folder, "manifest": manifest, "out": folder / "out", "done": done, "seconds": seconds,
-           "left": left, "marker": marker, "port": port, "head_log": head_log}
+    yield {"folder": folder, "manifest": manifest, "out": folder / "out", "done": done, "left": left,
+           "marker": marker, "port": port, "head_log": head_log}
     reap(marker, grace=0)
 
 
@@ -100,7 +116,7 @@ def test_every_row_says_what_happened(zoo):
     assert "attempt 2" in crash["reason"]  # a lost worker is retried once, then the row says so
     hang = rows[("zoo.py:hang", "onnx")]
     assert hang["status"] == "error" and hang["reason"].startswith("timed out: still running after 4 s")
-    assert 4 <= hang["seconds"] < 30
+    assert 4 <= hang["seconds"] < HANG_S  # its own options.timeout, not the batch's --timeout
     noisy = rows[("zoo.py:noisy", "onnx")]
     assert noisy["status"] == "fail" and "differs" in noisy["reason"] and noisy["max_abs_error"] > 1e-3
 
@@ -133,7 +149,7 @@ def test_resume_reruns_only_what_changed_and_ctrl_c_keeps_what_finished(zoo):
     results = zoo["out"] / "results"
     before = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
     marker = uuid.uuid4().hex
-    done, _ = _run(["batch", str(zoo["manifest"]), "-o", str(zoo["out"]), "--resume", "--json"], marker)
+    done = _run(["batch", str(zoo["manifest"]), "-o", str(zoo["out"]), "--resume", "--json"], marker)
     assert reap(marker) == []
     assert done.returncode == 1, done.stderr[-2000:]
     summary = json.loads(done.stdout)
@@ -142,27 +158,24 @@ def test_resume_reruns_only_what_changed_and_ctrl_c_keeps_what_finished(zoo):
     assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")} == before
 
     # New content for one model, a new model and one that hangs, on a private local cluster of one worker
-    # that runs task after task (--reuse-workers); Ctrl-C once the two quick ones are done.
+    # that runs task after task (--reuse-workers); Ctrl-C once the two quick ones are recorded and the hanging
+    # one runs.
     onnx_model(zoo["folder"] / "models" / "tiny.onnx", op="Sigmoid")
     onnx_model(zoo["folder"] / "models" / "extra.onnx", op="Abs")
     more = zoo["folder"] / "more.yaml"
-    more.write_text(zoo["manifest"].read_text() + "  - model: models/extra.onnx\n"
-                    "  - {model: 'zoo.py:hang', name: hang-long, options: {timeout: 300}}\n")
-    process = subprocess.Popen(isolated(graphtool("batch", str(more), "-o", str(zoo["out"]), "--resume", "--workers",
-                                                  "1", "--reuse-workers")),
-                               cwd=ROOT, env=environment(marker), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not list(results.glob("models_extra.onnx__*.json")) and time.monotonic() < deadline:
-            time.sleep(0.3)
-        time.sleep(1.0)  # the hanging task is in flight by now
-        process.send_signal(signal.SIGINT)  # what Ctrl-C sends; unshare exec'd, so this PID is graphtool
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
+    more.write_text(zoo["manifest"].read_text() + "  - model: models/extra.onnx\n" + _HANG_LONG)
+    hanging = zoo["folder"] / HANGING
+    hanging.unlink(missing_ok=True)  # the batch of the fixture hung there too
+    with Batch(str(more), "-o", str(zoo["out"]), "--resume", "--workers", "1", "--reuse-workers",
+               marker=marker) as batch:
+        batch.wait_until(lambda: batch.printed_row("models/tiny.onnx", "onnx")
+                         and batch.printed_row("models/extra.onnx", "onnx") and hanging.exists(),
+                         "the two quick rows recorded, the hanging task running")
+        assert not can_unshare() or sharing_our_network(marker) == []  # Ray's ports are on its loopback only
+        returncode = batch.stop(signal.SIGINT)
+    stderr = batch.stderr
     assert reap(marker) == []
-    assert process.returncode == 130, stderr[-2000:]
+    assert returncode == 130, stderr[-2000:]
     assert "interrupted; finished results are kept" in stderr and "Traceback" not in stderr
     summary = json.loads((zoo["out"] / "summary.json").read_text())
     assert summary["interrupted"] is True
@@ -177,3 +190,32 @@ def test_resume_reruns_only_what_changed_and_ctrl_c_keeps_what_finished(zoo):
     new = [json.loads((results / name).read_text()) for name in set(after) - set(before)]
     assert sorted(d["task"]["model"] for d in new) == ["models/extra.onnx", "models/tiny.onnx"]
     assert len({d["pid"] for d in new}) == 1  # --reuse-workers: one worker ran both tasks
+
+
+@pytest.mark.parametrize(("signum", "moment"), [(signal.SIGINT, "starting"), (signal.SIGTERM, "running")],
+                         ids=["ctrl-c-while-the-cluster-starts", "sigterm-while-a-task-runs"])
+def test_an_interrupt_at_any_moment_keeps_what_finished(zoo, tmp_path, signum, moment):
+    """Ctrl-C while the local cluster is still starting (before the batch's loop), or SIGTERM (what a job
+    scheduler sends, which Ray would take over) while a task runs: the finished rows are kept, exit 130."""
+    out = tmp_path / "out"
+    shutil.copytree(zoo["out"] / "results", out / "results")
+    manifest = zoo["folder"] / "interrupt.yaml"
+    manifest.write_text(zoo["manifest"].read_text() + _HANG_LONG)  # every row resumed but the hanging one
+    hanging = zoo["folder"] / HANGING
+    hanging.unlink(missing_ok=True)
+    marker = uuid.uuid4().hex
+
+    def moment_came() -> bool:
+        if moment == "running":
+            return hanging.exists()
+        return any("gcs_server" in command for command in marked_commands(marker))  # ray.init is under way
+
+    with Batch(str(manifest), "-o", str(out), "--resume", "--workers", "1", marker=marker) as batch:
+        batch.wait_until(moment_came, f"the batch {moment}")
+        returncode = batch.stop(signum)
+    assert reap(marker) == []
+    assert returncode == 130, batch.stderr[-2000:]
+    assert "interrupted; finished results are kept" in batch.stderr and "Traceback" not in batch.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and len(summary["rows"]) == 7
+    assert all(row["resumed"] for row in summary["rows"])

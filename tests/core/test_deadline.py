@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 from converter.core import deadline as deadline_module
-from converter.core.deadline import deadline
+from converter.core.deadline import deadline, uninterrupted
 from converter.core.errors import GraphtoolError
 
 # A package whose import takes a while, and a submodule that refers back to it, as torch's do: interrupted
@@ -85,3 +86,25 @@ def test_a_load_after_a_timeout_during_the_first_torch_import_works(tmp_path):
     result = subprocess.run([sys.executable, "-c", SLOW_FIRST_TORCH, str(model)], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0 and "loaded" in result.stdout, result.stderr[-2000:]
+
+
+def test_a_ctrl_c_inside_uninterrupted_arrives_once_the_block_is_done():
+    steps = []
+    with pytest.raises(KeyboardInterrupt), uninterrupted():
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C between the two steps of a whole
+        steps.append("written")
+        steps.append("recorded")
+    assert steps == ["written", "recorded"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_uninterrupted_puts_back_the_sigterm_handler_and_delivers_to_it():
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        with uninterrupted():
+            signal.raise_signal(signal.SIGTERM)
+            assert received == []
+        assert received == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
