@@ -19,8 +19,15 @@ input_changed | output_added | output_removed | output_changed | opset_changed |
 ``element`` is op | initializer | input | output | model. ``a`` and ``b`` are the node on each side
 (``{id, name, op_type, scope}``, null when absent; a weight's scope is that of its first user).
 ``fields`` lists ``{field, old, new}``: op_type, domain, ``attr:<name>``, inputs, ``input[<slot>]``
-(rewired), shape, dtype, values, signature, ``opset:<domain>``, ``metadata:<key>``. Added or removed
+(rewired), ``const[<slot>]`` (the values of a constant the op reads as data that is not a weight, such as an
+integer shape piece), shape, dtype, values, signature, ``opset:<domain>``, ``metadata:<key>``. Added or removed
 ops list the weights only they used in ``weights`` instead of reporting each weight on its own.
+
+Constants are compared by role (converter.graphs.roles): only weights (float tensors an op reads as data) are
+reported on their own, as weight_changed / weight_transposed / constant_folded. A constant that configures its op
+(ReduceMean's axes, Reshape's shape, Pad's pads, Gather's indices, ...) is that op's ``attr:<input name>``, as
+older opsets had it, its values as a list (a summary with a hash past 64 elements), and two settings that mean
+the same (axes counted from the end or the start) are no change.
 """
 
 from __future__ import annotations
