@@ -240,7 +240,7 @@ class _Comparer:
                           for slot in sorted(set(pieces_a) & set(pieces_b)) if pieces_a[slot] != pieces_b[slot])
         if attrs_a != attrs_b:  # equal: nothing to default
             fields.extend(self._attribute_fields(node_a, node_b, da, db, attrs_a, attrs_b,
-                                                 irrelevant_attributes(da["op_type"], settings_a, settings_b)))
+                                                 irrelevant_attributes(da["op_type"], attrs_a, attrs_b)))
         if len(inputs_a) - len(settings_a) != len(inputs_b) - len(settings_b):  # settings: compared as attributes
             fields.append(FieldChange("inputs", len(inputs_a), len(inputs_b)))
         for slot in sorted(set(inputs_a) & set(inputs_b)):

@@ -86,7 +86,7 @@ def same_setting(op_type: str, name: str, old: Any, new: Any, ranks: tuple[int |
 
 def irrelevant_attributes(op_type: str, settings_a: dict[str, Any], settings_b: dict[str, Any]) -> set[str]:
     """Attributes whose value cannot matter here: `noop_with_empty_axes` when both sides name axes, Reshape's
-    `allowzero` when neither shape has a 0."""
+    `allowzero` when neither shape has a 0. `settings_*`: each side's attributes and attribute-like constant inputs."""
     irrelevant = set()
     if settings_a.get("axes") and settings_b.get("axes"):
         irrelevant.add("noop_with_empty_axes")
