@@ -54,3 +54,26 @@ def test_a_transposed_weight_is_reported_as_transposed():
     assert diff.summary["weights_transposed"] == 1 and diff.summary["weights_changed"] == 0
     (change,) = [c for c in diff.changes if c.kind == "weight_transposed"]
     assert change.fields[0].field == "layout" and "transpose [1, 0]" in change.fields[0].new
+
+
+def test_a_weight_rearranged_into_another_shape_is_a_layout_change_but_not_in_the_same_shape():
+    """An LSTM's [1, 4*hidden, input] weight becomes a MatMul's [input, 4*hidden] with its gates reordered: the
+    same values in another layout. The same shape with values moved (two channels swapped) is a real edit."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.arange(1, 13, dtype=np.float32).reshape(1, 6, 2)
+
+    def model(w: np.ndarray):
+        node = helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")
+        graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                                  [numpy_helper.from_array(w, "w")])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+    gates_reordered = np.concatenate([weight[0, 3:], weight[0, :3]]).T.copy()  # [2, 6], not a transpose of [6, 2]
+    diff = diff_graphs(to_graph(model(weight)), to_graph(model(gates_reordered)))
+    assert diff.summary["weights_transposed"] == 1 and diff.summary["weights_changed"] == 0
+    swapped = weight[:, [1, 0, 2, 3, 4, 5]].copy()
+    diff = diff_graphs(to_graph(model(weight)), to_graph(model(swapped)))
+    assert diff.summary["weights_changed"] == 1 and diff.summary["weights_transposed"] == 0

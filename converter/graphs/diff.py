@@ -230,7 +230,7 @@ class _Comparer:
         fields = [FieldChange(key, da[key], db[key]) for key in ("op_type", "domain") if da[key] != db[key]]
         attrs_a, attrs_b = da["attributes"], db["attributes"]
         inputs_a, inputs_b = self._inputs_a.get(node_a, {}), self._inputs_b.get(node_b, {})
-        consts_a, consts_b = _constants(inputs_a, self.nodes_a), _constants(inputs_b, self.nodes_b)
+        consts_a, consts_b = self._consts_a.get(node_a, {}), self._consts_b.get(node_b, {})
         settings_a = settings_b = {}
         if (consts_a or consts_b) and (attrs_a != attrs_b or self._differ(consts_a, consts_b)):
             settings_a, pieces_a = _settings(da, consts_a, self.nodes_a, self.opset_a)
@@ -272,6 +272,14 @@ class _Comparer:
             self.nodes_a[pred]["hash"] != self.nodes_b[consts_b[slot]]["hash"] for slot, pred in consts_a.items())
 
     @functools.cached_property
+    def _consts_a(self) -> dict[str, dict[int, str]]:
+        return _constants(self.ga, self.nodes_a)
+
+    @functools.cached_property
+    def _consts_b(self) -> dict[str, dict[int, str]]:
+        return _constants(self.gb, self.nodes_b)
+
+    @functools.cached_property
     def _inputs_a(self) -> dict[str, dict[int, str]]:
         return _inputs(self.ga)
 
@@ -288,10 +296,16 @@ class _Comparer:
         return _schema_default(data["op_type"], data["domain"], opset.get(data["domain"], 0), name)
 
 
-def _constants(inputs: dict[int, str], nodes: Mapping[str, dict]) -> dict[int, str]:
-    """The op's input slots read from constants that are not weights: {slot: initializer id}."""
-    return {slot: pred for slot, pred in inputs.items()
-            if nodes[pred]["kind"] == "initializer" and nodes[pred]["role"] != "weight"}
+def _constants(g: nx.MultiDiGraph, nodes: Mapping[str, dict]) -> dict[str, dict[int, str]]:
+    """Per op, its input slots read from constants that are not weights: {op: {slot: initializer id}}; one walk
+    over those constants' uses, not one per op."""
+    found: dict[str, dict[int, str]] = {}
+    for node, data in nodes.items():
+        if data["kind"] == "initializer" and data["role"] != "weight":
+            for _, user, slot in g.out_edges(node, data="slot"):
+                if slot is not None:
+                    found.setdefault(user, {})[slot] = node
+    return found
 
 
 def _settings(data: dict, consts: dict[int, str], nodes: Mapping[str, dict],
@@ -372,6 +386,10 @@ def _weight_change(da: dict, db: dict, atol: float = 0.0) -> tuple[tuple[FieldCh
     permutation = _transposition(values_a, values_b)
     if permutation is not None:
         return (FieldChange("layout", da["shape"], f"{db['shape']} (transpose {list(permutation)})"),), 0.0, 0.0
+    if fields and values_a.size > 1 and np.array_equal(np.sort(values_a, axis=None), np.sort(values_b, axis=None)):
+        # another shape, the same values: a layout a transpose alone does not give (an LSTM's gates reordered
+        # and transposed for a MatMul)
+        return (FieldChange("layout", da["shape"], f"{db['shape']} (the same values, rearranged)"),), 0.0, 0.0
     if fields:
         return tuple(fields), None, None
     if values_a.dtype.kind in "fiub" and values_a.size:
