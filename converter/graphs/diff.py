@@ -241,7 +241,8 @@ class _Comparer:
         if attrs_a != attrs_b:  # equal: nothing to default
             fields.extend(self._attribute_fields(node_a, node_b, da, db, attrs_a, attrs_b,
                                                  irrelevant_attributes(da["op_type"], attrs_a, attrs_b)))
-        if len(inputs_a) - len(settings_a) != len(inputs_b) - len(settings_b):  # settings: compared as attributes
+        # an input the other opset has as an attribute (compared above) is no other input count
+        if len(inputs_a) != len(inputs_b) and len(inputs_a) - len(settings_a) != len(inputs_b) - len(settings_b):
             fields.append(FieldChange("inputs", len(inputs_a), len(inputs_b)))
         for slot in sorted(set(inputs_a) & set(inputs_b)):
             if slot in consts_a and slot in consts_b:

@@ -23,9 +23,9 @@ Op nodes add ``op_type``, ``domain``, ``attributes`` ({name: JSON-able value; te
 Input, output and initializer nodes add ``shape`` (list of int | str | None, or None when
 unknown), ``dtype`` (numpy-style name, e.g. 'float32') and ``size`` (element count or None).
 Initializers add ``hash`` (content hash of the values), ``tensor`` (the TensorProto itself, to
-read values lazily; never copied), ``role`` ('weight' | 'attribute' | 'constant': read only at attribute-like
-inputs such as axes and shapes, a float read as data, or another constant read as data; see
-converter.graphs.roles) and, when it is stored externally, ``weights_dir`` (the folder its data file is in).
+read values lazily; never copied), ``role`` ('attribute' when read only at attribute-like inputs such as
+axes and shapes, else 'weight' for a float tensor and 'constant' for another; see converter.graphs.roles)
+and, when it is stored externally, ``weights_dir`` (the folder its data file is in).
 
 Edges, one per tensor use (producer -> consumer, so a tensor read twice gives two edges), keyed by
 the consumer's input slot: ``tensor`` (name), ``dtype``, ``shape``, ``slot`` (consumer input index),

@@ -246,9 +246,10 @@ class _Matcher:
 
 
 def _like(a: _Side, i: int, b: _Side, j: int, strict: bool) -> bool:
-    """Only tensors of one dtype are the same weight (a float32 [256] bias is never an int64 [3] shape constant),
-    and of one element count: always across frameworks, else unless of one rank (a resized layer). A transposed
-    copy has the same count: it is paired, then reported as transposed."""
+    """Only tensors of one dtype and role are the same weight (a float32 [256] bias is never an int64 [3] shape
+    constant, nor a Resize's float scales a weight), and of one element count: always across frameworks, else
+    unless of one rank (a resized layer). A transposed copy has the same count: it is paired, then reported as
+    transposed."""
     if a.kinds[i] != "initializer":
         return True
     da, db = a._data[i], b._data[j]
