@@ -35,6 +35,51 @@ def test_source_and_its_validated_conversion_pair_like_with_like(tmp_path, sourc
             assert a["size"] == b["size"] and sorted(a["shape"]) == sorted(b["shape"])
 
 
+# Test-matrix models (tests/matrix_models.py) cheap enough to convert twice, and a ResNet whose global average
+# pooling is a ReduceMean with constant axes (NCHW's [-1, -2] in its ONNX, [3, 2] after tf2onnx). The recurrent
+# models' SavedModels hold BroadcastArgs, which tf2onnx cannot read back, so they are diffed as pt2 only.
+MATRIX = [(name, target) for name in ("resnet_like", "two_in_two_out", "mobilenet_v3")
+          for target in ("savedmodel", "pt2")]
+MATRIX += [("lstm", "pt2"), ("gru", "pt2"), ("keras_lstm", "pt2")]
+
+
+@pytest.fixture(scope="module")
+def matrix_onnx(tmp_path_factory):
+    """The ONNX of a matrix model, converted (and validated) once for both targets."""
+    import matrix_models
+
+    from converter.core.types import LoadOptions
+
+    made = {}
+
+    def onnx_of(name: str):
+        if name not in made:
+            folder = tmp_path_factory.mktemp(name)
+            specs = next((c.specs for c in matrix_models.CASES if c.name == name), ())
+            converted = api.convert(f"{matrix_models.__file__}:{name}", "onnx", folder / f"{name}.onnx",
+                                    LoadOptions(input_specs=specs), samples=1)
+            assert converted, converted
+            made[name] = folder / f"{name}.onnx"
+        return made[name]
+
+    return onnx_of
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "target"), MATRIX, ids=["-".join(case) for case in MATRIX])
+def test_onnx_against_its_validated_conversion_changes_no_weight(tmp_path, matrix_onnx, name, target):
+    """Issue 24: axes, shapes and other settings that a converter rewrites are never reported as weights."""
+    source = matrix_onnx(name)
+    artifact = tmp_path / ("model.pt2" if target == "pt2" else "model_savedmodel")
+    converted = api.convert(source, target, artifact, samples=1)
+    assert converted, "the conversion must validate for this test to mean anything"
+    diff = api.diff(source, artifact).diff
+    assert diff.summary["weights_changed"] == 0, [c.to_dict() for c in diff.changes if c.kind == "weight_changed"]
+    assert diff.common_structure
+    if name == "resnet_like":  # its pooling's axes [-1, -2] are tf2onnx's [3, 2]: the same op, no change at all
+        assert diff.summary["changed"] == 0, [c.to_dict() for c in diff.changes if c.kind == "changed"]
+
+
 def test_a_transposed_weight_is_reported_as_transposed():
     import numpy as np
     import onnx
