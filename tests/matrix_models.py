@@ -122,8 +122,9 @@ def _torch_modules():
 
 
 def resnet_like():
-    """A small ResNet: stem, one residual block with batch norms, global average pooling as a mean over constant
-    axes (ONNX's ReduceMean with an axes input), a linear head."""
+    """A small ResNet: stem, one residual block with batch norms, global average pooling and flatten as
+    torchvision's ResNets have them (in ONNX a ReduceMean over constant axes and a Reshape to a constant shape),
+    a linear head."""
     import torch
     from torch import nn
 
@@ -144,7 +145,8 @@ def resnet_like():
             self.fc = nn.Linear(8, 4)
 
         def forward(self, x):
-            return self.fc(self.block(torch.relu(self.stem(x))).mean(dim=(2, 3)))
+            pooled = nn.functional.adaptive_avg_pool2d(self.block(torch.relu(self.stem(x))), 1)
+            return self.fc(torch.flatten(pooled, 1))
 
     _seeded()
     return ResNetLike().eval(), (torch.randn(1, 3, 16, 16),)
