@@ -121,6 +121,37 @@ def _torch_modules():
     return Recurrent, Branchy, DictInOut
 
 
+def resnet_like():
+    """A small ResNet: stem, one residual block with batch norms, global average pooling and flatten as
+    torchvision's ResNets have them (in ONNX a ReduceMean over constant axes and a Reshape to a constant shape),
+    a linear head."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            self.conv1, self.bn1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)
+            self.conv2, self.bn2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)
+
+        def forward(self, x):
+            return torch.relu(x + self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))))
+
+    class ResNetLike(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+            self.block = Block(8)
+            self.fc = nn.Linear(8, 4)
+
+        def forward(self, x):
+            pooled = nn.functional.adaptive_avg_pool2d(self.block(torch.relu(self.stem(x))), 1)
+            return self.fc(torch.flatten(pooled, 1))
+
+    _seeded()
+    return ResNetLike().eval(), (torch.randn(1, 3, 16, 16),)
+
+
 def lstm():
     _seeded()
     import torch

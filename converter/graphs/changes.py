@@ -5,11 +5,12 @@ JSON schema of ``Diff.to_dict()`` (``schema: "graphtool.diff/1"``)::
     identical         bool: no changes (renames alone do not count)
     common_structure  bool: false when almost nothing matched (the models share no structure)
     summary           {added, removed, changed, weights_changed, weights_transposed (the same values in
-                       another layout), constants_folded (constants the conversion computed from others,
-                       e.g. a batch norm folded into a convolution), io_changed, opset_changed,
-                       metadata_changed, renamed, matched, ops_matched, nodes_a, nodes_b}: ints (nodes_a/b
-                       and ops_matched count ops, as inspect and render do; matched counts every pairing,
-                       weights and inputs included); similarity: float
+                       another layout: transposed, or rearranged into another shape), constants_folded
+                       (constants the conversion computed from others, e.g. a batch norm folded into a
+                       convolution), io_changed, opset_changed, metadata_changed, renamed, matched,
+                       ops_matched, nodes_a, nodes_b}: ints (nodes_a/b and ops_matched count ops, as
+                       inspect and render do; matched counts every pairing, weights and inputs included);
+                       similarity: float
     notes             [str]
     changes           [{kind, element, scope, a, b, fields, max_abs_diff, fraction_changed, weights}]
     renames           [{element, a, b}]   (only with renames=True)
@@ -19,8 +20,16 @@ input_changed | output_added | output_removed | output_changed | opset_changed |
 ``element`` is op | initializer | input | output | model. ``a`` and ``b`` are the node on each side
 (``{id, name, op_type, scope}``, null when absent; a weight's scope is that of its first user).
 ``fields`` lists ``{field, old, new}``: op_type, domain, ``attr:<name>``, inputs, ``input[<slot>]``
-(rewired), shape, dtype, values, signature, ``opset:<domain>``, ``metadata:<key>``. Added or removed
-ops list the weights only they used in ``weights`` instead of reporting each weight on its own.
+(rewired), ``const[<slot>]`` (the values of a constant the op reads as data that is not a weight, such as an
+integer shape piece), shape, dtype, values, layout (a weight's other layout), signature, ``opset:<domain>``,
+``metadata:<key>``. Added or removed ops list the weights only they used in ``weights`` instead of reporting
+each weight on its own.
+
+Constants are compared by role (converter.graphs.roles): only weights (float tensors an op reads as data) are
+reported on their own, as weight_changed / weight_transposed / constant_folded. A constant that configures its op
+(ReduceMean's axes, Reshape's shape, Pad's pads, Gather's indices, ...) is that op's ``attr:<input name>``, as
+older opsets had it, its values as a list (a summary with a hash past 64 elements), and two settings that mean
+the same (axes counted from the end or the start) are no change.
 """
 
 from __future__ import annotations

@@ -17,12 +17,16 @@ import onnx
 from converter.graphs.changes import CHANGE_KINDS, COMMON_STRUCTURE, Change, Diff, FieldChange, NodeRef, Rename
 from converter.graphs.graph import format_shape, tensor_array
 from converter.graphs.match import match_graphs
+from converter.graphs.roles import input_name, irrelevant_attributes, is_attribute_input, same_setting
 
 __all__ = ["Diff", "Change", "FieldChange", "NodeRef", "Rename", "diff_graphs", "CHANGE_KINDS"]
 
 _IGNORED_METADATA_PREFIX = "graphtool."
-# Conv/pool attributes that ONNX leaves without a default but that mean these values when absent.
-_IMPLIED = {"dilations": 1, "strides": 1, "pads": 0}
+# Conv/pool attributes that ONNX leaves without a default but that mean these values when absent, and optional
+# attribute-like inputs likewise (Slice's steps, Pad's constant_value).
+_IMPLIED = {"dilations": 1, "strides": 1, "pads": 0, "steps": 1, "constant_value": 0}
+# A constant input's values are listed in a field up to this many elements, else summarised by a hash.
+_LISTED = 64
 
 
 def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) -> Diff:
@@ -134,7 +138,8 @@ def _unmatched(g: nx.MultiDiGraph, nodes: list[str], kind: str) -> Iterable[Chan
     for node in nodes:
         data = g.nodes[node]
         element = data["kind"]
-        if element == "initializer" and any(data["name"] in names for names in folded.values()):
+        if element == "initializer" and (data["role"] != "weight"  # told by the ops that read it
+                                         or any(data["name"] in names for names in folded.values())):
             continue
         side = {"a": _ref(g, node)} if kind == "removed" else {"b": _ref(g, node)}
         if element in ("input", "output"):
@@ -176,7 +181,8 @@ class _Comparer:
             if fields:
                 yield Change("changed", "op", *self._refs(node_a, node_b), tuple(fields))
         elif kind == "initializer":
-            change = _weight_change(da, db, self.atol)
+            # constants that configure an op (axes, shapes) or feed it integers are compared as part of that op
+            change = _weight_change(da, db, self.atol) if da["role"] == db["role"] == "weight" else None
             if change is not None:
                 fields, max_abs, fraction = change
                 yield Change(self._weight_kind(node_a, node_b, fields), "initializer", *self._refs(node_a, node_b),
@@ -223,21 +229,56 @@ class _Comparer:
     def _op_fields(self, node_a: str, node_b: str, da: dict, db: dict) -> list[FieldChange]:
         fields = [FieldChange(key, da[key], db[key]) for key in ("op_type", "domain") if da[key] != db[key]]
         attrs_a, attrs_b = da["attributes"], db["attributes"]
-        for name in sorted(set(attrs_a) | set(attrs_b)) if attrs_a != attrs_b else ():  # equal: nothing to default
-            old = attrs_a.get(name, self._default(da, name, self.opset_a))
-            new = attrs_b.get(name, self._default(db, name, self.opset_b))
-            if old != new and not _implied_equal(name, old, new):
-                fields.append(FieldChange(f"attr:{name}", old, new))
         inputs_a, inputs_b = self._inputs_a.get(node_a, {}), self._inputs_b.get(node_b, {})
-        if len(inputs_a) != len(inputs_b):
+        consts_a, consts_b = self._consts_a.get(node_a, {}), self._consts_b.get(node_b, {})
+        settings_a = settings_b = {}
+        if (consts_a or consts_b) and (attrs_a != attrs_b or self._differ(consts_a, consts_b)):
+            settings_a, pieces_a = _settings(da, consts_a, self.nodes_a, self.opset_a)
+            settings_b, pieces_b = _settings(db, consts_b, self.nodes_b, self.opset_b)
+            attrs_a, attrs_b = {**settings_a, **attrs_a}, {**settings_b, **attrs_b}
+            fields.extend(FieldChange(f"const[{slot}]", pieces_a[slot], pieces_b[slot])
+                          for slot in sorted(set(pieces_a) & set(pieces_b)) if pieces_a[slot] != pieces_b[slot])
+        if attrs_a != attrs_b:  # equal: nothing to default
+            fields.extend(self._attribute_fields(node_a, node_b, da, db, attrs_a, attrs_b,
+                                                 irrelevant_attributes(da["op_type"], attrs_a, attrs_b)))
+        # an input the other opset has as an attribute (compared above) is no other input count
+        if len(inputs_a) != len(inputs_b) and len(inputs_a) - len(settings_a) != len(inputs_b) - len(settings_b):
             fields.append(FieldChange("inputs", len(inputs_a), len(inputs_b)))
         for slot in sorted(set(inputs_a) & set(inputs_b)):
+            if slot in consts_a and slot in consts_b:
+                continue  # compared by value above, whichever constants the matcher paired
             pred_a, pred_b = inputs_a[slot], inputs_b[slot]
             partner = self.matches.get(pred_a)
             if partner is not None and partner != pred_b and pred_b in self._matched_b:
                 fields.append(FieldChange(f"input[{slot}]", self.nodes_a[pred_a]["name"],
                                           self.nodes_b[pred_b]["name"]))
         return fields
+
+    def _attribute_fields(self, node_a: str, node_b: str, da: dict, db: dict, attrs_a: dict, attrs_b: dict,
+                          irrelevant: set[str]) -> Iterable[FieldChange]:
+        ranks: tuple[int | None, int | None] | None = None
+        for name in sorted(set(attrs_a) | set(attrs_b)):
+            old = attrs_a.get(name, self._default(da, name, self.opset_a))
+            new = attrs_b.get(name, self._default(db, name, self.opset_b))
+            if old == new or name in irrelevant or _implied_equal(name, old, new):
+                continue
+            if ranks is None:
+                ranks = (_data_rank(self.ga, node_a, self._inputs_a), _data_rank(self.gb, node_b, self._inputs_b))
+            if not same_setting(da["op_type"], name, old, new, ranks):
+                yield FieldChange(f"attr:{name}", old, new)
+
+    def _differ(self, consts_a: dict[int, str], consts_b: dict[int, str]) -> bool:
+        """Whether the constant inputs of two matched ops sit at other slots or hold other values."""
+        return consts_a.keys() != consts_b.keys() or any(
+            self.nodes_a[pred]["hash"] != self.nodes_b[consts_b[slot]]["hash"] for slot, pred in consts_a.items())
+
+    @functools.cached_property
+    def _consts_a(self) -> dict[str, dict[int, str]]:
+        return _constants(self.ga, self.nodes_a)
+
+    @functools.cached_property
+    def _consts_b(self) -> dict[str, dict[int, str]]:
+        return _constants(self.gb, self.nodes_b)
 
     @functools.cached_property
     def _inputs_a(self) -> dict[str, dict[int, str]]:
@@ -254,6 +295,49 @@ class _Comparer:
     @staticmethod
     def _default(data: dict, name: str, opset: dict) -> Any:
         return _schema_default(data["op_type"], data["domain"], opset.get(data["domain"], 0), name)
+
+
+def _constants(g: nx.MultiDiGraph, nodes: Mapping[str, dict]) -> dict[str, dict[int, str]]:
+    """Per op, its input slots read from constants that are not weights: {op: {slot: initializer id}}; one walk
+    over those constants' uses, not one per op."""
+    found: dict[str, dict[int, str]] = {}
+    for node, data in nodes.items():
+        if data["kind"] == "initializer" and data["role"] != "weight":
+            for _, user, slot in g.out_edges(node, data="slot"):
+                if slot is not None:
+                    found.setdefault(user, {})[slot] = node
+    return found
+
+
+def _settings(data: dict, consts: dict[int, str], nodes: Mapping[str, dict],
+              opset: dict) -> tuple[dict[str, Any], dict[int, Any]]:
+    """An op's constant inputs as values: attribute-like ones by their schema name (compared as attributes, as
+    older opsets had them), the others by slot."""
+    op_type, domain = data["op_type"], data["domain"]
+    version = opset.get(domain, 0)
+    settings, pieces = {}, {}
+    for slot, pred in consts.items():
+        value = _constant_value(nodes[pred])
+        name = input_name(op_type, domain, version, slot)
+        if name is not None and is_attribute_input(op_type, domain, version, slot):
+            settings[name] = value
+        else:
+            pieces[slot] = value
+    return settings, pieces
+
+
+def _constant_value(data: dict) -> Any:
+    """A constant's values as a list (at least one dimension), or a summary with a hash when it is large."""
+    if data["size"] is None or data["size"] > _LISTED:
+        return {"tensor": data["dtype"], "shape": data["shape"], "hash": data["hash"]}
+    return np.atleast_1d(tensor_array(data["tensor"], data.get("weights_dir"))).tolist()
+
+
+def _data_rank(g: nx.MultiDiGraph, node: str, inputs: dict[str, dict[int, str]]) -> int | None:
+    """The rank of an op's first input, where shape inference knew it."""
+    producer = inputs.get(node, {}).get(0)
+    shape = g.edges[producer, node, 0]["shape"] if producer is not None else None
+    return None if shape is None else len(shape)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -303,6 +387,10 @@ def _weight_change(da: dict, db: dict, atol: float = 0.0) -> tuple[tuple[FieldCh
     permutation = _transposition(values_a, values_b)
     if permutation is not None:
         return (FieldChange("layout", da["shape"], f"{db['shape']} (transpose {list(permutation)})"),), 0.0, 0.0
+    if fields and values_a.size > 1 and np.array_equal(np.sort(values_a, axis=None), np.sort(values_b, axis=None)):
+        # another shape, the same values: a layout a transpose alone does not give (an LSTM's gates reordered
+        # and transposed for a MatMul)
+        return (FieldChange("layout", da["shape"], f"{db['shape']} (the same values, rearranged)"),), 0.0, 0.0
     if fields:
         return tuple(fields), None, None
     if values_a.dtype.kind in "fiub" and values_a.size:

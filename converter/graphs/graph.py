@@ -22,9 +22,10 @@ Op nodes add ``op_type``, ``domain``, ``attributes`` ({name: JSON-able value; te
 ({attribute name: number of nodes} for control-flow ops) and ``output_shapes`` (list of shapes).
 Input, output and initializer nodes add ``shape`` (list of int | str | None, or None when
 unknown), ``dtype`` (numpy-style name, e.g. 'float32') and ``size`` (element count or None).
-Initializers add ``hash`` (content hash of the values) and ``tensor`` (the TensorProto itself, to
-read values lazily; never copied) and, when it is stored externally, ``weights_dir`` (the folder its
-data file is in).
+Initializers add ``hash`` (content hash of the values), ``tensor`` (the TensorProto itself, to
+read values lazily; never copied), ``role`` ('attribute' when read only at attribute-like inputs such as
+axes and shapes, else 'weight' for a float tensor and 'constant' for another; see converter.graphs.roles)
+and, when it is stored externally, ``weights_dir`` (the folder its data file is in).
 
 Edges, one per tensor use (producer -> consumer, so a tensor read twice gives two edges), keyed by
 the consumer's input slot: ``tensor`` (name), ``dtype``, ``shape``, ``slot`` (consumer input index),
@@ -52,6 +53,7 @@ import onnx
 from converter.core import external_data
 from converter.core.onnx_utils import dtype_name, shape_of, subgraphs_of, unique_name, value_infos
 from converter.core.scopes import SCOPE_KEY, SOURCE_KEY
+from converter.graphs.roles import constant_role, is_attribute_input
 
 __all__ = [
     "to_graph", "op_nodes", "node_counts", "COUNTED", "node_label", "format_shape", "tensor_hash", "tensor_array",
@@ -79,6 +81,7 @@ def to_graph(model: onnx.ModelProto, *, infer_shapes: bool = True, weights_dir: 
     )
     builder = _Builder(g, _type_infos(graph), weights_dir)
     builder.add_graph(graph)
+    builder.set_roles()
     g.graph["inputs"] = builder.input_ids
     g.graph["outputs"] = builder.output_ids
     g.graph["notes"] = tuple(notes)
@@ -211,6 +214,13 @@ class _Builder:
         self.input_ids: list[str] = []
         self.output_ids: list[str] = []
         self.ids: set[str] = set()
+        self.uses: dict[str, set[bool]] = {}  # initializer id -> whether each use is attribute-like
+
+    def set_roles(self) -> None:
+        """Give every initializer its role, from the inputs that read it (converter.graphs.roles)."""
+        nodes = self.g.nodes
+        for node_id, uses in self.uses.items():
+            nodes[node_id]["role"] = constant_role(nodes[node_id]["dtype"], uses)
 
     def _new_id(self, kind: str, name: str) -> str:
         return unique_name(f"{kind}:{name}", self.ids, separator="#", first=2)
@@ -257,9 +267,11 @@ class _Builder:
             if init.data_location == onnx.TensorProto.EXTERNAL:
                 self.g.nodes[node_id]["weights_dir"] = self.weights_dir
             producers[init.name] = (node_id, 0)
+            self.uses[node_id] = set()
 
     def _add_nodes(self, graph: onnx.GraphProto, producers: dict, scope_prefix: str | None,
                    parent: str | None) -> None:
+        opset, uses = self.g.graph["opset"], self.uses
         for position, node in enumerate(graph.node):
             name = node.name or f"{node.op_type}_{position}"
             meta = {prop.key: prop.value for prop in node.metadata_props}  # one walk for scope and source
@@ -277,7 +289,11 @@ class _Builder:
             )
             for slot, tensor in enumerate(node.input):
                 if tensor and tensor in producers:
-                    self._tensor_edge(producers[tensor], node_id, slot, tensor)
+                    producer = producers[tensor]
+                    self._tensor_edge(producer, node_id, slot, tensor)
+                    if producer[0] in uses:
+                        domain = node.domain or ""
+                        uses[producer[0]].add(is_attribute_input(node.op_type, domain, opset.get(domain, 0), slot))
             for attr in node.attribute if subgraphs else ():
                 for sub in subgraphs_of(attr):
                     inner_scope = "/".join(part for part in (scope, f"{name}.{attr.name}") if part)

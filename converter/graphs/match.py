@@ -1,6 +1,7 @@
 """Match the nodes of two graph views by structure, with names only as a hint.
 
-The matcher is near-linear: weights whose values are unique on both sides anchor first; then
+The matcher is near-linear: weights whose values are unique on both sides anchor first (weights only: an axes
+or shape constant says how an op is configured, not which op it is; see converter.graphs.roles); then
 Weisfeiler-Lehman rounds give every node a hash of its typed, slot-aware
 neighbourhood (0..ROUNDS hops); nodes whose hash is unique on both sides become anchors, deepest
 hashes first; matches then spread along edges (input slot by input slot, consumers grouped by slot),
@@ -44,6 +45,8 @@ def match_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, rounds: int = ROUNDS)
 def _label(data: dict[str, Any]) -> Hashable:
     if data["kind"] == "op":
         return ("op", data["domain"], data["op_type"])
+    if data["kind"] == "initializer":
+        return ("initializer", data["role"])
     return (data["kind"],)
 
 
@@ -125,8 +128,8 @@ class _Matcher:
     def _anchor_weights(self) -> None:
         """Weights with the same values, unique on both sides, are the strongest evidence there is."""
         a, b = self.a, self.b
-        groups_a = _group([i for i, kind in enumerate(a.kinds) if kind == "initializer"], a.hint)
-        groups_b = _group([j for j, kind in enumerate(b.kinds) if kind == "initializer"], b.hint)
+        groups_a = _group(_weights(a), a.hint)
+        groups_b = _group(_weights(b), b.hint)
         queue: list[tuple[int, int]] = []
         for key, members in groups_a.items():
             others = groups_b.get(key)
@@ -243,21 +246,27 @@ class _Matcher:
 
 
 def _like(a: _Side, i: int, b: _Side, j: int, strict: bool) -> bool:
-    """Only tensors of one dtype are the same weight (a float32 [256] bias is never an int64 [3] shape constant),
-    and of one element count: always across frameworks, else unless of one rank (a resized layer). A transposed
-    copy has the same count: it is paired, then reported as transposed."""
+    """Only tensors of one dtype and role are the same weight (a float32 [256] bias is never an int64 [3] shape
+    constant, nor a Resize's float scales a weight), and of one element count: always across frameworks, else
+    unless of one rank (a resized layer). A transposed copy has the same count: it is paired, then reported as
+    transposed."""
     if a.kinds[i] != "initializer":
         return True
     da, db = a._data[i], b._data[j]
-    if da["dtype"] != db["dtype"]:
+    if da["dtype"] != db["dtype"] or da["role"] != db["role"]:
         return False
     same_rank = len(da["shape"] or ()) == len(db["shape"] or ())
     return da["size"] == db["size"] or (same_rank and not strict)
 
 
+def _weights(side: _Side) -> list[int]:
+    """The side's initializers in the role of weights."""
+    return [i for i, kind in enumerate(side.kinds) if kind == "initializer" and side._data[i]["role"] == "weight"]
+
+
 def _free_weights(side: _Side, pairs: list[int]) -> list[int]:
-    """The side's initializers not matched yet."""
-    return [i for i, kind in enumerate(side.kinds) if kind == "initializer" and pairs[i] < 0]
+    """The side's weights not matched yet."""
+    return [i for i in _weights(side) if pairs[i] < 0]
 
 
 def _values_key(side: _Side, i: int) -> Hashable | None:

@@ -35,6 +35,51 @@ def test_source_and_its_validated_conversion_pair_like_with_like(tmp_path, sourc
             assert a["size"] == b["size"] and sorted(a["shape"]) == sorted(b["shape"])
 
 
+# Test-matrix models (tests/matrix_models.py) cheap enough to convert twice, and a ResNet whose global average
+# pooling is a ReduceMean with constant axes (NCHW's [-1, -2] in its ONNX, [3, 2] after tf2onnx). The recurrent
+# models' SavedModels hold BroadcastArgs, which tf2onnx cannot read back, so they are diffed as pt2 only.
+MATRIX = [(name, target) for name in ("resnet_like", "two_in_two_out", "mobilenet_v3")
+          for target in ("savedmodel", "pt2")]
+MATRIX += [("lstm", "pt2"), ("gru", "pt2"), ("keras_lstm", "pt2")]
+
+
+@pytest.fixture(scope="module")
+def matrix_onnx(tmp_path_factory):
+    """The ONNX of a matrix model, converted (and validated) once for both targets."""
+    import matrix_models
+
+    from converter.core.types import LoadOptions
+
+    made = {}
+
+    def onnx_of(name: str):
+        if name not in made:
+            folder = tmp_path_factory.mktemp(name)
+            specs = next((c.specs for c in matrix_models.CASES if c.name == name), ())
+            converted = api.convert(f"{matrix_models.__file__}:{name}", "onnx", folder / f"{name}.onnx",
+                                    LoadOptions(input_specs=specs), samples=1)
+            assert converted, converted
+            made[name] = folder / f"{name}.onnx"
+        return made[name]
+
+    return onnx_of
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "target"), MATRIX, ids=["-".join(case) for case in MATRIX])
+def test_onnx_against_its_validated_conversion_changes_no_weight(tmp_path, matrix_onnx, name, target):
+    """Issue 24: axes, shapes and other settings that a converter rewrites are never reported as weights."""
+    source = matrix_onnx(name)
+    artifact = tmp_path / ("model.pt2" if target == "pt2" else "model_savedmodel")
+    converted = api.convert(source, target, artifact, samples=1)
+    assert converted, "the conversion must validate for this test to mean anything"
+    diff = api.diff(source, artifact).diff
+    assert diff.summary["weights_changed"] == 0, [c.to_dict() for c in diff.changes if c.kind == "weight_changed"]
+    assert diff.common_structure
+    if name == "resnet_like":  # its pooling's axes [-1, -2] are tf2onnx's [3, 2]: the same op, no change at all
+        assert diff.summary["changed"] == 0, [c.to_dict() for c in diff.changes if c.kind == "changed"]
+
+
 def test_a_transposed_weight_is_reported_as_transposed():
     import numpy as np
     import onnx
@@ -54,3 +99,26 @@ def test_a_transposed_weight_is_reported_as_transposed():
     assert diff.summary["weights_transposed"] == 1 and diff.summary["weights_changed"] == 0
     (change,) = [c for c in diff.changes if c.kind == "weight_transposed"]
     assert change.fields[0].field == "layout" and "transpose [1, 0]" in change.fields[0].new
+
+
+def test_a_weight_rearranged_into_another_shape_is_a_layout_change_but_not_in_the_same_shape():
+    """An LSTM's [1, 4*hidden, input] weight becomes a MatMul's [input, 4*hidden] with its gates reordered: the
+    same values in another layout. The same shape with values moved (two channels swapped) is a real edit."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.arange(1, 13, dtype=np.float32).reshape(1, 6, 2)
+
+    def model(w: np.ndarray):
+        node = helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")
+        graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                                  [numpy_helper.from_array(w, "w")])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+    gates_reordered = np.concatenate([weight[0, 3:], weight[0, :3]]).T.copy()  # [2, 6], not a transpose of [6, 2]
+    diff = diff_graphs(to_graph(model(weight)), to_graph(model(gates_reordered)))
+    assert diff.summary["weights_transposed"] == 1 and diff.summary["weights_changed"] == 0
+    swapped = weight[:, [1, 0, 2, 3, 4, 5]].copy()
+    diff = diff_graphs(to_graph(model(weight)), to_graph(model(swapped)))
+    assert diff.summary["weights_changed"] == 1 and diff.summary["weights_transposed"] == 0
