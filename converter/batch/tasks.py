@@ -66,14 +66,17 @@ def load_options(options: dict):
 
 
 def _convert_options(options: dict) -> dict:
-    from converter.validation.tolerance import Tolerances, load_tolerance_file
+    from converter.validation.tolerance import Tolerances, check_error_stat, check_metric, load_tolerance_file
 
     per_output = load_tolerance_file(Path(options["tolerance"])) if "tolerance" in options else {}
+    stat = check_error_stat(options["error_stat"], "options.error_stat") if "error_stat" in options else None
+    metrics = (check_metric(options["metric"], "options.metric"),) if "metric" in options else ()
     return {
         "validate": options.get("validate", True),
         "keep_failed": options.get("keep_failed", False),
         "samples": options.get("samples", 3),
-        "tolerances": Tolerances(options.get("rtol"), options.get("atol"), per_output),
+        "tolerances": Tolerances(options.get("rtol"), options.get("atol"), per_output, error_stat=stat,
+                                 metrics=metrics, allow_inconclusive=options.get("allow_inconclusive", False)),
     }
 
 
@@ -90,9 +93,11 @@ def failed_reason(report) -> str:
     if report.signature_problems:
         return f"signature: {report.signature_problems[0]}"
     for device in report.devices:
-        if device.status != "failed":
+        if device.status not in ("failed", "failed-to-run", "inconclusive"):
             continue
         for output in device.outputs:
+            if output.verdict in ("failed-to-run", "inconclusive"):
+                return f"{device.device}: output '{output.name}' {output.verdict}: {output.reason}"
             if not output.passed:
                 if output.problems:
                     return f"{device.device}: output '{output.name}': {output.problems[0]}"
