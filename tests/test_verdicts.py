@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -10,6 +11,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from validation_models import two_outputs
 
+from converter import api
 from converter.api import validate
 from converter.core.runners import Runner
 from converter.validation.engine import compare_sides, side_of
@@ -58,16 +60,41 @@ def test_raft_like_flow_passes_with_defaults_and_a_real_error_fails():
     assert not measure("flow", wrong, expected, F32).passed
 
 
-def test_residual_near_zero_output_passes_float32_noise_and_fails_a_planted_error():
+@pytest.mark.parametrize("scale", [1.0, 50.0])
+def test_residual_near_zero_output_passes_float32_noise_and_fails_a_planted_error(scale):
     rng = np.random.default_rng(0)
-    expected = (rng.standard_normal((4, 64)) * 1e-3).astype(np.float32)  # near zero: s is 1
-    floats = np.float32
-    noisy = expected + (rng.uniform(-1, 1, expected.shape) * 1e-6).astype(floats)
+    expected = rng.standard_normal((4, 64)) * 1e-3  # a residual's output: large terms that nearly cancel
+    expected[0, :4] = scale * np.array([1.0, -0.5, 0.25, 0.9])  # ... and a few that do not
+    expected = expected.astype(np.float32)
+    noisy = expected + (rng.uniform(-1, 1, expected.shape) * 1e-6 * scale).astype(np.float32)
     assert measure("y", noisy, expected, F32).passed
     planted = expected.copy()
-    planted[1, 3] += 5e-5
+    planted[1, 3] += np.float32(5e-5 * scale)  # a near-zero element off by 5e-5 of the scale
     failed = measure("y", planted, expected, F32)
     assert not failed.passed and failed.outside_fraction == pytest.approx(1 / expected.size)
+
+
+def _constant_runner(name: str, offset: float) -> Runner:
+    return Runner(name, "cpu", lambda feeds: [np.asarray(feeds["x"], np.float32) * 0 + np.float32(offset)
+                                              + np.arange(4, dtype=np.float32)])
+
+
+def test_a_failing_sample_is_judged_against_its_measured_noise_floor():
+    from converter.core.types import LoadedModel, SourceInfo
+
+    loaded = LoadedModel(two_outputs(), SourceInfo("m.onnx", "onnx", "onnx"))
+    sample = Sample(0, {"x": np.zeros((1, 4), np.float32)}, {}, kind="zeros")
+    expected = side_of(loaded, _constant_runner("source", 0.0))
+    noise = (_constant_runner("first runtime", 0.0), _constant_runner("second runtime", 1e-3))  # they disagree
+    for offset, verdict in ((2e-3, "passed"), (1e-2, "failed")):
+        report = compare_sides(expected, [side_of(loaded, _constant_runner("artifact", offset))], [sample],
+                               Tolerances(), noise=noise)
+        (output,) = report.devices[0].outputs[:1]
+        assert output.verdict == verdict
+        assert output.noise == ("sample 0 (zeros): float32 noise floor 0.001 (the reference with its inputs moved "
+                                "by one ulp; first runtime against second runtime); judged within 4x it",)
+    report = compare_sides(expected, [side_of(loaded, _constant_runner("artifact", 2e-3))], [sample], Tolerances())
+    assert report.devices[0].outputs[0].verdict == "failed"  # no second runtime: the floor is the source's own
 
 
 @pytest.mark.parametrize(("stat", "passes"), [("elementwise", False), ("max", False), ("mean", True),
@@ -221,3 +248,55 @@ def test_inputs_file_keeps_the_extra_samples(cli, tmp_path):
     labels = [s["label"] for s in document["samples"]]
     assert labels[0].startswith("your --inputs data") and len(labels) == 3 + 3
     assert any("your --inputs data scaled" in label for label in labels)
+
+
+MODELS = Path(__file__).parent / "verdict_models.py"
+
+
+def _planted(model: onnx.ModelProto, relative: float = 1e-3) -> onnx.ModelProto:
+    """A copy with the first Conv's weights off by `relative`."""
+    changed = onnx.ModelProto()
+    changed.CopyFrom(model)
+    conv = next(n for n in changed.graph.node if n.op_type == "Conv")
+    weight = next(t for t in changed.graph.initializer if t.name == conv.input[1])
+    weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight) * np.float32(1 + relative), weight.name))
+    return changed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet", "mobilenet_v3", "mixer", "repvit"])
+def test_onnx_to_savedmodel_passes_every_sample_and_a_planted_conv_error_fails(tmp_path, name):
+    from converter.targets.artifacts import target_named
+    from converter.validation.engine import validate_artifact
+
+    loaded = api.load(f"{MODELS}:{name}")
+    onnx.save(loaded.model, tmp_path / "m.onnx")
+    good = api.convert(str(tmp_path / "m.onnx"), "savedmodel", tmp_path / "good")
+    assert good and good.report.verdict == "passed", good.report.to_dict()
+    assert len(good.report.samples) == 6  # traced, two draws, negated, scaled, zeros
+    onnx.save(_planted(loaded.model), tmp_path / "bad.onnx")
+    bad = api.convert(str(tmp_path / "bad.onnx"), "savedmodel", tmp_path / "bad", validate=False)
+    source = api.load(str(tmp_path / "m.onnx"))
+    runner = target_named("savedmodel").runner(tmp_path / "bad", source, bad.artifact)
+    report = validate_artifact(source, runner, 3, Tolerances())
+    assert report.verdict == "failed"
+    (output,) = report.devices[0].outputs
+    allowed = output.tolerance.atol * output.scale
+    assert max(o.max_abs for o in good.report.devices[0].outputs) < allowed / 10 < output.max_abs / 10
+
+
+@pytest.mark.slow
+def test_an_ill_conditioned_sample_is_judged_against_its_noise_floor(tmp_path):
+    result = api.convert(f"{MODELS}:flat_under_zeros", "savedmodel", tmp_path / "flat")
+    assert result and result.report.verdict == "passed", result.report.to_dict()
+    for line in result.report.devices[0].outputs[0].noise:  # where TF's rounding differed beyond the tolerance
+        assert "float32 noise floor" in line and "onnxruntime CPUExecutionProvider against onnx" in line
+
+
+@pytest.mark.slow
+def test_transformer_encoder_padding_mask_mismatch_is_diagnosed(cli):
+    result = cli("validate", f"{MODELS}:padded_encoder")
+    assert result.exit_code == 1
+    assert ("is at a position where the mask input 'src_key_padding_mask' is nonzero (True: padding, for a "
+            "key_padding_mask): the sides disagree only at masked positions") in result.output
+    assert "FAILED: outputs differ beyond tolerance" in result.output

@@ -11,7 +11,7 @@ from converter.validation.tolerance import Tolerance
 __all__ = [
     "OutputMetrics", "TaskMetric", "measure", "outside_mask", "failed_run", "merge", "relative_floor",
     "scale_of", "rule_text",
-    "HISTOGRAM_EDGES", "RELATIVE_RULE", "NOISE_FACTOR",
+    "HISTOGRAM_EDGES", "RELATIVE_RULE", "NOISE_FACTOR", "MAX_FLOOR",
 ]
 
 _RULES = {
@@ -25,6 +25,8 @@ _SCALE = ("s = the output's max |expected| in the sample (at least 1); "
 # Where a sample's own float32 noise (two runtimes of the source disagreeing) exceeds the tolerance, an
 # element passes within this many times that noise floor.
 NOISE_FACTOR = 4.0
+# ... but a floor above this fraction of the output's scale is no longer rounding: nothing is excused by it.
+MAX_FLOOR = 1e-2
 
 
 def rule_text(stat: str = "elementwise") -> str:
