@@ -121,6 +121,22 @@ def test_tiny_outputs_are_inconclusive_and_exit_1_unless_allowed(cli, tmp_path):
     assert "INCONCLUSIVE (allowed" in cli("validate", tmp_path / "tiny.onnx", "--allow-inconclusive").output
 
 
+def test_convert_and_package_take_the_judging_options(cli, tmp_path):
+    onnx.save(_linear(_weights(), scale=1e-9), tmp_path / "tiny.onnx")
+    out = tmp_path / "out.onnx"
+    refused = cli("convert", tmp_path / "tiny.onnx", "-o", out)
+    assert refused.exit_code == 1 and "INCONCLUSIVE: output 'y': output is ~0" in refused.output
+    assert not out.exists()
+    kept = cli("convert", tmp_path / "tiny.onnx", "-o", out, "--allow-inconclusive", "--atol", "1e-4")
+    assert kept.exit_code == 0 and out.exists() and "INCONCLUSIVE (allowed" in kept.output
+    assert "0.0001 / 0.0001" in kept.output  # --atol reached the table
+    (tmp_path / "t.json").write_text('{"y": {"metric": "top5"}}')
+    for command in (("convert", tmp_path / "tiny.onnx", "-o", tmp_path / "o2.onnx"),
+                    ("package", tmp_path / "tiny.onnx", "--for", "triton", "-o", tmp_path / "repo")):
+        bad = cli(*command, "--tolerance", tmp_path / "t.json")
+        assert bad.exit_code == 2 and "metric top5: expected cosine, argmax or topk:K" in bad.stderr
+
+
 def test_an_output_that_ignores_its_input_is_inconclusive(tmp_path):
     nodes = [helper.make_node("Mul", ["x", "zero"], ["z"]), helper.make_node("Add", ["z", "c"], ["y"])]
     graph = helper.make_graph(

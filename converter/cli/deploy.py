@@ -56,7 +56,9 @@ def _print_package(result) -> None:
     if result.convert.report is not None and (common.settings.verbose or not result.convert):
         print_report(result.convert.report)
     if not result.convert:
-        common.out.print("[red]FAILED[/red]: the conversion did not validate; nothing was packaged")
+        verdict = result.convert.report.verdict if result.convert.report is not None else "failed"
+        word = {"inconclusive": "INCONCLUSIVE", "failed-to-run": "FAILED TO RUN"}.get(verdict, "FAILED")
+        common.out.print(f"[red]{word}[/red]: the conversion did not validate; nothing was packaged")
         return
     details = result.to_dict()
     version = f" version {result.version}" if result.version else ""
