@@ -134,7 +134,7 @@ def test_convert_and_package_take_the_judging_options(cli, tmp_path):
     for command in (("convert", tmp_path / "tiny.onnx", "-o", tmp_path / "o2.onnx"),
                     ("package", tmp_path / "tiny.onnx", "--for", "triton", "-o", tmp_path / "repo")):
         bad = cli(*command, "--tolerance", tmp_path / "t.json")
-        assert bad.exit_code == 2 and "metric top5: expected cosine, argmax or topk:K" in bad.stderr
+        assert bad.exit_code == 2 and "metric top5: expected cosine, argmax, topk:K or iou" in bad.stderr
 
 
 def test_an_output_that_ignores_its_input_is_inconclusive(tmp_path):
@@ -216,6 +216,21 @@ def test_cosine_metric_from_a_tolerance_file_fails_a_planted_miss(tmp_path):
     missed = validate(str(tmp_path / "a.onnx"), str(tmp_path / "c.onnx"), tolerances=tolerances)
     (metric,) = missed.devices[0].outputs[0].task
     assert not missed and metric.name == "cosine" and metric.value < 0.9999 and metric.threshold == 0.9999
+
+
+def test_iou_of_boxes_and_masks():
+    boxes = np.array([[0, 0, 10, 10], [5, 5, 15, 25]], np.float32)
+    assert measure("boxes", boxes + 1e-4, boxes, Tolerance(1e-4, 1e-5, metrics=("iou",))).passed
+    shifted = boxes.copy()
+    shifted[0] += 1  # one box moved by a tenth of its size: IoU 81/119
+    (iou,) = measure("boxes", shifted, boxes, Tolerance(1e-4, 1e-5, metrics=("iou",))).task
+    assert iou.value == pytest.approx(81 / 119) and not iou.passed
+    mask = np.zeros((1, 1, 8, 8), np.float32)
+    mask[..., 2:6, 2:6] = 0.9
+    grown = mask.copy()
+    grown[..., 6, 2:6] = 0.9  # 4 more foreground pixels: IoU 16/20
+    (iou,) = measure("mask", grown, mask, Tolerance(1e-4, 1e-5, metrics=("iou>=0.75",))).task
+    assert iou.value == pytest.approx(0.8) and iou.passed and iou.threshold == 0.75
 
 
 def test_bad_metric_and_error_stat_are_exit_2(cli, tmp_path):

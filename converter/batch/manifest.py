@@ -33,7 +33,7 @@ OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "atol": ((int, float), "a number >= 0"),
     "tolerance": ((str,), "a JSON or YAML file of {output: {rtol, atol}}"),
     "error_stat": ((str,), "elementwise, max, mean or cosine"),
-    "metric": ((str,), "cosine, argmax or topk:K, optionally >=THRESHOLD"),
+    "metric": ((str,), "cosine, argmax, topk:K or iou, optionally >=THRESHOLD"),
     "allow_inconclusive": ((bool,), "true or false"),
     "validate": ((bool,), "true or false"),
     "keep_failed": ((bool,), "true or false"),

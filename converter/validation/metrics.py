@@ -184,7 +184,7 @@ def relative_floor(expected: np.ndarray, tolerance: Tolerance, scale: float = 1.
 
 
 def _task_metric(spec: str, actual: np.ndarray, expected: np.ndarray) -> TaskMetric:
-    """cosine (worst row along the last axis), argmax or topk:K agreement (fraction of rows)."""
+    """cosine (worst row along the last axis), argmax or topk:K agreement (fraction of rows), iou (worst)."""
     name, _, threshold = spec.partition(">=")
     kind, _, k = name.partition(":")
     last = expected.shape[-1] if expected.ndim else 1
@@ -193,6 +193,8 @@ def _task_metric(spec: str, actual: np.ndarray, expected: np.ndarray) -> TaskMet
     if kind == "cosine":
         values = [_cosine(x, y) for x, y in zip(a, e, strict=True)]
         return TaskMetric(name, min(values), float(threshold or 0.9999), len(values))
+    if kind == "iou":
+        return _iou(name, a, e, float(threshold or 0.99))
     if kind == "argmax":
         agree = a.argmax(axis=1) == e.argmax(axis=1)
     else:
@@ -233,14 +235,31 @@ def merge(first: OutputMetrics, second: OutputMetrics) -> OutputMetrics:
     )
 
 
+def _iou(name: str, a: np.ndarray, e: np.ndarray, threshold: float) -> TaskMetric:
+    """Boxes (a last axis of 4: x1, y1, x2, y2): the worst row's IoU; anything else is a mask, foreground
+    where > 0.5 (probabilities) or > 0 (logits): the IoU of the two foregrounds."""
+    if a.shape[1] == 4:
+        low, high = np.maximum(a[:, :2], e[:, :2]), np.minimum(a[:, 2:], e[:, 2:])
+        inter = np.prod(np.clip(high - low, 0, None), axis=1)
+        area = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1) + np.prod(
+            np.clip(e[:, 2:] - e[:, :2], 0, None), axis=1)
+        union = area - inter
+        iou = np.where(union > 0, inter / np.where(union > 0, union, 1), 1.0)
+        return TaskMetric(name, float(iou.min()) if iou.size else 1.0, threshold, int(iou.size))
+    cut = 0.5 if e.size and e.min() >= 0 and e.max() <= 1 else 0.0
+    x, y = a > cut, e > cut
+    union = int((x | y).sum())
+    return TaskMetric(name, (int((x & y).sum()) / union) if union else 1.0, threshold, 1)
+
+
 def _merge_task(first: tuple[TaskMetric, ...], second: tuple[TaskMetric, ...]) -> tuple[TaskMetric, ...]:
-    """Cosine keeps its worst row; agreements are weighted by rows."""
+    """Cosine and IoU keep their worst; agreements are weighted by rows."""
     if not first or not second:
         return first or second
     merged = []
     for x, y in zip(first, second, strict=True):
         rows = x.rows + y.rows
-        value = min(x.value, y.value) if x.name.startswith("cosine") else (
+        value = min(x.value, y.value) if x.name.startswith(("cosine", "iou")) else (
             (x.value * x.rows + y.value * y.rows) / rows if rows else 1.0)
         merged.append(TaskMetric(x.name, value, x.threshold, rows))
     return tuple(merged)

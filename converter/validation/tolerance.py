@@ -14,7 +14,7 @@ __all__ = ["Tolerance", "Tolerances", "DTYPE_DEFAULTS", "ERROR_STATS", "METRICS"
 # How the errors of an output are judged (metrics.rule_text says each one's rule).
 ERROR_STATS = ("elementwise", "max", "mean", "cosine")
 # Task metrics, judged instead of the error statistic where chosen: NAME, NAME>=THRESHOLD; topk takes :K.
-METRICS = ("cosine", "argmax", "topk")
+METRICS = ("cosine", "argmax", "topk", "iou")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def check_error_stat(stat: str, where: str = "--error-stat") -> str:
 
 
 def check_metric(spec: str, where: str = "--metric") -> str:
-    """`spec` (cosine, argmax, topk:K, each optionally >=THRESHOLD), or a GraphtoolError saying the form."""
+    """`spec` (cosine, argmax, topk:K, iou, each optionally >=THRESHOLD), or a GraphtoolError saying the form."""
     name, _, threshold = spec.partition(">=")
     kind, _, k = name.partition(":")
     try:
@@ -81,7 +81,7 @@ def check_metric(spec: str, where: str = "--metric") -> str:
     except ValueError:
         good = False
     if not good:
-        raise GraphtoolError(f"{where} {spec}: expected cosine, argmax or topk:K, optionally followed by "
+        raise GraphtoolError(f"{where} {spec}: expected cosine, argmax, topk:K or iou, optionally followed by "
                              ">=THRESHOLD (0 to 1), e.g. topk:5>=0.99")
     return spec
 
