@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -66,16 +66,13 @@ def device_status(outputs: Sequence[OutputMetrics], signature_failed: bool) -> s
     return "inconclusive" if "inconclusive" in verdicts else "passed"
 
 
-@dataclass
 class Evidence:
     """What a device's mismatches looked like, gathered sample by sample for the diagnosis."""
 
-    masks: dict[tuple[str, str], list[int]]  # (output, mask input) -> [outside at zero, outside at nonzero]
-    trend: dict[str, list[float]]  # output -> correlations of |error| with |expected|, per failing sample
-    ratio: dict[str, list[float]]  # output -> least-squares actual/expected, where that fit explains the error
-
     def __init__(self) -> None:
-        self.masks, self.trend, self.ratio = {}, {}, {}
+        self.masks: dict[tuple[str, str], list[int]] = {}  # (output, mask input) -> [outside at 0, at nonzero]
+        self.trend: dict[str, list[float]] = {}  # output -> correlations of |error| with |expected|, per sample
+        self.ratio: dict[str, list[float]] = {}  # output -> least-squares actual/expected, where that fits
 
     def add(self, name: str, sample: Sample, actual: np.ndarray, expected: np.ndarray, tolerance: Tolerance,
             floor: float | None) -> None:
