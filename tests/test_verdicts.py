@@ -258,6 +258,17 @@ def test_diagnosis_of_a_scale_problem_and_of_one_sample():
     assert any(line.startswith("differences only on sample 1") and "dynamic-dim" in line for line in lines)
 
 
+def test_diagnosis_of_an_error_that_grows_with_magnitude():
+    evidence = Evidence()
+    sample = Sample(0, {"x": np.ones(3)}, {})
+    expected = np.linspace(-10, 10, 200).astype(np.float32)
+    actual = expected + np.float32(1e-3) * expected**2  # not a multiple: grows with |expected|
+    evidence.add("y", sample, actual, expected, F32, None)
+    failed = measure("y", actual, expected, F32)
+    (line,) = diagnose(evidence, [failed.__class__(**{**failed.__dict__, "verdict": "failed"})], [sample])
+    assert line.startswith("the error of 'y' grows with |expected| (correlation 0.9")
+
+
 def test_diagnosis_of_differences_at_masked_positions():
     evidence = Evidence()
     mask = np.array([[False, False, True], [False, True, True]])  # [batch, seq], True = padding
