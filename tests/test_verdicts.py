@@ -306,7 +306,7 @@ def _planted(model: onnx.ModelProto, relative: float = 1e-3) -> onnx.ModelProto:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["resnet", "mobilenet_v3", "mixer", "repvit"])
+@pytest.mark.parametrize("name", ["resnet", "mobilenet_v3", "shufflenet", "mixer", "repvit", "deeplabv3"])
 def test_onnx_to_savedmodel_passes_every_sample_and_a_planted_conv_error_fails(tmp_path, name):
     from converter.targets.artifacts import target_named
     from converter.validation.engine import validate_artifact

@@ -106,6 +106,50 @@ class RepViTLike(nn.Module):
         return self.head((x + self.mlp(x)).mean((2, 3)))
 
 
+class _ShuffleUnit(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        half = channels // 2
+        self.branch = nn.Sequential(nn.Conv2d(half, half, 1, bias=False), _bn(half), nn.ReLU(),
+                                    nn.Conv2d(half, half, 3, padding=1, groups=half, bias=False), _bn(half),
+                                    nn.Conv2d(half, half, 1, bias=False), _bn(half), nn.ReLU())
+
+    def forward(self, x):
+        kept, changed = x.chunk(2, dim=1)
+        x = torch.cat((kept, self.branch(changed)), 1)
+        n, c, h, w = x.shape
+        return x.reshape(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)  # the channel shuffle
+
+
+class ShuffleNetLike(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1, bias=False), _bn(16), nn.ReLU())
+        self.units = nn.Sequential(_ShuffleUnit(16), _ShuffleUnit(16))
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.head(self.units(self.stem(x)).mean((2, 3)))
+
+
+class DeepLabV3Like(nn.Module):
+    """A backbone, an ASPP of dilated convolutions and image pooling, and a bilinear upsampling to the input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1, bias=False), _bn(16), nn.ReLU())
+        self.rates = nn.ModuleList(nn.Sequential(nn.Conv2d(16, 8, 3, padding=r, dilation=r, bias=False), _bn(8),
+                                                 nn.ReLU()) for r in (1, 2, 3))
+        self.pool = nn.Sequential(nn.Conv2d(16, 8, 1), nn.ReLU())
+        self.classify = nn.Conv2d(32, 5, 1)
+
+    def forward(self, x):
+        f = self.backbone(x)
+        pooled = self.pool(f.mean((2, 3), keepdim=True)).expand(-1, -1, f.shape[2], f.shape[3])
+        y = self.classify(torch.cat([*(rate(f) for rate in self.rates), pooled], 1))
+        return nn.functional.interpolate(y, size=x.shape[2:], mode="bilinear", align_corners=False)
+
+
 def _image_model(module: nn.Module):
     torch.manual_seed(0)
     built = module().eval()
@@ -126,6 +170,14 @@ def mixer():
 
 def repvit():
     return _image_model(RepViTLike)
+
+
+def shufflenet():
+    return _image_model(ShuffleNetLike)
+
+
+def deeplabv3():
+    return _image_model(DeepLabV3Like)
 
 
 def padded_encoder():
