@@ -167,15 +167,16 @@ def _row(output, tasks: bool) -> tuple[str, ...]:
 
 
 def _print_findings(device) -> None:
-    """Under the table: each output's problems, its verdict's reason, its noise floors; then the diagnosis."""
+    """Under the table: the outputs' problems, verdict reasons and noise floors (one line for the outputs that
+    share it, as outputs of one failed run do); then the diagnosis."""
+    lines: dict[str, list] = {}
     for output in device.outputs:
-        lines = [*output.problems]
-        if output.reason and output.reason not in lines:
-            lines.append(output.reason)
-        lines += output.noise
-        for line in lines:
-            colour = "yellow" if output.verdict in ("inconclusive", "passed") else "red"
-            common.out.print(f"  [{colour}]{escape(output.name)}[/{colour}]: {escape(line)}")
+        for line in dict.fromkeys([*output.problems, *([output.reason] if output.reason else []), *output.noise]):
+            lines.setdefault(line, []).append(output)
+    for line, outputs in lines.items():
+        colour = "yellow" if all(o.verdict in ("inconclusive", "passed") for o in outputs) else "red"
+        names = ", ".join(o.name for o in outputs)
+        common.out.print(f"  [{colour}]{escape(names)}[/{colour}]: {escape(line)}")
     for line in device.diagnosis:
         common.out.print(f"[bold]diagnosis:[/bold] {escape(line)}")
 
