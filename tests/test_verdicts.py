@@ -342,3 +342,19 @@ def test_transformer_encoder_padding_mask_mismatch_is_diagnosed(cli):
     assert ("is at a position where the mask input 'src_key_padding_mask' is nonzero (True: padding, for a "
             "key_padding_mask): the sides disagree only at masked positions") in result.output
     assert "FAILED: outputs differ beyond tolerance" in result.output
+
+
+def test_a_batch_manifest_takes_the_judging_keys(tmp_path):
+    from converter.batch.manifest import read_manifest
+    from converter.batch.tasks import run_task
+
+    (tmp_path / "tiny.onnx").write_bytes(_linear(_weights(), scale=1e-9).SerializeToString())
+    options = "{error_stat: max, metric: 'cosine>=0.99', allow_inconclusive: true}"
+    (tmp_path / "m.yaml").write_text(f"models: [{{model: tiny.onnx, targets: [onnx], options: {options}}},\n"
+                                     "  {model: tiny.onnx, name: strict, targets: [onnx], options: {samples: 2}}]\n")
+    allowed, refused = read_manifest(tmp_path / "m.yaml").tasks
+    assert allowed.options == {"error_stat": "max", "metric": "cosine>=0.99", "allow_inconclusive": True}
+    row = run_task({**allowed.to_dict(), "slug": allowed.slug}, str(tmp_path / "a"))["row"]
+    assert row["status"] == "pass", row
+    row = run_task({**refused.to_dict(), "slug": refused.slug}, str(tmp_path / "b"))["row"]
+    assert row["status"] == "fail" and row["reason"].startswith("cpu: output 'y' inconclusive: output is ~0")
