@@ -56,8 +56,8 @@ class NoiseFloors:
         floor = max((f for f in floors if f is not None), default=None)
         return floor if floor is not None and allowed < NOISE_FACTOR * floor <= MAX_FLOOR * scale else None
 
-
     def diagnosis(self) -> tuple[str, ...]:
+        """A line for the samples on which the reference answered twice differently."""
         if not self.nondeterministic:
             return ()
         return (f"{self.expected.name} gives another answer when run again on the same inputs (sample(s) "
