@@ -19,7 +19,7 @@ from converter.sources.audit.dispatch import audit_file
 from converter.sources.contents import Contents, NeedsInputsError
 from converter.targets.artifacts import TARGETS
 from converter.validation.engine import validate as run_validation
-from converter.validation.metrics import RELATIVE_RULE
+from converter.validation.metrics import RELATIVE_RULE, rule_text
 from converter.validation.report import ValidationReport
 from converter.validation.tolerance import Tolerances
 
@@ -33,6 +33,7 @@ __all__ = [
     "load", "inspect", "convert", "validate", "validate_endpoint", "diff", "render", "view", "package", "serve",
     "batch", "audit", "tolerances", "ConvertResult", "ValidationReport", "BatchSummary", "Row", "Audit",
     "UntrustedCodeError", "LoadOptions", "LoadedModel", "TARGETS", "RELATIVE_RULE",
+    "rule_text",
 ]
 
 
@@ -104,11 +105,14 @@ def validate(
     return _write_outputs(result, report, plot, force)
 
 
-def tolerances(rtol: float | None = None, atol: float | None = None,
-               file: str | Path | None = None) -> Tolerances:
-    """The tolerances for every output (`rtol`, `atol`; None keeps the dtype's default), and per output from
-    a JSON or YAML `file` ({output: {rtol, atol}})."""
-    return Tolerances.from_options(rtol, atol, file)
+def tolerances(rtol: float | None = None, atol: float | None = None, file: str | Path | None = None, *,
+               error_stat: str | None = None, metrics: Iterable[str] = (),
+               allow_inconclusive: bool = False) -> Tolerances:
+    """How every output is judged: `rtol`, `atol` (None keeps the dtype's default), the `error_stat`
+    (elementwise, max, mean, cosine), task `metrics` (cosine, argmax, topk:K, iou, each optionally >=THRESHOLD),
+    per output from a JSON or YAML `file` ({output: {rtol, atol, error_stat, metric}}), and whether an
+    inconclusive check may pass (`allow_inconclusive`)."""
+    return Tolerances.from_options(rtol, atol, file, error_stat, metrics, allow_inconclusive)
 
 
 def _check_outputs_writable(report: str | Path | None, force: bool) -> None:
@@ -211,7 +215,7 @@ def validate_endpoint(model: str | Path | Any, url: str, *, protocol: str = "aut
 
 def package(source: str | Path | Any, server: str, output: str | Path, options: LoadOptions | None = None, *,
             name: str | None = None, version: int | None = None, label: str | None = None, format: str | None = None,
-            force: bool = False, samples: int = 3) -> PackageResult:
+            force: bool = False, samples: int = 3, tolerances: Tolerances | None = None) -> PackageResult:
     """Convert and validate as convert does, lay the artifact out the way `server` loads it, and load it back."""
     from converter.core.naming import model_name
     from converter.deploy.package import package as run_package
@@ -219,7 +223,7 @@ def package(source: str | Path | Any, server: str, output: str | Path, options: 
     options = options or LoadOptions()
     return run_package(lambda: load(source, options), server, Path(output), name=name or model_name(source),
                        version=version, label=label, format=format, force=force, samples=samples,
-                       timeout=options.timeout, from_file=options.inputs_file is not None)
+                       timeout=options.timeout, from_file=options.inputs_file is not None, tolerances=tolerances)
 
 
 def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8501, name: str | None = None,

@@ -243,6 +243,9 @@ class Case:
     file: str | None = None  # save the factory's model as this Keras file, or 'export' for model.export()
     refused: dict[str, str] = field(default_factory=dict)  # step -> text the one-line error must hold
     mismatched: dict[str, str] = field(default_factory=dict)  # target -> a problem its failed validation names
+    # with random weights the reference cannot tell a right artifact from a wrong one: the verdict must say so
+    # (the reason holds this), and the conversions are run with allow_inconclusive
+    inconclusive: str | None = None
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -265,7 +268,7 @@ CASES = (
     Case("gru", "torch", ("tokens:batch,steps,4",)),
     Case("branch", "torch", ("x:batch,3",), refused={"load": "data-dependent branch at matrix_models.py"}),
     Case("dict_io", "torch"),
-    Case("mobilenet_v3", "tf"),
+    Case("mobilenet_v3", "tf", inconclusive="output ignores its input"),  # softmax of ~0 logits: 1/4 each
     Case("two_in_two_out", "tf"),
     Case("subclassed", "tf", ("features:batch,5",), refused={"tflite": "TensorFlow op(s) Erf"}),
     Case("keras_lstm", "tf"),

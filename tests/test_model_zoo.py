@@ -11,7 +11,7 @@ pytest.importorskip("transformers")
 
 from conftest import FIXTURES  # noqa: E402
 
-from converter.api import LoadOptions, convert  # noqa: E402
+from converter.api import LoadOptions, convert, tolerances  # noqa: E402
 
 pytestmark = pytest.mark.slow
 BERT = f"{FIXTURES / 'torch_models.py'}:bert"
@@ -35,9 +35,16 @@ def test_bert_from_config_converts_and_validates(target: str, tmp_path) -> None:
     assert len({s["seq"] for s in sizes}) == 3  # validated away from the traced sequence length
 
 
+# With random weights MobileNetV2's softmax is the same whatever the image (to 1e-6): the check cannot tell a
+# right artifact from a wrong one, and says so (INCONCLUSIVE) instead of passing; EfficientNetB0's can tell.
+VERDICTS = {"mobilenet_v2": "inconclusive", "efficientnet_b0": "passed"}
+
+
 @pytest.mark.parametrize("factory", ["mobilenet_v2", "efficientnet_b0"])
 @pytest.mark.parametrize("target", ["pt2", "torchscript"])
 def test_keras_application_converts_to_pytorch(factory: str, target: str, tmp_path) -> None:
-    result = convert(f"{FIXTURES / 'tf_models.py'}:{factory}", target, tmp_path / f"{factory}.{target}")
+    result = convert(f"{FIXTURES / 'tf_models.py'}:{factory}", target, tmp_path / f"{factory}.{target}",
+                     tolerances=tolerances(allow_inconclusive=True))
     _checked(result)
+    assert result.report.verdict == VERDICTS[factory], result.report.verdict_line
     assert result.report.to_dict()["devices"][0]["outputs"][0]["shape"][-1] == 10

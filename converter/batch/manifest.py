@@ -13,6 +13,7 @@ from converter.core.config import read_config
 from converter.core.errors import GraphtoolError
 from converter.core.targets import TARGET_NAMES
 from converter.core.types import LoadOption, load_option_specs
+from converter.validation.tolerance import ERROR_STATS
 
 __all__ = ["Task", "Manifest", "read_manifest", "OPTION_TYPES", "OptionType"]
 
@@ -50,6 +51,9 @@ OPTION_TYPES: dict[str, OptionType] = {
     "rtol": OptionType((int, float), "a number >= 0", 0),
     "atol": OptionType((int, float), "a number >= 0", 0),
     "tolerance": OptionType((str,), "a JSON or YAML file of {output: {rtol, atol}}"),
+    "error_stat": OptionType((str,), f"one of {', '.join(ERROR_STATS)}", choices=ERROR_STATS),
+    "metric": OptionType((str,), "cosine, argmax, topk:K or iou, optionally >=THRESHOLD"),
+    "allow_inconclusive": OptionType((bool,), "true or false"),
     "validate": OptionType((bool,), "true or false"),
     "keep_failed": OptionType((bool,), "true or false"),
 }

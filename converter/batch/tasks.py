@@ -51,8 +51,10 @@ def _convert_settings(options: dict) -> dict:
     from converter.validation.tolerance import Tolerances
 
     given = {name: options[name] for name in ("validate", "keep_failed", "samples") if name in options}
-    return {**given, "tolerances": Tolerances.from_options(options.get("rtol"), options.get("atol"),
-                                                           options.get("tolerance"))}
+    metrics = (options["metric"],) if "metric" in options else ()
+    return {**given, "tolerances": Tolerances.from_options(
+        options.get("rtol"), options.get("atol"), options.get("tolerance"), options.get("error_stat"), metrics,
+        options.get("allow_inconclusive", False), where="options.")}
 
 
 def max_abs_error(report) -> float | None:
@@ -68,9 +70,11 @@ def failed_reason(report) -> str:
     if report.signature_problems:
         return f"signature: {report.signature_problems[0]}"
     for device in report.devices:
-        if device.status != "failed":
+        if device.status not in ("failed", "failed-to-run", "inconclusive"):
             continue
         for output in device.outputs:
+            if output.verdict in ("failed-to-run", "inconclusive"):
+                return f"{device.device}: output '{output.name}' {output.verdict}: {output.reason}"
             if not output.passed:
                 if output.problems:
                     return f"{device.device}: output '{output.name}': {output.problems[0]}"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from converter.cli import common
+from converter.cli import common, validate
 from converter.cli.common import JsonOpt
 from converter.core.types import LoadOptions
 
@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
 
 @common.handle_errors
 @common.with_load_options
+@validate.with_judging_options
 def package(
     model: Annotated[str, typer.Argument(help="A model file, SavedModel directory, or file.py:NAME reference.")],
     server: Annotated[str, typer.Option("--for", help="tf-serving, torchserve, triton or kserve.")],
@@ -34,13 +35,14 @@ def package(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing version or archive.")] = False,
     samples: Annotated[int, typer.Option("--samples", min=1, help="Input samples to validate with.")] = 3,
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
+    tolerances: Any = None,  # from the judging options (validate.with_judging_options)
     json: JsonOpt = False,
 ) -> None:
     """Convert MODEL, check it, and lay it out the way SERVER loads it (then load it back that way)."""
     from converter import api
 
     result = api.package(model, server, output, options, name=name, version=version, label=label, format=format,
-                         force=force, samples=samples)
+                         force=force, samples=samples, tolerances=tolerances)
     if json:
         common.print_json(result.to_dict())
     else:
@@ -54,7 +56,9 @@ def _print_package(result) -> None:
     if result.convert.report is not None and (common.settings.verbose or not result.convert):
         print_report(result.convert.report)
     if not result.convert:
-        common.out.print("[red]FAILED[/red]: the conversion did not validate; nothing was packaged")
+        verdict = result.convert.report.verdict if result.convert.report is not None else "failed"
+        word = {"inconclusive": "INCONCLUSIVE", "failed-to-run": "FAILED TO RUN"}.get(verdict, "FAILED")
+        common.out.print(f"[red]{word}[/red]: the conversion did not validate; nothing was packaged")
         return
     details = result.to_dict()
     version = f" version {result.version}" if result.version else ""

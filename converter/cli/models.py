@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from converter.cli import common
+from converter.cli import common, validate
 from converter.cli.common import JsonOpt
 from converter.core.targets import TARGET_NAMES
 from converter.core.types import LoadOptions
@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
 
 @common.handle_errors
 @common.with_load_options
+@validate.with_judging_options
 def convert(
     model: ModelArg,
     to: Annotated[
@@ -41,6 +42,7 @@ def convert(
     ),
     samples: Annotated[int, typer.Option("--samples", min=1, help="Input samples to validate with.")] = 3,
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
+    tolerances: Any = None,  # from the judging options (validate.with_judging_options)
     json: JsonOpt = False,
 ) -> None:
     """Convert MODEL to another format and check it computes the same outputs."""
@@ -48,7 +50,7 @@ def convert(
 
     with _progress(f"converting {model} to {to}", json):
         result = api.convert(model, to, output, options, force, validate=not no_validate, keep_failed=keep_failed,
-                             samples=samples)
+                             samples=samples, tolerances=tolerances)
     notes = list(result.source.notes)
     if result.artifact.get("select_tf_ops"):  # what mattered in the TFLite converter's silenced log
         notes.append("some ops are kept as Select TF ops: the .tflite file needs the Flex delegate "

@@ -20,6 +20,7 @@ from converter.deploy.served import INTERFACE_FILE, load_served
 if TYPE_CHECKING:
     from converter.core.types import LoadedModel
     from converter.pipelines.convert import ConvertResult
+    from converter.validation.tolerance import Tolerances
 
 __all__ = ["Layout", "layouts", "PackageContext", "PackageResult", "package", "layout_named"]
 
@@ -101,6 +102,7 @@ def package(
     samples: int = 3,
     timeout: float | None = None,
     from_file: bool = False,
+    tolerances: Tolerances | None = None,
 ) -> PackageResult:
     """Convert and validate as `convert` does, lay the artifact out for `server`, and load it back as it would.
 
@@ -124,7 +126,8 @@ def package(
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.package-", dir=output.parent))
     try:
         artifact = staging / ("model" + target_named(fmt).suffix)
-        converted = convert(load, fmt, artifact, force=True, samples=samples, timeout=timeout, from_file=from_file)
+        converted = convert(load, fmt, artifact, force=True, samples=samples, timeout=timeout, from_file=from_file,
+                            tolerances=tolerances)
         if not converted:  # nothing of it is kept: the staging folder goes
             return PackageResult(server, output, name, planned, fmt, converted, {"check": {"passed": False}})
         renames = converted.artifact.get("inputs") if isinstance(converted.artifact.get("inputs"), dict) else {}

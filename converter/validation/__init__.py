@@ -2,7 +2,9 @@
 
 Sources and targets bring the Runner for what they load or write. The modules read down the data flow:
 ``samples`` (what the sides run on), ``engine`` (compare the sides), ``metrics`` and ``tolerance`` (how close is
-close), ``locate`` (the first divergent node), ``report`` and ``plot`` (what is written). Importing the
+close), ``noise`` (a sample's own float32 noise floor), ``verdicts`` (passed, failed, inconclusive,
+failed-to-run, and the mismatch diagnosis), ``locate`` (the first divergent node), ``report`` and ``plot``
+(what is written). Importing the
 package loads none of them.
 """
 

@@ -27,23 +27,25 @@ class DeviceResult:
 
     device: str
     runner: str
-    status: str  # 'passed' | 'failed' | 'skipped'
+    status: str  # 'passed' | 'failed' | 'inconclusive' | 'failed-to-run' | 'skipped'
     reason: str | None = None
     outputs: tuple[OutputMetrics, ...] = ()
     located: Located | None = None
     locate_note: str | None = None
+    diagnosis: tuple[str, ...] = ()  # where a mismatch lies, where a pattern applies (verdicts.diagnose)
 
     def to_dict(self) -> dict:
         return {
             "device": self.device, "runner": self.runner, "status": self.status, "reason": self.reason,
-            "outputs": [o.to_dict() for o in self.outputs],
+            "outputs": [o.to_dict() for o in self.outputs], "diagnosis": list(self.diagnosis),
             "located": self.located.to_dict() if self.located else None, "locate_note": self.locate_note,
         }
 
 
 @dataclass(frozen=True)
 class ValidationReport:
-    """True when every device that ran agrees with the reference and the signatures match."""
+    """True when every device that ran agrees with the reference and the signatures match; an inconclusive
+    check is true only with `allow_inconclusive`."""
 
     model: str
     against: str | None
@@ -55,9 +57,34 @@ class ValidationReport:
     environment: dict = field(default_factory=dict)
     views: tuple[Any, ...] = ()  # the viewers' files written of it (converter.viewers.outputs.ViewOutput)
     plots: tuple[str, ...] = ()  # the error histograms written of it (validation.plot)
+    allow_inconclusive: bool = False
 
     def __bool__(self) -> bool:
-        return not self.signature_problems and all(d.status != "failed" for d in self.devices)
+        return self.verdict == "passed" or self.verdict == "inconclusive" and self.allow_inconclusive
+
+    @property
+    def verdict(self) -> str:
+        """passed, failed, inconclusive or failed-to-run: the worst of the devices that ran."""
+        statuses = {d.status for d in self.devices}
+        for word in ("failed-to-run", "failed", "inconclusive"):
+            if word in statuses:
+                return word
+        return "failed" if self.signature_problems else "passed"
+
+    @property
+    def verdict_line(self) -> str:
+        """The final message: the verdict and, for all but passed, the first reason it has."""
+        verdict = self.verdict
+        outputs = [o for d in self.devices for o in d.outputs if o.verdict == verdict]
+        if verdict == "failed-to-run":
+            return f"FAILED TO RUN: {outputs[0].reason if outputs else 'an artifact raised'}"
+        if verdict == "failed":
+            return "FAILED: " + ("signature mismatch" if self.signature_problems and not outputs
+                                 else "outputs differ beyond tolerance")
+        if verdict == "inconclusive":
+            allowed = " (allowed by --allow-inconclusive)" if self.allow_inconclusive else ""
+            return f"INCONCLUSIVE{allowed}: output '{outputs[0].name}': {outputs[0].reason}"
+        return "PASSED"
 
     @property
     def located(self) -> Located | None:
@@ -67,6 +94,7 @@ class ValidationReport:
         return {
             "schema": SCHEMA,
             "passed": bool(self),
+            "verdict": self.verdict,
             "model": self.model,
             "against": self.against,
             "reference": self.reference,

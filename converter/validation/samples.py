@@ -29,16 +29,16 @@ class Sample:
     feeds: dict[str, np.ndarray]
     sizes: dict[str, int]
     seed: int | None = None  # None: the traced (or --inputs) data, not drawn
-    given: bool = False  # real data from --inputs
+    given: bool = False  # real data from --inputs (or, for an exercise, derived from it)
     kind: str = "seeded"  # traced, seeded, given, or one of EXERCISES' names
 
     @property
     def label(self) -> str:
         """What sets this sample apart: traced or given data, the seed and draw, or the exercise; and its sizes."""
-        if self.given:
+        if self.kind in dict(EXERCISES):
+            origin = f"{'your --inputs data' if self.given else 'traced inputs'} {self.kind}"
+        elif self.given:
             origin = "your --inputs data"
-        elif self.kind in dict(EXERCISES):
-            origin = f"traced inputs {self.kind}"
         elif self.seed is None:
             origin = "traced inputs"
         else:

@@ -90,7 +90,7 @@ def error_view(g: nx.MultiDiGraph, report: dict, title: str) -> View:
     """A validated model with the error of the located node, of its inputs' producers and of the outputs."""
     errors: dict[str, float] = {}
     device = next((d for d in report["devices"] if d["status"] == "failed"), None)
-    devices = [device] if device else [d for d in report["devices"] if d["status"] == "passed"][:1]
+    devices = [device] if device else [d for d in report["devices"] if d["status"] in ("passed", "inconclusive")][:1]
     for entry in devices:
         for output in entry["outputs"]:
             node_id = f"output:{output['name']}"

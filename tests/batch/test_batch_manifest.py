@@ -107,7 +107,8 @@ def test_mistakes_are_one_line_naming_the_entry(tmp_path, text, expected):
 
 def test_the_options_are_the_flagged_loading_options_then_validation_settings():
     loading = [spec.key for spec in load_option_specs() if spec.key not in ("input", "inputs")]  # entry keys
-    assert list(OPTION_TYPES) == [*loading, "samples", "rtol", "atol", "tolerance", "validate", "keep_failed"]
+    assert list(OPTION_TYPES) == [*loading, "samples", "rtol", "atol", "tolerance", "error_stat", "metric",
+                                  "allow_inconclusive", "validate", "keep_failed"]
 
 
 def test_python_files_in_options_are_resolved_and_part_of_the_key(tmp_path):

@@ -98,6 +98,7 @@ def test_convert_removes_a_failed_artifact_and_writes_the_report(cli, tmp_path):
     failed = cli(*args)
     assert failed.exit_code == 1, failed.output
     assert not out.exists() and "was not kept" in failed.output
+    assert "the source is nondeterministic" in failed.output  # its noise is no floor to pass against
     report = json.loads((tmp_path / "noisy.onnx.validation.json").read_text())
     assert report["passed"] is False and len(report["samples"]) == 3 + 3  # seeded, then the exercises
     assert report["devices"][0]["outputs"][0]["outside_fraction"] > 0.5

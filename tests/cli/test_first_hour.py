@@ -124,8 +124,9 @@ def test_relative_error_stays_meaningful_near_zero():
     expected = np.array([0.0, 1e-30, 2.0], dtype=np.float32)
     actual = expected + np.array([1e-6, 1e-6, 2e-4], dtype=np.float32)
     metrics = measure("y", actual, expected, Tolerance(1e-4, 1e-5))
-    # near zero the error counts against atol (1e-6 / 1e-5), elsewhere against |expected| (2e-4 / 2)
-    assert metrics.max_rel == pytest.approx(0.1, rel=1e-3)
+    # near zero the error counts against atol·s (1e-6 / (1e-5 * 2), s = max |expected| = 2),
+    # elsewhere against |expected| (2e-4 / 2)
+    assert metrics.max_rel == pytest.approx(0.05, rel=1e-3)
     assert metrics.passed
 
 

@@ -1,0 +1,86 @@
+"""A sample's own float32 noise floor: how far the reference moves on its own, for judging an ill-conditioned
+sample (a LayerNorm over a constant) against what float32 can tell there."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from converter.core.errors import first_line
+from converter.core.runners import Runner
+from converter.validation.metrics import MAX_FLOOR, NOISE_FACTOR
+from converter.validation.samples import Sample
+
+__all__ = ["NoiseFloors", "run_outputs"]
+
+
+def run_outputs(runner: Runner, feeds: dict[str, np.ndarray]) -> list[np.ndarray] | str:
+    """The runner's outputs, or why it failed, in one line."""
+    try:
+        return [np.asarray(o) for o in runner.run(feeds)]
+    except Exception as error:  # a model that fails on a sample is a finding, not a crash
+        return f"{runner.name} failed: {type(error).__name__}: {first_line(error)}"
+
+
+class NoiseFloors:
+    """A sample's float32 noise floor per output, measured once a sample: the most that the expected side moves
+    when its float inputs move by one ulp (of max(|x|, 1)), and that two float32 runtimes of one graph disagree."""
+
+    def __init__(self, expected: Runner, pair: tuple[Runner, Runner] | None, samples: Sequence[Sample],
+                 expected_outputs: list) -> None:
+        self.expected, self.pair, self.samples, self.outputs = expected, pair, samples, expected_outputs
+        self.label = "the reference with its inputs moved by one ulp" + (
+            f"; {pair[0].name} against {pair[1].name}" if pair else "")
+        self.runs: dict[int, list[tuple[list[np.ndarray] | str, list[np.ndarray] | str]]] = {}
+        self.nondeterministic: set[int] = set()  # samples on which the reference answered twice differently
+
+    def floor(self, sample: Sample, index: int, allowed: float, scale: float) -> float | None:
+        """The floor, where it exceeds what the tolerance allows (an ill-conditioned sample) yet stays rounding
+        noise (under MAX_FLOOR of the scale, and the reference gives the same answer twice); else None."""
+        position = self.samples.index(sample)
+        if isinstance(self.outputs[position], str):
+            return None
+        if position not in self.runs:
+            again = run_outputs(self.expected, sample.feeds)
+            count = len(again) if not isinstance(again, str) else 0
+            if any(_max_difference(self.outputs[position], again, i) for i in range(count)):
+                self.nondeterministic.add(sample.index)
+            runs = [(self.outputs[position], run_outputs(self.expected, _nudged(sample.feeds)))]
+            if self.pair is not None:
+                runs.append((run_outputs(self.pair[0], sample.feeds), run_outputs(self.pair[1], sample.feeds)))
+            self.runs[position] = runs
+        if sample.index in self.nondeterministic:
+            return None
+        floors = [_max_difference(first, second, index) for first, second in self.runs[position]]
+        floor = max((f for f in floors if f is not None), default=None)
+        return floor if floor is not None and allowed < NOISE_FACTOR * floor <= MAX_FLOOR * scale else None
+
+    def diagnosis(self) -> tuple[str, ...]:
+        """A line for the samples on which the reference answered twice differently."""
+        if not self.nondeterministic:
+            return ()
+        return (f"{self.expected.name} gives another answer when run again on the same inputs (sample(s) "
+                f"{', '.join(map(str, sorted(self.nondeterministic)))}): the source is nondeterministic, and no "
+                "tolerance makes that a match",)
+
+
+def _nudged(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Float inputs moved up by one ulp of max(|x|, 1): what float32 rounding does to them anyway."""
+    nudged = {}
+    for name, array in feeds.items():
+        array = np.asarray(array)
+        if np.issubdtype(array.dtype, np.floating):
+            array = (array + np.spacing(np.maximum(np.abs(array), 1).astype(array.dtype))).astype(array.dtype)
+        nudged[name] = array
+    return nudged
+
+
+def _max_difference(first, second, index: int) -> float | None:
+    if isinstance(first, str) or isinstance(second, str) or index >= min(len(first), len(second)):
+        return None
+    if first[index].shape != second[index].shape:
+        return None
+    difference = np.abs(first[index].astype(np.float64) - second[index].astype(np.float64))
+    difference = difference[np.isfinite(difference)]
+    return float(difference.max()) if difference.size else 0.0
