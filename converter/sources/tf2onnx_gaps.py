@@ -1,4 +1,4 @@
-"""What tf2onnx cannot convert on its own: Erfc, and functions Keras marks for XLA compilation."""
+"""What tf2onnx cannot convert on its own: Erfc, BroadcastArgs, and functions Keras marks for XLA compilation."""
 
 from __future__ import annotations
 
@@ -25,9 +25,62 @@ def _erfc(ctx: Any, node: Any, name: str, args: list) -> None:
                                   inputs=[one.output[0], node.output[0]])
 
 
+def _broadcast_args(ctx: Any, node: Any, name: str, args: list) -> None:
+    """The broadcast of shapes s0 and s1 (1-D int32/int64), as TF's broadcast_dynamic_shape writes it.
+
+    With both ranks known, pad the shorter shape with leading 1s and take, per dimension, `b if a == 1 else a`,
+    which is the broadcast whenever the shapes broadcast at all; nothing of the broadcast shape is allocated.
+    """
+    from onnx import TensorProto, helper
+    from tf2onnx import utils
+
+    s0, s1 = node.input
+    dtype = ctx.get_dtype(node.output[0])
+    ranks = [_length(ctx.get_shape(s)) for s in (s0, s1)]
+    if None in ranks:
+        _broadcast_args_by_expanding(ctx, node, dtype)
+        return
+    np_dtype = helper.tensor_dtype_to_np_dtype(dtype)
+    padded = []
+    for shape, rank in zip((s0, s1), ranks, strict=True):
+        if rank < max(ranks):
+            ones = ctx.make_const(utils.make_name(f"{node.name}/ones"), np.ones(max(ranks) - rank, np_dtype))
+            shape = ctx.make_node("Concat", [ones.output[0], shape], attr={"axis": 0}).output[0]
+        padded.append(shape)
+    a, b = padded
+    one = ctx.make_const(utils.make_name(f"{node.name}/one"), np.array(1, np_dtype))
+    is_one = ctx.make_node("Equal", [a, one.output[0]], dtypes=[TensorProto.BOOL]).output[0]
+    node.type = "Where"
+    ctx.replace_inputs(node, [is_one, b, a])
+
+
+def _broadcast_args_by_expanding(ctx: Any, node: Any, dtype: int) -> None:
+    """Unknown ranks: the shape of a 1-byte scalar expanded to both shapes, at the cost of allocating it."""
+    from onnx import TensorProto
+    from tf2onnx import utils
+
+    scalar = ctx.make_const(utils.make_name(f"{node.name}/scalar"), np.array(0, np.uint8)).output[0]
+    for shape in node.input:
+        as_int64 = ctx.make_node("Cast", [shape], attr={"to": TensorProto.INT64}).output[0]
+        scalar = ctx.make_node("Expand", [scalar, as_int64]).output[0]
+    if dtype == TensorProto.INT64:
+        node.type = "Shape"
+        ctx.replace_inputs(node, [scalar])
+    else:
+        shape = ctx.make_node("Shape", [scalar]).output[0]
+        node.type = "Cast"
+        node.set_attr("to", dtype)
+        ctx.replace_inputs(node, [shape])
+
+
+def _length(shape: list | None) -> int | None:
+    """The static length of a 1-D tensor with this shape, None when unknown."""
+    return shape[0] if shape and len(shape) == 1 and shape[0] >= 0 else None
+
+
 def custom_op_handlers() -> dict:
     """tf2onnx's handlers for the ops it lacks; a new dict each call, since tf2onnx adds to the one it gets."""
-    return {"Erfc": (_erfc, [])}
+    return {"Erfc": (_erfc, []), "BroadcastArgs": (_broadcast_args, [])}
 
 
 def xla_marked_calls(graph_def: Any) -> list[str]:

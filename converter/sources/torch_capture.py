@@ -121,9 +121,33 @@ def _export_dynamo(
     source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int, folder: Path | None = None
 ) -> onnx.ModelProto:
     torch = require("torch", "torch")
-    program = torch.onnx.export(_target(source), args, dynamo=True, dynamic_shapes=_shapes_for(source, specs, torch),
-                                opset_version=opset, verbose=False)
+    program = _onnx_export(torch, _target(source), args, dynamic_shapes=_shapes_for(source, specs, torch),
+                           opset_version=opset)
     return _proto_of(program, folder)
+
+
+def _onnx_export(torch: Any, target: Any, args: tuple, **options: Any) -> Any:
+    """torch.onnx.export, optimized only once no node output bears the name of a weight.
+
+    The exporter names node outputs val_N whatever the program's weights are called; a program converted back
+    from such an ONNX has weights named val_N, and constant folding then refuses the second 'val_N'.
+    """
+    program = torch.onnx.export(target, args, dynamo=True, optimize=False, verbose=False, **options)
+    _rename_clashing_outputs(program.model.graph)
+    program.optimize()
+    return program
+
+
+def _rename_clashing_outputs(graph: Any) -> None:
+    """Give each node output named like a graph input or initializer a fresh name (onnx_ir graph, in place)."""
+    reserved = {v.name for v in graph.inputs} | set(graph.initializers)
+    outputs = [o for node in graph.all_nodes() for o in node.outputs]
+    taken = reserved | {o.name for o in outputs}
+    for value in outputs:
+        if value.name in reserved:
+            fresh = next(f"{value.name}_{k}" for k in range(1, len(taken) + 2) if f"{value.name}_{k}" not in taken)
+            taken.add(fresh)
+            value.name = fresh
 
 
 def _proto_of(program: Any, folder: Path | None) -> onnx.ModelProto:
@@ -145,8 +169,7 @@ def _export_decomposed(
     torch = require("torch", "torch")
     program = source.exported or torch.export.export(
         _target(source), args, dynamic_shapes=_shapes_for(source, specs, torch), strict=False)
-    onnx_program = torch.onnx.export(program.run_decompositions(), args, dynamo=True, opset_version=opset,
-                                     verbose=False)
+    onnx_program = _onnx_export(torch, program.run_decompositions(), args, opset_version=opset)
     return _proto_of(onnx_program, folder)
 
 

@@ -36,11 +36,15 @@ def test_source_and_its_validated_conversion_pair_like_with_like(tmp_path, sourc
 
 
 # Test-matrix models (tests/matrix_models.py) cheap enough to convert twice, and a ResNet whose global average
-# pooling is a ReduceMean with constant axes (NCHW's [-1, -2] in its ONNX, [3, 2] after tf2onnx). The recurrent
-# models' SavedModels hold BroadcastArgs, which tf2onnx cannot read back, so they are diffed as pt2 only.
-MATRIX = [(name, target) for name in ("resnet_like", "two_in_two_out", "mobilenet_v3")
+# pooling is a ReduceMean with constant axes (NCHW's [-1, -2] in its ONNX, [3, 2] after tf2onnx). whisper_encoder's
+# pt2 has weights named like the exporter's own values (val_N), which torch.onnx once refused to read back.
+MATRIX = [(name, target) for name in ("resnet_like", "two_in_two_out", "mobilenet_v3", "lstm", "gru", "keras_lstm")
           for target in ("savedmodel", "pt2")]
-MATRIX += [("lstm", "pt2"), ("gru", "pt2"), ("keras_lstm", "pt2")]
+MATRIX += [("whisper_encoder", "pt2")]
+# A real difference, not a diff's fault: an LSTM or GRU op written to TF as a while loop comes back from tf2onnx as
+# a Loop of MatMul, Sigmoid and Tanh (tf2onnx fuses only Keras' own loop patterns), so little beyond the weights
+# pairs up. Their weights must still all pair, none changed.
+UNFUSED = {("lstm", "savedmodel"), ("gru", "savedmodel"), ("keras_lstm", "savedmodel")}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +79,7 @@ def test_onnx_against_its_validated_conversion_changes_no_weight(tmp_path, matri
     assert converted, "the conversion must validate for this test to mean anything"
     diff = api.diff(source, artifact).diff
     assert diff.summary["weights_changed"] == 0, [c.to_dict() for c in diff.changes if c.kind == "weight_changed"]
-    assert diff.common_structure
+    assert diff.common_structure != ((name, target) in UNFUSED), diff.summary
     if name == "resnet_like":  # its pooling's axes [-1, -2] are tf2onnx's [3, 2]: the same op, no change at all
         assert diff.summary["changed"] == 0, [c.to_dict() for c in diff.changes if c.kind == "changed"]
 
