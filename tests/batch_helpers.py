@@ -1,4 +1,4 @@
-"""Helpers for the batch tests: a small model zoo, a private network namespace, and finding our Ray processes."""
+"""Helpers for the batch tests: a small model zoo, a private network namespace, our Ray processes, a Batch to stop."""
 
 from __future__ import annotations
 
