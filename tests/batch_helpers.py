@@ -1,4 +1,4 @@
-"""Helpers for the batch tests: a small model zoo, a private network namespace, and finding our Ray processes."""
+"""Helpers for the batch tests: a small model zoo, a private network namespace, our Ray processes, a Batch to stop."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -173,12 +174,15 @@ def wait_until(condition: Callable[[], bool], what: str, process: subprocess.Pop
 
 
 class Batch:
-    """`graphtool batch ARGS` running in its own network namespace: its stderr read line by line as it comes,
-    so that a test can wait for a row; on leaving, nothing it started is left running (stopped by PID)."""
+    """`graphtool batch ARGS` running in its own network namespace and TMPDIR: its stderr read line by line as it
+    comes, so that a test can wait for a row. On leaving, what it started and is still running is stopped by PID
+    (left_running), and what is left of its private Ray folder in its TMPDIR is listed (ray_left_in_tmp)."""
 
     def __init__(self, *args: str, marker: str):
         self.marker = marker
-        self.process = subprocess.Popen(isolated(graphtool("batch", *args)), cwd=ROOT, env=environment(marker),
+        self.tmp = Path(tempfile.mkdtemp(prefix="gt-tmp-", dir="/tmp"))  # Ray's socket paths must stay < 108 bytes
+        self.process = subprocess.Popen(isolated(graphtool("batch", *args)), cwd=ROOT,
+                                        env=environment(marker) | {"TMPDIR": str(self.tmp)},
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -192,10 +196,13 @@ class Batch:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.process.poll() is None:  # a test failed halfway: stop it all now
+        halfway = self.process.poll() is None  # a test failed halfway: stop it all now
+        if halfway:
             self.process.kill()
-            reap(self.marker, grace=0)
         self.process.wait()
+        self.left_running = reap(self.marker, grace=0 if halfway else HANG_S)
+        self.ray_left_in_tmp = sorted(p.name for p in self.tmp.glob("graphtool-ray-*"))  # the local cluster's
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     @property
     def stderr(self) -> str:

@@ -12,6 +12,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 
+from converter.core.deadline import uninterrupted
 from converter.core.errors import GraphtoolError, MissingExtraError
 
 __all__ = ["ray_cluster", "import_ray", "check_reachable"]
@@ -54,8 +55,11 @@ def ray_cluster(address: str | None, workers: int | None) -> Iterator[dict]:
 def _start_local(ray, workers: int | None, temporary: str) -> dict:
     saved = os.environ.pop("RAY_ADDRESS", None)  # an empty or stale value would make init join instead
     try:
-        ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, _node_ip_address="127.0.0.1",
-                 _temp_dir=temporary, log_to_driver=False, logging_level=logging.WARNING)
+        # Ctrl-C waits for the start to end: cut halfway, ray.shutdown would not know the processes already
+        # started, which outlive graphtool and write into the temporary folder after it is removed
+        with uninterrupted():
+            ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, _node_ip_address="127.0.0.1",
+                     _temp_dir=temporary, log_to_driver=False, logging_level=logging.WARNING)
     finally:
         if saved is not None:
             os.environ["RAY_ADDRESS"] = saved

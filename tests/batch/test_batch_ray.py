@@ -174,7 +174,7 @@ def test_resume_reruns_only_what_changed_and_ctrl_c_keeps_what_finished(zoo):
         assert not can_unshare() or sharing_our_network(marker) == []  # Ray's ports are on its loopback only
         returncode = batch.stop(signal.SIGINT)
     stderr = batch.stderr
-    assert reap(marker) == []
+    assert batch.left_running == [] and batch.ray_left_in_tmp == []
     assert returncode == 130, stderr[-2000:]
     assert "interrupted; finished results are kept" in stderr and "Traceback" not in stderr
     summary = json.loads((zoo["out"] / "summary.json").read_text())
@@ -196,7 +196,8 @@ def test_resume_reruns_only_what_changed_and_ctrl_c_keeps_what_finished(zoo):
                          ids=["ctrl-c-while-the-cluster-starts", "sigterm-while-a-task-runs"])
 def test_an_interrupt_at_any_moment_keeps_what_finished(zoo, tmp_path, signum, moment):
     """Ctrl-C while the local cluster is still starting (before the batch's loop), or SIGTERM (what a job
-    scheduler sends, which Ray would take over) while a task runs: the finished rows are kept, exit 130."""
+    scheduler sends, which Ray would take over) while a task runs: the finished rows are kept, exit 130, and
+    nothing of Ray is left, running or in the temporary folder."""
     out = tmp_path / "out"
     shutil.copytree(zoo["out"] / "results", out / "results")
     manifest = zoo["folder"] / "interrupt.yaml"
@@ -208,12 +209,13 @@ def test_an_interrupt_at_any_moment_keeps_what_finished(zoo, tmp_path, signum, m
     def moment_came() -> bool:
         if moment == "running":
             return hanging.exists()
-        return any("gcs_server" in command for command in marked_commands(marker))  # ray.init is under way
+        # ray.init is under way, with processes of its own already started
+        return any(command.split(" ", 1)[0].endswith("/raylet") for command in marked_commands(marker))
 
     with Batch(str(manifest), "-o", str(out), "--resume", "--workers", "1", marker=marker) as batch:
         batch.wait_until(moment_came, f"the batch {moment}")
         returncode = batch.stop(signum)
-    assert reap(marker) == []
+    assert batch.left_running == [] and batch.ray_left_in_tmp == []
     assert returncode == 130, batch.stderr[-2000:]
     assert "interrupted; finished results are kept" in batch.stderr and "Traceback" not in batch.stderr
     summary = json.loads((out / "summary.json").read_text())
