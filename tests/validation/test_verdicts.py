@@ -292,7 +292,7 @@ def test_inputs_file_keeps_the_extra_samples(cli, tmp_path):
     assert any("your --inputs data scaled" in label for label in labels)
 
 
-MODELS = Path(__file__).parent / "verdict_models.py"
+MODELS = Path(__file__).resolve().parents[1] / "verdict_models.py"
 
 
 def _planted(model: onnx.ModelProto, relative: float = 1e-3) -> onnx.ModelProto:
