@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["load"]
+__all__ = ["load", "open_reference"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "load":
-        from converter.sources.loader import load
+    if name in __all__:
+        from converter.sources import loader
 
-        return load
+        return getattr(loader, name)
     raise AttributeError(f"module 'converter.sources' has no attribute '{name}'")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,13 @@ from converter.core import external_data
 from converter.core.deadline import deadline
 from converter.core.errors import GraphtoolError
 from converter.core.frameworks import class_names, listen, quiet
-from converter.core.types import LoadedModel, LoadOptions
+from converter.core.runners import Runner, ort_runner
+from converter.core.types import LoadedModel, LoadOptions, Reference
 from converter.sources import pyref
 from converter.sources.formats import FRAMEWORK, Format, detect
-from converter.sources.onnx import load_onnx, load_proto
+from converter.sources.onnx import load_onnx, load_proto, read_onnx
 
-__all__ = ["load"]
+__all__ = ["load", "open_reference"]
 
 
 def load(source: str | Path | Any, options: LoadOptions | None = None, **fields: Any) -> LoadedModel:
@@ -51,44 +53,94 @@ def _describe(source: Any) -> str:
     return str(source) if isinstance(source, (str, Path)) else type(source).__name__
 
 
-def _load(source: str | Path | Any, options: LoadOptions) -> LoadedModel:
+@dataclass(frozen=True)
+class _Finish:
+    """What loading ends with, per kind of source: a normalized LoadedModel, or only the source's Runner."""
+
+    onnx_file: Callable[[str, LoadOptions], Any]
+    onnx_proto: Callable[[onnx.ModelProto, str, LoadOptions], Any]
+    torch: Callable[..., Any]  # (TorchModel, Format, origin, options)
+    tf: Callable[..., Any]  # (TfFunction, Format, origin, options)
+
+
+def _torch(name: str) -> Callable[..., Any]:
+    def finish(*args: Any) -> Any:
+        from converter.sources import torch
+
+        return getattr(torch, name)(*args)
+
+    return finish
+
+
+def _tf(name: str) -> Callable[..., Any]:
+    def finish(*args: Any) -> Any:
+        from converter.sources import tf
+
+        return getattr(tf, name)(*args)
+
+    return finish
+
+
+def _onnx_reference(path: str, options: LoadOptions) -> Runner:
+    return _proto_reference(read_onnx(Path(path)), path, options, Path(path).parent)
+
+
+def _proto_reference(model: onnx.ModelProto, origin: str, options: LoadOptions, folder: Path | None = None) -> Runner:
+    return ort_runner(model, folder=folder)
+
+
+_NORMALIZED = _Finish(load_onnx, load_proto, _torch("load_torch"), _tf("load_tf"))
+_REFERENCE = _Finish(_onnx_reference, _proto_reference, _torch("torch_reference"), _tf("tf_reference"))
+
+
+def open_reference(source: str | Path | Any, options: LoadOptions | None = None) -> Reference:
+    """The source as its own framework runs it, read as `load` reads it but neither traced nor normalized.
+
+    What `graphtool bench` times as the source: eager PyTorch, Keras or a SavedModel's function, onnxruntime
+    for an ONNX file.
+    """
+    options = options or LoadOptions()
+    with deadline(options.timeout, f"loading {_describe(source)}"):
+        return _load(source, options, _REFERENCE)
+
+
+def _load(source: str | Path | Any, options: LoadOptions, finish: _Finish = _NORMALIZED) -> Any:
     if isinstance(source, onnx.ModelProto):
-        return load_proto(source, "<memory>", options)
+        return finish.onnx_proto(source, "<memory>", options)
     if not isinstance(source, (str, Path)):
-        return _load_object(source, "<memory>", options)
+        return _load_object(source, "<memory>", options, finish)
     detected = detect(str(source), options.source_format)
     location = detected.location
     if detected.format is Format.ONNX:
-        return load_onnx(location, options)
+        return finish.onnx_file(location, options)
     if detected.format is Format.PYTHON:
         with quiet():  # the user's module may import TensorFlow or transformers, which log as they start
             obj = pyref.resolve(location)
-        return _load_object(obj, location, options)
+        return _load_object(obj, location, options, finish)
     if FRAMEWORK[detected.format] == "torch":
         from converter.sources import torch
 
-        return torch.load_torch(torch.read_torch(detected.format, location, options), detected.format, location,
-                                options)
+        return finish.torch(torch.read_torch(detected.format, location, options), detected.format, location, options)
     from converter.sources import tf
 
     model = tf.read_tf(detected.format, location, options.signature, options.trust_code, options.custom_objects)
-    return tf.load_tf(model, detected.format, location, options)
+    return finish.tf(model, detected.format, location, options)
 
 
-def _load_object(obj: Any, origin: str, options: LoadOptions) -> LoadedModel:
+def _load_object(obj: Any, origin: str, options: LoadOptions, finish: _Finish) -> Any:
     if inspect.isfunction(obj) or inspect.isclass(obj):
         obj = _call_factory(obj, origin)
     names = class_names(obj[0] if isinstance(obj, tuple) and obj else obj)
     if any(n.startswith("torch.") for n in names):
         from converter.sources import torch
 
-        return torch.load_torch(torch.from_object(obj, origin), Format.TORCH_PYTHON, origin, options)
+        return finish.torch(torch.from_object(obj, origin), Format.TORCH_PYTHON, origin, options)
     if any(n.startswith(("tensorflow.", "keras.", "tf_keras.")) for n in names):
         from converter.sources import tf
 
-        return tf.load_tf(tf.from_object(obj, origin), Format.TF_PYTHON, origin, options)
+        return finish.tf(tf.from_object(obj, origin), Format.TF_PYTHON, origin, options)
     if isinstance(obj, onnx.ModelProto):
-        return load_proto(obj, origin, options)
+        return finish.onnx_proto(obj, origin, options)
     raise GraphtoolError(
         f"{origin}: returned a {type(obj).__name__}; expected a torch.nn.Module, (module, example inputs), "
         "keras.Model, tf.Module or tf.function"

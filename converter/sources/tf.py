@@ -18,7 +18,7 @@ from converter.sources.formats import Format
 from converter.sources.normalize import DEFAULT_OPSET, normalize
 from converter.sources.tf2onnx_gaps import custom_op_handlers, without_xla_marks, xla_marked_calls
 
-__all__ = ["TfFunction", "load_tf", "read_tf", "from_object", "to_onnx"]
+__all__ = ["TfFunction", "load_tf", "tf_reference", "read_tf", "from_object", "to_onnx"]
 
 _SUFFIX = re.compile(r"_\d+$")
 _GENERATED = re.compile(r"^[A-Za-z]+__\d+$")
@@ -40,6 +40,23 @@ class TfFunction:
 
 def load_tf(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
     """Merge the declared and given input specs, convert with tf2onnx and normalize."""
+    specs = _input_specs(model, origin, options)
+    opset = options.opset or DEFAULT_OPSET
+    proto, outputs, reference = to_onnx(model, specs, opset, origin)
+    proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin,
+                      value_shapes=options.value_shapes)
+    feeds, notes = example_inputs(specs, options)
+    notes += model.audit_notes
+    return LoadedModel(proto, SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx", notes=notes), feeds, reference)
+
+
+def tf_reference(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -> Reference:
+    """The model run as it is, in TensorFlow (no conversion): what `graphtool bench` times as the source."""
+    return _reference(model.call, [s.name for s in _input_specs(model, origin, options)])
+
+
+def _input_specs(model: TfFunction, origin: str, options: LoadOptions) -> list[InputSpec]:
+    """The declared input specs merged with --input's; an error when neither gives them."""
     given = given_specs(options)
     if not model.declared and not given:
         names = ", ".join(model.expected or ()) or "each input"
@@ -50,14 +67,7 @@ def load_tf(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -
     if unknown:
         raise GraphtoolError(f"--input {unknown[0]}: the model has no input '{unknown[0]}'; its inputs are "
                              f"{', '.join(model.expected or ())}")
-    specs = merge_specs(model.declared, given) if model.declared else given
-    opset = options.opset or DEFAULT_OPSET
-    proto, outputs, reference = to_onnx(model, specs, opset, origin)
-    proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin,
-                      value_shapes=options.value_shapes)
-    feeds, notes = example_inputs(specs, options)
-    notes += model.audit_notes
-    return LoadedModel(proto, SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx", notes=notes), feeds, reference)
+    return merge_specs(model.declared, given) if model.declared else given
 
 
 def read_tf(fmt: Format, path: str, signature: str, trust_code: bool, custom_objects: str | None = None) -> TfFunction:

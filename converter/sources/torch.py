@@ -33,8 +33,8 @@ from converter.sources.torch_args import (
 from converter.sources.torch_capture import STRATEGIES, Capture, capture
 
 __all__ = [
-    "STRATEGIES", "TorchModel", "Capture", "load_torch", "read_torch", "open_torchscript", "open_exported",
-    "from_object", "input_names", "capture", "reference_for", "output_names",
+    "STRATEGIES", "TorchModel", "Capture", "Prepared", "prepare_torch", "torch_reference", "load_torch", "read_torch",
+    "open_torchscript", "open_exported", "from_object", "input_names", "capture", "reference_for", "output_names",
 ]
 
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
@@ -246,8 +246,19 @@ def output_names(module: Any, args: tuple) -> list[str]:
     return [name for name, _ in flatten_outputs(result)]
 
 
-def load_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
-    """Pick the traced arguments and example inputs, capture the module as ONNX and normalize it."""
+@dataclass(frozen=True)
+class Prepared:
+    """A torch model ready to run and capture: its input specs and names, example feeds, and what runs it."""
+
+    specs: list[InputSpec]
+    names: list[str]
+    feeds: dict[str, np.ndarray]
+    notes: tuple[str, ...]
+    runnable: Any  # the module, or the module bound to the traced arguments (model.target)
+
+
+def prepare_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions) -> Prepared:
+    """Pick the traced arguments and example inputs; bind keyword and constant arguments (sets model.target)."""
     torch = require("torch", "torch")
     given = given_specs(options)
     params = _parameters(model, torch)
@@ -267,19 +278,33 @@ def load_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions
         described = describe_arguments(params, names)
         notes = (*notes, described) if described else notes
     runnable = model.target if model.target is not None else model.module
+    return Prepared(specs, names, feeds, notes, runnable)
+
+
+def torch_reference(model: TorchModel, fmt: Format, origin: str, options: LoadOptions) -> Reference:
+    """The model run as it is, in PyTorch (no capture): what `graphtool bench` times as the source."""
+    prepared = prepare_torch(model, fmt, origin, options)
+    return reference_for(prepared.runnable, prepared.names)
+
+
+def load_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
+    """Pick the traced arguments and example inputs, capture the module as ONNX and normalize it."""
+    torch = require("torch", "torch")
+    prepared = prepare_torch(model, fmt, origin, options)
+    names, feeds, runnable = prepared.names, prepared.feeds, prepared.runnable
     args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names)
     outputs = _output_names(model, runnable, names, args)
     opset = options.opset or DEFAULT_OPSET
     reference = reference_for(runnable, names)
     folder = external_data.scratch_folder() if _weight_bytes(model.module) > external_data.threshold() else None
-    captured = capture(model, specs, args, opset, options.trace, origin, reference, folder)
+    captured = capture(model, prepared.specs, args, opset, options.trace, origin, reference, folder)
     if folder is not None and not external_data.uses_external_data(captured.model):
         external_data.externalize(captured.model, folder)  # an exporter that kept them inline
     proto = normalize(captured.model, opset=opset, input_names=names, output_names=outputs, origin=origin,
                       value_shapes=options.value_shapes)
     if model.target is not None:
         _drop_binding_scope(proto)
-    notes = (*notes, *captured.notes, *model.audit_notes)
+    notes = (*prepared.notes, *captured.notes, *model.audit_notes)
     source = SourceInfo(origin, fmt.value, "torch", captured.strategy, captured.attempts, notes)
     loaded = LoadedModel(proto, source, feeds, reference, folder)
     if folder is not None:
