@@ -43,12 +43,20 @@ def run_tflite(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, 
     return {name: np.asarray(value) for name, value in results.items()}
 
 
-def tflite_runner(path: str | Path, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> Runner:
-    """TensorFlow's TFLite interpreter on a .tflite file; the mappings as for savedmodel_runner."""
+def tflite_runner(path: str | Path, inputs: Mapping[str, str], outputs: Mapping[str, str],
+                  threads: int | None = None) -> Runner:
+    """TensorFlow's TFLite interpreter on a .tflite file, loaded once; the mappings as for savedmodel_runner.
+
+    `threads`: the interpreter's num_threads (TFLite's default where None).
+    """
+    tf = require("tensorflow", "tf")
+    with quiet():  # the Interpreter's deprecation warning and "Created TensorFlow Lite XNNPACK delegate"
+        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=threads)
+        signature = interpreter.get_signature_runner(SIGNATURE_KEY)
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        results = run_tflite(path, {key: feeds[name] for name, key in inputs.items()})
-        return [results[key] for key in outputs.values()]
+        results = signature(**{key: feeds[name] for name, key in inputs.items()})  # resizes to the feeds' shapes
+        return [np.asarray(results[key]) for key in outputs.values()]
 
     return Runner("TFLite interpreter", "cpu", run)
 
