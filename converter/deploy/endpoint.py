@@ -93,17 +93,21 @@ class Client:
 
         return Interface(tf_specs(signature["inputs"]), tf_specs(signature["outputs"]))
 
-    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def infer_body(self, feeds: dict[str, np.ndarray]) -> bytes:
+        """The JSON body of an inference request for `feeds`, in this protocol."""
         if self.protocol == "v2":
             body = {"inputs": [{"name": n, "shape": list(a.shape), "datatype": _v2(a), "data": a.ravel().tolist()}
                                for n, a in feeds.items()]}
-            status, answer = self.post(f"/v2/models/{self.model}/infer", body)
-            self._ok(status, answer)
+        else:
+            body = {"inputs": {n: a.tolist() for n, a in feeds.items()}}
+        return json.dumps(body).encode()
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        status, answer = self.post(self.infer_path(), self.infer_body(feeds))
+        self._ok(status, answer)
+        if self.protocol == "v2":
             return {o["name"]: np.asarray(o["data"], dtype=numpy_dtype(o["datatype"])).reshape(o["shape"])
                     for o in answer["outputs"]}
-        path = f"/v1/models/{self.model}:predict" if self.protocol == "tfserving" else f"/predictions/{self.model}"
-        status, answer = self.post(path, {"inputs": {n: a.tolist() for n, a in feeds.items()}})
-        self._ok(status, answer)
         outputs = answer["outputs"]
         return {n: np.asarray(v) for n, v in outputs.items()} if isinstance(outputs, dict) else \
             {"": np.asarray(outputs)}
