@@ -1,5 +1,5 @@
 """The Python API the CLI is a thin layer over: load, inspect, convert, validate, diff, render, view, package, serve,
-batch."""
+batch, bench."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ from converter.validation.report import ValidationReport
 from converter.validation.tolerance import Tolerances
 
 if TYPE_CHECKING:  # the graph modules load networkx and graphviz, the server fastapi: only their verbs pay for them
+    from converter.bench.endpoint import EndpointLoad
+    from converter.bench.report import BenchReport
+    from converter.bench.run import BenchSettings
     from converter.deploy.package import PackageResult
     from converter.deploy.server import ServeResult
     from converter.pipelines.graph_verbs import DiffResult, RenderResult
@@ -31,7 +34,8 @@ if TYPE_CHECKING:  # the graph modules load networkx and graphviz, the server fa
 
 __all__ = [
     "load", "inspect", "convert", "validate", "validate_endpoint", "diff", "render", "view", "package", "serve",
-    "batch", "audit", "tolerances", "ConvertResult", "ValidationReport", "BatchSummary", "Row", "Audit",
+    "batch", "bench", "bench_settings", "endpoint_load", "audit", "tolerances", "ConvertResult", "ValidationReport",
+    "BatchSummary", "Row", "Audit",
     "UntrustedCodeError", "LoadOptions", "LoadedModel", "TARGETS", "RELATIVE_RULE",
     "rule_text",
 ]
@@ -254,3 +258,38 @@ def batch(manifest: str | Path | Manifest, results_dir: str | Path, *, address: 
     if on_start is not None:
         on_start(len(plan.tasks))
     return run_batch(plan, options, on_row)
+
+
+def bench(model: str | Path, options: LoadOptions | None = None, settings: BenchSettings | None = None, *,
+          endpoint: EndpointLoad | None = None, html: str | Path | None = None, force: bool = False) -> BenchReport:
+    """Every runtime of MODEL (its source framework, onnxruntime, SavedModel, TFLite, pt2, TorchScript) timed side by
+    side at each batch size, each in a process of its own after a validated conversion; with settings.baseline,
+    false when one got slower than allowed; `endpoint` adds a live server under load; `html` writes the charts."""
+    from converter.bench.html import write_html
+    from converter.bench.run import bench as run_bench
+    from converter.core.atomic import check_writable
+
+    if html is not None:
+        check_writable(Path(html), force)
+    result = run_bench(model, options, settings, endpoint)
+    if html is not None:
+        write_html(result, html, force)
+    return result
+
+
+def bench_settings(**fields: Any) -> BenchSettings:
+    """bench's settings from their fields (runtimes, batch_sizes, threads, artifacts, samples, tolerances, keep,
+    baseline, max_slowdown) and the timing budget's (cv_target, min_seconds, max_seconds); checked as made."""
+    from converter.bench.run import BenchSettings
+    from converter.bench.stats import Budget
+
+    budget_fields = {name: fields.pop(name) for name in list(fields) if name in Budget.__dataclass_fields__}
+    budget = Budget(**{name: value for name, value in budget_fields.items() if value is not None})
+    return BenchSettings(**{name: value for name, value in fields.items() if value is not None}, budget=budget)
+
+
+def endpoint_load(url: str, **fields: Any) -> EndpointLoad:
+    """A live server for bench to drive: protocol, model, concurrency, seconds and serves as EndpointLoad takes them."""
+    from converter.bench.endpoint import EndpointLoad
+
+    return EndpointLoad(url, **{name: value for name, value in fields.items() if value is not None})

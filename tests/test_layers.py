@@ -19,6 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("viewers", "backends", "conformance"),
     ("pipelines",),
     ("deploy", "batch"),
+    ("bench",),
     ("api",),
     ("cli",),
     ("__main__",),

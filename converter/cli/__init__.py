@@ -50,9 +50,9 @@ def _global_options(
 
 def _register_commands() -> None:
     # An explicit list: each module adds its commands to `app`.
-    from converter.cli import audit, batch, deploy, graphs, models, validate, viewers
+    from converter.cli import audit, batch, bench, deploy, graphs, models, validate, viewers
 
-    for module in (models, validate, graphs, viewers, deploy, batch, audit):
+    for module in (models, validate, graphs, viewers, deploy, batch, bench, audit):
         module.register(app)
 
 

@@ -103,3 +103,16 @@ def test_handler_body_forms_and_4xx(torchserve):
         status, answer = _post(f"{url}/predictions/mlp", bad)
         assert status == 400, (bad, status, answer)
     assert _post(f"{url}/predictions/mlp", x.tolist())[0] == 200  # still serving
+
+
+def test_bench_drives_torchserve_at_two_concurrencies(torchserve):
+    from converter import api
+
+    url, source = torchserve
+    settings = api.bench_settings(runtimes=("onnx",), batch_sizes=(1,), min_seconds=0.2, max_seconds=1.0)
+    load = api.endpoint_load(url, protocol="torchserve", model="mlp", concurrency=(1, 4), seconds=2.0, serves="onnx")
+    result = api.bench(source, settings=settings, endpoint=load)
+    assert [row.concurrency for row in result.endpoint] == [1, 4]
+    for row in result.endpoint:
+        assert row.errors == 0 and row.requests > 0 and row.throughput > 0 and row.p50_ms > 0, row
+        assert row.overhead is not None
