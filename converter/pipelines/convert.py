@@ -17,7 +17,7 @@ from converter.core.timing import StageTimer, stage
 from converter.core.types import LoadedModel, LoadOptions, SourceInfo
 from converter.sources import load
 from converter.targets.artifacts import target_named
-from converter.validation.engine import validate_artifact
+from converter.validation.engine import RecordedSource, record_source, validate_artifact
 from converter.validation.report import ValidationReport, write_report
 from converter.validation.tolerance import Tolerances
 
@@ -70,6 +70,8 @@ def convert(
     """Write the target artifact atomically, then validate it against the source on the same samples.
 
     `load` is called only once the target and the output are known to be fine, so a refusal costs nothing.
+    The source framework is run on the samples before the target is built, and the loaded model's reference
+    dropped then, so that its weights are not held beside the target's.
     On a mismatch the validation report is written beside the output and the artifact is removed,
     unless `keep_failed`.
     """
@@ -103,6 +105,7 @@ def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: boo
     staging = staging_path(path)  # validated there first: a failed artifact never replaces an existing one
     try:
         with external_data.weights_at(loaded.weights_dir):
+            recorded = _recorded_source(loaded, samples, from_file) if validate else None
             with deadline(timeout, f"converting to {target}"), quiet(), stage("write"):
                 artifact = _relocated(writer.write(loaded, staging, False), staging, path)
             report = None
@@ -110,7 +113,7 @@ def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: boo
             if validate:
                 with stage("validation"):
                     report = validate_artifact(loaded, lambda: _load_artifact(writer, staging, loaded, artifact),
-                                               samples, tolerances or Tolerances(), from_file)
+                                               samples, tolerances or Tolerances(), from_file, recorded)
         if report is None or report or keep_failed:
             move_into_place(staging, path, force)
             external_data.move_data(staging, path)
@@ -122,6 +125,19 @@ def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: boo
     report_path = path.with_name(path.name + ".validation.json")
     write_report(report, report_path, force)
     return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed, artifact=artifact)
+
+
+def _recorded_source(loaded: LoadedModel, samples: int, from_file: bool) -> RecordedSource | None:
+    """The source framework's answers on the validation samples (timed as 'reference'); the source itself is let
+    go once they are in. None for an ONNX source: onnxruntime runs it during validation, from the weights the
+    target is built from."""
+    if loaded.reference is None:
+        return None
+    with stage("reference"):
+        recorded = record_source(loaded, samples, from_file)
+    loaded.reference = None  # the only hold on the source's module (a torch one's weights: as many again)
+    gc.collect()
+    return recorded
 
 
 def _load_artifact(writer: Any, staging: Path, loaded: LoadedModel, artifact: dict) -> Any:

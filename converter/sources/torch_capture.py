@@ -152,10 +152,21 @@ def _rename_clashing_outputs(graph: Any) -> None:
 
 def _proto_of(program: Any, folder: Path | None) -> onnx.ModelProto:
     if folder is None:
-        return program.model_proto
-    # straight from the torch tensors to a data file: no protobuf holds the weights (it cannot past 2 GiB)
-    program.save(str(folder / "model.onnx"), external_data=True)
-    return onnx.load_model(str(folder / "model.onnx"), load_external_data=False)
+        proto = program.model_proto
+    else:
+        # straight from the torch tensors to a data file: no protobuf holds the weights (it cannot past 2 GiB)
+        program.save(str(folder / "model.onnx"), external_data=True)
+        proto = onnx.load_model(str(folder / "model.onnx"), load_external_data=False)
+    _let_go_of_weights(program)
+    return proto
+
+
+def _let_go_of_weights(program: Any) -> None:
+    """Unhook the ONNX IR's initializers from the module's tensors once they are written: onnxscript's rewrite
+    rules keep their last match, and through it this graph, alive after the export, which would otherwise
+    hold the module's weights as long as the process runs."""
+    for value in program.model.graph.initializers.values():
+        value.const_value = None
 
 
 def _export_decomposed(

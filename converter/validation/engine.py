@@ -16,15 +16,15 @@ from converter.core.runners import Runner, cuda_available, ort_runner, reference
 from converter.core.types import LoadedModel
 from converter.validation import locate as locating
 from converter.validation.metrics import NOISE_FACTOR, OutputMetrics, failed_run, measure, merge
-from converter.validation.noise import NoiseFloors, run_outputs
+from converter.validation.noise import NoiseFloors, SourceRuns, record, run_outputs
 from converter.validation.report import DeviceResult, ValidationReport, environment
 from converter.validation.samples import Sample, make_samples
 from converter.validation.tolerance import Tolerances
 from converter.validation.verdicts import Evidence, device_status, diagnose, inconclusive_reason, settle
 
 __all__ = [
-    "Side", "Loader", "validate", "validate_artifact", "compare_sides", "resolve_devices", "side_of", "samples_for",
-    "DEVICES",
+    "Side", "Loader", "RecordedSource", "validate", "validate_artifact", "record_source", "compare_sides",
+    "resolve_devices", "side_of", "samples_for", "DEVICES",
 ]
 
 DEVICES = ("cpu", "cuda", "all")
@@ -80,19 +80,51 @@ def validate(
                          against=against_label or other.source.path, notes=notes)
 
 
+@dataclass(frozen=True)
+class RecordedSource:
+    """The source framework's side of validate_artifact, run before the target is built: its answers on the
+    samples, so that the source itself can be freed first."""
+
+    side: Side  # named as the source's runner, which it no longer holds
+    samples: list[Sample]
+    runs: SourceRuns
+
+
+def record_source(loaded: LoadedModel, samples: int, from_file: bool = False) -> RecordedSource:
+    """Run the source framework (`loaded.reference`) now on validate_artifact's samples, and on what their noise
+    floors need."""
+    if loaded.reference is None:
+        raise ValueError(f"{loaded.source.path}: no source framework to record; onnxruntime runs an ONNX source")
+    _disable_tf32()
+    source = side_of(loaded)
+    chosen = samples_for(loaded, samples, seed=0, from_file=from_file)
+    runs = record(source.runner, chosen)
+    stand_in = Runner(source.runner.name, source.runner.device, _already_recorded)
+    return RecordedSource(replace(source, runner=stand_in), chosen, runs)
+
+
+def _already_recorded(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    raise RuntimeError("the source was freed once its answers were recorded; nothing may run it again")
+
+
 def validate_artifact(
     loaded: LoadedModel, runner: Runner | Callable[[], Runner], samples: int, tolerances: Tolerances,
-    from_file: bool = False,
+    from_file: bool = False, recorded: RecordedSource | None = None,
 ) -> ValidationReport:
     """A written artifact, run as its target runs it, against the source framework (onnxruntime for ONNX).
 
     `runner` may be a function that loads the artifact: it is then called after onnxruntime's session is
     built, whose build briefly holds the weights three times over, so the two peaks do not stack.
+    `recorded`: the source's answers from record_source (with the same samples), instead of running it.
     """
-    expected = side_of(loaded, None if loaded.reference else ort_runner(loaded.model))
+    if recorded is None:
+        expected = side_of(loaded, None if loaded.reference else ort_runner(loaded.model))
+        chosen = samples_for(loaded, samples, seed=0, from_file=from_file)
+    else:
+        expected, chosen = recorded.side, recorded.samples
     artifact = side_of(loaded, runner if isinstance(runner, Runner) else runner())
-    chosen = samples_for(loaded, samples, seed=0, from_file=from_file)
-    return compare_sides(expected, [artifact], chosen, tolerances, noise=_noise_pair(loaded.model, artifact))
+    return compare_sides(expected, [artifact], chosen, tolerances, noise=_noise_pair(loaded.model, artifact),
+                         recorded=recorded.runs if recorded is not None else None)
 
 
 # onnx's reference evaluator is numpy, slow on a large model: the runtimes' disagreement is measured below this
@@ -149,18 +181,23 @@ def compare_sides(
     against: str | None = None,
     notes: Sequence[str] = (),
     noise: tuple[Runner, Runner] | None = None,
+    recorded: SourceRuns | None = None,
 ) -> ValidationReport:
     """Every candidate against the expected side on every sample; locate the first divergence if asked.
 
     A sample that fails is judged again against its own float32 noise floor where that exceeds the tolerance
     (an ill-conditioned sample: a LayerNorm over a constant): the expected side run with its float inputs
     moved by one ulp, and `noise`, two float32 runtimes of one graph that is not the candidate's.
+    `recorded`: the expected side's answers on `samples`, run beforehand (noise.record), instead of running it.
     """
     _disable_tf32()
     signature = _signature_problems(expected, candidates[0]) if candidates else []
     feeds_for = _input_mapping(expected, candidates[0]) if candidates else {}
-    expected_outputs = [run_outputs(expected.runner, s.feeds) for s in samples]
-    floors = NoiseFloors(expected.runner, noise, samples, expected_outputs)
+    if recorded is not None:
+        expected_outputs = list(recorded.outputs)
+    else:
+        expected_outputs = [run_outputs(expected.runner, s.feeds) for s in samples]
+    floors = NoiseFloors(expected.runner, noise, samples, expected_outputs, recorded)
     results = []
     for candidate in candidates:
         evidence = Evidence()

@@ -4,6 +4,7 @@ sample (a LayerNorm over a constant) against what float32 can tell there."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from converter.core.runners import Runner
 from converter.validation.metrics import MAX_FLOOR, NOISE_FACTOR
 from converter.validation.samples import Sample
 
-__all__ = ["NoiseFloors", "run_outputs"]
+__all__ = ["NoiseFloors", "SourceRuns", "record", "run_outputs"]
 
 
 def run_outputs(runner: Runner, feeds: dict[str, np.ndarray]) -> list[np.ndarray] | str:
@@ -23,13 +24,39 @@ def run_outputs(runner: Runner, feeds: dict[str, np.ndarray]) -> list[np.ndarray
         return f"{runner.name} failed: {type(error).__name__}: {first_line(error)}"
 
 
+@dataclass(frozen=True)
+class SourceRuns:
+    """Every answer validation may ask of the expected side, given up front so that it can be freed: its outputs
+    on each sample, then (for the noise floor) each sample again and moved by one ulp; a sample the side failed
+    on is not run again."""
+
+    outputs: list
+    again: list
+    nudged: list
+
+
+def record(runner: Runner, samples: Sequence[Sample]) -> SourceRuns:
+    """Run `runner` on `samples` as validation would: every sample, then each one again and nudged."""
+    outputs = [run_outputs(runner, sample.feeds) for sample in samples]
+    again: list = []
+    nudged: list = []
+    for sample, output in zip(samples, outputs, strict=True):
+        failed = isinstance(output, str)
+        again.append(output if failed else run_outputs(runner, sample.feeds))
+        nudged.append(output if failed else run_outputs(runner, _nudged(sample.feeds)))
+    return SourceRuns(outputs, again, nudged)
+
+
 class NoiseFloors:
     """A sample's float32 noise floor per output, measured once a sample: the most that the expected side moves
-    when its float inputs move by one ulp (of max(|x|, 1)), and that two float32 runtimes of one graph disagree."""
+    when its float inputs move by one ulp (of max(|x|, 1)), and that two float32 runtimes of one graph disagree.
+
+    `recorded`: the expected side's runs made up front (`record`), used instead of running it again."""
 
     def __init__(self, expected: Runner, pair: tuple[Runner, Runner] | None, samples: Sequence[Sample],
-                 expected_outputs: list) -> None:
+                 expected_outputs: list, recorded: SourceRuns | None = None) -> None:
         self.expected, self.pair, self.samples, self.outputs = expected, pair, samples, expected_outputs
+        self.recorded = recorded
         self.label = "the reference with its inputs moved by one ulp" + (
             f"; {pair[0].name} against {pair[1].name}" if pair else "")
         self.runs: dict[int, list[tuple[list[np.ndarray] | str, list[np.ndarray] | str]]] = {}
@@ -42,11 +69,11 @@ class NoiseFloors:
         if isinstance(self.outputs[position], str):
             return None
         if position not in self.runs:
-            again = run_outputs(self.expected, sample.feeds)
+            again, nudged = self._source_runs(position, sample)
             count = len(again) if not isinstance(again, str) else 0
             if any(_max_difference(self.outputs[position], again, i) for i in range(count)):
                 self.nondeterministic.add(sample.index)
-            runs = [(self.outputs[position], run_outputs(self.expected, _nudged(sample.feeds)))]
+            runs = [(self.outputs[position], nudged)]
             if self.pair is not None:
                 runs.append((run_outputs(self.pair[0], sample.feeds), run_outputs(self.pair[1], sample.feeds)))
             self.runs[position] = runs
@@ -55,6 +82,13 @@ class NoiseFloors:
         floors = [_max_difference(first, second, index) for first, second in self.runs[position]]
         floor = max((f for f in floors if f is not None), default=None)
         return floor if floor is not None and allowed < NOISE_FACTOR * floor <= MAX_FLOOR * scale else None
+
+    def _source_runs(self, position: int, sample: Sample) -> tuple:
+        """The expected side on the sample again, and on it moved by one ulp: recorded, or run now."""
+        if self.recorded is not None:
+            return self.recorded.again[position], self.recorded.nudged[position]
+        again = run_outputs(self.expected, sample.feeds)
+        return again, run_outputs(self.expected, _nudged(sample.feeds))
 
     def diagnosis(self) -> tuple[str, ...]:
         """A line for the samples on which the reference answered twice differently."""

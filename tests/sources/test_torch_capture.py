@@ -1,10 +1,16 @@
-"""What the capture does to the exporter's graph before it optimizes it."""
+"""What the capture does to the exporter's graph before it optimizes it, and what it lets go of after."""
 
 from __future__ import annotations
+
+import gc
+import weakref
 
 import numpy as np
 import pytest
 
+from converter.core import external_data
+from converter.core.types import LoadOptions
+from converter.sources import load
 from converter.sources.torch_capture import _rename_clashing_outputs
 
 
@@ -22,3 +28,25 @@ def test_node_outputs_named_like_a_weight_are_renamed_and_the_weight_keeps_its_n
     names = [o.name for node in graph for o in node.outputs]
     assert names == ["val_1_2", "val_1_1", "y"]
     assert added.inputs[1].name == "val_1_2"
+
+
+def _loaded_mlp() -> tuple:
+    """A seeded torch MLP loaded (exported to ONNX) with nothing else holding it, and a weakref to one weight."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8)).eval()
+    return load((module, (torch.randn(2, 16),)), LoadOptions()), weakref.ref(module[0].weight)
+
+
+@pytest.mark.parametrize("threshold", ["0", None])  # weights saved to a scratch folder (as past 1 GiB), and inline
+def test_once_exported_only_the_reference_holds_the_module_weights(monkeypatch, threshold):
+    """onnxscript's rewrite rules keep their last match alive, and the exporter's graph wrapped the torch tensors."""
+    if threshold is not None:
+        monkeypatch.setenv(external_data.THRESHOLD_ENV, threshold)
+    loaded, weight = _loaded_mlp()
+    gc.collect()
+    assert weight() is not None  # the reference runs the module
+    loaded.reference = None
+    gc.collect()
+    assert weight() is None
+    assert loaded.model.graph.initializer  # the ONNX keeps its own weights

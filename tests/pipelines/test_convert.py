@@ -1,0 +1,66 @@
+"""converter/pipelines/convert.py: the source framework runs on the samples, then is freed, before the target."""
+
+from __future__ import annotations
+
+import dataclasses
+import weakref
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from converter.core import external_data
+from converter.core.types import LoadOptions
+from converter.pipelines import convert as pipeline
+from converter.sources import load
+from converter.targets.artifacts import target_named
+
+
+def _mlp_loader(held: list):
+    """Loads a seeded torch MLP built inside the call (nothing else holds it); `held` gets a weakref to a weight."""
+    torch = pytest.importorskip("torch")
+
+    def build():
+        torch.manual_seed(0)
+        module = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8)).eval()
+        held.append(weakref.ref(module[0].weight))
+        return load((module, (torch.randn(2, 16),)), LoadOptions())
+
+    return build
+
+
+@pytest.mark.parametrize("threshold", ["0", None])  # weights in a scratch folder (as past 1 GiB), and inline
+def test_a_torch_source_is_freed_before_the_target_is_built(tmp_path, monkeypatch, threshold):
+    if threshold is not None:
+        monkeypatch.setenv(external_data.THRESHOLD_ENV, threshold)
+    held: list = []
+    alive_at_write: list = []
+    real = target_named("onnx")
+
+    def write(loaded, path, force):
+        alive_at_write.append(held[0]() is not None)
+        return real.write(loaded, path, force)
+
+    monkeypatch.setattr(pipeline, "target_named", lambda name: dataclasses.replace(real, write=write))
+    result = pipeline.convert(_mlp_loader(held), "onnx", tmp_path / "mlp.onnx")
+    assert result, result.report.to_dict()
+    assert alive_at_write == [False]
+    assert result.report.reference == "torch" and len(result.report.samples) == 6  # 3 seeded, then the exercises
+    stages = list(result.timings)
+    assert stages.index("reference") < stages.index("write") < stages.index("validation")
+
+
+def test_without_validation_the_source_is_not_run(tmp_path):
+    result = pipeline.convert(_mlp_loader([]), "onnx", tmp_path / "mlp.onnx", validate=False)
+    assert result.report is None and "reference" not in result.timings
+
+
+def test_an_onnx_source_has_no_reference_stage(tmp_path):
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])])
+    source = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), source)
+    result = pipeline.convert_source(source, "onnx", tmp_path / "out.onnx")
+    assert result and "reference" not in result.timings
+    assert result.report.reference == "onnxruntime CPUExecutionProvider"  # run during validation, as before
