@@ -26,8 +26,9 @@ from converter.core.errors import GraphtoolError
 from converter.core.inputs import graph_input_specs
 from converter.core.naming import model_name
 from converter.core.types import LoadedModel, LoadOptions
-from converter.pipelines.convert import artifact_suffix, convert
+from converter.pipelines.convert import artifact_suffix, convert, record_and_release
 from converter.sources import load
+from converter.validation.engine import RecordedSource
 from converter.validation.tolerance import Tolerances
 
 __all__ = ["BenchSettings", "bench", "DEFAULT_RUNTIMES"]
@@ -84,8 +85,12 @@ def bench(source: str | Path, options: LoadOptions | None = None, settings: Benc
         stack.enter_context(external_data.weights_at(loaded.weights_dir))
         feeds, skipped = _feed_files(loaded, settings.batch_sizes, folder)
         conversions, jobs = [], {}
+        converting = [n for n in settings.runtimes if n != "source" and n not in settings.artifacts]
+        # the source framework's answers, recorded once for every conversion's validation (then it is let go)
+        recorded = record_and_release(loaded, settings.samples, options.inputs_file is not None) if converting \
+            else None
         for name in settings.runtimes:
-            conversion, job = _prepare(name, source, options, loaded, settings, folder)
+            conversion, job = _prepare(name, source, options, loaded, settings, folder, recorded)
             conversions += [conversion] if conversion is not None else []
             jobs[name] = job
         results = tuple(_measure(name, job, feeds, skipped, settings, folder) for name, job in jobs.items())
@@ -113,7 +118,7 @@ def _feed_files(loaded: LoadedModel, batch_sizes: Sequence[int], folder: Path) -
 
 
 def _prepare(name: str, source: str | Path, options: LoadOptions, loaded: LoadedModel, settings: BenchSettings,
-             folder: Path) -> tuple[Conversion | None, dict]:
+             folder: Path, recorded: RecordedSource | None) -> tuple[Conversion | None, dict]:
     """The worker's job for a runtime: the source as given, an --artifact, or a conversion validated here."""
     input_names = [spec.name for spec in graph_input_specs(loaded.model)]
     output_names = [output.name for output in loaded.model.graph.output]
@@ -130,7 +135,7 @@ def _prepare(name: str, source: str | Path, options: LoadOptions, loaded: Loaded
     path = folder / f"model{artifact_suffix(name)}"
     began = time.perf_counter()
     result = convert(lambda: loaded, name, path, force=True, samples=settings.samples, tolerances=settings.tolerances,
-                     from_file=options.inputs_file is not None)
+                     from_file=options.inputs_file is not None, recorded=recorded)
     seconds = round(time.perf_counter() - began, 2)
     verdict = result.report.verdict if result.report is not None else "passed"
     if not result:

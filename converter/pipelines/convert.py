@@ -21,7 +21,7 @@ from converter.validation.engine import RecordedSource, record_source, validate_
 from converter.validation.report import ValidationReport, write_report
 from converter.validation.tolerance import Tolerances
 
-__all__ = ["ConvertResult", "convert", "convert_source", "default_output", "artifact_suffix"]
+__all__ = ["ConvertResult", "convert", "record_and_release", "convert_source", "default_output", "artifact_suffix"]
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,14 @@ def convert(
     tolerances: Tolerances | None = None,
     timeout: float | None = None,
     from_file: bool = False,
+    recorded: RecordedSource | None = None,
 ) -> ConvertResult:
     """Write the target artifact atomically, then validate it against the source on the same samples.
 
     `load` is called only once the target and the output are known to be fine, so a refusal costs nothing.
     The source framework is run on the samples before the target is built, and the loaded model's reference
-    dropped then, so that its weights are not held beside the target's.
+    dropped then, so that its weights are not held beside the target's; converting one loaded model to several
+    targets, pass each the `recorded` answers of record_and_release, made once.
     On a mismatch the validation report is written beside the output and the artifact is removed,
     unless `keep_failed`.
     """
@@ -82,7 +84,7 @@ def convert(
         with timer.stage("load"):
             loaded = load()
         result = _write_and_validate(loaded, writer, path, force, validate, keep_failed, samples, tolerances,
-                                     timeout, from_file)
+                                     timeout, from_file, recorded)
     return replace(result, timings=timer.to_dict())
 
 
@@ -100,12 +102,13 @@ def convert_source(source: Any, target: str, path: Path, options: LoadOptions | 
 
 def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: bool, validate: bool,
                         keep_failed: bool, samples: int, tolerances: Tolerances | None, timeout: float | None,
-                        from_file: bool) -> ConvertResult:
+                        from_file: bool, recorded: RecordedSource | None = None) -> ConvertResult:
     target = writer.name
     staging = staging_path(path)  # validated there first: a failed artifact never replaces an existing one
     try:
         with external_data.weights_at(loaded.weights_dir):
-            recorded = _recorded_source(loaded, samples, from_file) if validate else None
+            if validate and recorded is None:
+                recorded = record_and_release(loaded, samples, from_file)
             with deadline(timeout, f"converting to {target}"), quiet(), stage("write"):
                 artifact = _relocated(writer.write(loaded, staging, False), staging, path)
             report = None
@@ -127,7 +130,7 @@ def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: boo
     return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed, artifact=artifact)
 
 
-def _recorded_source(loaded: LoadedModel, samples: int, from_file: bool) -> RecordedSource | None:
+def record_and_release(loaded: LoadedModel, samples: int, from_file: bool) -> RecordedSource | None:
     """The source framework's answers on the validation samples (timed as 'reference'); the source itself is let
     go once they are in. None for an ONNX source: onnxruntime runs it during validation, from the weights the
     target is built from."""

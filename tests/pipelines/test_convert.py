@@ -64,3 +64,12 @@ def test_an_onnx_source_has_no_reference_stage(tmp_path):
     result = pipeline.convert_source(source, "onnx", tmp_path / "out.onnx")
     assert result and "reference" not in result.timings
     assert result.report.reference == "onnxruntime CPUExecutionProvider"  # run during validation, as before
+
+
+def test_one_loaded_model_to_several_targets_is_each_judged_against_its_source(tmp_path):
+    loaded = _mlp_loader([])()
+    recorded = pipeline.record_and_release(loaded, 3, False)
+    assert loaded.reference is None  # released: a later convert cannot run it again
+    for target, name in (("onnx", "mlp.onnx"), ("torchscript", "mlp.ts")):
+        result = pipeline.convert(lambda: loaded, target, tmp_path / name, recorded=recorded)
+        assert result and result.report.reference == "torch", (target, result.report.to_dict())
