@@ -117,30 +117,36 @@ def _ms(value: float | None) -> str:
 
 
 def _print(result: Any, html: Path | None) -> None:
+    runtimes = Table(title=f"{result.model}: {result.threads} threads per runtime, each in its own process",
+                     title_justify="left")
+    for column in ("runtime", "size MiB", "load s", "peak MiB", "problem"):
+        runtimes.add_column(column, justify="left" if column in ("runtime", "problem") else "right")
+    for runtime in result.runtimes:
+        runtimes.add_row(runtime.runtime, _ms(runtime.size_mb), _ms(runtime.load_s), _ms(runtime.peak_rss_mb),
+                         f"[red]{escape(runtime.error)}[/red]" if runtime.error else "")
+    common.out.print(runtimes)
     for batch in result.batch_sizes:
-        table = Table(title=f"batch {batch}, {result.threads} threads each", title_justify="left")
-        for column in ("runtime", "load s", "first ms", "p50 ms", "p90 ms", "p99 ms", "spread", "samples/s",
-                       "peak MiB", "size MiB", "x source"):
+        table = Table(title=f"batch {batch}", title_justify="left")
+        for column in ("runtime", "1st ms", "p50 ms", "p90 ms", "p99 ms", "spread", "per s", "x source"):
             table.add_column(column, justify="left" if column == "runtime" else "right")
         for runtime in result.runtimes:
             timing = runtime.at(batch)
-            problem = runtime.error or (timing.error if timing is not None else None)
-            if problem or timing is None:
-                table.add_row(escape(runtime.label), f"[red]{escape(problem or 'not timed')}[/red]")
+            if runtime.error:
                 continue
-            table.add_row(escape(runtime.label), _ms(runtime.load_s), _ms(timing.first_call_ms), _ms(timing.p50_ms),
-                          _ms(timing.p90_ms), _ms(timing.p99_ms),
-                          f"{timing.spread:.1%}" + ("" if timing.stable else " [yellow]noisy[/yellow]"),
-                          _ms(timing.throughput), _ms(runtime.peak_rss_mb), _ms(runtime.size_mb),
-                          "" if timing.vs_source is None else f"{timing.vs_source:.2f}x")
+            if timing is None or timing.error:
+                table.add_row(runtime.runtime, f"[red]{escape(timing.error if timing else 'not timed')}[/red]")
+                continue
+            table.add_row(runtime.runtime, _ms(timing.first_call_ms), _ms(timing.p50_ms), _ms(timing.p90_ms),
+                          _ms(timing.p99_ms), f"{timing.spread:.1%}" + ("" if timing.stable else " noisy"),
+                          _ms(timing.throughput), "" if timing.vs_source is None else f"{timing.vs_source:.3g}x")
         for row in (e for e in result.endpoint if e.batch == batch):
-            label = escape(f"endpoint {row.protocol} x{row.concurrency}")
+            label = escape(f"{row.protocol} x{row.concurrency}")
             if row.error and not row.requests:
                 table.add_row(label, f"[red]{escape(row.error)}[/red]")
                 continue
-            overhead = "" if row.overhead is None else f"{row.overhead:.2f}x {row.served_runtime}"
-            table.add_row(label, "", "", _ms(row.p50_ms), _ms(row.p90_ms), _ms(row.p99_ms),
-                          f"{row.errors} errors" if row.errors else "", _ms(row.throughput), "", "", overhead)
+            overhead = "" if row.overhead is None else f"{row.overhead:.3g}x {row.served_runtime}"
+            table.add_row(label, "", _ms(row.p50_ms), _ms(row.p90_ms), _ms(row.p99_ms),
+                          f"{row.errors} errors" if row.errors else "", _ms(row.throughput), overhead)
         common.out.print(table)
     for conversion in result.conversions:
         detail = f": {conversion.detail}" if conversion.detail else ""
