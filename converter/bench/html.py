@@ -12,7 +12,7 @@ from converter.core.atomic import atomic_path
 
 __all__ = ["write_html"]
 
-WIDTH, ROW, LEFT, RIGHT = 760, 34, 170, 30
+WIDTH, ROW, LEFT, RIGHT = 800, 34, 170, 110  # RIGHT: room for the p50 label past the longest whisker
 
 
 def write_html(report: BenchReport, path: str | Path, force: bool = False) -> Path:
