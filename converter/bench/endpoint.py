@@ -124,7 +124,7 @@ def _row(client: Client, batch: int, clients: int, latencies: list[float], error
     values = np.asarray(latencies)
     p50, p90, p99 = (round(float(np.percentile(values, q)), 3) for q in (50, 90, 99))
     timing = in_process.at(batch) if in_process is not None else None
-    overhead = round(p50 / timing.p50_ms, 3) if timing is not None and timing.p50_ms else None
+    overhead = float(f"{p50 / timing.p50_ms:.4g}") if timing is not None and timing.p50_ms else None
     return EndpointTiming(client.base, client.protocol, clients, batch, len(latencies), errors, p50, p90, p99,
                           round(batch * len(latencies) / elapsed, 3), serves, overhead, error or None,
                           tuple(round(v, 3) for v in latencies))

@@ -222,7 +222,7 @@ def _with_ratios(results: tuple[RuntimeResult, ...]) -> tuple[RuntimeResult, ...
         base = source.at(timing.batch)
         if timing.p50_ms is None or base is None or not base.p50_ms:
             return timing
-        return replace(timing, vs_source=round(timing.p50_ms / base.p50_ms, 3))
+        return replace(timing, vs_source=float(f"{timing.p50_ms / base.p50_ms:.4g}"))  # small ratios too
 
     return tuple(replace(r, batches=tuple(map(ratio, r.batches))) for r in results)
 
