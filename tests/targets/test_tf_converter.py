@@ -353,6 +353,46 @@ def test_reduce_mean_without_keepdims_after_a_conv(axes: list[int]):
         assert count_transposes(from_onnx(model)) == 1
 
 
+def _padded_convs(mode: str = "constant", value: float = 0.0, extra_reader: bool = False) -> onnx.ModelProto:
+    """A TensorFlow-style "SAME" Pad (0, 1) before a stride-2 depthwise Conv, and (1, 1) before a Conv with pads."""
+    rng = np.random.default_rng(11)
+    inits = [
+        _init(rng, "dw", [8, 1, 3, 3]),
+        _init(rng, "w", [4, 8, 3, 3]),
+        numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 0, 1, 1], np.int64), "same"),
+        numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "ring"),
+        numpy_helper.from_array(np.array(value, np.float32), "value"),
+    ]
+    nodes = [
+        helper.make_node("Pad", ["x", "same", "value"], ["p"], mode=mode),
+        helper.make_node("Conv", ["p", "dw"], ["d"], group=8, strides=[2, 2]),
+        helper.make_node("Pad", ["d", "ring"], ["q"]),
+        helper.make_node("Conv", ["q", "w"], ["y"], pads=[0, 1, 0, 1]),
+    ]
+    outputs = [_output("y")]
+    if extra_reader:
+        nodes.append(helper.make_node("Relu", ["p"], ["r"]))
+        outputs.append(_output("r"))
+    return _model(nodes, [_float_input("x", ["N", 8, 10, 10])], outputs, inits)
+
+
+def test_zero_pads_before_convs_become_their_padding():
+    model = _padded_convs()
+    _assert_matches(model, [np.random.default_rng(12).standard_normal((2, 8, 10, 10)).astype(np.float32)])
+    ops = _graph_ops(from_onnx(model))
+    # (0, 1) on an even size before a stride-2 depthwise conv is its "SAME"; the Conv2D pads itself.
+    assert "Pad" not in ops and "PadV2" not in ops and "MirrorPad" not in ops
+    assert ops.count("DepthwiseConv2dNative") == 1 and ops.count("Conv2D") == 1
+
+
+@pytest.mark.parametrize("case", [{"mode": "reflect"}, {"value": 1.0}, {"extra_reader": True}])
+def test_other_pads_before_convs_stay(case: dict):
+    model = _padded_convs(**case)
+    _assert_matches(model, [np.random.default_rng(13).standard_normal((1, 8, 10, 10)).astype(np.float32)])
+    ops = _graph_ops(from_onnx(model))
+    assert sum(op in ("Pad", "PadV2", "MirrorPad") for op in ops) >= 1
+
+
 def _gelu_nodes(style: str) -> list[onnx.NodeProto]:
     """Exact GELU of x into y as exporters write it: x / sqrt(2) or x * (1 / sqrt(2)), the 0.5 anywhere."""
     scale = (

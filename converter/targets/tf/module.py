@@ -11,7 +11,7 @@ from converter.core.errors import UnsupportedOpError
 from converter.core.external_data import tensor_array
 from converter.targets.tf.conv_weights import Kernel, KernelLayout, kernel_layouts
 from converter.targets.tf.dtypes import tf_dtype
-from converter.targets.tf.fusion import FUSED_DOMAIN, fuse_gelu
+from converter.targets.tf.fusion import FUSED_DOMAIN, fold_pads, fuse_gelu
 from converter.targets.tf.graph import GraphRunner, check_supported
 from converter.targets.tf.names import sanitize_all
 from converter.targets.tf.registry import load_handlers
@@ -28,7 +28,7 @@ class OnnxModule(tf.Module):
 
     def __init__(self, model: onnx.ModelProto, propagate_layout: bool = True):
         super().__init__(name="onnx_model")
-        graph = fuse_gelu(model.graph)
+        graph = fold_pads(fuse_gelu(model.graph))
         self.input_names = tuple(i.name for i in graph.input if i.name not in _initializer_names(graph))
         self.output_names = tuple(o.name for o in graph.output)
         self.tf_input_names = sanitize_all(list(self.input_names))
