@@ -94,21 +94,29 @@ def _matmul() -> tuple[onnx.ModelProto, callable]:
 
 
 def _interleaved_ms(first, second, runs: int, block: int = 5) -> tuple[float, float]:
-    """Median latency (ms) of each, timed in alternating blocks so both see the same load on a shared machine.
+    """Median latency (ms) of each, timed in alternating blocks so both see the same load on a shared machine."""
+    (first_ms, _), (second_ms, _) = _interleaved([first, second], runs, block)
+    return first_ms, second_ms
 
-    A pause before each block lets the other runtime's idle worker threads stop spinning first.
+
+def _interleaved(calls, runs: int, block: int = 5) -> list[tuple[float, float]]:
+    """(median wall ms, mean process CPU ms) of each call, timed in turn in blocks so all see the same load.
+
+    A pause before each block lets the other runtimes' idle worker threads stop spinning first.
     """
-    for fn in (first, second, first, second):
+    for fn in [*calls, *calls]:
         fn()
-    times: tuple[list[float], list[float]] = ([], [])
-    while len(times[1]) < runs:
-        for fn, out in ((first, times[0]), (second, times[1])):
+    walls: list[list[float]] = [[] for _ in calls]
+    cpus: list[list[float]] = [[] for _ in calls]
+    while len(walls[-1]) < runs:
+        for fn, wall, cpu in zip(calls, walls, cpus, strict=True):
             time.sleep(0.05)
             for _ in range(block):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 fn()
-                out.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times[0]), 1000 * statistics.median(times[1])
+                wall.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - cpu_started)
+    return [(1000 * statistics.median(w), 1000 * statistics.mean(c)) for w, c in zip(walls, cpus, strict=True)]
 
 
 def measure(name: str, model: onnx.ModelProto, make_inputs, runs: int, threads: int) -> list[dict]:

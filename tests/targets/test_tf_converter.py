@@ -292,6 +292,107 @@ def test_conv_transpose_weights_are_stored_permuted():
     assert count_transposes(module) == 2
 
 
+def _graph_ops(module) -> list[str]:
+    """The op types of a converted module's traced graph, nested functions included."""
+    graph_def = module.call.get_concrete_function().graph.as_graph_def()
+    return [n.op for n in graph_def.node] + [n.op for f in graph_def.library.function for n in f.node_def]
+
+
+def _depthwise_model(spatial, same: dict) -> onnx.ModelProto:
+    """Depthwise Convs (group == channels): symmetric stride 1, multiplier 2, `same` padding, then stride 2."""
+    rng = np.random.default_rng(7)
+    inits = [
+        _init(rng, "dw1", [8, 1, 3, 3]),
+        _init(rng, "b1", [8]),
+        _init(rng, "dw2", [16, 1, 5, 5]),
+        _init(rng, "dw3", [16, 1, 3, 3]),
+        _init(rng, "dw4", [16, 1, 3, 3]),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "dw1", "b1"], ["a"], group=8, pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["a", "dw2"], ["b"], group=8, pads=[2, 2, 2, 2]),
+        helper.make_node("Conv", ["b", "dw3"], ["c"], group=16, **same),
+        helper.make_node("Conv", ["c", "dw4"], ["y"], group=16, strides=[2, 2], pads=[1, 1, 1, 1]),
+    ]
+    return _model(nodes, [_float_input("x", ["N", 8, *spatial])], [_output("y")], inits)
+
+
+def test_depthwise_conv_is_one_depthwise_op_padded_by_same_where_that_matches():
+    model = _depthwise_model([12, 12], {"auto_pad": "SAME_UPPER"})
+    x = np.random.default_rng(8).standard_normal((2, 8, 12, 12)).astype(np.float32)
+    _assert_matches(model, [x])
+    module = from_onnx(model)
+    ops = _graph_ops(module)
+    assert ops.count("DepthwiseConv2dNative") == 4
+    assert "Conv2D" not in ops and "Split" not in ops
+    # Only the strided Conv pads (1, 1) where TensorFlow's SAME would pad (0, 1) on an even size.
+    assert ops.count("Pad") == 1
+    # Weights are stored as depthwise_conv2d takes them: (kh, kw, channels, multiplier), nothing reshaped per call.
+    assert module.onnx_weights["dw2"].shape.as_list() == [5, 5, 8, 2]
+    assert "Reshape" not in ops
+
+
+def test_depthwise_conv_with_dynamic_spatial_sizes_matches():
+    model = _depthwise_model(["H", "W"], {"pads": [1, 1, 1, 1]})
+    for size in (9, 10):
+        x = np.random.default_rng(size).standard_normal((1, 8, size, size)).astype(np.float32)
+        _assert_matches(model, [x])
+
+
+@pytest.mark.parametrize("axes", [[2, 3], [3], [1], [0, 2]])
+def test_reduce_mean_without_keepdims_after_a_conv(axes: list[int]):
+    rng = np.random.default_rng(9)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("ReduceMean", ["c"], ["y"], axes=axes, keepdims=0),
+    ]
+    model = _model(nodes, [_float_input("x", ["N", 3, 6, 5])], [_output("y")], [_init(rng, "w", [4, 3, 3, 3])])
+    _assert_matches(model, [rng.standard_normal((2, 3, 6, 5)).astype(np.float32)])
+    if axes == [2, 3]:
+        # Pooling the spatial axes of channels-last data gives ONNX's (N, C): only the input is transposed.
+        assert count_transposes(from_onnx(model)) == 1
+
+
+def _padded_convs(mode: str = "constant", value: float = 0.0, extra_reader: bool = False) -> onnx.ModelProto:
+    """A TensorFlow-style "SAME" Pad (0, 1) before a stride-2 depthwise Conv, and (1, 1) before a Conv with pads."""
+    rng = np.random.default_rng(11)
+    inits = [
+        _init(rng, "dw", [8, 1, 3, 3]),
+        _init(rng, "w", [4, 8, 3, 3]),
+        numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 0, 1, 1], np.int64), "same"),
+        numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "ring"),
+        numpy_helper.from_array(np.array(value, np.float32), "value"),
+    ]
+    nodes = [
+        helper.make_node("Pad", ["x", "same", "value"], ["p"], mode=mode),
+        helper.make_node("Conv", ["p", "dw"], ["d"], group=8, strides=[2, 2]),
+        helper.make_node("Pad", ["d", "ring"], ["q"]),
+        helper.make_node("Conv", ["q", "w"], ["y"], pads=[0, 1, 0, 1]),
+    ]
+    outputs = [_output("y")]
+    if extra_reader:
+        nodes.append(helper.make_node("Relu", ["p"], ["r"]))
+        outputs.append(_output("r"))
+    return _model(nodes, [_float_input("x", ["N", 8, 10, 10])], outputs, inits)
+
+
+def test_zero_pads_before_convs_become_their_padding():
+    model = _padded_convs()
+    _assert_matches(model, [np.random.default_rng(12).standard_normal((2, 8, 10, 10)).astype(np.float32)])
+    ops = _graph_ops(from_onnx(model))
+    # (0, 1) on an even size before a stride-2 depthwise conv is its "SAME"; the Conv2D pads itself.
+    assert "Pad" not in ops and "PadV2" not in ops and "MirrorPad" not in ops
+    assert ops.count("DepthwiseConv2dNative") == 1 and ops.count("Conv2D") == 1
+
+
+@pytest.mark.parametrize("case", [{"mode": "reflect"}, {"value": 1.0}, {"extra_reader": True}])
+def test_other_pads_before_convs_stay(case: dict):
+    model = _padded_convs(**case)
+    _assert_matches(model, [np.random.default_rng(13).standard_normal((1, 8, 10, 10)).astype(np.float32)])
+    ops = _graph_ops(from_onnx(model))
+    assert sum(op in ("Pad", "PadV2", "MirrorPad") for op in ops) >= 1
+
+
 def _gelu_nodes(style: str) -> list[onnx.NodeProto]:
     """Exact GELU of x into y as exporters write it: x / sqrt(2) or x * (1 / sqrt(2)), the 0.5 anywhere."""
     scale = (

@@ -1,4 +1,5 @@
-"""Graph rewrites before conversion: the exact-GELU subgraph becomes one node that lowers to tf.nn.gelu."""
+"""Graph rewrites before conversion: the exact-GELU subgraph becomes one node that lowers to tf.nn.gelu, and a
+zero Pad of the spatial axes that only Convs read becomes their own padding (one op, no copy of the data)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from onnx import numpy_helper
 from converter.core.external_data import tensor_array
 from converter.core.onnx_utils import subgraphs_of
 
-__all__ = ["FUSED_DOMAIN", "fuse_gelu"]
+__all__ = ["FUSED_DOMAIN", "fuse_gelu", "fold_pads"]
 
 # A private domain, so the fused node needs no particular ai.onnx opset (ONNX's Gelu is opset 20).
 FUSED_DOMAIN = "graphtool.tf"
@@ -44,6 +45,84 @@ def fuse_gelu(graph: onnx.GraphProto) -> onnx.GraphProto:
     del result.node[:]
     result.node.extend(fused.get(id(n), n) for n in graph.node if id(n) not in removed or id(n) in fused)
     return result
+
+
+def fold_pads(graph: onnx.GraphProto) -> onnx.GraphProto:
+    """A copy of `graph` where each constant-zero Pad of spatial axes read only by Convs (as data) is in their pads."""
+    consumers = _consumers(graph)
+    outputs = {o.name for o in graph.output}
+    arrays = _small_arrays(graph)
+    folded: dict[int, onnx.NodeProto] = {}
+    removed: set[int] = set()
+    for pad in graph.node:
+        spatial = _spatial_zero_pads(pad, arrays)
+        readers = consumers.get(pad.output[0], []) if len(pad.output) == 1 else []
+        if spatial is None or pad.output[0] in outputs or not readers:
+            continue
+        if not all(_takes_pads(conv, pad.output[0], len(spatial) // 2) for conv in readers):
+            continue
+        removed.add(id(pad))
+        for conv in readers:
+            folded[id(conv)] = _padded_conv(conv, pad.input[0], spatial)
+    if not removed:
+        return graph
+    result = onnx.GraphProto()
+    result.CopyFrom(graph)
+    del result.node[:]
+    result.node.extend(folded.get(id(n), n) for n in graph.node if id(n) not in removed)
+    return result
+
+
+def _spatial_zero_pads(pad: onnx.NodeProto, arrays: Mapping[str, np.ndarray]) -> list[int] | None:
+    """The spatial (begins..., ends...) of a constant-mode, zero-valued Pad of batch and channels by 0, else None."""
+    if pad.op_type != "Pad" or pad.domain not in ("", "ai.onnx"):
+        return None
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in pad.attribute}
+    if attrs.get("mode", b"constant") not in (b"constant", "constant"):
+        return None
+    if "pads" in attrs:  # before opset 11
+        raw, value = list(attrs["pads"]), np.asarray(attrs.get("value", 0.0))
+    else:
+        if len(pad.input) < 2 or pad.input[1] not in arrays or (len(pad.input) > 3 and pad.input[3]):
+            return None
+        raw = arrays[pad.input[1]].reshape(-1).tolist()
+        value = arrays.get(pad.input[2]) if len(pad.input) > 2 and pad.input[2] else np.zeros(())
+    rank = len(raw) // 2
+    if value is None or value.size != 1 or value.reshape(-1)[0] != 0 or rank < 3 or min(raw) < 0:
+        return None
+    if raw[0] or raw[1] or raw[rank] or raw[rank + 1]:
+        return None
+    return raw[2:rank] + raw[rank + 2 :]
+
+
+def _takes_pads(node: onnx.NodeProto, name: str, n: int) -> bool:
+    """Whether `node` is a Conv that reads `name` only as its data and pads explicitly (n spatial axes)."""
+    if node.op_type != "Conv" or node.domain not in ("", "ai.onnx") or list(node.input).count(name) != 1:
+        return False
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    pads = attrs.get("pads", [0] * 2 * n)
+    return node.input[0] == name and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET") and len(pads) == 2 * n
+
+
+def _padded_conv(conv: onnx.NodeProto, data: str, spatial: list[int]) -> onnx.NodeProto:
+    node = onnx.NodeProto()
+    node.CopyFrom(conv)
+    node.input[0] = data
+    pads = next((list(a.ints) for a in conv.attribute if a.name == "pads"), [0] * len(spatial))
+    kept = [a for a in node.attribute if a.name != "pads"]
+    del node.attribute[:]
+    summed = [a + b for a, b in zip(pads, spatial, strict=True)]
+    node.attribute.extend([*kept, onnx.helper.make_attribute("pads", summed)])
+    return node
+
+
+def _small_arrays(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
+    """Values of up to 16 elements, from initializers and Constant nodes (pads, pad values)."""
+    arrays: dict[str, np.ndarray] = {i.name: tensor_array(i) for i in graph.initializer if np.prod(i.dims) <= 16}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            arrays[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    return arrays
 
 
 def _match(erf, constants, consumers, producers, outputs):

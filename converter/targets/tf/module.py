@@ -9,9 +9,9 @@ import tensorflow as tf
 
 from converter.core.errors import UnsupportedOpError
 from converter.core.external_data import tensor_array
-from converter.targets.tf.conv_weights import Kernel, kernel_layouts, permute
+from converter.targets.tf.conv_weights import Kernel, KernelLayout, kernel_layouts
 from converter.targets.tf.dtypes import tf_dtype
-from converter.targets.tf.fusion import FUSED_DOMAIN, fuse_gelu
+from converter.targets.tf.fusion import FUSED_DOMAIN, fold_pads, fuse_gelu
 from converter.targets.tf.graph import GraphRunner, check_supported
 from converter.targets.tf.names import sanitize_all
 from converter.targets.tf.registry import load_handlers
@@ -28,7 +28,7 @@ class OnnxModule(tf.Module):
 
     def __init__(self, model: onnx.ModelProto, propagate_layout: bool = True):
         super().__init__(name="onnx_model")
-        graph = fuse_gelu(model.graph)
+        graph = fold_pads(fuse_gelu(model.graph))
         self.input_names = tuple(i.name for i in graph.input if i.name not in _initializer_names(graph))
         self.output_names = tuple(o.name for o in graph.output)
         self.tf_input_names = sanitize_all(list(self.input_names))
@@ -36,6 +36,7 @@ class OnnxModule(tf.Module):
         self._runner = _runner(graph, model.opset_import, propagate_layout)
         kernels = kernel_layouts(graph)
         self.kernel_names = frozenset(kernels)
+        self.depthwise_names = frozenset(n for n, layout in kernels.items() if layout.depthwise_groups)
         self.onnx_weights = _weights(graph, kernels)
         self._graph = graph
         specs = [_spec(i, self.tf_input_names[i.name]) for i in graph.input if i.name in self.tf_input_names]
@@ -43,7 +44,7 @@ class OnnxModule(tf.Module):
 
     def _forward(self, *inputs: tf.Tensor) -> dict[str, tf.Tensor]:
         scope: dict[str, Any] = {n: v.read_value() for n, v in self.onnx_weights.items()}
-        scope.update({n: Kernel(scope[n]) for n in self.kernel_names if n in scope})
+        scope.update({n: Kernel(scope[n], n in self.depthwise_names) for n in self.kernel_names if n in scope})
         values = dict(zip(self.input_names, inputs, strict=True))
         ordered = [values.get(i.name) for i in self._graph.input]
         graph = _without_weights(self._graph, set(self.onnx_weights))
@@ -73,13 +74,13 @@ def _initializer_names(graph: onnx.GraphProto) -> set[str]:
     return {init.name for init in graph.initializer}
 
 
-def _weights(graph: onnx.GraphProto, kernels: dict[str, list[int]]) -> dict[str, tf.Variable]:
+def _weights(graph: onnx.GraphProto, kernels: dict[str, KernelLayout]) -> dict[str, tf.Variable]:
     """Large float initializers as variables; convolution kernels already in TensorFlow's layout."""
     weights = {}
     for index, init in enumerate(graph.initializer):
         array = tensor_array(init)
         if init.name in kernels:
-            weights[init.name] = tf.Variable(permute(array, kernels[init.name]), trainable=False, name=f"k{index}")
+            weights[init.name] = tf.Variable(kernels[init.name].apply(array), trainable=False, name=f"k{index}")
         elif array.dtype.kind == "f" and array.size >= WEIGHT_MIN_SIZE:
             weights[init.name] = tf.Variable(array, trainable=False, name=f"w{index}")
     return weights

@@ -8,7 +8,7 @@ import tensorflow as tf
 from converter.targets.tf.conv_weights import Kernel, kernel_perm, transposed_kernel_perm
 from converter.targets.tf.layout import CHANNELS_LAST
 from converter.targets.tf.node import Node
-from converter.targets.tf.ops.padding import explicit_pads
+from converter.targets.tf.ops.padding import explicit_pads, same_pads
 from converter.targets.tf.registry import tf_ops
 
 __all__: list[str] = []
@@ -16,10 +16,23 @@ __all__: list[str] = []
 
 def _kernel(w, perm) -> tf.Tensor:
     if isinstance(w, Kernel):
+        if w.depthwise:  # (kh, kw, groups, multiplier) -> (kh, kw, 1, groups * multiplier)
+            return tf.reshape(w.value, [*w.value.shape[:2], 1, -1])
         return w.value
     if isinstance(w, np.ndarray):
         return tf.constant(np.transpose(w, perm))
     return tf.transpose(w, perm)
+
+
+def _depthwise_kernel(w, groups: int) -> tf.Tensor:
+    """The weight as tf.nn.depthwise_conv2d takes it: (kh, kw, groups, multiplier)."""
+    if isinstance(w, Kernel) and w.depthwise:
+        return w.value
+    if isinstance(w, np.ndarray):
+        kernel = np.transpose(w, kernel_perm(4))
+        return tf.constant(np.reshape(kernel, [*kernel.shape[:2], groups, -1]))
+    kernel = _kernel(w, kernel_perm(4))
+    return tf.reshape(kernel, [*kernel.shape[:2], groups, -1])
 
 
 @tf_ops.register("Conv", layout=CHANNELS_LAST)
@@ -27,13 +40,15 @@ def conv(node: Node, x, w, b=None):
     x = tf.convert_to_tensor(x)
     ndim = len(x.shape)
     n = ndim - 2
-    kernel = _kernel(w, kernel_perm(ndim))
-    ksize = [int(k) for k in kernel.shape[:n]]
     strides = node.attr("strides", [1] * n)
     dilations = node.attr("dilations", [1] * n)
-    pads = explicit_pads(node, list(x.shape[1:-1]), ksize, strides, dilations)
     groups = node.attr("group", 1)
     channels = x.shape[-1]
+    if n == 2 and groups > 1 and groups == channels and _depthwise_ok(strides, dilations):
+        return _depthwise(node, x, _depthwise_kernel(w, groups), strides, dilations, b)
+    kernel = _kernel(w, kernel_perm(ndim))
+    ksize = [int(k) for k in kernel.shape[:n]]
+    pads = explicit_pads(node, list(x.shape[1:-1]), ksize, strides, dilations)
     if n == 2 and (groups == 1 or kernel.shape[-2] * groups == channels and groups != channels):
         # Conv2D takes explicit padding and (on CPU too) groups: one op, no separate Pad.
         y = tf.nn.conv2d(x, kernel, [1, *strides, 1], [(0, 0), *pads, (0, 0)], dilations=[1, *dilations, 1])
@@ -45,10 +60,6 @@ def conv(node: Node, x, w, b=None):
         x = tf.pad(x, [(0, 0), *pads, (0, 0)])
     if groups == 1:
         y = tf.nn.convolution(x, kernel, strides, "VALID", dilations=dilations)
-    elif n == 2 and groups == channels and _depthwise_ok(strides, dilations):
-        multiplier = kernel.shape[-1] // groups
-        depthwise = tf.reshape(kernel, [*ksize, groups, multiplier])
-        y = tf.nn.depthwise_conv2d(x, depthwise, [1, *strides, 1], "VALID", dilations=dilations)
     else:
         xs = tf.split(x, groups, axis=-1)
         ks = tf.split(kernel, groups, axis=-1)
@@ -57,6 +68,21 @@ def conv(node: Node, x, w, b=None):
     if b is not None:
         y = tf.nn.bias_add(y, tf.cast(b, y.dtype))
     return y
+
+
+def _depthwise(node: Node, x, kernel, strides, dilations, b):
+    """One DepthwiseConv2dNative (TFLite's DEPTHWISE_CONV_2D), padded by its own "SAME" where that is ONNX's padding.
+
+    Its explicit padding is not used: grappler's shape inference aborts the process on it in a Session.
+    """
+    ksize = [int(k) for k in kernel.shape[:2]]
+    spatial = list(x.shape[1:-1])
+    pads = explicit_pads(node, spatial, ksize, strides, dilations)
+    padding = "SAME" if pads == same_pads(spatial, ksize, strides, dilations) else "VALID"
+    if padding == "VALID" and any(p != (0, 0) for p in pads):
+        x = tf.pad(x, [(0, 0), *pads, (0, 0)])
+    y = tf.nn.depthwise_conv2d(x, kernel, [1, *strides, 1], padding, dilations=dilations)
+    return y if b is None else tf.nn.bias_add(y, tf.cast(b, y.dtype))
 
 
 @tf_ops.register("ConvTranspose", layout=CHANNELS_LAST)

@@ -9,7 +9,7 @@ import tensorflow as tf
 from converter.targets.tf.node import Node
 from converter.targets.tf.registry import tf_ops
 
-__all__ = ["explicit_pads"]
+__all__ = ["explicit_pads", "same_pads"]
 
 
 def explicit_pads(
@@ -27,13 +27,8 @@ def explicit_pads(
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         if None in spatial:
             raise node.unsupported("auto_pad SAME needs static spatial dimensions")
-        pads = []
-        for size, s, e in zip(spatial, strides, effective, strict=True):
-            out = -(-size // s)
-            total = max((out - 1) * s + e - size, 0)
-            small = total // 2
-            pads.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
-        return pads
+        upper = same_pads(spatial, kernel, strides, dilations)
+        return upper if auto_pad == "SAME_UPPER" else [(end, begin) for begin, end in upper]
     if auto_pad == "VALID":
         return [(0, 0)] * n
     raw = node.attr("pads", [0] * (2 * n))
@@ -49,6 +44,20 @@ def explicit_pads(
             out -= 1
         result.append((begin, max(end, (out - 1) * s + e - size - begin)))
     return result
+
+
+def same_pads(
+    spatial: list[int | None], kernel: list[int], strides: list[int], dilations: list[int]
+) -> list[tuple[int, int]] | None:
+    """The (begin, end) padding of TensorFlow's "SAME" (ONNX SAME_UPPER); None where it depends on an unknown size."""
+    pads = []
+    for size, k, s, d in zip(spatial, kernel, strides, dilations, strict=True):
+        effective = (k - 1) * d + 1
+        if size is None and s != 1:
+            return None
+        total = effective - 1 if size is None else max((-(-size // s) - 1) * s + effective - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return pads
 
 
 @tf_ops.register("CenterCropPad", since=18)

@@ -57,16 +57,24 @@ def _dynamic_axes(x, axes):
     return tf.cond(tf.size(axes) > 0, lambda: axes, lambda: every)
 
 
+def _stays_channels_last(node: Node, axes: list[int] | None, ndim: int) -> bool:
+    """Whether reducing `axes` of channels-last data gives the result channels-last (or, at rank 2, as ONNX has it).
+
+    Without keepdims only spatial axes may go: (N, H, W, C) over H and W is ONNX's (N, C).
+    """
+    return bool(axes) and (bool(node.attr("keepdims", 1)) or all(a % ndim >= 2 for a in axes))
+
+
 def _remap_attr(node: Node, args: list, ndim: int, actual):
     axes = node.attr("axes")
-    if not node.attr("keepdims", 1) or not axes:
+    if not _stays_channels_last(node, axes, ndim):
         return None
     return replace(node, attrs={**node.attrs, "axes": [actual(a) for a in axes]}), args
 
 
 def _remap_input(node: Node, args: list, ndim: int, actual):
     axes = static_ints(args[1]) if len(args) > 1 and args[1] is not None else None
-    if not node.attr("keepdims", 1) or not axes:
+    if not _stays_channels_last(node, axes, ndim):
         return None
     return node, [args[0], np.array([actual(a) for a in axes], np.int64)]
 
