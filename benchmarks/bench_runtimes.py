@@ -1,7 +1,10 @@
-"""Every runtime of a ResNet-50 and a BERT-class encoder, side by side: `graphtool bench` on each, timed whole.
+"""Every runtime of a ResNet-50, a BERT-class encoder and an EfficientNet-B0, side by side: `graphtool bench` on
+each, timed whole.
 
-Run: python benchmarks/bench_runtimes.py [--only resnet50|bert] [--folder DIR] [--max-seconds S]
-The models are benchmarks/runtime_models.py's (transformers configs, random weights, batch dim dynamic).
+Run: python benchmarks/bench_runtimes.py [--only resnet50|bert|efficientnet_b0] [--folder DIR] [--max-seconds S]
+     [--threads N] [--targets LIST]
+The models are benchmarks/runtime_models.py's (transformers configs or a timm-like module, random weights, batch
+dim dynamic).
 Each `graphtool bench` runs in its own process (converting to every target, validated, then timing each
 runtime in a worker of its own at batch 1 and 8); its JSON lands in --folder and a markdown table of
 p50 latency, ratio to the source, peak RSS and load time is printed, with the whole command's wall time
@@ -22,16 +25,17 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = {
     "resnet50": ("benchmarks/runtime_models.py:resnet50", "pixel_values:batch,3,224,224"),
     "bert": ("benchmarks/runtime_models.py:bert", "input_ids:batch,128:int64"),
+    "efficientnet_b0": ("benchmarks/runtime_models.py:efficientnet_b0", "x:batch,3,224,224"),
 }
 
 
-def run(name: str, folder: Path, max_seconds: float) -> dict:
+def run(name: str, folder: Path, max_seconds: float, extra: list[str]) -> dict:
     """`graphtool bench` on one model, in its own process; its report, and the command's wall time."""
     model, spec = MODELS[name]
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "converter", "bench", model, "--input", spec, "--json",
                            "--max-seconds", str(max_seconds), "--samples", "1", "--html", str(folder / f"{name}.html"),
-                           "--force"], cwd=ROOT, capture_output=True, text=True,
+                           "--force", *extra], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     seconds = time.perf_counter() - started
     if done.returncode not in (0, 1):
@@ -67,10 +71,14 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(MODELS))
     parser.add_argument("--folder", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--max-seconds", type=float, default=4.0)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--targets")
     options = parser.parse_args()
+    extra = [*(["--threads", str(options.threads)] if options.threads else []),
+             *(["--targets", options.targets] if options.targets else [])]
     options.folder.mkdir(parents=True, exist_ok=True)
     for name in [options.only] if options.only else list(MODELS):
-        print(table(name, run(name, options.folder, options.max_seconds)), "\n", flush=True)
+        print(table(name, run(name, options.folder, options.max_seconds, extra)), "\n", flush=True)
 
 
 if __name__ == "__main__":

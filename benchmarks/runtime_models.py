@@ -24,3 +24,16 @@ def bert():
     config = BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)
     ids = torch.randint(0, config.vocab_size, (1, SEQUENCE), generator=torch.Generator().manual_seed(1))
     return BertModel(config).eval(), (ids,)
+
+
+def efficientnet_b0():
+    """bench_efficientnet.py's timm-like EfficientNet-B0 (batch norms calibrated on random inputs), 224x224."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_efficientnet import MODELS, SIZE, _calibrated
+
+    torch.manual_seed(0)
+    module = _calibrated(MODELS["efficientnet_b0"]())
+    return module, (torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1)),)
