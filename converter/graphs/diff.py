@@ -84,17 +84,23 @@ def _ref(g: nx.MultiDiGraph, node: str, nodes: Mapping[str, dict] | None = None)
     data = nodes[node]
     scope = data["scope"]
     if data["kind"] == "initializer" and not scope:  # a weight belongs where it is used
-        users = g.succ[node]
-        scope = nodes[min(users, key=lambda v: nodes[v]["index"])]["scope"] if users else ""
+        users = g._succ[node]  # networkx's successor dict: its view costs more than this whole lookup
+        if len(users) == 1:
+            scope = nodes[next(iter(users))]["scope"]
+        elif users:
+            scope = nodes[min(users, key=lambda v: nodes[v]["index"])]["scope"]
     return NodeRef(node, data["name"], data.get("op_type"), scope)
 
 
 def _inputs(g: nx.MultiDiGraph) -> dict[str, dict[int, str]]:
-    """Producer of each input slot, per node: one pass over the edges, not a networkx view per node."""
+    """Producer of each input slot, per node: one pass over networkx's predecessor dicts (G._pred: consumer ->
+    producer -> key -> edge data), not its edge view, which costs a generator step and a lookup per edge."""
     found: dict[str, dict[int, str]] = {}
-    for producer, consumer, slot in g.edges(data="slot"):
-        if slot is not None:
-            found.setdefault(consumer, {})[slot] = producer
+    for consumer, producers in g._pred.items():
+        slots = {data["slot"]: producer for producer, keys in producers.items() for data in keys.values()
+                 if data["slot"] is not None}
+        if slots:
+            found[consumer] = slots
     return found
 
 
@@ -169,7 +175,7 @@ class _Comparer:
 
     def rename(self, node_a: str, node_b: str) -> Rename | None:
         da, db = self.nodes_a[node_a], self.nodes_b[node_b]
-        if (da["name"], da["scope"]) == (db["name"], db["scope"]):
+        if da["name"] == db["name"] and da["scope"] == db["scope"]:
             return None
         return Rename(da["kind"], *self._refs(node_a, node_b))
 
@@ -227,7 +233,8 @@ class _Comparer:
         return False
 
     def _op_fields(self, node_a: str, node_b: str, da: dict, db: dict) -> list[FieldChange]:
-        fields = [FieldChange(key, da[key], db[key]) for key in ("op_type", "domain") if da[key] != db[key]]
+        fields = [] if da["op_type"] == db["op_type"] and da["domain"] == db["domain"] else [
+            FieldChange(key, da[key], db[key]) for key in ("op_type", "domain") if da[key] != db[key]]
         attrs_a, attrs_b = da["attributes"], db["attributes"]
         inputs_a, inputs_b = self._inputs_a.get(node_a, {}), self._inputs_b.get(node_b, {})
         consts_a, consts_b = self._consts_a.get(node_a, {}), self._consts_b.get(node_b, {})
@@ -244,7 +251,7 @@ class _Comparer:
         # an input the other opset has as an attribute (compared above) is no other input count
         if len(inputs_a) != len(inputs_b) and len(inputs_a) - len(settings_a) != len(inputs_b) - len(settings_b):
             fields.append(FieldChange("inputs", len(inputs_a), len(inputs_b)))
-        for slot in sorted(set(inputs_a) & set(inputs_b)):
+        for slot in sorted(inputs_a.keys() & inputs_b.keys()):
             if slot in consts_a and slot in consts_b:
                 continue  # compared by value above, whichever constants the matcher paired
             pred_a, pred_b = inputs_a[slot], inputs_b[slot]
