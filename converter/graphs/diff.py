@@ -38,11 +38,12 @@ def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) 
     compare = _Comparer(ga, gb, matches, atol)
     changes = [*_model_changes(ga, gb)]
     renames: list[Rename] = []
+    nodes_a, nodes_b = compare.nodes_a, compare.nodes_b
     for node_a, node_b in matches.items():
-        changes.extend(compare.node(node_a, node_b))
-        rename = compare.rename(node_a, node_b)
-        if rename:
-            renames.append(rename)
+        da, db = nodes_a[node_a], nodes_b[node_b]
+        changes.extend(compare.node(node_a, node_b, da, db))
+        if da["name"] != db["name"] or da["scope"] != db["scope"]:
+            renames.append(Rename(da["kind"], *compare.refs(node_a, node_b, da, db)))
     matched_b = set(matches.values())
     changes.extend(_unmatched(ga, [n for n in ga if n not in matches], "removed"))
     changes.extend(_unmatched(gb, [n for n in gb if n not in matched_b], "added"))
@@ -78,10 +79,12 @@ def _position(change: Change, ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> int:
     return -1
 
 
-def _ref(g: nx.MultiDiGraph, node: str, nodes: Mapping[str, dict] | None = None) -> NodeRef:
-    """`nodes`: the graph's node data as a plain dict, where a caller looks up many (faster than g.nodes)."""
+def _ref(g: nx.MultiDiGraph, node: str, nodes: Mapping[str, dict] | None = None,
+         data: dict | None = None) -> NodeRef:
+    """`nodes`: the graph's node data as a plain dict, where a caller looks up many (faster than g.nodes);
+    `data`: the node's, where the caller has it."""
     nodes = g.nodes if nodes is None else nodes
-    data = nodes[node]
+    data = nodes[node] if data is None else data
     scope = data["scope"]
     if data["kind"] == "initializer" and not scope:  # a weight belongs where it is used
         users = g._succ[node]  # networkx's successor dict: its view costs more than this whole lookup
@@ -170,33 +173,27 @@ class _Comparer:
         # plain dicts: a networkx view lookup per access was a tenth of a 100k-node diff
         self.nodes_a, self.nodes_b = dict(ga.nodes(data=True)), dict(gb.nodes(data=True))
 
-    def _refs(self, node_a: str, node_b: str) -> tuple[NodeRef, NodeRef]:
-        return _ref(self.ga, node_a, self.nodes_a), _ref(self.gb, node_b, self.nodes_b)
+    def refs(self, node_a: str, node_b: str, da: dict, db: dict) -> tuple[NodeRef, NodeRef]:
+        return _ref(self.ga, node_a, self.nodes_a, da), _ref(self.gb, node_b, self.nodes_b, db)
 
-    def rename(self, node_a: str, node_b: str) -> Rename | None:
-        da, db = self.nodes_a[node_a], self.nodes_b[node_b]
-        if da["name"] == db["name"] and da["scope"] == db["scope"]:
-            return None
-        return Rename(da["kind"], *self._refs(node_a, node_b))
-
-    def node(self, node_a: str, node_b: str) -> Iterable[Change]:
-        da, db = self.nodes_a[node_a], self.nodes_b[node_b]
+    def node(self, node_a: str, node_b: str, da: dict, db: dict) -> Iterable[Change]:
+        """The changes between two matched nodes, given their data."""
         kind = da["kind"]
         if kind == "op":
             fields = self._op_fields(node_a, node_b, da, db)
             if fields:
-                yield Change("changed", "op", *self._refs(node_a, node_b), tuple(fields))
+                yield Change("changed", "op", *self.refs(node_a, node_b, da, db), tuple(fields))
         elif kind == "initializer":
             # constants that configure an op (axes, shapes) or feed it integers are compared as part of that op
             change = _weight_change(da, db, self.atol) if da["role"] == db["role"] == "weight" else None
             if change is not None:
                 fields, max_abs, fraction = change
-                yield Change(self._weight_kind(node_a, node_b, fields), "initializer", *self._refs(node_a, node_b),
-                             fields, max_abs, fraction)
+                yield Change(self._weight_kind(node_a, node_b, fields), "initializer",
+                             *self.refs(node_a, node_b, da, db), fields, max_abs, fraction)
         else:
             fields = [FieldChange(key, da[key], db[key]) for key in ("dtype", "shape") if da[key] != db[key]]
             if fields:
-                yield Change(f"{kind}_changed", kind, *self._refs(node_a, node_b), tuple(fields))
+                yield Change(f"{kind}_changed", kind, *self.refs(node_a, node_b, da, db), tuple(fields))
 
     def _weight_kind(self, node_a: str, node_b: str, fields: tuple[FieldChange, ...]) -> str:
         """A transposed copy, a constant the conversion folded (its users were rewritten), or a changed weight."""

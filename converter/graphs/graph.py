@@ -295,8 +295,8 @@ class _Builder:
 
     def _add_nodes(self, graph: onnx.GraphProto, producers: dict, scope_prefix: str | None,
                    parent: str | None) -> None:
-        opset, uses, infos, add = self.g.graph["opset"], self.uses, self.infos, self._add
-        succ, pred = self.succ, self.pred
+        opset, uses, infos, ids = self.g.graph["opset"], self.uses, self.infos, self.ids
+        nodes, succ, pred = self.nodes, self.succ, self.pred
         for position, node in enumerate(graph.node):
             op_type = node.op_type
             name = node.name or f"{op_type}_{position}"
@@ -309,12 +309,19 @@ class _Builder:
                 else:
                     attributes[a.name] = _attribute_value(a)
             domain = node.domain or ""
-            outputs = node.output
-            node_id = add("op", name, {
-                "scope": scope, "op_type": op_type, "domain": domain, "attributes": attributes,
-                "source": meta.get(SOURCE_KEY), "parent": parent, "subgraphs": subgraphs,
-                "output_shapes": [infos.get(out, _UNKNOWN)[1] for out in outputs],
-            })
+            outputs = list(node.output)  # read once: each read of a proto string field makes a new str
+            node_id = "op:" + name  # self._add, inlined for the one kind a big graph is mostly made of
+            if node_id in ids:
+                node_id = unique_name(node_id, ids, separator="#", first=2)
+            else:
+                ids.add(node_id)
+            nodes[node_id] = {
+                "kind": "op", "name": name, "index": len(ids) - 1, "scope": scope, "op_type": op_type,
+                "domain": domain, "attributes": attributes, "source": meta.get(SOURCE_KEY), "parent": parent,
+                "subgraphs": subgraphs, "output_shapes": [infos.get(out, _UNKNOWN)[1] for out in outputs],
+            }
+            succ[node_id] = {}
+            inputs = pred[node_id] = {}
             version = None
             for slot, tensor in enumerate(node.input):
                 producer = producers.get(tensor) if tensor else None
@@ -322,8 +329,12 @@ class _Builder:
                     continue
                 source = producer[0]
                 dtype, shape = infos.get(tensor, _UNKNOWN)
-                _link(succ, pred, source, node_id, slot,
-                      {"tensor": tensor, "dtype": dtype, "shape": shape, "slot": slot, "out_slot": producer[1]})
+                data = {"tensor": tensor, "dtype": dtype, "shape": shape, "slot": slot, "out_slot": producer[1]}
+                keys = inputs.get(source)  # a new node: its slots are new keys
+                if keys is None:
+                    succ[source][node_id] = inputs[source] = {slot: data}
+                else:
+                    keys[slot] = data
                 if source in uses:
                     if version is None:
                         version = opset.get(domain, 0)
