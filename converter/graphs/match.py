@@ -247,18 +247,31 @@ class _Matcher:
 
     def _propagate(self, queue: list[tuple[int, int]]) -> None:
         a, b = self.a, self.b
+        a_to_b, b_to_a, link = self.a_to_b, self.b_to_a, self._link
         while queue:
             i, j = queue.pop()
-            preds_b = {(s, o): p for s, o, p in b.preds[j]}
-            for s, o, p in a.preds[i]:
-                q = preds_b.get((s, o))
-                if q is not None and a.labels[p] == b.labels[q]:
-                    self._link(p, q, queue)
-            free_a = _group([(s, o, c) for s, o, c in a.succs[i] if self.a_to_b[c] < 0],
+            before_a, before_b = a.preds[i], b.preds[j]
+            if len(before_a) == 1 and len(before_b) == 1:  # the general case below, without its dict
+                (s, o, p), (t, u, q) = before_a[0], before_b[0]
+                if s == t and o == u and a.labels[p] == b.labels[q]:
+                    link(p, q, queue)
+            elif before_a and before_b:
+                preds_b = {(s, o): p for s, o, p in before_b}
+                for s, o, p in before_a:
+                    q = preds_b.get((s, o))
+                    if q is not None and a.labels[p] == b.labels[q]:
+                        link(p, q, queue)
+            after_a, after_b = a.succs[i], b.succs[j]
+            if len(after_a) == 1 and len(after_b) == 1:  # likewise: one consumer a side
+                (s, o, c), (t, u, d) = after_a[0], after_b[0]
+                if a_to_b[c] < 0 and b_to_a[d] < 0 and s == t and o == u and a.labels[c] == b.labels[d]:
+                    link(c, d, queue)
+                continue
+            free_a = _group([(s, o, c) for s, o, c in after_a if a_to_b[c] < 0],
                             lambda t: (t[0], t[1], a.labels[t[2]]))
             if not free_a:
                 continue
-            free_b = _group([(s, o, c) for s, o, c in b.succs[j] if self.b_to_a[c] < 0],
+            free_b = _group([(s, o, c) for s, o, c in after_b if b_to_a[c] < 0],
                             lambda t: (t[0], t[1], b.labels[t[2]]))
             for key, members in free_a.items():
                 others = free_b.get(key)
@@ -266,7 +279,7 @@ class _Matcher:
                     xs = _unique([t[2] for t in members])
                     ys = _unique([t[2] for t in others])
                     for x, y in self._pair(xs, ys, allow_order=False):
-                        self._link(x, y, queue)
+                        link(x, y, queue)
 
     def _pair_by_position(self) -> None:
         """Pair unmatched ops that sit between the same matched neighbours (e.g. a changed op type)."""
