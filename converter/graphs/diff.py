@@ -44,12 +44,12 @@ def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) 
         changes.extend(compare.node(node_a, node_b, da, db))
         if da["name"] != db["name"] or da["scope"] != db["scope"]:
             renames.append(Rename(da["kind"], *compare.refs(node_a, node_b, da, db)))
-    matched_b = set(matches.values())
+    matched_b = compare.matched_b
     changes.extend(_unmatched(ga, [n for n in ga if n not in matches], "removed"))
     changes.extend(_unmatched(gb, [n for n in gb if n not in matched_b], "added"))
-    ops_a = sum(1 for _, kind in ga.nodes(data="kind") if kind == "op")
-    ops_b = sum(1 for _, kind in gb.nodes(data="kind") if kind == "op")
-    ops_matched = sum(1 for n in matches if compare.nodes_a[n]["kind"] == "op")
+    ops_a = sum(1 for data in nodes_a.values() if data["kind"] == "op")
+    ops_b = sum(1 for data in nodes_b.values() if data["kind"] == "op")
+    ops_matched = sum(1 for n in matches if nodes_a[n]["kind"] == "op")
     similarity = ops_matched / max(ops_a, ops_b) if max(ops_a, ops_b) else 1.0
     notes = []
     if similarity < COMMON_STRUCTURE:
@@ -253,7 +253,7 @@ class _Comparer:
                 continue  # compared by value above, whichever constants the matcher paired
             pred_a, pred_b = inputs_a[slot], inputs_b[slot]
             partner = self.matches.get(pred_a)
-            if partner is not None and partner != pred_b and pred_b in self._matched_b:
+            if partner is not None and partner != pred_b and pred_b in self.matched_b:
                 fields.append(FieldChange(f"input[{slot}]", self.nodes_a[pred_a]["name"],
                                           self.nodes_b[pred_b]["name"]))
         return fields
@@ -293,7 +293,8 @@ class _Comparer:
         return _inputs(self.gb)
 
     @functools.cached_property
-    def _matched_b(self) -> set[str]:
+    def matched_b(self) -> set[str]:
+        """The nodes of B that have a partner."""
         return set(self.matches.values())
 
     @staticmethod
