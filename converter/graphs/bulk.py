@@ -21,7 +21,19 @@ def fewer_collections() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            _promote_survivors()
             gc.enable()
+
+
+def _promote_survivors() -> None:
+    """Move every tracked object to the oldest generation without walking them: the first young collection after
+    the block would otherwise walk all it allocated that still lives (0.2 s after a 100k-node diff: its renames
+    and matches) only to keep them; cyclic garbage made in the block waits for the next full collection. A
+    program's own frozen objects (gc.freeze) are left frozen."""
+    if gc.get_freeze_count():
+        return
+    gc.freeze()
+    gc.unfreeze()
 
 
 def release(*graphs: Any) -> None:

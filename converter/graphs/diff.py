@@ -38,17 +38,18 @@ def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) 
     compare = _Comparer(ga, gb, matches, atol)
     changes = [*_model_changes(ga, gb)]
     renames: list[Rename] = []
+    nodes_a, nodes_b = compare.nodes_a, compare.nodes_b
     for node_a, node_b in matches.items():
-        changes.extend(compare.node(node_a, node_b))
-        rename = compare.rename(node_a, node_b)
-        if rename:
-            renames.append(rename)
-    matched_b = set(matches.values())
+        da, db = nodes_a[node_a], nodes_b[node_b]
+        changes.extend(compare.node(node_a, node_b, da, db))
+        if da["name"] != db["name"] or da["scope"] != db["scope"]:
+            renames.append(Rename(da["kind"], *compare.refs(node_a, node_b, da, db)))
+    matched_b = compare.matched_b
     changes.extend(_unmatched(ga, [n for n in ga if n not in matches], "removed"))
     changes.extend(_unmatched(gb, [n for n in gb if n not in matched_b], "added"))
-    ops_a = sum(1 for _, kind in ga.nodes(data="kind") if kind == "op")
-    ops_b = sum(1 for _, kind in gb.nodes(data="kind") if kind == "op")
-    ops_matched = sum(1 for n in matches if compare.nodes_a[n]["kind"] == "op")
+    ops_a = sum(1 for data in nodes_a.values() if data["kind"] == "op")
+    ops_b = sum(1 for data in nodes_b.values() if data["kind"] == "op")
+    ops_matched = sum(1 for n in matches if nodes_a[n]["kind"] == "op")
     similarity = ops_matched / max(ops_a, ops_b) if max(ops_a, ops_b) else 1.0
     notes = []
     if similarity < COMMON_STRUCTURE:
@@ -78,23 +79,31 @@ def _position(change: Change, ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> int:
     return -1
 
 
-def _ref(g: nx.MultiDiGraph, node: str, nodes: Mapping[str, dict] | None = None) -> NodeRef:
-    """`nodes`: the graph's node data as a plain dict, where a caller looks up many (faster than g.nodes)."""
+def _ref(g: nx.MultiDiGraph, node: str, nodes: Mapping[str, dict] | None = None,
+         data: dict | None = None) -> NodeRef:
+    """`nodes`: the graph's node data as a plain dict, where a caller looks up many (faster than g.nodes);
+    `data`: the node's, where the caller has it."""
     nodes = g.nodes if nodes is None else nodes
-    data = nodes[node]
+    data = nodes[node] if data is None else data
     scope = data["scope"]
     if data["kind"] == "initializer" and not scope:  # a weight belongs where it is used
-        users = g.succ[node]
-        scope = nodes[min(users, key=lambda v: nodes[v]["index"])]["scope"] if users else ""
+        users = g._succ[node]  # networkx's successor dict: its view costs more than this whole lookup
+        if len(users) == 1:
+            scope = nodes[next(iter(users))]["scope"]
+        elif users:
+            scope = nodes[min(users, key=lambda v: nodes[v]["index"])]["scope"]
     return NodeRef(node, data["name"], data.get("op_type"), scope)
 
 
 def _inputs(g: nx.MultiDiGraph) -> dict[str, dict[int, str]]:
-    """Producer of each input slot, per node: one pass over the edges, not a networkx view per node."""
+    """Producer of each input slot, per node: one pass over networkx's predecessor dicts (G._pred: consumer ->
+    producer -> key -> edge data), not its edge view, which costs a generator step and a lookup per edge."""
     found: dict[str, dict[int, str]] = {}
-    for producer, consumer, slot in g.edges(data="slot"):
-        if slot is not None:
-            found.setdefault(consumer, {})[slot] = producer
+    for consumer, producers in g._pred.items():
+        slots = {data["slot"]: producer for producer, keys in producers.items() for data in keys.values()
+                 if data["slot"] is not None}
+        if slots:
+            found[consumer] = slots
     return found
 
 
@@ -164,33 +173,27 @@ class _Comparer:
         # plain dicts: a networkx view lookup per access was a tenth of a 100k-node diff
         self.nodes_a, self.nodes_b = dict(ga.nodes(data=True)), dict(gb.nodes(data=True))
 
-    def _refs(self, node_a: str, node_b: str) -> tuple[NodeRef, NodeRef]:
-        return _ref(self.ga, node_a, self.nodes_a), _ref(self.gb, node_b, self.nodes_b)
+    def refs(self, node_a: str, node_b: str, da: dict, db: dict) -> tuple[NodeRef, NodeRef]:
+        return _ref(self.ga, node_a, self.nodes_a, da), _ref(self.gb, node_b, self.nodes_b, db)
 
-    def rename(self, node_a: str, node_b: str) -> Rename | None:
-        da, db = self.nodes_a[node_a], self.nodes_b[node_b]
-        if (da["name"], da["scope"]) == (db["name"], db["scope"]):
-            return None
-        return Rename(da["kind"], *self._refs(node_a, node_b))
-
-    def node(self, node_a: str, node_b: str) -> Iterable[Change]:
-        da, db = self.nodes_a[node_a], self.nodes_b[node_b]
+    def node(self, node_a: str, node_b: str, da: dict, db: dict) -> Iterable[Change]:
+        """The changes between two matched nodes, given their data."""
         kind = da["kind"]
         if kind == "op":
             fields = self._op_fields(node_a, node_b, da, db)
             if fields:
-                yield Change("changed", "op", *self._refs(node_a, node_b), tuple(fields))
+                yield Change("changed", "op", *self.refs(node_a, node_b, da, db), tuple(fields))
         elif kind == "initializer":
             # constants that configure an op (axes, shapes) or feed it integers are compared as part of that op
             change = _weight_change(da, db, self.atol) if da["role"] == db["role"] == "weight" else None
             if change is not None:
                 fields, max_abs, fraction = change
-                yield Change(self._weight_kind(node_a, node_b, fields), "initializer", *self._refs(node_a, node_b),
-                             fields, max_abs, fraction)
+                yield Change(self._weight_kind(node_a, node_b, fields), "initializer",
+                             *self.refs(node_a, node_b, da, db), fields, max_abs, fraction)
         else:
             fields = [FieldChange(key, da[key], db[key]) for key in ("dtype", "shape") if da[key] != db[key]]
             if fields:
-                yield Change(f"{kind}_changed", kind, *self._refs(node_a, node_b), tuple(fields))
+                yield Change(f"{kind}_changed", kind, *self.refs(node_a, node_b, da, db), tuple(fields))
 
     def _weight_kind(self, node_a: str, node_b: str, fields: tuple[FieldChange, ...]) -> str:
         """A transposed copy, a constant the conversion folded (its users were rewritten), or a changed weight."""
@@ -227,7 +230,8 @@ class _Comparer:
         return False
 
     def _op_fields(self, node_a: str, node_b: str, da: dict, db: dict) -> list[FieldChange]:
-        fields = [FieldChange(key, da[key], db[key]) for key in ("op_type", "domain") if da[key] != db[key]]
+        fields = [] if da["op_type"] == db["op_type"] and da["domain"] == db["domain"] else [
+            FieldChange(key, da[key], db[key]) for key in ("op_type", "domain") if da[key] != db[key]]
         attrs_a, attrs_b = da["attributes"], db["attributes"]
         inputs_a, inputs_b = self._inputs_a.get(node_a, {}), self._inputs_b.get(node_b, {})
         consts_a, consts_b = self._consts_a.get(node_a, {}), self._consts_b.get(node_b, {})
@@ -244,12 +248,12 @@ class _Comparer:
         # an input the other opset has as an attribute (compared above) is no other input count
         if len(inputs_a) != len(inputs_b) and len(inputs_a) - len(settings_a) != len(inputs_b) - len(settings_b):
             fields.append(FieldChange("inputs", len(inputs_a), len(inputs_b)))
-        for slot in sorted(set(inputs_a) & set(inputs_b)):
+        for slot in sorted(inputs_a.keys() & inputs_b.keys()):
             if slot in consts_a and slot in consts_b:
                 continue  # compared by value above, whichever constants the matcher paired
             pred_a, pred_b = inputs_a[slot], inputs_b[slot]
             partner = self.matches.get(pred_a)
-            if partner is not None and partner != pred_b and pred_b in self._matched_b:
+            if partner is not None and partner != pred_b and pred_b in self.matched_b:
                 fields.append(FieldChange(f"input[{slot}]", self.nodes_a[pred_a]["name"],
                                           self.nodes_b[pred_b]["name"]))
         return fields
@@ -289,7 +293,8 @@ class _Comparer:
         return _inputs(self.gb)
 
     @functools.cached_property
-    def _matched_b(self) -> set[str]:
+    def matched_b(self) -> set[str]:
+        """The nodes of B that have a partner."""
         return set(self.matches.values())
 
     @staticmethod

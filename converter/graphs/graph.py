@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -159,11 +160,22 @@ def _inferred(model: onnx.ModelProto, notes: list[str]) -> onnx.ModelProto:
 
 
 def _type_infos(graph: onnx.GraphProto) -> dict[str, tuple[str | None, list | None]]:
-    infos = {name: shape_of(value.type) for name, value in value_infos(graph).items()}
-    leading = {shape[0] if shape else None for _, shape in (infos.get(v.name, (None, None)) for v in graph.input)}
+    """(dtype, dims) per tensor name, each distinct type read once: a 100k-node graph has a few dozen, and reading
+    every value's dims one by one was a fifth of building its view."""
+    values = value_infos(graph)
+    keys = {name: value.type.SerializeToString() for name, value in values.items()}
+    read: dict[bytes, tuple[str | None, list | None]] = {}
+    for name, key in keys.items():
+        if key not in read:
+            read[key] = shape_of(values[name].type)
+    leading = {shape[0] if shape else None
+               for _, shape in (read[keys[v.name]] if v.name in keys else (None, None) for v in graph.input)}
     batch = leading.pop() if len(leading) == 1 else None
-    return {name: (dtype, _known_dims(shape, batch if isinstance(batch, str) else None))
-            for name, (dtype, shape) in infos.items()}
+    known = {key: (dtype, _known_dims(shape, batch if isinstance(batch, str) else None))
+             for key, (dtype, shape) in read.items()}
+    # each tensor its own list, as when read one by one
+    return {name: (dtype, shape if shape is None else list(shape))
+            for name, (dtype, shape) in zip(keys, map(known.__getitem__, keys.values()), strict=True)}
 
 
 def _known_dims(shape: list | None, batch: str | None) -> list | None:
@@ -204,11 +216,17 @@ def _tensor_summary(tensor: onnx.TensorProto) -> dict:
 
 
 class _Builder:
-    """Adds the nodes and edges of a graph and its subgraphs to one MultiDiGraph."""
+    """Adds the nodes and edges of a graph and its subgraphs to one MultiDiGraph.
+
+    It fills networkx's documented adjacency layout directly (``G._node``, ``G._succ``, ``G._pred``: node id ->
+    data; u -> v -> key -> edge data, one dict shared by both directions), in the order ``add_node`` and
+    ``add_edge`` would: their per-call checks were a sixth of building a 100k-node view.
+    """
 
     def __init__(self, g: nx.MultiDiGraph, infos: dict[str, tuple[str | None, list | None]],
                  weights_dir: Path | None = None):
         self.g = g
+        self.nodes, self.succ, self.pred = g._node, g._succ, g._pred
         self.weights_dir = weights_dir
         self.infos = infos
         self.input_ids: list[str] = []
@@ -218,25 +236,29 @@ class _Builder:
 
     def set_roles(self) -> None:
         """Give every initializer its role, from the inputs that read it (converter.graphs.roles)."""
-        nodes = self.g.nodes
+        nodes = self.nodes
         for node_id, uses in self.uses.items():
-            nodes[node_id]["role"] = constant_role(nodes[node_id]["dtype"], uses)
+            data = nodes[node_id]
+            data["role"] = constant_role(data["dtype"], uses)
 
-    def _new_id(self, kind: str, name: str) -> str:
-        return unique_name(f"{kind}:{name}", self.ids, separator="#", first=2)
-
-    def _add(self, kind: str, name: str, **attrs: Any) -> str:
-        node_id = self._new_id(kind, name)
-        self.g.add_node(node_id, kind=kind, name=name, index=len(self.ids) - 1, **attrs)
+    def _add(self, kind: str, name: str, data: dict[str, Any]) -> str:
+        """Add a node: `data` holds its attributes after kind, name and index."""
+        node_id = f"{kind}:{name}"
+        ids = self.ids
+        if node_id in ids:
+            node_id = unique_name(node_id, ids, separator="#", first=2)
+        else:
+            ids.add(node_id)
+        self.nodes[node_id] = {"kind": kind, "name": name, "index": len(ids) - 1, **data}
+        self.succ[node_id] = {}
+        self.pred[node_id] = {}
         return node_id
 
     def _tensor_edge(self, producer: tuple[str, int], consumer: str, slot: int | None, tensor: str,
                      key: object = None) -> None:
-        dtype, shape = self.infos.get(tensor, (None, None))
-        self.g.add_edge(
-            producer[0], consumer, key=slot if key is None else key, tensor=tensor, dtype=dtype,
-            shape=shape, slot=slot, out_slot=producer[1],
-        )
+        dtype, shape = self.infos.get(tensor, _UNKNOWN)
+        data = {"tensor": tensor, "dtype": dtype, "shape": shape, "slot": slot, "out_slot": producer[1]}
+        _link(self.succ, self.pred, producer[0], consumer, slot if key is None else key, data)
 
     def add_graph(self, graph: onnx.GraphProto) -> None:
         producers: dict[str, tuple[str, int]] = {}
@@ -245,35 +267,39 @@ class _Builder:
             dtype, shape = shape_of(value.type)
             if value.name in initializer_names:
                 continue
-            node_id = self._add("input", value.name, scope="", dtype=dtype, shape=shape, size=_size(shape))
+            node_id = self._add("input", value.name, {"scope": "", "dtype": dtype, "shape": shape,
+                                                      "size": _size(shape)})
             self.input_ids.append(node_id)
             producers[value.name] = (node_id, 0)
         self._add_initializers(graph.initializer, producers, scope="")
         self._add_nodes(graph, producers, scope_prefix=None, parent=None)
         for value in graph.output:
             dtype, shape = shape_of(value.type)
-            node_id = self._add("output", value.name, scope="", dtype=dtype, shape=shape, size=_size(shape))
+            node_id = self._add("output", value.name, {"scope": "", "dtype": dtype, "shape": shape,
+                                                       "size": _size(shape)})
             self.output_ids.append(node_id)
             if value.name in producers:
                 self._tensor_edge(producers[value.name], node_id, 0, value.name)
 
     def _add_initializers(self, initializers, producers: dict, scope: str) -> None:
+        add, uses, external = self._add, self.uses, onnx.TensorProto.EXTERNAL
         for init in initializers:
             shape = list(init.dims)
-            node_id = self._add(
-                "initializer", init.name, scope=scope, dtype=dtype_name(init.data_type), shape=shape,
-                size=_size(shape), hash=tensor_hash(init), tensor=init,
-            )
-            if init.data_location == onnx.TensorProto.EXTERNAL:
-                self.g.nodes[node_id]["weights_dir"] = self.weights_dir
+            data = {"scope": scope, "dtype": dtype_name(init.data_type), "shape": shape, "size": math.prod(shape),
+                    "hash": tensor_hash(init), "tensor": init}
+            if init.data_location == external:
+                data["weights_dir"] = self.weights_dir
+            node_id = add("initializer", init.name, data)
             producers[init.name] = (node_id, 0)
-            self.uses[node_id] = set()
+            uses[node_id] = set()
 
     def _add_nodes(self, graph: onnx.GraphProto, producers: dict, scope_prefix: str | None,
                    parent: str | None) -> None:
-        opset, uses = self.g.graph["opset"], self.uses
+        opset, uses, infos, ids = self.g.graph["opset"], self.uses, self.infos, self.ids
+        nodes, succ, pred = self.nodes, self.succ, self.pred
         for position, node in enumerate(graph.node):
-            name = node.name or f"{node.op_type}_{position}"
+            op_type = node.op_type
+            name = node.name or f"{op_type}_{position}"
             meta = {prop.key: prop.value for prop in node.metadata_props}  # one walk for scope and source
             scope = (meta.get(SCOPE_KEY) or "") if scope_prefix is None else scope_prefix
             attributes, subgraphs = {}, {}
@@ -282,23 +308,42 @@ class _Builder:
                     subgraphs[a.name] = sum(len(sg.node) for sg in subgraphs_of(a))
                 else:
                     attributes[a.name] = _attribute_value(a)
-            node_id = self._add(
-                "op", name, scope=scope, op_type=node.op_type, domain=node.domain or "",
-                attributes=attributes, source=meta.get(SOURCE_KEY), parent=parent, subgraphs=subgraphs,
-                output_shapes=[self.infos.get(out, (None, None))[1] for out in node.output],
-            )
+            domain = node.domain or ""
+            outputs = list(node.output)  # read once: each read of a proto string field makes a new str
+            node_id = "op:" + name  # self._add, inlined for the one kind a big graph is mostly made of
+            if node_id in ids:
+                node_id = unique_name(node_id, ids, separator="#", first=2)
+            else:
+                ids.add(node_id)
+            nodes[node_id] = {
+                "kind": "op", "name": name, "index": len(ids) - 1, "scope": scope, "op_type": op_type,
+                "domain": domain, "attributes": attributes, "source": meta.get(SOURCE_KEY), "parent": parent,
+                "subgraphs": subgraphs, "output_shapes": [infos.get(out, _UNKNOWN)[1] for out in outputs],
+            }
+            succ[node_id] = {}
+            inputs = pred[node_id] = {}
+            version = None
             for slot, tensor in enumerate(node.input):
-                if tensor and tensor in producers:
-                    producer = producers[tensor]
-                    self._tensor_edge(producer, node_id, slot, tensor)
-                    if producer[0] in uses:
-                        domain = node.domain or ""
-                        uses[producer[0]].add(is_attribute_input(node.op_type, domain, opset.get(domain, 0), slot))
+                producer = producers.get(tensor) if tensor else None
+                if producer is None:
+                    continue
+                source = producer[0]
+                dtype, shape = infos.get(tensor, _UNKNOWN)
+                data = {"tensor": tensor, "dtype": dtype, "shape": shape, "slot": slot, "out_slot": producer[1]}
+                keys = inputs.get(source)  # a new node: its slots are new keys
+                if keys is None:
+                    succ[source][node_id] = inputs[source] = {slot: data}
+                else:
+                    keys[slot] = data
+                if source in uses:
+                    if version is None:
+                        version = opset.get(domain, 0)
+                    uses[source].add(is_attribute_input(op_type, domain, version, slot))
             for attr in node.attribute if subgraphs else ():
                 for sub in subgraphs_of(attr):
                     inner_scope = "/".join(part for part in (scope, f"{name}.{attr.name}") if part)
                     self._add_subgraph(sub, producers, node_id, inner_scope)
-            for out_slot, tensor in enumerate(node.output):
+            for out_slot, tensor in enumerate(outputs):
                 if tensor:
                     producers[tensor] = (node_id, out_slot)
 
@@ -313,7 +358,21 @@ class _Builder:
                 self._tensor_edge(producers[value.name], parent, None, value.name, key=f"out{slot}")
 
 
+_UNKNOWN = (None, None)
+
+
+def _link(succ: dict, pred: dict, u: str, v: str, key: object, data: dict) -> None:
+    """networkx's MultiDiGraph.add_edge between existing nodes: a key already there has its data updated."""
+    keys = succ[u].get(v)
+    if keys is None:
+        keys = succ[u][v] = pred[v][u] = {}
+    if key in keys:
+        keys[key].update(data)
+    else:
+        keys[key] = data
+
+
 def _size(shape: list | None) -> int | None:
     if shape is None or any(not isinstance(dim, int) for dim in shape):
         return None
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(shape)

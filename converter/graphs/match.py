@@ -62,23 +62,36 @@ class _Side:
     """One graph as integer adjacency lists, with its WL hashes per round."""
 
     def __init__(self, g: nx.MultiDiGraph, table: dict[Hashable, int]):
-        self.ids = list(g.nodes)
+        # networkx's own dicts (G._node, G._succ: u -> v -> key -> edge data), walked in the order its views
+        # give: the views cost a generator step and a lookup per node and edge
+        nodes = g._node
+        self.ids = list(nodes)
         index = {node: i for i, node in enumerate(self.ids)}
-        data = [d for _, d in g.nodes(data=True)]  # one walk, not a view lookup per node
+        data = list(nodes.values())
         self.kinds = [d["kind"] for d in data]
         self.names = [d["name"] for d in data]
         self._data = data
         self._hints: list[Hashable | None] = [None] * len(data)  # content keys, made when first needed
         labels = [table.setdefault(_label(d), len(table)) for d in data]
         self.labels = labels
-        self.preds: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
-        self.succs: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
-        for u, v, key, edge in g.edges(keys=True, data=True):
-            slot = edge["slot"] if edge["slot"] is not None else _subgraph_output_slot(key)
-            iu, iv = index[u], index[v]
-            self.preds[iv].append((slot, edge["out_slot"], iu))
-            self.succs[iu].append((slot, edge["out_slot"], iv))
+        preds: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
+        succs: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
+        for u, targets in g._succ.items():
+            iu = index[u]
+            out = succs[iu]
+            for v, keys in targets.items():
+                iv = index[v]
+                into = preds[iv]
+                for key, edge in keys.items():
+                    slot = edge["slot"]
+                    if slot is None:
+                        slot = _subgraph_output_slot(key)
+                    out_slot = edge["out_slot"]
+                    into.append((slot, out_slot, iu))
+                    out.append((slot, out_slot, iv))
+        self.preds, self.succs = preds, succs
         self.hashes: list[list[int]] = [labels]
+        self._shapes, self._neighbours = _neighbourhoods(preds, succs)
 
     def hint(self, i: int) -> Hashable:
         """The node's content key: weight hash, or op type and attributes."""
@@ -87,24 +100,72 @@ class _Side:
         return self._hints[i]
 
     def refine(self, table: dict[Hashable, int]) -> None:
+        """One WL round: a node's new hash stands for its own and its neighbours' hashes, by slot."""
         prev = self.hashes[-1]
         new = []
         add = table.setdefault
-        # inlined, with the one-neighbour case unsorted: most nodes have one or two a side, and sorting and
-        # calls were most of a round's time
-        for own, preds, succs in zip(prev, self.preds, self.succs, strict=True):
-            if len(preds) == 1:
-                s, o, n = preds[0]
-                before = ((s, o, prev[n]),)
+        # A node whose neighbours all sit at distinct (slot, out slot) pairs has them in a fixed order, so its key
+        # is a flat tuple: (own, its shape's number, the neighbours' hashes in that order); any other has the
+        # sorted (slot, out slot, hash) triples after a -1. Keys are equal exactly when the sorted triples are.
+        # Flat tuples hash and compare several times faster than nested ones, and they were most of a round.
+        for own, shape, neighbours, preds, succs in zip(prev, self._shapes, self._neighbours, self.preds,
+                                                        self.succs, strict=True):
+            if shape >= 0:
+                count = len(neighbours)
+                if count == 2:
+                    key = (own, shape, prev[neighbours[0]], prev[neighbours[1]])
+                elif count == 1:
+                    key = (own, shape, prev[neighbours[0]])
+                elif count == 3:
+                    key = (own, shape, prev[neighbours[0]], prev[neighbours[1]], prev[neighbours[2]])
+                else:
+                    key = (own, shape, *[prev[n] for n in neighbours])
             else:
-                before = tuple(sorted([(s, o, prev[n]) for s, o, n in preds])) if preds else ()
-            if len(succs) == 1:
-                s, o, n = succs[0]
-                after = ((s, o, prev[n]),)
-            else:
-                after = tuple(sorted([(s, o, prev[n]) for s, o, n in succs])) if succs else ()
-            new.append(add((own, before, after), len(table)))
+                key = (own, -1, tuple(sorted([(s, o, prev[n]) for s, o, n in preds])),
+                       tuple(sorted([(s, o, prev[n]) for s, o, n in succs])))
+            new.append(add(key, len(table)))
         self.hashes.append(new)
+
+
+def _neighbourhoods(preds: list[list[tuple[int, int, int]]],
+                    succs: list[list[tuple[int, int, int]]]) -> tuple[list[int], list[tuple[int, ...]]]:
+    """Per node, the number of its neighbourhood's shape (its predecessors' and successors' (slot, out slot)
+    pairs, in order) and its neighbours in that order; -1 and () where two neighbours on one side share a pair
+    (their order then depends on their hashes)."""
+    shapes: dict[tuple, int] = {}
+    numbers, neighbours = [], []
+    number = shapes.setdefault
+    for before, after in zip(preds, succs, strict=True):
+        if len(after) == 1 and len(before) < 3:  # most nodes: the general case's shape, made directly
+            (t, u, c), = after
+            if not before:
+                shape, around = (None, (t, u)), (c,)
+            elif len(before) == 1:
+                (s, o, p), = before
+                shape, around = ((s, o), None, (t, u)), (p, c)
+            else:
+                (s, o, p), (s2, o2, p2) = before if before[0] < before[1] else before[::-1]
+                if (s, o) == (s2, o2):
+                    numbers.append(-1)
+                    neighbours.append(())
+                    continue
+                shape, around = ((s, o), (s2, o2), None, (t, u)), (p, p2, c)
+            numbers.append(number(shape, len(shapes)))
+            neighbours.append(around)
+            continue
+        if len(before) > 1:
+            before = sorted(before)
+        if len(after) > 1:
+            after = sorted(after)
+        pairs_before = [(s, o) for s, o, _ in before]
+        pairs_after = [(s, o) for s, o, _ in after]
+        if len(set(pairs_before)) == len(before) and len(set(pairs_after)) == len(after):
+            numbers.append(number((*pairs_before, None, *pairs_after), len(shapes)))
+            neighbours.append((*[n for _, _, n in before], *[n for _, _, n in after]))
+        else:
+            numbers.append(-1)
+            neighbours.append(())
+    return numbers, neighbours
 
 
 class _Matcher:
@@ -186,18 +247,31 @@ class _Matcher:
 
     def _propagate(self, queue: list[tuple[int, int]]) -> None:
         a, b = self.a, self.b
+        a_to_b, b_to_a, link = self.a_to_b, self.b_to_a, self._link
         while queue:
             i, j = queue.pop()
-            preds_b = {(s, o): p for s, o, p in b.preds[j]}
-            for s, o, p in a.preds[i]:
-                q = preds_b.get((s, o))
-                if q is not None and a.labels[p] == b.labels[q]:
-                    self._link(p, q, queue)
-            free_a = _group([(s, o, c) for s, o, c in a.succs[i] if self.a_to_b[c] < 0],
+            before_a, before_b = a.preds[i], b.preds[j]
+            if len(before_a) == 1 and len(before_b) == 1:  # the general case below, without its dict
+                (s, o, p), (t, u, q) = before_a[0], before_b[0]
+                if s == t and o == u and a.labels[p] == b.labels[q]:
+                    link(p, q, queue)
+            elif before_a and before_b:
+                preds_b = {(s, o): p for s, o, p in before_b}
+                for s, o, p in before_a:
+                    q = preds_b.get((s, o))
+                    if q is not None and a.labels[p] == b.labels[q]:
+                        link(p, q, queue)
+            after_a, after_b = a.succs[i], b.succs[j]
+            if len(after_a) == 1 and len(after_b) == 1:  # likewise: one consumer a side
+                (s, o, c), (t, u, d) = after_a[0], after_b[0]
+                if a_to_b[c] < 0 and b_to_a[d] < 0 and s == t and o == u and a.labels[c] == b.labels[d]:
+                    link(c, d, queue)
+                continue
+            free_a = _group([(s, o, c) for s, o, c in after_a if a_to_b[c] < 0],
                             lambda t: (t[0], t[1], a.labels[t[2]]))
             if not free_a:
                 continue
-            free_b = _group([(s, o, c) for s, o, c in b.succs[j] if self.b_to_a[c] < 0],
+            free_b = _group([(s, o, c) for s, o, c in after_b if b_to_a[c] < 0],
                             lambda t: (t[0], t[1], b.labels[t[2]]))
             for key, members in free_a.items():
                 others = free_b.get(key)
@@ -205,7 +279,7 @@ class _Matcher:
                     xs = _unique([t[2] for t in members])
                     ys = _unique([t[2] for t in others])
                     for x, y in self._pair(xs, ys, allow_order=False):
-                        self._link(x, y, queue)
+                        link(x, y, queue)
 
     def _pair_by_position(self) -> None:
         """Pair unmatched ops that sit between the same matched neighbours (e.g. a changed op type)."""

@@ -145,7 +145,14 @@ def _name_nodes(graph: onnx.GraphProto) -> None:
 
 
 def _record_origin(node: onnx.NodeProto) -> None:
-    props = {p.key: p.value for p in node.metadata_props} if len(node.metadata_props) else {}
+    metadata = node.metadata_props
+    if not len(metadata):
+        props = {}
+    else:
+        keys = [p.key for p in metadata]  # the keys alone settle the common case, already recorded
+        if SCOPE_KEY in keys and (SOURCE_KEY in keys or _TORCH_STACK not in keys):
+            return
+        props = {p.key: p.value for p in metadata}
     if SCOPE_KEY not in props:
         node.metadata_props.add(key=SCOPE_KEY, value=_scope_of(node, props))
     if SOURCE_KEY not in props and _TORCH_STACK in props:

@@ -31,23 +31,28 @@ def load_onnx(path: str, options: LoadOptions) -> LoadedModel:
     model = read_onnx(Path(path))
     notes = enforce(audit_onnx.audit_onnx(model, path), options.trust_code, audit_onnx.KEPT)
     folder = Path(path).parent if external_data.uses_external_data(model) else None
-    return load_proto(model, path, options, notes, folder)
+    # nothing else holds the model read here, so it is normalized in place unless --opset keeps it as the reference
+    return load_proto(model, path, options, notes, folder, copy=options.opset is not None)
 
 
 def load_proto(model: onnx.ModelProto, origin: str, options: LoadOptions, notes: tuple[str, ...] = (),
-               folder: Path | None = None) -> LoadedModel:
-    """Normalize a copy of `model`; it is its own reference, unless --opset converts it.
+               folder: Path | None = None, *, copy: bool = True) -> LoadedModel:
+    """Normalize a copy of `model` (`model` itself, without `copy`); it is its own reference, unless --opset
+    converts it.
 
     Weights over the external-data threshold move to a scratch folder first, so no step copies them
     through protobuf; `folder` is where `model`'s external weights already are.
     """
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)  # no serialization: works past protobuf's 2 GiB limit
+    if copy:
+        model, original = onnx.ModelProto(), model
+        model.CopyFrom(original)  # no serialization: works past protobuf's 2 GiB limit
+    else:
+        original = model
     scratch = None
-    if folder is None and external_data.weight_bytes(copy) > external_data.threshold():
+    if folder is None and external_data.weight_bytes(model) > external_data.threshold():
         folder = scratch = external_data.scratch_folder()
-        external_data.externalize(copy, folder)
-    normalized = normalize(copy, opset=options.opset, origin=origin, value_shapes=options.value_shapes)
+        external_data.externalize(model, folder)
+    normalized = normalize(model, opset=options.opset, origin=origin, value_shapes=options.value_shapes)
     examples, example_notes = example_inputs(merge_specs(graph_input_specs(normalized), given_specs(options)), options)
     notes = (*example_notes, *notes)
     source = SourceInfo(path=origin, format=Format.ONNX.value, framework="onnx", notes=notes)
@@ -57,7 +62,7 @@ def load_proto(model: onnx.ModelProto, origin: str, options: LoadOptions, notes:
     if options.opset is not None:  # the original is the reference for the opset conversion
         from converter.core.runners import ort_runner
 
-        loaded.reference = ort_runner(model, folder=folder)
+        loaded.reference = ort_runner(original, folder=folder)
     return loaded
 
 
@@ -72,7 +77,7 @@ def read_onnx(path: Path) -> onnx.ModelProto:
     if _uses_external_data(model):
         _check_external_data(model, path)
         if external_data.weight_bytes(model) > external_data.threshold():
-            _check(model, path)
+            _check(model, path, external=True)
             return model  # weights stay in their files, memory-mapped when a converter reads them
         try:
             onnx.load_external_data_for_model(model, str(path.parent))
@@ -80,13 +85,13 @@ def read_onnx(path: Path) -> onnx.ModelProto:
             raise GraphtoolError(
                 f"{path}: its external weight data cannot be read ({error}); keep the data files beside it"
             ) from error
-    _check(model, path)
+    _check(model, path, external=False)  # loading the external data brought every tensor inline
     return model
 
 
-def _check(model: onnx.ModelProto, path: Path) -> None:
+def _check(model: onnx.ModelProto, path: Path, external: bool) -> None:
     try:
-        small = model.ByteSize() < onnx.checker.MAXIMUM_PROTOBUF and not external_data.uses_external_data(model)
+        small = model.ByteSize() < onnx.checker.MAXIMUM_PROTOBUF and not external
         onnx.checker.check_model(model if small else str(path))
     except onnx.checker.ValidationError as error:
         # Not errors.first_line: the checker's first line ends "of node:" and names the problem.

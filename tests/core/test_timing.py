@@ -40,3 +40,29 @@ def test_fewer_collections_pauses_the_collector_and_restores_it():
         assert not gc.isenabled()  # a caller's own choice stands
     finally:
         gc.enable()
+
+
+def test_what_the_block_kept_is_left_to_full_collections_and_garbage_cycles_are_still_collected():
+    class Node:
+        pass
+
+    with fewer_collections():
+        kept = [Node() for _ in range(1000)]
+        cycle = Node()
+        cycle.self = cycle
+        del cycle
+    assert gc.get_count()[0] < 1000  # the young generation holds none of the block's objects any more
+    assert gc.get_freeze_count() == 0
+    assert any(obj is kept[0] for obj in gc.get_objects(generation=2))
+    assert gc.collect() >= 1  # the cycle made in the block
+
+
+def test_a_programs_frozen_objects_stay_frozen():
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with fewer_collections():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
