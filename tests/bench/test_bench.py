@@ -92,3 +92,11 @@ def test_a_baseline_that_is_no_bench_report_is_refused(cli, tmp_path):
     other.write_text(json.dumps({"schema": "graphtool.validation/1"}))
     result = cli("bench", mlp_onnx(tmp_path / "m.onnx"), "--baseline", other)
     assert result.exit_code == 2 and "not a graphtool.bench/1 report" in result.output
+
+
+def test_a_given_artifact_is_timed_instead_of_a_conversion(tmp_path):
+    source, given = mlp_onnx(tmp_path / "m.onnx"), mlp_onnx(tmp_path / "given.onnx", seed=1)
+    settings = api.bench_settings(runtimes=("onnx",), batch_sizes=(2,), artifacts={"onnx": given}, **QUICK)
+    result = api.bench(source, settings=settings)
+    assert [(c.target, c.path, c.verdict) for c in result.conversions] == [("onnx", str(given), "given")]
+    assert result.runtime("onnx").artifact == str(given) and result.runtime("onnx").at(2).p50_ms > 0
