@@ -1,9 +1,11 @@
-"""Latency of converted SavedModels vs onnxruntime on the same ONNX model, side by side in one run.
+"""One TensorFlow kernel against onnxruntime's: a BERT feed-forward MatMul as a converted SavedModel, side by side.
 
 Run: python benchmarks/tf_speed.py [--runs N] [--threads T] [--json FILE]
-Models: ResNet-50 (the onnx wheel's light model with seeded random weights), a small BERT-class
-encoder (transformers' BertModel from a config, random weights, exported with torch.onnx), and that
-encoder's feed-forward MatMul alone, which shows how much of its gap is the MatMul kernel itself.
+The whole models' SavedModel-vs-onnxruntime figures are now `graphtool bench` (benchmarks/bench_runtimes.py);
+this script keeps what bench cannot show: the BERT encoder's feed-forward MatMul alone ([128*batch, 256] x
+[256, 1024]), which tells how much of a whole model's gap is the MatMul kernel itself. Its helpers (the
+ResNet-50 and BERT ONNX models, alternating timing) serve bench_xla.py, bench_native_vs_converted.py and
+bench_efficientnet.py.
 """
 
 from __future__ import annotations
@@ -153,7 +155,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: the runtimes' default)")
-    parser.add_argument("--only", choices=["resnet50", "bert", "matmul"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.threads:
@@ -161,9 +162,7 @@ def main() -> int:
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     rows = []
-    for name, build in (("resnet50", _resnet50), ("bert_small", _bert), ("matmul_128x256x1024", _matmul)):
-        if args.only and not name.startswith(args.only):
-            continue
+    for name, build in (("matmul_128x256x1024", _matmul),):
         model, make_inputs = build()
         for row in measure(name, model, make_inputs, args.runs, args.threads):
             print(json.dumps(row))
