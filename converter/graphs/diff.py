@@ -191,6 +191,15 @@ class _Comparer:
 
     def op_change(self, i: int, j: int, node_a: str, node_b: str, da: dict, db: dict) -> Change | None:
         """The change between two matched ops (at positions i and j of the matching), given their data."""
+        if (da["op_type"] == db["op_type"] and da["domain"] == db["domain"] and da["attributes"] == db["attributes"]
+                and node_a not in self._consts_a and node_b not in self._consts_b):
+            # most pairs: the same op fed by matched producers at the same slots, so no field differs (the
+            # general walk below, which builds each side's slots, would find none either)
+            preds_a, preds_b = self.sides[0].preds[i], self.sides[1].preds[j]
+            a_to_b = self.a_to_b
+            if len(preds_a) == len(preds_b) and all(s == t and s >= 0 and a_to_b[p] == q for (s, _, p), (t, _, q)
+                                                    in zip(preds_a, preds_b, strict=True)):
+                return None
         fields = self._op_fields(i, j, node_a, node_b, da, db)
         return Change("changed", "op", *self.refs(node_a, node_b, da, db), tuple(fields)) if fields else None
 
