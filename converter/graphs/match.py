@@ -50,14 +50,6 @@ def match_indexed(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, rounds: int = ROUNDS
     return matcher
 
 
-def _label(data: dict[str, Any]) -> Hashable:
-    if data["kind"] == "op":
-        return ("op", data["domain"], data["op_type"])
-    if data["kind"] == "initializer":
-        return ("initializer", data["role"])
-    return (data["kind"],)
-
-
 def _hint(data: dict[str, Any]) -> Hashable:
     if data["kind"] == "initializer":
         return ("w", data["hash"])
@@ -80,7 +72,16 @@ class _Side:
         self.names = [d["name"] for d in data]
         self.data = data
         self._hints: list[Hashable | None] = [None] * len(data)  # content keys, made when first needed
-        labels = [table.setdefault(_label(d), len(table)) for d in data]
+        labels = []
+        add = labels.append
+        for d in data:  # a label per node: its op type and domain, or its kind (and an initializer's role)
+            kind = d["kind"]
+            if kind == "op":
+                add(table.setdefault(("op", d["domain"], d["op_type"]), len(table)))
+            elif kind == "initializer":
+                add(table.setdefault(("initializer", d["role"]), len(table)))
+            else:
+                add(table.setdefault((kind,), len(table)))
         self.labels = labels
         preds: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
         succs: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
