@@ -55,9 +55,9 @@ def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) 
             if change is not None:
                 changes.append(change)
         else:
-            changes.extend(other_changes(node_a, node_b, da, db))
+            changes.extend(other_changes(i, j, node_a, node_b, da, db))
         if da["name"] != db["name"] or da["scope"] != db["scope"]:
-            renames.append(Rename(da["kind"], *compare.refs(node_a, node_b, da, db)))
+            renames.append(Rename(da["kind"], *compare.refs(i, j, node_a, node_b, da, db)))
     matched_b = compare.matched_b
     changes.extend(_unmatched(ga, [n for n in ga if n not in matches], "removed"))
     changes.extend(_unmatched(gb, [n for n in gb if n not in matched_b], "added"))
@@ -107,6 +107,17 @@ def _ref(g: nx.MultiDiGraph, node: str, nodes: Mapping[str, dict] | None = None,
         elif users:
             scope = nodes[min(users, key=lambda v: nodes[v]["index"])]["scope"]
     return NodeRef(node, data["name"], data.get("op_type"), scope)
+
+
+def _user_scope(side: _Side, i: int) -> str:
+    """An unscoped weight's scope, as _ref finds it: its first user's in model order, from the matcher's
+    adjacency (per node, (slot, out slot, consumer) triples)."""
+    users, data = side.succs[i], side.data
+    if not users:
+        return ""
+    if len(users) == 1:
+        return data[users[0][2]]["scope"]
+    return data[min(users, key=lambda user: data[user[2]]["index"])[2]]["scope"]
 
 
 def _slots(side: _Side, i: int) -> dict[int, str]:
@@ -186,13 +197,13 @@ class _Comparer:
         # the matcher's integer adjacency: input slots read from it, not from a second walk over the graph
         self.sides, self.a_to_b = (matching.a, matching.b), matching.a_to_b
 
-    def refs(self, node_a: str, node_b: str, da: dict, db: dict) -> tuple[NodeRef, NodeRef]:
-        # _ref's common case (anything but an unscoped initializer) made here: one call, not three, per rename
-        ref_a = (NodeRef(node_a, da["name"], da.get("op_type"), da["scope"])
-                 if da["scope"] or da["kind"] != "initializer" else _ref(self.ga, node_a, self.nodes_a, da))
-        ref_b = (NodeRef(node_b, db["name"], db.get("op_type"), db["scope"])
-                 if db["scope"] or db["kind"] != "initializer" else _ref(self.gb, node_b, self.nodes_b, db))
-        return ref_a, ref_b
+    def refs(self, i: int, j: int, node_a: str, node_b: str, da: dict, db: dict) -> tuple[NodeRef, NodeRef]:
+        """Both nodes' refs (at positions i and j of the matching), as _ref makes them."""
+        side_a, side_b = self.sides
+        scope_a = da["scope"] or (_user_scope(side_a, i) if da["kind"] == "initializer" else "")
+        scope_b = db["scope"] or (_user_scope(side_b, j) if db["kind"] == "initializer" else "")
+        return (NodeRef(node_a, da["name"], da.get("op_type"), scope_a),
+                NodeRef(node_b, db["name"], db.get("op_type"), scope_b))
 
     def op_change(self, i: int, j: int, node_a: str, node_b: str, da: dict, db: dict) -> Change | None:
         """The change between two matched ops (at positions i and j of the matching), given their data."""
@@ -206,10 +217,10 @@ class _Comparer:
                                                     in zip(preds_a, preds_b, strict=True)):
                 return None
         fields = self._op_fields(i, j, node_a, node_b, da, db)
-        return Change("changed", "op", *self.refs(node_a, node_b, da, db), tuple(fields)) if fields else None
+        return Change("changed", "op", *self.refs(i, j, node_a, node_b, da, db), tuple(fields)) if fields else None
 
-    def node(self, node_a: str, node_b: str, da: dict, db: dict) -> Iterable[Change]:
-        """The changes between two matched nodes other than ops, given their data."""
+    def node(self, i: int, j: int, node_a: str, node_b: str, da: dict, db: dict) -> Iterable[Change]:
+        """The changes between two matched nodes other than ops (at positions i and j), given their data."""
         kind = da["kind"]
         if kind == "initializer":
             # constants that configure an op (axes, shapes) or feed it integers are compared as part of that op
@@ -217,11 +228,11 @@ class _Comparer:
             if change is not None:
                 fields, max_abs, fraction = change
                 yield Change(self._weight_kind(node_a, node_b, fields), "initializer",
-                             *self.refs(node_a, node_b, da, db), fields, max_abs, fraction)
+                             *self.refs(i, j, node_a, node_b, da, db), fields, max_abs, fraction)
         else:
             fields = [FieldChange(key, da[key], db[key]) for key in ("dtype", "shape") if da[key] != db[key]]
             if fields:
-                yield Change(f"{kind}_changed", kind, *self.refs(node_a, node_b, da, db), tuple(fields))
+                yield Change(f"{kind}_changed", kind, *self.refs(i, j, node_a, node_b, da, db), tuple(fields))
 
     def _weight_kind(self, node_a: str, node_b: str, fields: tuple[FieldChange, ...]) -> str:
         """A transposed copy, a constant the conversion folded (its users were rewritten), or a changed weight."""
