@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
@@ -16,8 +16,11 @@ import onnx
 
 from converter.graphs.changes import CHANGE_KINDS, COMMON_STRUCTURE, Change, Diff, FieldChange, NodeRef, Rename
 from converter.graphs.graph import format_shape, tensor_array
-from converter.graphs.match import match_graphs
+from converter.graphs.match import match_indexed
 from converter.graphs.roles import input_name, irrelevant_attributes, is_attribute_input, same_setting
+
+if TYPE_CHECKING:
+    from converter.graphs.match import _Matcher, _Side
 
 __all__ = ["Diff", "Change", "FieldChange", "NodeRef", "Rename", "diff_graphs", "CHANGE_KINDS"]
 
@@ -34,16 +37,27 @@ def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) 
 
     Weight elements that differ by at most ``atol`` count as equal.
     """
-    matches = match_graphs(ga, gb)
-    compare = _Comparer(ga, gb, matches, atol)
+    matching = match_indexed(ga, gb)
+    side_a, side_b, a_to_b = matching.a, matching.b, matching.a_to_b
+    ids_a, ids_b, data_a, data_b = side_a.ids, side_b.ids, side_a.data, side_b.data
+    matches = {ids_a[i]: ids_b[j] for i, j in enumerate(a_to_b) if j >= 0}
+    compare = _Comparer(ga, gb, matches, atol, matching)
     changes = [*_model_changes(ga, gb)]
     renames: list[Rename] = []
     nodes_a, nodes_b = compare.nodes_a, compare.nodes_b
-    for node_a, node_b in matches.items():
-        da, db = nodes_a[node_a], nodes_b[node_b]
-        changes.extend(compare.node(node_a, node_b, da, db))
+    op_change, other_changes = compare.op_change, compare.node
+    for i, j in enumerate(a_to_b):
+        if j < 0:
+            continue
+        node_a, node_b, da, db = ids_a[i], ids_b[j], data_a[i], data_b[j]
+        if da["kind"] == "op":  # most nodes: one call, no generator
+            change = op_change(i, j, node_a, node_b, da, db)
+            if change is not None:
+                changes.append(change)
+        else:
+            changes.extend(other_changes(i, j, node_a, node_b, da, db))
         if da["name"] != db["name"] or da["scope"] != db["scope"]:
-            renames.append(Rename(da["kind"], *compare.refs(node_a, node_b, da, db)))
+            renames.append(Rename(da["kind"], *compare.refs(i, j, node_a, node_b, da, db)))
     matched_b = compare.matched_b
     changes.extend(_unmatched(ga, [n for n in ga if n not in matches], "removed"))
     changes.extend(_unmatched(gb, [n for n in gb if n not in matched_b], "added"))
@@ -95,16 +109,22 @@ def _ref(g: nx.MultiDiGraph, node: str, nodes: Mapping[str, dict] | None = None,
     return NodeRef(node, data["name"], data.get("op_type"), scope)
 
 
-def _inputs(g: nx.MultiDiGraph) -> dict[str, dict[int, str]]:
-    """Producer of each input slot, per node: one pass over networkx's predecessor dicts (G._pred: consumer ->
-    producer -> key -> edge data), not its edge view, which costs a generator step and a lookup per edge."""
-    found: dict[str, dict[int, str]] = {}
-    for consumer, producers in g._pred.items():
-        slots = {data["slot"]: producer for producer, keys in producers.items() for data in keys.values()
-                 if data["slot"] is not None}
-        if slots:
-            found[consumer] = slots
-    return found
+def _user_scope(side: _Side, i: int) -> str:
+    """An unscoped weight's scope, as _ref finds it: its first user's in model order, from the matcher's
+    adjacency (per node, (slot, out slot, consumer) triples)."""
+    users, data = side.succs[i], side.data
+    if not users:
+        return ""
+    if len(users) == 1:
+        return data[users[0][2]]["scope"]
+    return data[min(users, key=lambda user: data[user[2]]["index"])[2]]["scope"]
+
+
+def _slots(side: _Side, i: int) -> dict[int, str]:
+    """Producer of each input slot of the node at position i, from the matcher's adjacency (a subgraph output's
+    edge has a negative slot there: it feeds no input)."""
+    ids = side.ids
+    return {slot: ids[producer] for slot, _, producer in side.preds[i] if slot >= 0}
 
 
 def _model_changes(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> Iterable[Change]:
@@ -166,34 +186,53 @@ def _signature(data: dict) -> str:
 class _Comparer:
     """Compares matched nodes; knows both graphs and the matching."""
 
-    def __init__(self, ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, matches: dict[str, str], atol: float):
+    def __init__(self, ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, matches: dict[str, str], atol: float,
+                 matching: _Matcher):
         self.ga, self.gb, self.matches, self.atol = ga, gb, matches, atol
         self.opset_a = ga.graph["opset"]
         self.opset_b = gb.graph["opset"]
-        # plain dicts: a networkx view lookup per access was a tenth of a 100k-node diff
-        self.nodes_a, self.nodes_b = dict(ga.nodes(data=True)), dict(gb.nodes(data=True))
+        # networkx's node dicts (G._node: id -> data), not its views: a view lookup per access was a tenth of a
+        # 100k-node diff
+        self.nodes_a, self.nodes_b = ga._node, gb._node
+        # the matcher's integer adjacency: input slots read from it, not from a second walk over the graph
+        self.sides, self.a_to_b = (matching.a, matching.b), matching.a_to_b
 
-    def refs(self, node_a: str, node_b: str, da: dict, db: dict) -> tuple[NodeRef, NodeRef]:
-        return _ref(self.ga, node_a, self.nodes_a, da), _ref(self.gb, node_b, self.nodes_b, db)
+    def refs(self, i: int, j: int, node_a: str, node_b: str, da: dict, db: dict) -> tuple[NodeRef, NodeRef]:
+        """Both nodes' refs (at positions i and j of the matching), as _ref makes them."""
+        side_a, side_b = self.sides
+        scope_a = da["scope"] or (_user_scope(side_a, i) if da["kind"] == "initializer" else "")
+        scope_b = db["scope"] or (_user_scope(side_b, j) if db["kind"] == "initializer" else "")
+        return (NodeRef(node_a, da["name"], da.get("op_type"), scope_a),
+                NodeRef(node_b, db["name"], db.get("op_type"), scope_b))
 
-    def node(self, node_a: str, node_b: str, da: dict, db: dict) -> Iterable[Change]:
-        """The changes between two matched nodes, given their data."""
+    def op_change(self, i: int, j: int, node_a: str, node_b: str, da: dict, db: dict) -> Change | None:
+        """The change between two matched ops (at positions i and j of the matching), given their data."""
+        if (da["op_type"] == db["op_type"] and da["domain"] == db["domain"] and da["attributes"] == db["attributes"]
+                and node_a not in self._consts_a and node_b not in self._consts_b):
+            # most pairs: the same op fed by matched producers at the same slots, so no field differs (the
+            # general walk below, which builds each side's slots, would find none either)
+            preds_a, preds_b = self.sides[0].preds[i], self.sides[1].preds[j]
+            a_to_b = self.a_to_b
+            if len(preds_a) == len(preds_b) and all(s == t and s >= 0 and a_to_b[p] == q for (s, _, p), (t, _, q)
+                                                    in zip(preds_a, preds_b, strict=True)):
+                return None
+        fields = self._op_fields(i, j, node_a, node_b, da, db)
+        return Change("changed", "op", *self.refs(i, j, node_a, node_b, da, db), tuple(fields)) if fields else None
+
+    def node(self, i: int, j: int, node_a: str, node_b: str, da: dict, db: dict) -> Iterable[Change]:
+        """The changes between two matched nodes other than ops (at positions i and j), given their data."""
         kind = da["kind"]
-        if kind == "op":
-            fields = self._op_fields(node_a, node_b, da, db)
-            if fields:
-                yield Change("changed", "op", *self.refs(node_a, node_b, da, db), tuple(fields))
-        elif kind == "initializer":
+        if kind == "initializer":
             # constants that configure an op (axes, shapes) or feed it integers are compared as part of that op
             change = _weight_change(da, db, self.atol) if da["role"] == db["role"] == "weight" else None
             if change is not None:
                 fields, max_abs, fraction = change
                 yield Change(self._weight_kind(node_a, node_b, fields), "initializer",
-                             *self.refs(node_a, node_b, da, db), fields, max_abs, fraction)
+                             *self.refs(i, j, node_a, node_b, da, db), fields, max_abs, fraction)
         else:
             fields = [FieldChange(key, da[key], db[key]) for key in ("dtype", "shape") if da[key] != db[key]]
             if fields:
-                yield Change(f"{kind}_changed", kind, *self.refs(node_a, node_b, da, db), tuple(fields))
+                yield Change(f"{kind}_changed", kind, *self.refs(i, j, node_a, node_b, da, db), tuple(fields))
 
     def _weight_kind(self, node_a: str, node_b: str, fields: tuple[FieldChange, ...]) -> str:
         """A transposed copy, a constant the conversion folded (its users were rewritten), or a changed weight."""
@@ -229,11 +268,12 @@ class _Comparer:
                 return True
         return False
 
-    def _op_fields(self, node_a: str, node_b: str, da: dict, db: dict) -> list[FieldChange]:
+    def _op_fields(self, i: int, j: int, node_a: str, node_b: str, da: dict, db: dict) -> list[FieldChange]:
         fields = [] if da["op_type"] == db["op_type"] and da["domain"] == db["domain"] else [
             FieldChange(key, da[key], db[key]) for key in ("op_type", "domain") if da[key] != db[key]]
         attrs_a, attrs_b = da["attributes"], db["attributes"]
-        inputs_a, inputs_b = self._inputs_a.get(node_a, {}), self._inputs_b.get(node_b, {})
+        side_a, side_b = self.sides
+        inputs_a, inputs_b = _slots(side_a, i), _slots(side_b, j)
         consts_a, consts_b = self._consts_a.get(node_a, {}), self._consts_b.get(node_b, {})
         settings_a = settings_b = {}
         if (consts_a or consts_b) and (attrs_a != attrs_b or self._differ(consts_a, consts_b)):
@@ -243,7 +283,7 @@ class _Comparer:
             fields.extend(FieldChange(f"const[{slot}]", pieces_a[slot], pieces_b[slot])
                           for slot in sorted(set(pieces_a) & set(pieces_b)) if pieces_a[slot] != pieces_b[slot])
         if attrs_a != attrs_b:  # equal: nothing to default
-            fields.extend(self._attribute_fields(node_a, node_b, da, db, attrs_a, attrs_b,
+            fields.extend(self._attribute_fields(node_a, node_b, da, db, attrs_a, attrs_b, (inputs_a, inputs_b),
                                                  irrelevant_attributes(da["op_type"], attrs_a, attrs_b)))
         # an input the other opset has as an attribute (compared above) is no other input count
         if len(inputs_a) != len(inputs_b) and len(inputs_a) - len(settings_a) != len(inputs_b) - len(settings_b):
@@ -259,7 +299,7 @@ class _Comparer:
         return fields
 
     def _attribute_fields(self, node_a: str, node_b: str, da: dict, db: dict, attrs_a: dict, attrs_b: dict,
-                          irrelevant: set[str]) -> Iterable[FieldChange]:
+                          inputs: tuple[dict[int, str], dict[int, str]], irrelevant: set[str]) -> Iterable[FieldChange]:
         ranks: tuple[int | None, int | None] | None = None
         for name in sorted(set(attrs_a) | set(attrs_b)):
             old = attrs_a.get(name, self._default(da, name, self.opset_a))
@@ -267,7 +307,7 @@ class _Comparer:
             if old == new or name in irrelevant or _implied_equal(name, old, new):
                 continue
             if ranks is None:
-                ranks = (_data_rank(self.ga, node_a, self._inputs_a), _data_rank(self.gb, node_b, self._inputs_b))
+                ranks = (_data_rank(self.ga, node_a, inputs[0]), _data_rank(self.gb, node_b, inputs[1]))
             if not same_setting(da["op_type"], name, old, new, ranks):
                 yield FieldChange(f"attr:{name}", old, new)
 
@@ -283,14 +323,6 @@ class _Comparer:
     @functools.cached_property
     def _consts_b(self) -> dict[str, dict[int, str]]:
         return _constants(self.gb, self.nodes_b)
-
-    @functools.cached_property
-    def _inputs_a(self) -> dict[str, dict[int, str]]:
-        return _inputs(self.ga)
-
-    @functools.cached_property
-    def _inputs_b(self) -> dict[str, dict[int, str]]:
-        return _inputs(self.gb)
 
     @functools.cached_property
     def matched_b(self) -> set[str]:
@@ -338,9 +370,9 @@ def _constant_value(data: dict) -> Any:
     return np.atleast_1d(tensor_array(data["tensor"], data.get("weights_dir"))).tolist()
 
 
-def _data_rank(g: nx.MultiDiGraph, node: str, inputs: dict[str, dict[int, str]]) -> int | None:
-    """The rank of an op's first input, where shape inference knew it."""
-    producer = inputs.get(node, {}).get(0)
+def _data_rank(g: nx.MultiDiGraph, node: str, inputs: dict[int, str]) -> int | None:
+    """The rank of an op's first input (`inputs`: its producer per input slot), where shape inference knew it."""
+    producer = inputs.get(0)
     shape = g.edges[producer, node, 0]["shape"] if producer is not None else None
     return None if shape is None else len(shape)
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from converter.graphs.graph import tensor_array
 
-__all__ = ["match_graphs", "ROUNDS"]
+__all__ = ["match_graphs", "match_indexed", "ROUNDS"]
 
 ROUNDS = 4
 # Below this depth a hash says too little about a node to pair equal-sized groups by model order.
@@ -30,6 +30,14 @@ _ORDER_DEPTH = 2
 
 def match_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, rounds: int = ROUNDS) -> dict[str, str]:
     """Pair node ids of ``ga`` with node ids of ``gb``; returns {id in a: id in b}."""
+    matcher = match_indexed(ga, gb, rounds)
+    a, b = matcher.a, matcher.b
+    return {a.ids[i]: b.ids[j] for i, j in enumerate(matcher.a_to_b) if j >= 0}
+
+
+def match_indexed(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, rounds: int = ROUNDS) -> _Matcher:
+    """The matching by node position (``a_to_b``, ``b_to_a``: -1 where unmatched), with both sides' ids, data and
+    integer adjacency (``preds``: per node, its (slot, out slot, producer) triples), for callers that walk them."""
     table: dict[Hashable, int] = {}
     a, b = _Side(ga, table), _Side(gb, table)
     for _ in range(rounds):
@@ -39,15 +47,7 @@ def match_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, rounds: int = ROUNDS)
     strict = ga.graph.get("producer_name") != gb.graph.get("producer_name")
     matcher = _Matcher(a, b, rounds, strict)
     matcher.run()
-    return {a.ids[i]: b.ids[j] for i, j in enumerate(matcher.a_to_b) if j >= 0}
-
-
-def _label(data: dict[str, Any]) -> Hashable:
-    if data["kind"] == "op":
-        return ("op", data["domain"], data["op_type"])
-    if data["kind"] == "initializer":
-        return ("initializer", data["role"])
-    return (data["kind"],)
+    return matcher
 
 
 def _hint(data: dict[str, Any]) -> Hashable:
@@ -70,9 +70,18 @@ class _Side:
         data = list(nodes.values())
         self.kinds = [d["kind"] for d in data]
         self.names = [d["name"] for d in data]
-        self._data = data
+        self.data = data
         self._hints: list[Hashable | None] = [None] * len(data)  # content keys, made when first needed
-        labels = [table.setdefault(_label(d), len(table)) for d in data]
+        labels = []
+        add = labels.append
+        for d in data:  # a label per node: its op type and domain, or its kind (and an initializer's role)
+            kind = d["kind"]
+            if kind == "op":
+                add(table.setdefault(("op", d["domain"], d["op_type"]), len(table)))
+            elif kind == "initializer":
+                add(table.setdefault(("initializer", d["role"]), len(table)))
+            else:
+                add(table.setdefault((kind,), len(table)))
         self.labels = labels
         preds: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
         succs: list[list[tuple[int, int, int]]] = [[] for _ in self.ids]
@@ -96,7 +105,7 @@ class _Side:
     def hint(self, i: int) -> Hashable:
         """The node's content key: weight hash, or op type and attributes."""
         if self._hints[i] is None:
-            self._hints[i] = _hint(self._data[i])
+            self._hints[i] = _hint(self.data[i])
         return self._hints[i]
 
     def refine(self, table: dict[Hashable, int]) -> None:
@@ -326,7 +335,7 @@ def _like(a: _Side, i: int, b: _Side, j: int, strict: bool) -> bool:
     transposed."""
     if a.kinds[i] != "initializer":
         return True
-    da, db = a._data[i], b._data[j]
+    da, db = a.data[i], b.data[j]
     if da["dtype"] != db["dtype"] or da["role"] != db["role"]:
         return False
     same_rank = len(da["shape"] or ()) == len(db["shape"] or ())
@@ -335,7 +344,7 @@ def _like(a: _Side, i: int, b: _Side, j: int, strict: bool) -> bool:
 
 def _weights(side: _Side) -> list[int]:
     """The side's initializers in the role of weights."""
-    return [i for i, kind in enumerate(side.kinds) if kind == "initializer" and side._data[i]["role"] == "weight"]
+    return [i for i, kind in enumerate(side.kinds) if kind == "initializer" and side.data[i]["role"] == "weight"]
 
 
 def _free_weights(side: _Side, pairs: list[int]) -> list[int]:
@@ -345,7 +354,7 @@ def _free_weights(side: _Side, pairs: list[int]) -> list[int]:
 
 def _values_key(side: _Side, i: int) -> Hashable | None:
     """The weight's values whatever their layout: dtype, count and a hash of the sorted values (None: scalars)."""
-    data = side._data[i]
+    data = side.data[i]
     if not data["size"] or data["size"] < 2:
         return None
     values = np.sort(tensor_array(data["tensor"], data.get("weights_dir")).ravel())

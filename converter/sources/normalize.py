@@ -144,9 +144,17 @@ def _name_nodes(graph: onnx.GraphProto) -> None:
             node.name = unique_name(name or f"{node.op_type}_{index}", seen)
 
 
+_RECORDED = frozenset({(SCOPE_KEY, SOURCE_KEY), (SOURCE_KEY, SCOPE_KEY)})
+
+
 def _record_origin(node: onnx.NodeProto) -> None:
     metadata = node.metadata_props
-    if not len(metadata):
+    count = len(metadata)
+    if count == 2:  # most nodes of a normalized model: scope and source, the two keys read without a list
+        first, second = metadata[0].key, metadata[1].key
+        if (first, second) in _RECORDED:
+            return
+    if not count:
         props = {}
     else:
         keys = [p.key for p in metadata]  # the keys alone settle the common case, already recorded

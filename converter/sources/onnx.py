@@ -28,9 +28,9 @@ def load_onnx(path: str, options: LoadOptions) -> LoadedModel:
     from converter.sources.audit import enforce
     from converter.sources.audit import onnx as audit_onnx
 
-    model = read_onnx(Path(path))
+    model, external = _read(Path(path))
     notes = enforce(audit_onnx.audit_onnx(model, path), options.trust_code, audit_onnx.KEPT)
-    folder = Path(path).parent if external_data.uses_external_data(model) else None
+    folder = Path(path).parent if external else None
     # nothing else holds the model read here, so it is normalized in place unless --opset keeps it as the reference
     return load_proto(model, path, options, notes, folder, copy=options.opset is not None)
 
@@ -68,31 +68,40 @@ def load_proto(model: onnx.ModelProto, origin: str, options: LoadOptions, notes:
 
 def read_onnx(path: Path) -> onnx.ModelProto:
     """Parse an .onnx file and its external data; a damaged file is one clear error."""
+    return _read(path)[0]
+
+
+def _read(path: Path) -> tuple[onnx.ModelProto, bool]:
+    """read_onnx's model, and whether its weights stay in their external files."""
     try:
         model = onnx.load_model(str(path), load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError) as error:
         raise GraphtoolError(f"{path}: not a readable ONNX model, truncated or damaged ({error})") from error
     if not model.HasField("graph"):
         raise GraphtoolError(f"{path}: an ONNX file without a graph; expected a complete model")
-    if _uses_external_data(model):
-        _check_external_data(model, path)
-        if external_data.weight_bytes(model) > external_data.threshold():
-            _check(model, path, external=True)
-            return model  # weights stay in their files, memory-mapped when a converter reads them
-        try:
-            onnx.load_external_data_for_model(model, str(path.parent))
-        except (OSError, ValueError, onnx.checker.ValidationError) as error:
-            raise GraphtoolError(
-                f"{path}: its external weight data cannot be read ({error}); keep the data files beside it"
-            ) from error
-    _check(model, path, external=False)  # loading the external data brought every tensor inline
-    return model
-
-
-def _check(model: onnx.ModelProto, path: Path, external: bool) -> None:
+    if not _uses_external_data(model):
+        _check(model, path, as_read=True)
+        return model, False
+    _check_external_data(model, path)
+    if external_data.weight_bytes(model) > external_data.threshold():
+        _check(model, path, as_read=True)
+        return model, True  # weights stay in their files, memory-mapped when a converter reads them
     try:
-        small = model.ByteSize() < onnx.checker.MAXIMUM_PROTOBUF and not external
-        onnx.checker.check_model(model if small else str(path))
+        onnx.load_external_data_for_model(model, str(path.parent))
+    except (OSError, ValueError, onnx.checker.ValidationError) as error:
+        raise GraphtoolError(
+            f"{path}: its external weight data cannot be read ({error}); keep the data files beside it"
+        ) from error
+    _check(model, path, as_read=False)  # loading the external data brought every tensor inline
+    return model, False
+
+
+def _check(model: onnx.ModelProto, path: Path, as_read: bool) -> None:
+    """onnx's checker on the file where it holds the model as read (the checker parses it in C++, instead of
+    Python serializing the model for it), else on the model unless it is too large to serialize."""
+    try:
+        from_file = as_read or model.ByteSize() >= onnx.checker.MAXIMUM_PROTOBUF
+        onnx.checker.check_model(str(path) if from_file else model)
     except onnx.checker.ValidationError as error:
         # Not errors.first_line: the checker's first line ends "of node:" and names the problem.
         reason = str(error).strip().splitlines()[0]
