@@ -58,6 +58,8 @@ def _open_torchscript(job: dict) -> Runner:
 
 
 def _open_source(job: dict) -> Runner:
+    if job.get("framework") == "onnxruntime" and str(job["source"]).endswith(".onnx"):
+        return _open_onnx({**job, "path": job["source"]})  # an ONNX source is its own reference: same threads
     from converter.core.types import LoadOptions
     from converter.sources import open_reference
 
