@@ -231,10 +231,14 @@ def _sources(model: str, folder: Path, where: str) -> list[tuple[str, str]]:
 
 
 def _content_hash(source: str, options: dict) -> str:
-    """sha256 over the model's bytes (every file of a folder) and of the files its options name."""
+    """sha256 over the model's bytes (every file of a folder), the name a file.py:NAME reference picks in its file,
+    and the bytes of the files its options name."""
     digest = hashlib.sha256()
-    file, sep, _ = source.rpartition(":")
-    paths = [Path(file if sep and file.endswith(".py") else source)]
+    file, sep, name = source.rpartition(":")
+    reference = bool(sep) and file.endswith(".py")
+    if reference:  # factories of one file are different models; a path's key stays as it was
+        digest.update(f"reference:{name}".encode())
+    paths = [Path(file if reference else source)]
     paths += [Path(options[k]) for k in ("inputs", "tolerance") if k in options]
     paths += [Path(file) for k in PY_FILE_OPTIONS if k in options and (file := _py_file(options[k]))]
     for path in paths:

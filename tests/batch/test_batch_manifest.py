@@ -70,6 +70,19 @@ def test_the_key_follows_the_model_content_and_the_options(tmp_path):
     assert read_manifest(path).tasks[0].key not in (first, changed)
 
 
+def test_factories_of_one_file_are_rows_of_their_own(tmp_path):
+    (tmp_path / "zoo.py").write_text("def a():\n    return 1\n\ndef b():\n    return 2\n\ndef c():\n    return 3\n")
+    path = _manifest(tmp_path, "defaults: {targets: [onnx, pt2]}\nmodels: [zoo.py:a, zoo.py:b, zoo.py:c]\n")
+    tasks = read_manifest(path).tasks
+    assert [(t.model, t.target) for t in tasks] == [(f"zoo.py:{name}", target) for name in "abc"
+                                                    for target in ("onnx", "pt2")]
+    assert len({t.key for t in tasks}) == 6 and len({t.slug for t in tasks}) == 6
+    assert [t.key for t in read_manifest(path).tasks] == [t.key for t in tasks]
+    (tmp_path / "zoo.py").write_text("def a():\n    return 1\n\ndef b():\n    return 2\n\ndef c():\n    return 4\n")
+    changed = read_manifest(path).tasks  # the file's bytes are every factory's content: all of them run again
+    assert not {t.key for t in changed} & {t.key for t in tasks} and len({t.key for t in changed}) == 6
+
+
 def test_json_manifests_read_the_same(tmp_path):
     _zoo(tmp_path)
     path = _manifest(tmp_path, json.dumps({"models": [{"model": "models/a.onnx", "targets": ["tflite"]}]}), "m.json")
@@ -94,6 +107,8 @@ def test_json_manifests_read_the_same(tmp_path):
     ("models: [{model: models/a.onnx, options: {trust_code: 'yes'}}]\n", "options.trust_code: expected true or false"),
     ("models: [{model: models/a.onnx, inputs: nope.npz}]\n", "inputs: "),
     ("models: [models/a.onnx, models/a.onnx]\n", "models/a.onnx -> onnx is listed twice"),
+    ("models: [zoo.py:build, zoo.py:build]\n", "zoo.py:build -> onnx is listed twice"),
+    ("models: [zoo.py:build, {model: zoo.py:build, name: again}]\n", "again -> onnx is listed twice"),
     ("models: [{model: models/a.onnx\n", "not valid YAML"),
     ("defaults: {workers: 3}\nmodels: [models/a.onnx]\n", "defaults: unknown key 'workers'"),
 ])

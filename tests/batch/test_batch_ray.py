@@ -221,3 +221,55 @@ def test_an_interrupt_at_any_moment_keeps_what_finished(zoo, tmp_path, signum, m
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is True and len(summary["rows"]) == 7
     assert all(row["resumed"] for row in summary["rows"])
+
+
+# A zoo kept in one models file: three factories of different widths, each its own row.
+MLPS_PY = """
+import torch
+
+def _mlp(width):
+    return torch.nn.Sequential(torch.nn.Linear(4, width), torch.nn.ReLU(), torch.nn.Linear(width, 2))
+
+def narrow():
+    return _mlp(3)
+
+def middle():
+    return _mlp(5)
+
+def wide():
+    return _mlp(7)
+"""
+
+
+def test_factories_of_one_file_run_as_rows_of_their_own_and_resume_apart(tmp_path):
+    import onnx
+
+    (tmp_path / "mlps.py").write_text(MLPS_PY)
+    manifest = tmp_path / "mlps.yaml"
+    manifest.write_text('defaults: {targets: [onnx], samples: 1, input: ["input:2,4"]}\n'
+                        "models: [mlps.py:narrow, mlps.py:middle, mlps.py:wide]\n")
+    out, marker = tmp_path / "out", uuid.uuid4().hex
+    done = _run(["batch", str(manifest), "-o", str(out), "--workers", "1", "--reuse-workers"], marker)
+    assert reap(marker) == []
+    assert (out / "summary.json").exists(), done.stderr[-2000:]
+    rows = _rows(out)
+    assert done.returncode == 0, [row["reason"] for row in rows.values()]
+    widths = {"mlps.py:narrow": 3, "mlps.py:middle": 5, "mlps.py:wide": 7}
+    assert set(rows) == {(model, "onnx") for model in widths}
+    assert all(row["status"] == "pass" for row in rows.values()) and len({r["key"] for r in rows.values()}) == 3
+    results = out / "results"
+    documents = {d["task"]["model"]: d for d in (json.loads(p.read_text()) for p in results.glob("*.json"))}
+    assert set(documents) == set(widths)
+    for model, width in widths.items():  # each row converted its own factory: its first layer's weight
+        artifact = onnx.load(documents[model]["convert"]["output"])
+        assert (width, 4) in {tuple(t.dims) for t in artifact.graph.initializer}, model
+
+    before = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    marker = uuid.uuid4().hex
+    done = _run(["batch", str(manifest), "-o", str(out), "--resume", "--json"], marker)
+    assert reap(marker) == []
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    assert len(summary["rows"]) == 3 and all(row["resumed"] for row in summary["rows"])
+    assert summary["cluster"] == {}  # nothing to run: no cluster was even started
+    assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")} == before
