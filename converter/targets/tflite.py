@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from converter.core.atomic import atomic_path
-from converter.core.errors import GraphtoolError, first_line
+from converter.core.errors import GraphtoolError
 
-__all__ = ["TfliteResult", "write_tflite"]
+__all__ = ["TfliteResult", "write_tflite", "tf_ops_named", "custom_ops"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,10 @@ class TfliteResult:
 
 
 def write_tflite(saved_model: str | Path, path: str | Path, *, force: bool = False) -> TfliteResult:
-    """Convert the SavedModel's serving_default signature; builtin ops first, then with Select TF ops."""
+    """Convert the SavedModel's serving_default signature; builtin ops first, then with Select TF ops.
+
+    A model whose ops this TFLite interpreter cannot run is refused (GraphtoolError naming them), nothing written.
+    """
     from converter.targets.savedmodel import SIGNATURE_KEY
     from converter.targets.tf import require_tensorflow
 
@@ -39,7 +42,7 @@ def write_tflite(saved_model: str | Path, path: str | Path, *, force: bool = Fal
         if "select" not in str(error).lower() and "flex" not in str(error).lower():
             raise
         kept = tf_ops_named(str(error))
-        flatbuffer, select = _convert(tf, saved_model, SIGNATURE_KEY, select_tf_ops=True), True
+        flatbuffer, select = _convert_with_select(tf, saved_model, SIGNATURE_KEY), True
         _check_interpreter(tf, flatbuffer, kept)
     target = Path(path)
     with atomic_path(target, force) as temporary:
@@ -52,16 +55,48 @@ def tf_ops_named(message: str) -> tuple[str, ...]:
     return tuple(sorted(set(re.findall(r"\btf\.([A-Z]\w*)", message))))
 
 
+def custom_ops(flatbuffer: bytes) -> tuple[str, ...]:
+    """The custom op codes a .tflite flatbuffer holds: 'FlexErf' for a Select TF op, or a custom op's name."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(flatbuffer, 0)
+    codes = (model.OperatorCodes(index).CustomCode() for index in range(model.OperatorCodesLength()))
+    return tuple(sorted({code.decode() for code in codes if code}))
+
+
+def _named(ops: tuple[str, ...]) -> str:
+    """'Erf (FlexErf), Sinh (FlexSinh)': each TensorFlow op beside the name the interpreter knows it by."""
+    return ", ".join(f"{op[4:]} ({op})" if op.startswith("Flex") and len(op) > 4 else op for op in ops)
+
+
+_WHAT_TO_DO = ("convert --to savedmodel instead, or replace those ops in the source "
+               "(e.g. Keras' GELU with approximate=True)")
+
+
+def _convert_with_select(tf: Any, saved_model: str | Path, key: str) -> bytes:
+    """With Select TF ops allowed; ops that TensorFlow Lite has no kernel for at all are refused by name."""
+    try:
+        return _convert(tf, saved_model, key, select_tf_ops=True)
+    except Exception as error:  # noqa: BLE001 - TFLiteConverter raises ConverterError and others
+        missing = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", str(error))))
+        if not missing:
+            raise
+        raise GraphtoolError(
+            f"tflite: the model needs TensorFlow op(s) that neither TFLite's builtins nor its Select TF ops "
+            f"have: {', '.join(missing)}; nothing was written; {_WHAT_TO_DO}"
+        ) from error
+
+
 def _check_interpreter(tf: Any, flatbuffer: bytes, kept: tuple[str, ...]) -> None:
     """A model with Select TF ops the installed interpreter cannot run is refused, naming the ops."""
     try:
         tf.lite.Interpreter(model_content=flatbuffer).allocate_tensors()
     except Exception as error:  # noqa: BLE001 - the interpreter raises RuntimeError or ValueError
-        ops = ", ".join(kept) or "unnamed TensorFlow ops"
+        ops = _named(custom_ops(flatbuffer)) or ", ".join(kept) or "unnamed TensorFlow ops"
         raise GraphtoolError(
-            f"tflite: the model needs TensorFlow op(s) {ops} that TFLite's builtins lack, and this TFLite "
-            f"interpreter cannot run them as Select TF ops ({first_line(error)}); convert to savedmodel "
-            "instead, or replace those ops in the source (e.g. Keras' GELU with approximate=True)"
+            f"tflite: the model needs TensorFlow op(s) that TensorFlow's TFLite interpreter cannot run: {ops}; "
+            "they are Select TF ops, which need the Flex delegate this interpreter lacks; nothing was written; "
+            f"{_WHAT_TO_DO}"
         ) from error
 
 

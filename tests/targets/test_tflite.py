@@ -14,10 +14,11 @@ ort = pytest.importorskip("onnxruntime")
 
 from test_savedmodel import _model  # noqa: E402
 
+from converter.core.errors import GraphtoolError  # noqa: E402
 from converter.core.runners import ort_runner  # noqa: E402
 from converter.targets.runners import run_tflite  # noqa: E402
 from converter.targets.savedmodel import write_savedmodel  # noqa: E402
-from converter.targets.tflite import write_tflite  # noqa: E402
+from converter.targets.tflite import custom_ops, write_tflite  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -119,3 +120,59 @@ def test_light_cnn_tflite_matches_onnxruntime(name):
     assert result.ok, result  # builtin ops only, every output within 1e-4 of the logits' scale
     assert sorted(result.artifacts) == ["savedmodel", "tflite"]
     assert max(result.artifacts.values()) <= 1e-4 * result.logits_scale
+
+
+def _unary(tmp_path, *ops: str) -> Path:
+    """An ONNX file chaining the given elementwise ops on one float input."""
+    names = ["x", *[f"t{index}" for index in range(len(ops) - 1)], "y"]
+    nodes = [helper.make_node(op, [names[index]], [names[index + 1]]) for index, op in enumerate(ops)]
+    graph = helper.make_graph(
+        nodes,
+        "unary",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 16])],
+    )
+    path = tmp_path / f"{'_'.join(ops).lower()}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_flex_op_is_refused_by_the_cli_naming_it_and_writing_nothing(cli, tmp_path):
+    """Erf alone has no TFLite builtin: kept as FlexErf, which the plain interpreter cannot run."""
+    source = _unary(tmp_path, "Erf")
+    result = cli("convert", source, "--to", "tflite", "-o", tmp_path / "model.tflite")
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())  # the console wraps long lines
+    assert "TFLite interpreter cannot run: Erf (FlexErf)" in message
+    assert "--to savedmodel" in message
+    assert sorted(path.name for path in tmp_path.iterdir()) == [source.name]  # nothing staged is left
+
+
+def test_flex_op_is_refused_by_the_api_before_an_existing_file_is_touched(tmp_path):
+    from converter.api import convert
+
+    source = _unary(tmp_path, "Erf", "Sinh")
+    existing = tmp_path / "model.tflite"
+    existing.write_bytes(b"kept")
+    with pytest.raises(GraphtoolError, match=r"cannot run: Erf \(FlexErf\)") as raised:
+        convert(source, "tflite", existing, force=True)
+    assert "\n" not in str(raised.value)
+    assert existing.read_bytes() == b"kept"
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([source.name, existing.name])
+
+
+def test_op_without_any_tflite_kernel_is_refused_naming_it(tmp_path):
+    """Asin is neither a builtin nor a Select TF op: one line naming it, not the converter's MLIR dump."""
+    source = _unary(tmp_path, "Erf", "Asin", "Acos")
+    saved = write_savedmodel(onnx.load(source), tmp_path / "saved")
+    with pytest.raises(GraphtoolError, match="Select TF ops have: Acos, Asin; nothing was written") as raised:
+        write_tflite(saved.directory, tmp_path / "model.tflite")
+    assert "\n" not in str(raised.value)
+    assert not (tmp_path / "model.tflite").exists()
+
+
+def test_custom_ops_lists_a_flatbuffers_flex_ops(tmp_path):
+    saved = write_savedmodel(onnx.load(_unary(tmp_path, "Erf")), tmp_path / "saved")
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved.directory))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    assert custom_ops(converter.convert()) == ("FlexErf",)
