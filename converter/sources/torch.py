@@ -24,8 +24,8 @@ from converter.sources.normalize import DEFAULT_OPSET, normalize, rename_values
 from converter.sources.torch_args import (
     Argument,
     arguments,
-    as_kwargs,
     bind,
+    call_checked,
     choose,
     describe_arguments,
     flatten_outputs,
@@ -293,7 +293,8 @@ def load_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions
     prepared = prepare_torch(model, fmt, origin, options)
     names, feeds, runnable = prepared.names, prepared.feeds, prepared.runnable
     args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names)
-    outputs = _output_names(model, runnable, names, args)
+    how = f"--inputs {options.inputs_file}" if options.inputs_file is not None else "--input"
+    outputs = _output_names(model, runnable, names, args, how)
     opset = options.opset or DEFAULT_OPSET
     reference = reference_for(runnable, names)
     folder = external_data.scratch_folder() if _weight_bytes(model.module) > external_data.threshold() else None
@@ -335,13 +336,13 @@ def _parameters(model: TorchModel, torch: Any) -> list[Argument]:
     return arguments(model.module)
 
 
-def _output_names(model: TorchModel, runnable: Any, names: list[str], args: tuple) -> list[str]:
+def _output_names(model: TorchModel, runnable: Any, names: list[str], args: tuple, how: str) -> list[str]:
     """Named after the module's own result (the bound module returns the same tensors flattened)."""
     if model.target is None:
         return output_names(runnable, args)
     torch = require("torch", "torch")
     with torch.no_grad(), quiet():
-        result = model.module(**as_kwargs(names, args), **(model.constants or {}))
+        result = call_checked(model.module, names, args, model.constants, how)
     return [name for name, _ in flatten_outputs(result)]
 
 
@@ -356,8 +357,8 @@ def _input_specs(
     if options.inputs_file is not None and not given:
         arrays = load_npz(options.inputs_file)
         origin_npz = f"--inputs {options.inputs_file}"
-        if params and any(name in arrays for name in names):
-            chosen = choose(params, [n for n in arrays if n in names], origin, origin_npz)
+        if params and any(name.partition(".")[0] in names for name in arrays):
+            chosen = choose(params, list(arrays), origin, f"{origin_npz}: array")
             matched = {n: arrays[n] for n in chosen}
         else:
             required = [p.name for p in params if p.required] or names

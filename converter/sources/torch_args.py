@@ -10,7 +10,9 @@ from typing import Any
 from converter.core.errors import GraphtoolError
 from converter.sources.contents import NeedsInputsError
 
-__all__ = ["Argument", "arguments", "choose", "flatten_outputs", "bind", "as_kwargs", "describe_arguments"]
+__all__ = [
+    "Argument", "arguments", "choose", "flatten_outputs", "bind", "as_kwargs", "describe_arguments", "call_checked",
+]
 
 _KINDS = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
@@ -39,14 +41,16 @@ def choose(params: Sequence[Argument], given: Sequence[str], origin: str, how: s
 
     A dict argument's entries are given as `param.key`; they keep their own order within the argument.
     """
+    known = {p.name for p in params}
+    unknown = [name for name in given if name.partition(".")[0] not in known]
+    if unknown and params:
+        dotted = next((name for name in given if "." in name), None)
+        entries = f" (a dict argument's entries as ARG.KEY, e.g. {dotted})" if dotted else ""
+        raise GraphtoolError(f"{how} {unknown[0]}: forward() has no argument '{unknown[0].partition('.')[0]}'; "
+                             f"it takes {', '.join(p.name for p in params)}{entries}")
     if any("." in name for name in given):
         tops = choose(params, list(dict.fromkeys(name.partition(".")[0] for name in given)), origin, how)
         return [name for top in tops for name in given if name.partition(".")[0] == top]
-    known = {p.name for p in params}
-    unknown = [name for name in given if name not in known]
-    if unknown and params:
-        raise GraphtoolError(f"{how} {unknown[0]}: forward() has no argument '{unknown[0]}'; it takes "
-                             f"{', '.join(p.name for p in params)}")
     missing = [p.name for p in params if p.required and p.name not in given]
     if missing:
         raise NeedsInputsError(f"{origin}: forward() requires {', '.join(missing)}, not given; pass --input "
@@ -131,3 +135,32 @@ def as_kwargs(names: Sequence[str], args: Sequence[Any]) -> dict[str, Any]:
         else:
             kwargs[name] = tensor
     return kwargs
+
+
+class _MissingEntry(KeyError):
+    """forward() read a key of a dict argument that was not given."""
+
+
+class _Entries(dict):
+    """A dict argument's given entries; reading one not given raises _MissingEntry (still a KeyError)."""
+
+    def __init__(self, argument: str, entries: dict) -> None:
+        super().__init__(entries)
+        self.argument = argument
+
+    def __missing__(self, key: Any) -> Any:
+        raise _MissingEntry(self.argument, key, [f"{self.argument}.{k}" for k in self])
+
+
+def call_checked(module: Any, names: Sequence[str], args: Sequence[Any], constants: dict | None, how: str) -> Any:
+    """Call forward() by keyword, eagerly; a key it reads of a dict argument but not given is a one-line error."""
+    kwargs = {name: _Entries(name, value) if isinstance(value, dict) else value
+              for name, value in as_kwargs(names, args).items()}
+    try:
+        return module(**kwargs, **(constants or {}))
+    except _MissingEntry as error:
+        argument, key, given = error.args
+        raise GraphtoolError(
+            f"{how}: forward() reads {argument}['{key}'], but no {argument}.{key} is given; a dict argument needs "
+            f"every key it reads (given: {', '.join(given)})"
+        ) from None

@@ -169,3 +169,93 @@ def test_pickle_refused_before_any_code_runs(tmp_path):
     with pytest.raises(GraphtoolError, match="--trust-pickle"):
         api.load(str(payload), LoadOptions(input_specs=("x:1",)))
     assert not marker.exists()
+
+
+DICT_MODEL = '''
+import torch
+
+
+class DictModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(8, 4)
+        self.proj = torch.nn.Linear(3, 4)
+
+    def forward(self, batch: dict, scale: float = 1.0):
+        return self.proj(batch["image"]) + self.emb(batch["ids"]) * scale
+
+
+def dict_model():
+    torch.manual_seed(0)
+    return DictModel()
+'''
+
+
+def _dict_model(tmp_path, **arrays):
+    import numpy as np
+
+    model = tmp_path / "dict_models.py"
+    model.write_text(DICT_MODEL)
+    rng = np.random.default_rng(0)
+    given = {"batch.image": rng.standard_normal((2, 5, 3)).astype("float32"), "batch.ids": rng.integers(0, 8, (2, 5))}
+    data = tmp_path / "data.npz"
+    np.savez(data, **{name: array for name, array in {**given, **arrays}.items() if array is not None})
+    return f"{model}:dict_model", data
+
+
+@pytest.mark.slow
+def test_npz_arrays_named_arg_key_feed_a_dict_argument(tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+
+    source, data = _dict_model(tmp_path)
+    result = api.convert(source, "onnx", tmp_path / "dict.onnx", LoadOptions(inputs_file=data))
+    assert result.report.verdict == "passed"
+    session = ort.InferenceSession(str(result.output))
+    assert [i.name for i in session.get_inputs()] == ["batch.image", "batch.ids"]
+    with np.load(data) as arrays:
+        assert session.run(None, dict(arrays))[0].shape == (2, 5, 4)
+
+
+@pytest.mark.slow
+def test_npz_data_for_dynamic_dict_entries_runs_at_another_batch(tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+
+    source, data = _dict_model(tmp_path)
+    options = LoadOptions(input_specs=("batch.image:batch,5,3", "batch.ids:batch,5:int64"), inputs_file=data)
+    result = api.convert(source, "onnx", tmp_path / "dict.onnx", options)
+    assert result.report.verdict == "passed"
+    session = ort.InferenceSession(str(result.output))
+    feeds = {"batch.image": np.zeros((3, 5, 3), np.float32), "batch.ids": np.zeros((3, 5), np.int64)}
+    assert session.run(None, feeds)[0].shape == (3, 5, 4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"batch.ids": None}, r"^--inputs \S+: forward\(\) reads batch\['ids'\], but no batch.ids is given; a dict "
+                              r"argument needs every key it reads \(given: batch.image\)$"),
+        ({"other": 0}, r"^--inputs \S+: array other: forward\(\) has no argument 'other'; it takes batch, scale "
+                       r"\(a dict argument's entries as ARG.KEY, e.g. batch.image\)$"),
+        ({"batches.ids": 0}, r"^--inputs \S+: array batches.ids: forward\(\) has no argument 'batches'; it takes "
+                             r"batch, scale"),
+    ],
+)
+def test_npz_dict_entries_missing_or_unknown_are_one_line(tmp_path, arrays, message):
+    source, data = _dict_model(tmp_path, **arrays)
+    with pytest.raises(GraphtoolError, match=message) as raised:
+        api.convert(source, "onnx", tmp_path / "dict.onnx", LoadOptions(inputs_file=data))
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.slow
+def test_cli_converts_a_dict_argument_from_npz(tmp_path, cli):
+    source, data = _dict_model(tmp_path)
+    result = cli("convert", source, "--inputs", data, "--to", "onnx", "-o", tmp_path / "dict.onnx")
+    assert result.exit_code == 0, result.output
+    assert "PASSED" in result.output
+    missing = _dict_model(tmp_path, **{"batch.ids": None})[1]
+    refused = cli("convert", source, "--inputs", missing, "--to", "onnx", "-o", tmp_path / "other.onnx")
+    assert refused.exit_code == 2 and "no batch.ids is given" in refused.stderr

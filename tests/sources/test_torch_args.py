@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from converter.core.errors import GraphtoolError
-from converter.sources.torch_args import Argument, as_kwargs, choose, describe_arguments, flatten_outputs
+from converter.sources.torch_args import (
+    Argument,
+    as_kwargs,
+    call_checked,
+    choose,
+    describe_arguments,
+    flatten_outputs,
+)
 
 BERT_LIKE = [Argument("input_ids", False), Argument("attention_mask", False), Argument("use_cache", False)]
 
@@ -36,6 +43,24 @@ def test_dict_argument_entries_are_inputs_of_their_own():
     assert choose(params, ["batch.image", "batch.ids"], "m", "--input") == ["batch.image", "batch.ids"]
     assert as_kwargs(["batch.image", "batch.ids", "x"], [1, 2, 3]) == {"batch": {"image": 1, "ids": 2}, "x": 3}
     assert describe_arguments(params, ["batch.image"]).endswith("kept the default of scale")
+
+
+def test_a_dict_entry_of_no_argument_is_named():
+    params = [Argument("batch", True), Argument("scale", False)]
+    with pytest.raises(GraphtoolError, match=r"^--inputs d.npz: array other.ids: forward\(\) has no argument "
+                                             r"'other'; it takes batch, scale \(a dict argument's entries as "
+                                             r"ARG.KEY, e.g. batch.image\)$"):
+        choose(params, ["batch.image", "other.ids"], "m", "--inputs d.npz: array")
+
+
+def test_a_dict_key_read_but_not_given_is_one_line():
+    def forward(batch, scale=1):
+        return batch["image"] + batch.get("bias", 0) + batch["ids"] * scale
+
+    assert call_checked(forward, ["batch.image", "batch.ids"], [1, 2], {"scale": 3}, "--input") == 7
+    message = r"^--input: forward\(\) reads batch\['ids'\], but no batch.ids is given; a dict argument needs every "
+    with pytest.raises(GraphtoolError, match=message + r"key it reads \(given: batch.image\)$"):
+        call_checked(forward, ["batch.image"], [1], None, "--input")
 
 
 class _Layer:
