@@ -358,7 +358,10 @@ def _input_specs(
         arrays = load_npz(options.inputs_file)
         origin_npz = f"--inputs {options.inputs_file}"
         if params and any(name.partition(".")[0] in names for name in arrays):
-            chosen = choose(params, list(arrays), origin, f"{origin_npz}: array")
+            # an array named after no argument is other data (labels), left out as every source leaves it; a
+            # dotted one means a dict entry, so a wrong argument there is refused
+            wanted = [n for n in arrays if n.partition(".")[0] in names or "." in n]
+            chosen = choose(params, wanted, origin, f"{origin_npz}: array")
             matched = {n: arrays[n] for n in chosen}
         else:
             required = [p.name for p in params if p.required] or names
