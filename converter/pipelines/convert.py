@@ -11,8 +11,10 @@ from typing import Any
 from converter.core import external_data
 from converter.core.atomic import check_writable, move_into_place, remove, staging_path
 from converter.core.deadline import deadline
+from converter.core.errors import GraphtoolError
 from converter.core.frameworks import quiet
 from converter.core.naming import output_stem
+from converter.core.runners import Runner
 from converter.core.timing import StageTimer, stage
 from converter.core.types import LoadedModel, LoadOptions, SourceInfo
 from converter.sources import load
@@ -131,16 +133,32 @@ def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: boo
 
 
 def record_and_release(loaded: LoadedModel, samples: int, from_file: bool) -> RecordedSource | None:
-    """The source framework's answers on the validation samples (timed as 'reference'); the source itself is let
-    go once they are in. None for an ONNX source: onnxruntime runs it during validation, from the weights the
-    target is built from."""
+    """The source framework's answers on the validation samples (timed as 'reference'). None for an ONNX source:
+    onnxruntime runs it during validation, from the weights the target is built from.
+
+    Past the external-data threshold (the weights were moved out: `loaded.weights_dir`), the source itself is then
+    let go, so that its weights are not held beside the target's; `loaded.reference` says so if called again.
+    """
     if loaded.reference is None:
         return None
     with stage("reference"):
         recorded = record_source(loaded, samples, from_file)
-    loaded.reference = None  # the only hold on the source's module (a torch one's weights: as many again)
-    gc.collect()
+    if loaded.weights_dir is not None:
+        loaded.reference = _released(loaded)  # the only hold on the source's module (a torch one's weights)
+        gc.collect()
     return recorded
+
+
+def _released(loaded: LoadedModel) -> Runner:
+    """Stands in for a source let go after its answers were recorded: a later run is one clear error, never a
+    silent fall-back to the ONNX as its own reference."""
+    path = loaded.source.path
+
+    def run(feeds: dict) -> list:
+        raise GraphtoolError(f"{path}: its source framework was released after convert recorded its answers, to "
+                             "keep one copy of weights this large; load the model again to run or validate it again")
+
+    return Runner(f"{loaded.source.framework} (released)", "cpu", run)
 
 
 def _load_artifact(writer: Any, staging: Path, loaded: LoadedModel, artifact: dict) -> Any:

@@ -10,6 +10,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from converter.core import external_data
+from converter.core.errors import GraphtoolError
 from converter.core.types import LoadOptions
 from converter.pipelines import convert as pipeline
 from converter.sources import load
@@ -29,8 +30,8 @@ def _mlp_loader(held: list):
     return build
 
 
-@pytest.mark.parametrize("threshold", ["0", None])  # weights in a scratch folder (as past 1 GiB), and inline
-def test_a_torch_source_is_freed_before_the_target_is_built(tmp_path, monkeypatch, threshold):
+@pytest.mark.parametrize(("threshold", "freed"), [("0", True), (None, False)])  # weights moved out (as past 1 GiB)
+def test_a_large_torch_source_is_freed_before_the_target_is_built(tmp_path, monkeypatch, threshold, freed):
     if threshold is not None:
         monkeypatch.setenv(external_data.THRESHOLD_ENV, threshold)
     held: list = []
@@ -44,7 +45,7 @@ def test_a_torch_source_is_freed_before_the_target_is_built(tmp_path, monkeypatc
     monkeypatch.setattr(pipeline, "target_named", lambda name: dataclasses.replace(real, write=write))
     result = pipeline.convert(_mlp_loader(held), "onnx", tmp_path / "mlp.onnx")
     assert result, result.report.to_dict()
-    assert alive_at_write == [False]
+    assert alive_at_write == [not freed]
     assert result.report.reference == "torch" and len(result.report.samples) == 6  # 3 seeded, then the exercises
     stages = list(result.timings)
     assert stages.index("reference") < stages.index("write") < stages.index("validation")
@@ -66,10 +67,21 @@ def test_an_onnx_source_has_no_reference_stage(tmp_path):
     assert result.report.reference == "onnxruntime CPUExecutionProvider"  # run during validation, as before
 
 
-def test_one_loaded_model_to_several_targets_is_each_judged_against_its_source(tmp_path):
+def test_one_loaded_model_to_several_targets_is_each_judged_against_its_source(tmp_path, monkeypatch):
+    monkeypatch.setenv(external_data.THRESHOLD_ENV, "0")  # large enough to be released once recorded
     loaded = _mlp_loader([])()
     recorded = pipeline.record_and_release(loaded, 3, False)
-    assert loaded.reference is None  # released: a later convert cannot run it again
+    with pytest.raises(GraphtoolError, match="released after convert recorded its answers"):
+        loaded.reference(loaded.example_inputs)  # a clear error, never the ONNX standing in for the source
     for target, name in (("onnx", "mlp.onnx"), ("torchscript", "mlp.ts")):
         result = pipeline.convert(lambda: loaded, target, tmp_path / name, recorded=recorded)
         assert result and result.report.reference == "torch", (target, result.report.to_dict())
+
+
+def test_a_small_source_still_runs_after_convert(tmp_path):
+    from converter.validation.engine import validate
+
+    loaded = _mlp_loader([])()
+    assert pipeline.convert(lambda: loaded, "onnx", tmp_path / "mlp.onnx")
+    report = validate(loaded, samples=2)  # the loaded model, validated again afterwards: still against torch
+    assert report and report.reference == "torch"
