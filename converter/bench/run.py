@@ -126,7 +126,7 @@ def _prepare(name: str, source: str | Path, options: LoadOptions, loaded: Loaded
            "input_names": input_names, "signature_inputs": dict(zip(input_names, input_names, strict=True)),
            "signature_outputs": dict(zip(output_names, output_names, strict=True))}
     if name == "source":
-        return None, {**job, "source": str(source), "load_options": _option_keys(options),
+        return None, {**job, "source": str(source), "load_options": options.to_keys(),
                       "framework": {"tensorflow": "tensorflow", "torch": "torch"}.get(loaded.source.framework,
                                                                                         "onnxruntime")}
     if name in settings.artifacts:
@@ -147,19 +147,6 @@ def _prepare(name: str, source: str | Path, options: LoadOptions, loaded: Loaded
     return Conversion(name, str(path), verdict, seconds), {**job, "path": str(path),
                                                            "signature_inputs": signature_inputs,
                                                            "signature_outputs": signature_outputs}
-
-
-def _option_keys(options: LoadOptions) -> dict:
-    """The loading options as a manifest names them, so the worker reads the source as `load` did."""
-    from converter.core.types import load_option_specs
-
-    keys = {}
-    for spec in load_option_specs():
-        value = getattr(options, spec.field)
-        if value != spec.default:
-            keys[spec.key] = list(value) if isinstance(value, tuple) else str(value) if isinstance(value, Path) \
-                else value
-    return keys
 
 
 def _measure(name: str, job: dict, feeds: dict[int, Path], skipped: dict, settings: BenchSettings,

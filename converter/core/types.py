@@ -72,6 +72,16 @@ class LoadOptions:
         specs = {spec.key: spec.field for spec in load_option_specs()}
         return cls(**{specs[key]: value for key, value in values.items() if key in specs})
 
+    def to_keys(self) -> dict[str, Any]:
+        """The options set away from their defaults, named and typed as from_keys takes them (JSON-ready)."""
+        keys = {}
+        for spec in load_option_specs():
+            value = getattr(self, spec.field)
+            if value != spec.default:
+                keys[spec.key] = list(value) if isinstance(value, tuple) else str(value) if isinstance(value, Path) \
+                    else value
+        return keys
+
 
 @dataclass(frozen=True)
 class LoadOption:

@@ -22,3 +22,12 @@ def test_from_keys_takes_the_manifest_names_and_leaves_the_rest():
                                      "rtol": 1e-3, "samples": 2})
     assert options == LoadOptions(("x:1",), Path("d.npz"), "onnx", "fx")
     assert LoadOptions.from_keys({}) == LoadOptions()
+
+
+def test_to_keys_names_only_what_was_set_and_reads_back_the_same():
+    import json
+
+    options = LoadOptions(input_specs=["x:batch,3"], inputs_file="data.npz", trace="auto", trust_code=True)
+    keys = options.to_keys()
+    assert keys == {"input": ["x:batch,3"], "inputs": "data.npz", "trace": "auto", "trust_code": True}
+    assert LoadOptions.from_keys(json.loads(json.dumps(keys))) == options and LoadOptions().to_keys() == {}
