@@ -163,4 +163,4 @@ def call_checked(module: Any, names: Sequence[str], args: Sequence[Any], constan
         raise GraphtoolError(
             f"{how}: forward() reads {argument}['{key}'], but no {argument}.{key} is given; a dict argument needs "
             f"every key it reads (given: {', '.join(given)})"
-        ) from None
+        ) from error
