@@ -17,6 +17,8 @@ from converter.deploy.endpoint import Client, client_for
 
 __all__ = ["EndpointLoad", "SERVED_BY_PROTOCOL"]
 
+# A request that got no HTTP answer: the socket failed, or what came back was not HTTP
+_REQUEST_FAILURES = (OSError, http.client.HTTPException)
 # What a server of each protocol most likely runs, for its overhead when --serves does not say
 SERVED_BY_PROTOCOL = {"v2": "onnx", "tfserving": "savedmodel", "torchserve": "torchscript"}
 
@@ -86,14 +88,14 @@ def _closed_loop(client: Client, body: bytes, clients: int, seconds: float) -> t
         mine, failed = [], []
         try:
             send(connection)  # warm-up: the connection is open and the server has seen this shape
-        except OSError as problem:
+        except _REQUEST_FAILURES as problem:  # any failure: every client must still reach the barrier
             failed.append(str(problem))
         ready.wait()
         while not failed and time.perf_counter() < stop_at[0]:
             began = time.perf_counter()
             try:
                 status, answer = send(connection)
-            except OSError as problem:  # a dropped connection: counted, then the client reconnects
+            except _REQUEST_FAILURES as problem:  # a dropped connection: counted, then the client reconnects
                 failed.append(str(problem))
                 connection.close()
                 continue
