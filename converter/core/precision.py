@@ -1,0 +1,71 @@
+"""What precision an artifact is built in: the names the CLI and manifests know, and what one build is asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from converter.core.errors import GraphtoolError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["PRECISIONS", "IO_TYPES", "BUDGETS", "PrecisionRequest", "LayerError", "check_precision"]
+
+# fp32 is the float artifact every other precision is measured against.
+PRECISIONS = ("fp32", "fp16", "bf16", "int8-dynamic", "int8")
+# float: inputs and outputs stay float32 whatever is inside; native: the precision's own (fp16, int8) where the
+# format allows it.
+IO_TYPES = ("float", "native")
+# fixed: build what was asked and judge it; auto: keep the fewest layers in float32 until the budget holds.
+BUDGETS = ("fixed", "auto")
+
+
+@dataclass(frozen=True)
+class PrecisionRequest:
+    """One low-precision build: the precision, its I/O types, calibration batches and the layers kept in float32."""
+
+    precision: str = "fp32"
+    io_types: str = "float"
+    calibration: tuple[dict[str, np.ndarray], ...] = ()  # batches: input name -> array (static int8)
+    keep_float: tuple[str, ...] = ()  # layer names (ONNX node names; TFLite: the debugger's tensor names)
+
+    @property
+    def is_float(self) -> bool:
+        return self.precision == "fp32"
+
+    def keeping(self, *names: str) -> PrecisionRequest:
+        """The same request with `names` also kept in float32."""
+        return PrecisionRequest(self.precision, self.io_types, self.calibration,
+                                tuple(dict.fromkeys((*self.keep_float, *names))))
+
+    def to_dict(self) -> dict:
+        return {"precision": self.precision, "io_types": self.io_types, "calibration_batches": len(self.calibration),
+                "keep_float": list(self.keep_float)}
+
+
+@dataclass(frozen=True)
+class LayerError:
+    """How far one layer's output in the low-precision build is from the float run, on the same inputs.
+
+    `error` is the layer output's own error (relative RMS, inf where it overflowed); `introduced` the part of it
+    that the layer adds to what its inputs already carried: what ranks the layers worth keeping in float32.
+    """
+
+    name: str
+    op_type: str
+    error: float
+    introduced: float
+    detail: str = ""  # e.g. "overflows float16: max |x| 1.2e+05"
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "op_type": self.op_type, "error": self.error, "introduced": self.introduced,
+                "detail": self.detail}
+
+
+def check_precision(precision: str, where: str = "--precision") -> str:
+    """`precision`, or a one-line GraphtoolError naming the ones there are."""
+    if precision not in PRECISIONS:
+        raise GraphtoolError(f"{where} {precision}: expected one of {', '.join(PRECISIONS)}")
+    return precision
