@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 from converter import sources
 from converter.batch.manifest import Manifest
 from converter.batch.summary import BatchSummary, Row
+from converter.core.errors import GraphtoolError
 from converter.core.types import LoadedModel, LoadOptions
 from converter.graphs.summary import Summary, summarize
 from converter.pipelines.convert import ConvertResult, convert_source, default_output
+from converter.pipelines.precision import PrecisionSettings, precision_settings
 from converter.sources.audit import Audit, UntrustedCodeError
 from converter.sources.audit.dispatch import audit_file
 from converter.sources.contents import Contents, NeedsInputsError
@@ -34,7 +36,8 @@ if TYPE_CHECKING:  # the graph modules load networkx and graphviz, the server fa
 
 __all__ = [
     "load", "inspect", "convert", "validate", "validate_endpoint", "diff", "render", "view", "package", "serve",
-    "batch", "bench", "bench_settings", "endpoint_load", "audit", "tolerances", "ConvertResult", "ValidationReport",
+    "batch", "bench", "bench_settings", "endpoint_load", "audit", "tolerances", "precision_settings",
+    "PrecisionSettings", "ConvertResult", "ValidationReport",
     "BatchSummary", "Row", "Audit",
     "UntrustedCodeError", "LoadOptions", "LoadedModel", "TARGETS", "RELATIVE_RULE",
     "rule_text",
@@ -57,15 +60,20 @@ def convert(
     keep_failed: bool = False,
     samples: int = 3,
     tolerances: Tolerances | None = None,
+    precision: PrecisionSettings | None = None,
 ) -> ConvertResult:
     """Load, write the target artifact atomically, then validate it against the source on the same samples.
 
+    `precision` (precision_settings): build it in fp16, bf16 or int8 too, judged against the source by its budget.
     On a mismatch the validation report is written beside the output and the artifact is removed,
     unless `keep_failed`.
     """
+    if precision is not None and not precision.request.is_float and not validate:
+        raise GraphtoolError("--no-validate: a low-precision build is judged against its budget, which is what makes "
+                             "it shippable; drop --no-validate")
     path = Path(output) if output is not None else default_output(source, target)
     return convert_source(source, target, path, options, force=force, validate=validate, keep_failed=keep_failed,
-                          samples=samples, tolerances=tolerances)
+                          samples=samples, tolerances=tolerances, precision=precision)
 
 
 def validate(

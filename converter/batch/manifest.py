@@ -11,6 +11,7 @@ from typing import Any
 
 from converter.core.config import read_config
 from converter.core.errors import GraphtoolError
+from converter.core.precision import BUDGETS, IO_TYPES, PRECISIONS
 from converter.core.targets import TARGET_NAMES
 from converter.core.types import LoadOption, load_option_specs
 from converter.validation.tolerance import ERROR_STATS
@@ -56,7 +57,13 @@ OPTION_TYPES: dict[str, OptionType] = {
     "allow_inconclusive": OptionType((bool,), "true or false"),
     "validate": OptionType((bool,), "true or false"),
     "keep_failed": OptionType((bool,), "true or false"),
+    "precision": OptionType((str,), f"one of {', '.join(PRECISIONS)}", choices=PRECISIONS),
+    "calibration": OptionType((str,), "an .npz file (or a folder of them) of calibration batches"),
+    "eval": OptionType((str,), "an .npz file of held-out data"),
+    "budget": OptionType((str,), f"one of {', '.join(BUDGETS)}", choices=BUDGETS),
+    "io_types": OptionType((str,), f"one of {', '.join(IO_TYPES)}", choices=IO_TYPES),
 }
+PATH_OPTIONS = ("tolerance", "calibration", "eval")  # files beside the manifest
 PY_FILE_OPTIONS = ("model_class", "custom_objects")  # file.py[:NAME] or a module
 
 
@@ -173,11 +180,14 @@ def _checked_options(options: dict, folder: Path, where: str) -> dict:
         if isinstance(value, bool) and bool not in kind.types or not isinstance(value, kind.types) or (
                 kind.choices and value not in kind.choices) or kind.min is not None and value < kind.min:
             raise GraphtoolError(f"{where}: options.{name}: expected {kind.expected}, got {value!r}")
-        if name == "tolerance":
-            value = str(_existing(folder / value, f"{where}: options.tolerance"))
+        if name in PATH_OPTIONS:
+            value = str(_existing(folder / value, f"{where}: options.{name}"))
         if name in PY_FILE_OPTIONS and (file := _py_file(value)):
             value = f"{_existing(folder / file, f'{where}: options.{name}')}{value[len(file):]}"
         checked[name] = value
+    if checked.get("precision") == "int8" and "calibration" not in checked:
+        raise GraphtoolError(f"{where}: options.precision int8 needs options.calibration: an .npz of calibration "
+                             "batches, or use int8-dynamic")
     return checked
 
 

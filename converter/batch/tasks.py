@@ -51,8 +51,14 @@ def _convert_settings(options: dict) -> dict:
     from converter.validation.tolerance import Tolerances
 
     given = {name: options[name] for name in ("validate", "keep_failed", "samples") if name in options}
+    from converter.pipelines.precision import precision_settings
+
     metrics = (options["metric"],) if "metric" in options else ()
-    return {**given, "tolerances": Tolerances.from_options(
+    precision = None
+    if options.get("precision", "fp32") != "fp32":
+        precision = precision_settings(options["precision"], options.get("calibration"), options.get("eval"),
+                                       options.get("budget", "fixed"), options.get("io_types", "float"))
+    return {**given, "precision": precision, "tolerances": Tolerances.from_options(
         options.get("rtol"), options.get("atol"), options.get("tolerance"), options.get("error_stat"), metrics,
         options.get("allow_inconclusive", False), where="options.")}
 

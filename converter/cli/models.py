@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from converter.cli import common, validate
 from converter.cli.common import JsonOpt
+from converter.core.precision import PRECISIONS
 from converter.core.targets import TARGET_NAMES
 from converter.core.types import LoadOptions
 
@@ -41,6 +42,15 @@ def convert(
         False
     ),
     samples: Annotated[int, typer.Option("--samples", min=1, help="Input samples to validate with.")] = 3,
+    precision: Annotated[str, typer.Option("--precision", help=f"Build in {', '.join(PRECISIONS)}.")] = "fp32",
+    calibration: Annotated[Path | None, typer.Option(
+        "--calibration", help="DATA.npz (or a folder of them) to calibrate static int8 with.")] = None,
+    eval_data: Annotated[Path | None, typer.Option(
+        "--eval", help="Held-out DATA.npz the low-precision build is judged on.")] = None,
+    budget: Annotated[str, typer.Option(
+        "--budget", help="fixed, or auto: keep the fewest layers in float32 until the budget holds.")] = "fixed",
+    io_types: Annotated[str, typer.Option(
+        "--io-types", help="float (inputs and outputs stay float32) or native (the precision's own).")] = "float",
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     tolerances: Any = None,  # from the judging options (validate.with_judging_options)
     json: JsonOpt = False,
@@ -48,9 +58,10 @@ def convert(
     """Convert MODEL to another format and check it computes the same outputs."""
     from converter import api
 
+    settings = api.precision_settings(precision, calibration, eval_data, budget, io_types)
     with _progress(f"converting {model} to {to}", json):
         result = api.convert(model, to, output, options, force, validate=not no_validate, keep_failed=keep_failed,
-                             samples=samples, tolerances=tolerances)
+                             samples=samples, tolerances=tolerances, precision=settings)
     notes = list(result.source.notes)
     if result.artifact.get("select_tf_ops"):  # what mattered in the TFLite converter's silenced log
         notes.append("some ops are kept as Select TF ops: the .tflite file needs the Flex delegate "
@@ -129,10 +140,45 @@ def _print_conversion(result) -> None:
     if result.report is None:
         common.out.print("written without validation (--no-validate)")
         return
+    if result.precision is not None:
+        _print_float_check(result.precision)
     print_report(result.report)
+    if result.precision is not None:
+        _print_precision(result.precision, result.target)
     if result.report_path is not None:
         fate = "not kept (keep it with --keep-failed)" if result.removed else "kept (--keep-failed)"
         common.out.print(escape(f"report: {result.report_path}; the artifact was {fate}"))
+
+
+def _print_float_check(summary) -> None:
+    report = summary.float_report
+    if report is None:
+        return
+    verdict = "PASSED" if report else "FAILED"
+    common.out.print(f"float32 {verdict}: the float32 artifact against the source, before {summary.precision}")
+    if not report:
+        from converter.cli.validate import print_report
+
+        print_report(report)
+
+
+def _print_precision(summary, target: str) -> None:
+    """What the low-precision build bought and how its budget was kept."""
+    lines = [f"{summary.precision} {target}, judged on {summary.data}"]
+    if summary.size_ratio is not None and summary.size_bytes:
+        lines.append(f"size {summary.size_bytes / 2**20:.2f} MiB, {summary.size_ratio:.2f}x the float32 artifact's "
+                     f"{summary.float_size_bytes / 2**20:.2f} MiB")
+    for batch, (low, high) in summary.latency.items():
+        lines.append(f"latency at batch {batch}: {low:.2f} ms, {low / high:.2f}x the float32 artifact's "
+                     f"{high:.2f} ms (medians, side by side on this machine)")
+    if summary.budget_note:
+        lines.append(f"budget auto: {summary.budget_note}")
+    for layer in summary.kept:
+        detail = f"; {layer.detail}" if layer.detail else ""
+        lines.append(f"  kept in float32: {layer.name} ({layer.op_type}): error {layer.error:.3g}, "
+                     f"{layer.introduced:.3g} of it its own{detail}")
+    for line in lines:
+        common.out.print(escape(line))
 
 
 def _print_contents(contents) -> None:

@@ -114,15 +114,15 @@ def example_inputs(specs: Sequence[InputSpec], options: LoadOptions) -> tuple[di
     return arrays, (note,) if note else ()
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """Read an .npz of input arrays (no pickled objects)."""
+def load_npz(path: Path, flag: str = "--inputs") -> dict[str, np.ndarray]:
+    """Read an .npz of input arrays (no pickled objects); `flag` names the option in errors."""
     try:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
     except FileNotFoundError as error:
-        raise GraphtoolError(f"--inputs {path}: no such file") from error
+        raise GraphtoolError(f"{flag} {path}: no such file") from error
     except (OSError, ValueError) as error:
-        raise GraphtoolError(f"--inputs {path}: not a readable .npz of arrays ({error})") from error
+        raise GraphtoolError(f"{flag} {path}: not a readable .npz of arrays ({error})") from error
 
 
 def match_arrays(arrays: dict[str, np.ndarray], names: Sequence[str], origin: str) -> tuple[dict, str | None]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,17 +15,30 @@ from converter.core.atomic import check_writable, move_into_place, remove, stagi
 from converter.core.deadline import deadline
 from converter.core.errors import GraphtoolError
 from converter.core.frameworks import quiet
+from converter.core.inputs import graph_input_specs
 from converter.core.naming import output_stem
 from converter.core.runners import Runner
 from converter.core.timing import StageTimer, stage
 from converter.core.types import LoadedModel, LoadOptions, SourceInfo
+from converter.pipelines.precision import (
+    PrecisionReport,
+    PrecisionSettings,
+    artifact_bytes,
+    build_within_budget,
+    matched,
+    precision_samples,
+    record_precision,
+)
+from converter.pipelines.side_by_side import BATCHES, at_batch, side_by_side
 from converter.sources import load
 from converter.targets.artifacts import target_named
+from converter.targets.precision import build_for
 from converter.validation.engine import RecordedSource, record_source, validate_artifact
 from converter.validation.report import ValidationReport, write_report
 from converter.validation.tolerance import Tolerances
 
-__all__ = ["ConvertResult", "convert", "record_and_release", "convert_source", "default_output", "artifact_suffix"]
+__all__ = ["ConvertResult", "convert", "write_precision", "record_and_release", "convert_source", "default_output",
+           "artifact_suffix"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,7 @@ class ConvertResult:
     removed: bool = False
     artifact: dict = field(default_factory=dict)  # what the target's writer reports (renames, strategy, ...)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage: load, normalize, build, ...
+    precision: PrecisionReport | None = None  # --precision: the float32 artifact's check, the budget, the cost
 
     def __bool__(self) -> bool:
         return self.report is None or bool(self.report)
@@ -53,6 +69,7 @@ class ConvertResult:
             "report_path": str(self.report_path) if self.report_path else None,
             "validation": self.report.to_dict() if self.report is not None else None,
             "timings": dict(self.timings),
+            "precision": self.precision.to_dict() if self.precision is not None else None,
         }
 
 
@@ -69,6 +86,7 @@ def convert(
     timeout: float | None = None,
     from_file: bool = False,
     recorded: RecordedSource | None = None,
+    precision: PrecisionSettings | None = None,
 ) -> ConvertResult:
     """Write the target artifact atomically, then validate it against the source on the same samples.
 
@@ -76,17 +94,26 @@ def convert(
     The source framework is run on the samples before the target is built, and the loaded model's reference
     dropped then, so that its weights are not held beside the target's; converting one loaded model to several
     targets, pass each the `recorded` answers of record_and_release, made once.
+    `precision`: build it in a lower precision (write_precision): the float32 artifact is built and validated
+    first, then the low-precision one is judged against the source by its budget.
     On a mismatch the validation report is written beside the output and the artifact is removed,
     unless `keep_failed`.
     """
     writer = target_named(target)
+    low = precision is not None and not precision.request.is_float
+    if low:
+        build_for(target, precision.request.precision)  # a pair that does not exist is refused before the load
     check_writable(path, force)
     timer = StageTimer()
     with timer:
         with timer.stage("load"):
             loaded = load()
-        result = _write_and_validate(loaded, writer, path, force, validate, keep_failed, samples, tolerances,
-                                     timeout, from_file, recorded)
+        if low:
+            result = write_precision(loaded, writer, path, precision, force, keep_failed, samples,
+                                     tolerances or Tolerances(), timeout, from_file)
+        else:
+            result = _write_and_validate(loaded, writer, path, force, validate, keep_failed, samples, tolerances,
+                                         timeout, from_file, recorded)
     return replace(result, timings=timer.to_dict())
 
 
@@ -127,9 +154,77 @@ def _write_and_validate(loaded: LoadedModel, writer: Any, path: Path, force: boo
         external_data.remove_data(staging)
     if report is None or report:
         return ConvertResult(path, target, loaded.source, report, artifact=artifact)
+    return _failed(loaded, target, path, report, force, keep_failed, artifact=artifact)
+
+
+def write_precision(loaded: LoadedModel, writer: Any, path: Path, settings: PrecisionSettings, force: bool,
+                    keep_failed: bool, samples: int, tolerances: Tolerances, timeout: float | None,
+                    from_file: bool) -> ConvertResult:
+    """The float32 artifact, validated as any conversion is; then the build in the requested precision, judged by
+    its budget on its data (pipelines.precision), measured beside the float one, and moved into place if it holds.
+
+    A float32 artifact that fails stops there: a low-precision build of a wrong conversion proves nothing.
+    """
+    settings = matched(settings, loaded)
+    low_samples, data = precision_samples(loaded, settings, samples, from_file)
+    recorded_low = record_precision(loaded, low_samples)  # before the source may be released
+    scratch = Path(tempfile.mkdtemp(prefix=".graphtool-float-", dir=path.parent))
+    float_path = scratch / f"float32{writer.suffix}"
+    staging = staging_path(path)
+    request = settings.request
+    summary = PrecisionReport(request.precision, request.io_types, settings.budget, data, None)
+    try:
+        with external_data.weights_at(loaded.weights_dir):
+            recorded = record_and_release(loaded, samples, from_file)
+            with deadline(timeout, f"converting to {writer.name}"), quiet(), stage("write"):
+                float_details = writer.write(loaded, float_path, False)
+            with stage("validation"):
+                float_report = validate_artifact(
+                    loaded, lambda: _load_artifact(writer, float_path, loaded, float_details), samples, tolerances,
+                    from_file, recorded)
+            summary = replace(summary, float_report=float_report, float_size_bytes=artifact_bytes(float_path))
+            if not float_report:
+                return _failed(loaded, writer.name, path, float_report, force, keep_failed=False,
+                               precision=replace(summary, budget_note="the float32 artifact failed its validation; "
+                                                                      "no low-precision build was made"))
+            with deadline(timeout, f"converting to {writer.name} in {request.precision}"):
+                details, report, kept, note = build_within_budget(loaded, writer, staging, settings, low_samples,
+                                                                  recorded_low, tolerances)
+            summary = replace(summary, kept=kept, budget_note=note, size_bytes=artifact_bytes(staging))
+            if report or keep_failed:
+                with stage("latency"):
+                    summary = replace(summary, latency=_latency(loaded, writer, staging, details, float_path,
+                                                                float_details))
+                move_into_place(staging, path, force)
+    finally:
+        remove(staging)
+        shutil.rmtree(scratch, ignore_errors=True)
+    if report:
+        return ConvertResult(path, writer.name, loaded.source, report, artifact=details, precision=summary)
+    return _failed(loaded, writer.name, path, report, force, keep_failed, precision=summary, artifact=details)
+
+
+def _failed(loaded: LoadedModel, target: str, path: Path, report: ValidationReport, force: bool, keep_failed: bool,
+            precision: PrecisionReport | None = None, artifact: dict | None = None) -> ConvertResult:
+    """A conversion that did not pass: its report written beside the output."""
     report_path = path.with_name(path.name + ".validation.json")
     write_report(report, report_path, force)
-    return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed, artifact=artifact)
+    return ConvertResult(path, target, loaded.source, report, report_path, removed=not keep_failed,
+                         artifact=artifact or {}, precision=precision)
+
+
+def _latency(loaded: LoadedModel, writer: Any, low_path: Path, low_details: dict, float_path: Path,
+             float_details: dict) -> dict[int, tuple[float, float]]:
+    """Milliseconds per call of the low-precision artifact and the float32 one, side by side, at BATCHES."""
+    specs = graph_input_specs(loaded.model)
+    low = _load_artifact(writer, low_path, loaded, low_details)
+    high = _load_artifact(writer, float_path, loaded, float_details)
+    latency = {}
+    for batch in BATCHES:
+        feeds = at_batch(loaded.example_inputs, specs, batch)
+        if feeds is not None:
+            latency[batch] = side_by_side(low, high, feeds)
+    return latency
 
 
 def record_and_release(loaded: LoadedModel, samples: int, from_file: bool) -> RecordedSource | None:

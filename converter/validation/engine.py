@@ -90,14 +90,15 @@ class RecordedSource:
     runs: SourceRuns
 
 
-def record_source(loaded: LoadedModel, samples: int, from_file: bool = False) -> RecordedSource:
-    """Run the source framework (`loaded.reference`) now on validate_artifact's samples, and on what their noise
-    floors need."""
+def record_source(loaded: LoadedModel, samples: int, from_file: bool = False,
+                  chosen: Sequence[Sample] | None = None) -> RecordedSource:
+    """Run the source framework (`loaded.reference`) now on validate_artifact's samples (or those `chosen`), and
+    on what their noise floors need."""
     if loaded.reference is None:
         raise ValueError(f"{loaded.source.path}: no source framework to record; onnxruntime runs an ONNX source")
     _disable_tf32()
     source = side_of(loaded)
-    chosen = samples_for(loaded, samples, seed=0, from_file=from_file)
+    chosen = list(chosen) if chosen is not None else samples_for(loaded, samples, seed=0, from_file=from_file)
     runs = record(source.runner, chosen)
     stand_in = Runner(source.runner.name, source.runner.device, _already_recorded)
     return RecordedSource(replace(source, runner=stand_in), chosen, runs)
@@ -109,17 +110,18 @@ def _already_recorded(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
 
 def validate_artifact(
     loaded: LoadedModel, runner: Runner | Callable[[], Runner], samples: int, tolerances: Tolerances,
-    from_file: bool = False, recorded: RecordedSource | None = None,
+    from_file: bool = False, recorded: RecordedSource | None = None, chosen: Sequence[Sample] | None = None,
 ) -> ValidationReport:
     """A written artifact, run as its target runs it, against the source framework (onnxruntime for ONNX).
 
     `runner` may be a function that loads the artifact: it is then called after onnxruntime's session is
     built, whose build briefly holds the weights three times over, so the two peaks do not stack.
     `recorded`: the source's answers from record_source (with the same samples), instead of running it.
+    `chosen`: the samples, where not those of samples_for (nor recorded's).
     """
     if recorded is None:
         expected = side_of(loaded, None if loaded.reference else ort_runner(loaded.model))
-        chosen = samples_for(loaded, samples, seed=0, from_file=from_file)
+        chosen = list(chosen) if chosen is not None else samples_for(loaded, samples, seed=0, from_file=from_file)
     else:
         expected, chosen = recorded.side, recorded.samples
     artifact = side_of(loaded, runner if isinstance(runner, Runner) else runner())
@@ -253,7 +255,7 @@ def _compare(expected, candidate, samples, expected_outputs, feeds_for, toleranc
 
 def _measured(name, actual, expected, tolerances, sample, index, floors, evidence) -> OutputMetrics:
     """One output of one sample; a failure is judged again against the sample's float32 noise floor."""
-    tolerance = tolerances.for_output(name, expected.dtype.name)
+    tolerance = tolerances.for_output(name, expected.dtype.name, np.shape(expected))
     current = measure(name, actual, expected, tolerance, sample=sample.index)
     floor = None
     if not current.passed and not current.problems and not tolerance.metrics:
@@ -272,7 +274,7 @@ def _settled(outputs, samples, expected_outputs, tolerances) -> list[OutputMetri
     settled = []
     for index, output in enumerate(outputs):
         values = [o[index] for o in expected_outputs if not isinstance(o, str) and index < len(o)]
-        tolerance = tolerances.for_output(output.name, output.dtype or "float32")
+        tolerance = tolerances.for_output(output.name, output.dtype or "float32", output.shape or None)
         reason = inconclusive_reason(values, samples, tolerance) if len(values) == len(samples) else None
         settled.append(settle(output, reason))
     return settled

@@ -21,6 +21,10 @@ OTHER_SIZES = (3, 1, 5)
 EXERCISES = (("negated", -1.0), ("scaled", 8.0), ("zeros", 0.0))
 
 
+# Data a low-precision build is judged on, by what it is (the budget's samples)
+_HELD_DATA = {"eval": "your --eval data", "calibration": "your --calibration data"}
+
+
 @dataclass(frozen=True)
 class Sample:
     """One set of inputs, with the size chosen for each dynamic dim."""
@@ -30,12 +34,14 @@ class Sample:
     sizes: dict[str, int]
     seed: int | None = None  # None: the traced (or --inputs) data, not drawn
     given: bool = False  # real data from --inputs (or, for an exercise, derived from it)
-    kind: str = "seeded"  # traced, seeded, given, or one of EXERCISES' names
+    kind: str = "seeded"  # traced, seeded, given, eval, calibration, or one of EXERCISES' names
 
     @property
     def label(self) -> str:
         """What sets this sample apart: traced or given data, the seed and draw, or the exercise; and its sizes."""
-        if self.kind in dict(EXERCISES):
+        if self.kind in _HELD_DATA:
+            origin = _HELD_DATA[self.kind]
+        elif self.kind in dict(EXERCISES):
             origin = f"{'your --inputs data' if self.given else 'traced inputs'} {self.kind}"
         elif self.given:
             origin = "your --inputs data"

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from converter.core.config import read_config
 from converter.core.errors import GraphtoolError
 
 __all__ = ["Tolerance", "Tolerances", "DTYPE_DEFAULTS", "ERROR_STATS", "METRICS", "load_tolerance_file",
-           "check_metric", "check_error_stat"]
+           "check_metric", "check_error_stat",
+           "PRECISION_METRICS", "CLASSIFIER_METRIC", "precision_metric"]
 
 # How the errors of an output are judged (metrics.rule_text says each one's rule).
 ERROR_STATS = ("elementwise", "max", "mean", "cosine")
@@ -40,6 +41,17 @@ DTYPE_DEFAULTS = {
 }
 _EXACT = Tolerance(0.0, 0.0)  # integers and booleans must match exactly
 
+# The budget a low-precision build is judged by against the float32 source, where nothing else is chosen: half
+# precision keeps each output's direction; int8 keeps a classifier's decisions (an output shaped [batch, classes])
+# and otherwise its direction, a little looser.
+PRECISION_METRICS = {
+    "fp16": "cosine>=0.999",
+    "bf16": "cosine>=0.99",
+    "int8-dynamic": "cosine>=0.99",
+    "int8": "cosine>=0.99",
+}
+CLASSIFIER_METRIC = "argmax>=0.99"
+
 
 @dataclass(frozen=True)
 class Tolerances:
@@ -55,6 +67,7 @@ class Tolerances:
     error_stat: str | None = None
     metrics: tuple[str, ...] = ()
     allow_inconclusive: bool = False
+    precision: str = "fp32"  # what the candidate was built in: its budget when no option says otherwise
 
     @classmethod
     def from_options(cls, rtol: float | None = None, atol: float | None = None, file: str | Path | None = None,
@@ -69,13 +82,29 @@ class Tolerances:
                    metrics=tuple(check_metric(m, "--metric" if where == "-" else f"{where}metric") for m in metrics),
                    allow_inconclusive=allow_inconclusive)
 
-    def for_output(self, name: str, dtype: str) -> Tolerance:
+    def for_output(self, name: str, dtype: str, shape: tuple[int, ...] | None = None) -> Tolerance:
+        """The entry for `name`; else the options; else, for a low-precision candidate, its budget
+        (precision_metric); else the dtype's default."""
         if name in self.per_output:
             return self.per_output[name]
         default = DTYPE_DEFAULTS.get(dtype, _EXACT)
+        metrics = tuple(self.metrics)
+        if not metrics and self.rtol is None and self.atol is None and self.error_stat is None and default != _EXACT:
+            metrics = tuple(filter(None, [precision_metric(self.precision, shape)]))
         return Tolerance(default.rtol if self.rtol is None else self.rtol,
                          default.atol if self.atol is None else self.atol,
-                         self.error_stat or "elementwise", tuple(self.metrics))
+                         self.error_stat or "elementwise", metrics)
+
+    def with_precision(self, precision: str) -> Tolerances:
+        """The same options, judging a candidate built in `precision`."""
+        return replace(self, precision=precision)
+
+
+def precision_metric(precision: str, shape: tuple[int, ...] | None) -> str | None:
+    """The default budget of an output built in `precision` (None for fp32: allclose by dtype)."""
+    if precision.startswith("int8") and shape is not None and len(shape) == 2 and shape[-1] >= 2:
+        return CLASSIFIER_METRIC
+    return PRECISION_METRICS.get(precision)
 
 
 def check_error_stat(stat: str, where: str = "--error-stat") -> str:

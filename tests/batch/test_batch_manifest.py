@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from batch_helpers import onnx_model
 from conftest import ROOT
@@ -123,7 +125,30 @@ def test_mistakes_are_one_line_naming_the_entry(tmp_path, text, expected):
 def test_the_options_are_the_flagged_loading_options_then_validation_settings():
     loading = [spec.key for spec in load_option_specs() if spec.key not in ("input", "inputs")]  # entry keys
     assert list(OPTION_TYPES) == [*loading, "samples", "rtol", "atol", "tolerance", "error_stat", "metric",
-                                  "allow_inconclusive", "validate", "keep_failed"]
+                                  "allow_inconclusive", "validate", "keep_failed", "precision", "calibration",
+                                  "eval", "budget", "io_types"]
+
+
+def test_precision_options_resolve_their_files_and_change_the_key(tmp_path):
+    _zoo(tmp_path)
+    np.savez(tmp_path / "calib.npz", x=np.zeros((2, 4), "float32"))
+    path = _manifest(tmp_path, "models: [{model: models/a.onnx, name: float}, {model: models/a.onnx, name: int8, "
+                               "options: {precision: int8, calibration: calib.npz, budget: auto}}]\n")
+    plain, low = read_manifest(path).tasks
+    assert low.options == {"precision": "int8", "calibration": str(tmp_path / "calib.npz"), "budget": "auto"}
+    assert plain.key != low.key
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ("{precision: int8}", "options.precision int8 needs options.calibration"),
+    ("{precision: int4}", "options.precision: expected one of fp32"),
+    ("{precision: fp16, calibration: nowhere.npz}", "options.calibration:"),
+])
+def test_bad_precision_options_are_refused_when_the_manifest_is_read(tmp_path, options, expected):
+    _zoo(tmp_path)
+    path = _manifest(tmp_path, f"models: [{{model: models/a.onnx, options: {options}}}]\n")
+    with pytest.raises(GraphtoolError, match=re.escape(expected)):
+        read_manifest(path)
 
 
 def test_python_files_in_options_are_resolved_and_part_of_the_key(tmp_path):
