@@ -1,0 +1,64 @@
+"""The models `bench_precision.py` builds in every precision: four families from configs, seeded, batch norms
+holding the statistics of their calibration-like inputs (so that outputs depend on the input)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from runtime_models import SEQUENCE, bert, resnet50  # noqa: E402  (the same encoder and ResNet as bench_runtimes)
+
+__all__ = ["resnet50", "bert", "vit", "calibrated_resnet50", "mobilenet_v2_keras", "data", "IMAGE"]
+
+IMAGE = 224
+
+
+def calibrated_resnet50():
+    """bench_runtimes' ResNet-50 with batch norms holding the statistics of standard-normal images."""
+    model, example = resnet50()
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.momentum = None  # a plain average over the batches
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(8, 3, IMAGE, IMAGE, generator=torch.Generator().manual_seed(7)))
+    return model.eval(), example
+
+
+def vit():
+    """A ViT-class encoder: 4 layers, hidden 256, 4 heads, patch 16 at 224x224, random weights."""
+    from transformers import ViTConfig, ViTModel
+
+    torch.manual_seed(0)
+    config = ViTConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
+                       image_size=IMAGE, patch_size=16)
+    return ViTModel(config, add_pooling_layer=False).eval(), (torch.randn(1, 3, IMAGE, IMAGE),)
+
+
+def mobilenet_v2_keras(path: Path) -> Path:
+    """keras.applications' MobileNetV2 (alpha 1.0, 224x224, 1000 classes, random weights) saved at `path`, its
+    batch norms set to the statistics of images in [-1, 1] (momentum 0: one training-mode pass sets them)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(IMAGE, IMAGE, 3))
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.0
+    model(data("image_nhwc", 16, seed=7)["image"], training=True)
+    model.save(path)
+    return path
+
+
+def data(kind: str, rows: int, seed: int) -> dict[str, np.ndarray]:
+    """Seeded inputs: images in [-1, 1] (NCHW or NHWC) or token ids; `seed` tells calibration and held-out apart."""
+    rng = np.random.default_rng(seed)
+    if kind == "image_nhwc":
+        return {"image": rng.uniform(-1, 1, (rows, IMAGE, IMAGE, 3)).astype("float32")}
+    if kind == "image_nchw":
+        return {"image": rng.uniform(-1, 1, (rows, 3, IMAGE, IMAGE)).astype("float32")}
+    return {"ids": rng.integers(0, 30522, (rows, SEQUENCE)).astype("int64")}
