@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +30,13 @@ class Counterpart:
     outputs: tuple[tuple[str, str], ...]  # (name in the float model, name in the build)
 
 
-def counterparts(reference: onnx.ModelProto, build: onnx.ModelProto) -> list[Counterpart]:
-    """The float model's nodes in order, each output paired with the build's value of that name, else with the
-    output of the build's node of the same name (a conversion that renames a node's output, e.g. a float node
-    feeding another float node in a float16 build)."""
+def counterparts(reference: onnx.ModelProto, build: onnx.ModelProto,
+                 aliases: Mapping[str, str] | None = None) -> list[Counterpart]:
+    """The float model's nodes in order, each output paired with the build's value of that name (or its alias:
+    the name readers see it under, e.g. after a quantize-dequantize pair), else with the output of the build's
+    node of the same name (a conversion that renames a node's output, e.g. a float node feeding another float
+    node in a float16 build)."""
+    aliases = aliases or {}
     made = {output for node in build.graph.node for output in node.output if output}
     by_name = {node.name: node for node in build.graph.node if node.name}
     pairs = []
@@ -42,7 +45,7 @@ def counterparts(reference: onnx.ModelProto, build: onnx.ModelProto) -> list[Cou
         outputs = []
         for index, output in enumerate(node.output):
             if output in made:
-                outputs.append((output, output))
+                outputs.append((output, aliases.get(output, output)))
             elif twin is not None and index < len(twin.output) and twin.output[index] in made:
                 outputs.append((output, twin.output[index]))
         if outputs:
@@ -70,14 +73,15 @@ class _Value:
 
 def layer_errors(
     reference: onnx.ModelProto, build: onnx.ModelProto, feeds: dict[str, np.ndarray], keep_float: Sequence[str],
-    *, limit: float | None = None, kind: str = "", folder: Path | None = None,
+    *, limit: float | None = None, kind: str = "", folder: Path | None = None, aliases: Mapping[str, str] | None = None,
 ) -> list[LayerError]:
     """Each node's error, the node that introduces the most first (an overflow above `limit` before anything).
 
     `limit`: the largest finite value of the build's type (float16: 65504); a float value beyond it overflows.
     Nodes in `keep_float` are left out, but a value they make that still overflows is charged to its readers.
+    `aliases`: float model value -> the build's name for it, where readers see it under another name.
     """
-    pairs = counterparts(reference, build)
+    pairs = counterparts(reference, build, aliases)
     kept = set(keep_float)
     producer = {output: pair.node for pair in pairs for output, _ in pair.outputs}
     values = _input_values(reference, feeds, limit)
