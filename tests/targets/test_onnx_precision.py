@@ -175,3 +175,21 @@ def test_int8_static_without_calibration_is_one_line(tmp_path):
         write_int8(loaded(cnn(), _images(2)), tmp_path / "q.onnx", False, PrecisionRequest("int8"))
     assert "--calibration" in str(error.value) and "\n" not in str(error.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_external_weights_are_read_in_and_a_model_over_2gb_is_refused(tmp_path, monkeypatch):
+    from converter.core import external_data
+    from converter.targets.precision import onnx_model
+
+    model, feeds = transformer_block(), {"x": np.random.default_rng(0).normal(size=(1, 4, 128)).astype(np.float32)}
+    external = onnx.ModelProto()
+    external.CopyFrom(model)
+    external_data.externalize(external, tmp_path)
+    assert external_data.uses_external_data(external)
+    source = loaded(external, feeds)
+    source.weights_dir = tmp_path
+    write_half(source, tmp_path / "half.onnx", False, PrecisionRequest("fp16"))
+    assert _cosine(_run(model, feeds), _run(tmp_path / "half.onnx", feeds)) > 0.999
+    monkeypatch.setattr(onnx_model, "PROTOBUF_LIMIT", 1024)
+    with pytest.raises(GraphtoolError, match="over the 2 GB"):
+        write_half(source, tmp_path / "other.onnx", False, PrecisionRequest("fp16"))
