@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from converter.core import external_data
 from converter.core.atomic import check_writable, move_into_place, remove, staging_path
 from converter.core.deadline import deadline
@@ -219,12 +221,12 @@ def _latency(loaded: LoadedModel, writer: Any, low_path: Path, low_details: dict
     specs = graph_input_specs(loaded.model)
     low = _load_artifact(writer, low_path, loaded, low_details)
     high = _load_artifact(writer, float_path, loaded, float_details)
-    latency = {}
-    for batch in BATCHES:
-        feeds = at_batch(loaded.example_inputs, specs, batch)
-        if feeds is not None:
-            latency[batch] = side_by_side(low, high, feeds)
-    return latency
+    sized = {batch: at_batch(loaded.example_inputs, specs, batch) for batch in BATCHES}
+    sized = {batch: feeds for batch, feeds in sized.items() if feeds is not None}
+    if not sized:  # a batch dim fixed at another size: timed at that size
+        first = next(iter(loaded.example_inputs.values()), None)
+        sized = {len(first) if np.ndim(first) else 1: loaded.example_inputs}
+    return {batch: side_by_side(low, high, feeds) for batch, feeds in sized.items()}
 
 
 def record_and_release(loaded: LoadedModel, samples: int, from_file: bool) -> RecordedSource | None:

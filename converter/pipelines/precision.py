@@ -37,7 +37,7 @@ class PrecisionSettings:
 
     request: PrecisionRequest
     budget: str = "fixed"
-    eval_feeds: dict[str, np.ndarray] | None = None  # --eval: held-out data, one batch
+    eval_feeds: tuple[dict[str, np.ndarray], ...] = ()  # --eval: held-out data, in batches the model takes
 
 
 def precision_settings(precision: str, calibration: str | Path | None = None, eval_data: str | Path | None = None,
@@ -56,7 +56,7 @@ def precision_settings(precision: str, calibration: str | Path | None = None, ev
                              "batches) with an array per input, e.g. 100 to 500 rows of real inputs; or use "
                              "--precision int8-dynamic, which needs none")
     batches = _batches(Path(calibration), "--calibration") if calibration is not None else ()
-    held_out = load_npz(Path(eval_data), "--eval") if eval_data is not None else None
+    held_out = (load_npz(Path(eval_data), "--eval"),) if eval_data is not None else ()
     return PrecisionSettings(PrecisionRequest(precision, io_types, batches), budget, held_out)
 
 
@@ -74,27 +74,40 @@ def _batches(path: Path, flag: str) -> tuple[dict[str, np.ndarray], ...]:
 
 
 def matched(settings: PrecisionSettings, loaded: LoadedModel) -> PrecisionSettings:
-    """The settings with the calibration and --eval arrays keyed by the model's input names and cast to their
-    dtypes, or a one-line GraphtoolError saying which array does not fit which input."""
+    """The settings with the calibration and --eval arrays keyed by the model's input names, cast to their dtypes
+    and, where the model fixes its batch dim, cut into batches of that size; or a one-line GraphtoolError saying
+    which array does not fit which input."""
     specs = graph_input_specs(loaded.model)
     request = settings.request
-    batches = tuple(_fitted(batch, specs, "--calibration") for batch in request.calibration)
-    held_out = _fitted(settings.eval_feeds, specs, "--eval") if settings.eval_feeds is not None else None
+    batches = tuple(chunk for batch in request.calibration for chunk in _fitted(batch, specs, "--calibration"))
+    held_out = _fitted(settings.eval_feeds[0], specs, "--eval") if settings.eval_feeds else ()
     return PrecisionSettings(PrecisionRequest(request.precision, request.io_types, batches, request.keep_float),
                              settings.budget, held_out)
 
 
-def _fitted(arrays: dict[str, np.ndarray], specs: list, flag: str) -> dict[str, np.ndarray]:
+def _fitted(arrays: dict[str, np.ndarray], specs: list, flag: str) -> tuple[dict[str, np.ndarray], ...]:
     fitted, _ = match_arrays(arrays, [spec.name for spec in specs], flag)
+    rows = {len(array) for array in fitted.values() if np.ndim(array)}
+    if len(rows) > 1:
+        raise GraphtoolError(f"{flag}: the arrays hold different numbers of rows ({sorted(rows)}); give each input "
+                             "the same rows")
+    fixed_batch = {spec.dims[0] for spec in specs if spec.dims and isinstance(spec.dims[0], int)}
     for spec in specs:
         array = fitted[spec.name]
-        fixed = [(axis, dim) for axis, dim in enumerate(spec.dims) if isinstance(dim, int)]
+        fixed = [(axis, dim) for axis, dim in enumerate(spec.dims) if isinstance(dim, int) and axis > 0]
         if array.ndim != len(spec.dims) or any(array.shape[axis] != dim for axis, dim in fixed):
             dims = ",".join(str(d) if isinstance(d, int) else (d or "?") for d in spec.dims)
             raise GraphtoolError(f"{flag}: '{spec.name}' has shape {list(array.shape)}, but the model takes "
                                  f"[{dims}]; give an array of that shape (its first axis: the rows)")
         fitted[spec.name] = array.astype(spec.dtype, copy=False) if spec.dtype != "bfloat16" else array
-    return fitted
+    if not fixed_batch:
+        return (fitted,)
+    size, count = fixed_batch.pop(), rows.pop() if rows else 0
+    if count < size:
+        raise GraphtoolError(f"{flag}: {count} row(s), but the model takes batches of {size}; give at least {size} "
+                             "rows, or convert with a dynamic batch (--input NAME:batch,...)")
+    return tuple({name: array[start:start + size] for name, array in fitted.items()}
+                 for start in range(0, count - size + 1, size))
 
 
 @dataclass(frozen=True)
@@ -133,8 +146,9 @@ def precision_samples(loaded: LoadedModel, settings: PrecisionSettings, count: i
     """The data the budget is judged on, and what it is: --eval's held-out data; else --inputs data; else the
     calibration batches; else the traced inputs and seeded draws (not the exercises: a low-precision build is
     judged in the range it was built for, and the float32 artifact on everything)."""
-    if settings.eval_feeds is not None:
-        return [Sample(0, dict(settings.eval_feeds), {}, given=True, kind="eval")], "your --eval data (held out)"
+    if settings.eval_feeds:
+        return ([Sample(i, dict(batch), {}, given=True, kind="eval") for i, batch in enumerate(settings.eval_feeds)],
+                "your --eval data (held out)")
     if from_file:
         return [Sample(0, dict(loaded.example_inputs), {}, given=True, kind="given")], "your --inputs data"
     if settings.request.calibration:
@@ -150,7 +164,7 @@ def record_precision(loaded: LoadedModel, samples: list[Sample]) -> RecordedSour
     if loaded.reference is None:
         return None
     with stage("reference"):
-        return record_source(loaded, len(samples), chosen=samples)
+        return record_source(loaded, len(samples), chosen=samples, noise=False)
 
 
 @dataclass
@@ -197,8 +211,9 @@ def _write_and_judge(loaded, target, build, staging, request, samples, recorded,
     with stage("write"), quiet():
         details = build.writer()(loaded, staging, False, request)
     with stage("validation"):
+        judge = build.judge_runner()
         with quiet():
-            runner = target.runner(staging, loaded, details)
+            runner = judge(staging, loaded, details, request) if judge else target.runner(staging, loaded, details)
         report = validate_artifact(loaded, runner, len(samples), tolerances, True, recorded, chosen=samples)
     return _Build(request, details, report)
 

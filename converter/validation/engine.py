@@ -91,15 +91,15 @@ class RecordedSource:
 
 
 def record_source(loaded: LoadedModel, samples: int, from_file: bool = False,
-                  chosen: Sequence[Sample] | None = None) -> RecordedSource:
+                  chosen: Sequence[Sample] | None = None, noise: bool = True) -> RecordedSource:
     """Run the source framework (`loaded.reference`) now on validate_artifact's samples (or those `chosen`), and
-    on what their noise floors need."""
+    on what their noise floors need (unless not `noise`: a low-precision build is judged by its budget alone)."""
     if loaded.reference is None:
         raise ValueError(f"{loaded.source.path}: no source framework to record; onnxruntime runs an ONNX source")
     _disable_tf32()
     source = side_of(loaded)
     chosen = list(chosen) if chosen is not None else samples_for(loaded, samples, seed=0, from_file=from_file)
-    runs = record(source.runner, chosen)
+    runs = record(source.runner, chosen, noise)
     stand_in = Runner(source.runner.name, source.runner.device, _already_recorded)
     return RecordedSource(replace(source, runner=stand_in), chosen, runs)
 

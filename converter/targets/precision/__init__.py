@@ -3,8 +3,10 @@
 Each entry names a module of this package and its functions, imported only when that pair is asked for:
 - `write(loaded, path, force, request) -> dict`: the artifact at `path`, as Target.write reports it;
 - `locate(loaded, request, feeds) -> list[LayerError]`: each layer's error against the float run on `feeds`,
-  the layers worth keeping in float32 first (those in request.keep_float left out).
-The target's own runner (targets.artifacts) runs what `write` wrote. A pair without an entry is refused by name.
+  the layers worth keeping in float32 first (those in request.keep_float left out);
+- optionally `judge(path, loaded, details, request) -> Runner`: what validation runs, where the target's own runner
+  (targets.artifacts) is no judge of the precision (onnxruntime's CPU runs float16 nodes in float32).
+A pair without an entry is refused by name.
 """
 
 from __future__ import annotations
@@ -26,12 +28,17 @@ class PrecisionBuild:
 
     write: str  # "module:function", the module under converter.targets.precision
     locate: str
+    judge: str | None = None  # what validation runs instead of the target's runner, where that is no judge
 
     def writer(self) -> Callable[..., dict]:
         return _function(self.write)
 
     def locator(self) -> Callable[..., list]:
         return _function(self.locate)
+
+    def judge_runner(self) -> Callable[..., Any] | None:
+        """`judge(path, loaded, details, request) -> Runner`, or None: the target's own runner judges."""
+        return _function(self.judge) if self.judge else None
 
 
 def _function(reference: str) -> Any:
@@ -40,7 +47,7 @@ def _function(reference: str) -> Any:
 
 
 BUILDS: dict[tuple[str, str], PrecisionBuild] = {
-    ("onnx", "fp16"): PrecisionBuild("onnx_half:write_half", "onnx_half:locate_half"),
+    ("onnx", "fp16"): PrecisionBuild("onnx_half:write_half", "onnx_half:locate_half", "onnx_half:judge_half"),
     ("onnx", "bf16"): PrecisionBuild("onnx_half:write_half", "onnx_half:locate_half"),
     ("onnx", "int8-dynamic"): PrecisionBuild("onnx_int8:write_int8", "onnx_int8:locate_int8"),
     ("onnx", "int8"): PrecisionBuild("onnx_int8:write_int8", "onnx_int8:locate_int8"),

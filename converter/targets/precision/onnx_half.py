@@ -13,6 +13,7 @@ from onnx import TensorProto, numpy_helper
 from converter.core.errors import GraphtoolError
 from converter.core.onnx_utils import graph_inputs, iter_graphs
 from converter.core.precision import LayerError, PrecisionRequest
+from converter.core.runners import Runner, ort_runner
 from converter.core.types import LoadedModel
 from converter.targets.precision.layer_errors import layer_errors
 from converter.targets.precision.onnx_model import PROTOBUF_LIMIT, float_model, named_nodes, save_atomic
@@ -165,3 +166,26 @@ def _rounding(source: str, target: str, half: int) -> list[onnx.NodeProto]:
     middle = f"{target}_rounded"
     return [onnx.helper.make_node("Cast", [source], [middle], name=f"round_{target}", to=half),
             onnx.helper.make_node("Cast", [middle], [target], name=f"unround_{target}", to=TensorProto.FLOAT)]
+
+
+def judge_half(path: Path, loaded: LoadedModel, details: dict, request: PrecisionRequest) -> Runner:
+    """What validation runs for a half ONNX file: the file itself must load and run in onnxruntime, and the answers
+    judged are its emulation's (emulate_half), rounded as half hardware rounds; onnxruntime's CPU provider would
+    answer for this file from float32 kernels, and pass a graph that overflows float16."""
+    model = onnx.load_model(str(path))
+    written = ort_runner(model, folder=path.parent)
+    file_types = {value.name: value.type.tensor_type.elem_type for value in graph_inputs(model.graph)}
+    emulated = ort_runner(emulate_half(float_model(loaded, request.precision), request.precision, request.keep_float))
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        written.run({name: _as_type(array, file_types.get(name)) for name, array in feeds.items()})
+        return emulated.run(feeds)
+
+    return Runner(f"onnxruntime, {request.precision} emulated (each value rounded)", "cpu", run)
+
+
+def _as_type(array: np.ndarray, elem_type: int | None) -> np.ndarray:
+    """A float32 feed in the file's own input type (float16 where its I/O is native)."""
+    if elem_type == TensorProto.FLOAT16 and array.dtype == np.float32:
+        return array.astype(np.float16)
+    return array
