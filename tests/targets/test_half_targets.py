@@ -160,6 +160,34 @@ def test_a_kept_node_keeps_its_weight_in_float32(models, tmp_path, target):
     assert _cosine(got, expected) >= MIN_COSINE["fp16"]
 
 
+def _declared_input_dtype(target: str, path) -> str:
+    if target == "savedmodel":
+        import tensorflow as tf
+
+        (spec,) = tf.saved_model.load(str(path)).signatures["serving_default"].structured_input_signature[1].values()
+        return spec.dtype.name
+    import torch
+
+    program = torch.export.load(str(path))
+    (value,) = [node.meta["val"] for node in program.graph.nodes
+                if node.op == "placeholder" and node.name in program.graph_signature.user_inputs]
+    return str(value.dtype).removeprefix("torch.")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+@pytest.mark.parametrize("target", ["savedmodel", "pt2"])
+def test_native_io_takes_half_and_the_runner_feeds_it(models, tmp_path, target, precision):
+    loaded = models["block"]
+    path, details = _write(loaded, target, PrecisionRequest(precision, "native"), tmp_path)
+    assert details["io_types"] == "native"
+    assert _declared_input_dtype(target, path) == HALF_NAMES[precision]
+    feeds = _feeds(loaded, 3)
+    (got,), (expected,) = TARGETS[target].runner(path, loaded, details)(feeds), loaded.reference(feeds)
+    assert got.dtype == (np.float16 if precision == "fp16" else np.float32)  # numpy has no bfloat16: widened
+    assert _cosine(got, expected) >= MIN_COSINE[precision]
+
+
 def _tiny_model() -> onnx.ModelProto:
     weight = helper.make_tensor("w", TensorProto.FLOAT, [4, 4], np.arange(16, dtype=np.float32).tolist())
     graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="project")], "tiny",
