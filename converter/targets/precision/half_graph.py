@@ -88,5 +88,6 @@ def _check_kept(model: onnx.ModelProto, keep_float: tuple[str, ...]) -> None:
     names = {node.name for graph in iter_graphs(model.graph) for node in graph.node}
     unknown = [name for name in keep_float if name not in names]
     if unknown:
-        raise GraphtoolError(f"keep in float32: no ONNX node named {', '.join(map(repr, unknown))}; the names are "
-                             "the ONNX graph's node names (graphtool inspect lists them)")
+        known = ", ".join(repr(name) for name in [node.name for node in model.graph.node if node.name][:3])
+        raise GraphtoolError(f"keep in float32: no ONNX node named {', '.join(map(repr, unknown))}; expected the "
+                             f"ONNX graph's node names (such as {known})")
