@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
@@ -41,8 +43,10 @@ def _to_half(model: onnx.ModelProto, precision: str, keep_float: tuple[str, ...]
     """onnxconverter-common's float16 conversion, retyped to bfloat16 for bf16 (the swap point for onnx_half)."""
     from onnxconverter_common.float16 import convert_float_to_float16
 
-    half = convert_float_to_float16(model, max_finite_val=_FP16_MAX, keep_io_types=keep_io_types,
-                                    node_block_list=list(keep_float))
+    with warnings.catch_warnings():  # one warning per weight clamped into float16's range: thousands on a big model
+        warnings.filterwarnings("ignore", message="the float32 number", category=UserWarning)
+        half = convert_float_to_float16(model, max_finite_val=_FP16_MAX, keep_io_types=keep_io_types,
+                                        node_block_list=list(keep_float))
     return _as_bfloat16(half, model) if precision == "bf16" else half
 
 
