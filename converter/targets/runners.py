@@ -25,12 +25,23 @@ def savedmodel_runner(
     tf = require("tensorflow", "tf")
     saved = loaded if loaded is not None else tf.saved_model.load(str(path))  # the closure holds it
     serving = saved.signatures[SIGNATURE_KEY]
+    declared = {key: spec.dtype for key, spec in serving.structured_input_signature[1].items()}
+
+    def fed(key: str, value: np.ndarray) -> Any:
+        tensor = tf.constant(value)
+        wanted = declared.get(key, tensor.dtype)
+        return tf.cast(tensor, wanted) if tensor.dtype.is_floating and wanted.is_floating else tensor
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        results = serving(**{key: tf.constant(feeds[name]) for name, key in inputs.items()})
-        return [np.asarray(results[key]) for key in outputs.values()]
+        results = serving(**{key: fed(key, feeds[name]) for name, key in inputs.items()})
+        return [_widened(np.asarray(results[key])) for key in outputs.values()]
 
     return Runner("tensorflow SavedModel", "cpu", run)
+
+
+def _widened(array: np.ndarray) -> np.ndarray:
+    """bfloat16 as float32 (exact), so every comparison downstream sees a numpy float type."""
+    return array.astype(np.float32) if array.dtype.name == "bfloat16" else array
 
 
 def run_tflite(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -65,7 +76,26 @@ def pt2_runner(path: str | Path, input_names: Sequence[str]) -> Runner:
     """A saved ExportedProgram, as `torch.export.load(path).module()` runs it (a dict by output name: in its order)."""
     import torch
 
-    return torch_runner(torch.export.load(str(path)).module(), input_names, "torch.export program")
+    return torch_runner(_fed_as_declared(torch.export.load(str(path))), input_names, "torch.export program")
+
+
+def _fed_as_declared(program: Any) -> Any:
+    """The program's module, float feeds cast to the float type it declares (a half-precision build with native
+    I/O) and bfloat16 results widened to float32, which numpy can hold."""
+    import torch
+
+    user_inputs = set(program.graph_signature.user_inputs)
+    declared = [node.meta["val"].dtype for node in program.graph.nodes
+                if node.op == "placeholder" and node.name in user_inputs]
+    module = program.module()
+
+    def run(*args: Any) -> Any:
+        cast = [a.to(d) if a.is_floating_point() and d.is_floating_point else a
+                for a, d in zip(args, declared, strict=False)]
+        return torch.utils._pytree.tree_map(
+            lambda t: t.float() if isinstance(t, torch.Tensor) and t.dtype == torch.bfloat16 else t, module(*cast))
+
+    return run
 
 
 def torchscript_runner(path: str | Path, input_names: Sequence[str]) -> Runner:

@@ -60,6 +60,10 @@ BUILDS: dict[tuple[str, str], PrecisionBuild] = {
     ("pt2", "bf16"): PrecisionBuild("torch_half:write_pt2_half", "onnx_half:locate_half"),
 }
 
+# torch 2.13 moved export-based (pt2e) quantization to torchao, and eager quantize_dynamic's packed weights
+# (LinearPackedParamsBase) cannot be flattened by torch.export.
+_PT2E = ("torch's export-based int8 quantization needs torchao, which is not installed, and eager quantize_dynamic "
+         "does not survive torch.export")
 # Pairs no framework here builds, and what to do instead.
 REFUSALS: dict[tuple[str, str], str] = {
     ("tflite", "bf16"): "TFLite's converter has no bfloat16 mode; use --precision fp16 or int8",
@@ -67,10 +71,8 @@ REFUSALS: dict[tuple[str, str], str] = {
                                     "--precision int8-dynamic, or --to onnx",
     ("savedmodel", "int8"): "TensorFlow has no post-training int8 for a SavedModel; use --to tflite --precision int8, "
                             "or --to onnx",
-    ("pt2", "int8-dynamic"): "torch's export-based int8 quantization does not run on this CPU build; use --to onnx "
-                             "--precision int8-dynamic",
-    ("pt2", "int8"): "torch's export-based int8 quantization does not run on this CPU build; use --to onnx --precision "
-                     "int8",
+    ("pt2", "int8-dynamic"): f"{_PT2E}; use --to onnx --precision int8-dynamic",
+    ("pt2", "int8"): f"{_PT2E}; use --to onnx --precision int8",
     ("torchscript", "fp16"): "TorchScript is built in float32 only; use --to pt2 --precision fp16",
     ("torchscript", "bf16"): "TorchScript is built in float32 only; use --to pt2 --precision bf16",
     ("torchscript", "int8-dynamic"): "TorchScript is built in float32 only; use --to onnx --precision int8-dynamic",

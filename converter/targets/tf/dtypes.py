@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import onnx
 
-__all__ = ["tf_dtype"]
+__all__ = ["tf_dtype", "is_float_array"]
 
 _NAMES = {
     onnx.TensorProto.FLOAT: "float32",
@@ -34,3 +35,8 @@ def tf_dtype(elem_type: int) -> Any | None:
 
     name = _NAMES.get(elem_type)
     return None if name is None else tf.as_dtype(name)
+
+
+def is_float_array(array: np.ndarray) -> bool:
+    """Whether `array` holds floats, bfloat16 included (numpy's is ml_dtypes', whose kind is 'V')."""
+    return array.dtype.kind == "f" or array.dtype.name == "bfloat16"

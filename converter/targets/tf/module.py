@@ -10,7 +10,7 @@ import tensorflow as tf
 from converter.core.errors import UnsupportedOpError
 from converter.core.external_data import tensor_array
 from converter.targets.tf.conv_weights import Kernel, KernelLayout, kernel_layouts
-from converter.targets.tf.dtypes import tf_dtype
+from converter.targets.tf.dtypes import is_float_array, tf_dtype
 from converter.targets.tf.fusion import FUSED_DOMAIN, fold_pads, fuse_gelu
 from converter.targets.tf.graph import GraphRunner, check_supported
 from converter.targets.tf.names import sanitize_all
@@ -81,7 +81,7 @@ def _weights(graph: onnx.GraphProto, kernels: dict[str, KernelLayout]) -> dict[s
         array = tensor_array(init)
         if init.name in kernels:
             weights[init.name] = tf.Variable(kernels[init.name].apply(array), trainable=False, name=f"k{index}")
-        elif array.dtype.kind == "f" and array.size >= WEIGHT_MIN_SIZE:
+        elif is_float_array(array) and array.size >= WEIGHT_MIN_SIZE:
             weights[init.name] = tf.Variable(array, trainable=False, name=f"w{index}")
     return weights
 

@@ -15,7 +15,7 @@ from converter.targets.attributes import read_attributes
 from converter.targets.registry import OpRegistry
 from converter.targets.torch.decompose import function_body
 from converter.targets.torch.dims import Dims, materialize
-from converter.targets.torch.dtypes import onnx_dtype, torch_dtype
+from converter.targets.torch.dtypes import onnx_dtype, tensor_of, torch_dtype
 from converter.targets.torch.eager import EagerOp
 from converter.targets.torch.names import Namer, sanitize
 from converter.targets.torch.node import Node, RuntimeOnly, ValueType, is_traced
@@ -91,7 +91,7 @@ class GraphBuilder:
         env: dict[str, Any] = {}
         initializers: dict[int, str] = {}
         for init in graph.initializer:
-            tensor = torch.from_numpy(tensor_array(init).copy())
+            tensor = tensor_of(tensor_array(init))
             env[init.name] = tensor
             initializers[id(tensor)] = init.name
         tracer = _Tracer(fx_graph, root, initializers)
@@ -197,7 +197,7 @@ class GraphBuilder:
         local = dict(env)
         local.update((info.name, value) for info, value in zip(graph.input, inputs, strict=False))
         for init in graph.initializer:
-            local[init.name] = torch.from_numpy(tensor_array(init).copy())
+            local[init.name] = tensor_of(tensor_array(init))
         for proto in graph.node:
             self._convert_node(proto, local, tracer)
         return [_lookup(local, out.name) for out in graph.output]

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 import torch.fx
 
+from converter.targets.torch.dtypes import tensor_of
 from converter.targets.torch.node import Node, is_traced
 
 __all__ = [
@@ -197,7 +198,7 @@ def constant_of_shape(node: Node, target):
     if not isinstance(target, Dims) or target.scalar:
         return None
     value = node.attr("value")
-    fill = torch.zeros(1) if value is None else torch.from_numpy(value.copy())
+    fill = torch.zeros(1) if value is None else tensor_of(value)
     return torch.full(target.as_list(), fill.reshape(()).item(), dtype=fill.dtype)
 
 

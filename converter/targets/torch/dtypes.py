@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
 import torch
 
-__all__ = ["torch_dtype", "onnx_dtype", "FLOAT_DTYPES"]
+__all__ = ["torch_dtype", "onnx_dtype", "FLOAT_DTYPES", "tensor_of"]
 
 _T = onnx.TensorProto
 _TO_TORCH = {
@@ -41,3 +42,10 @@ def torch_dtype(elem_type: int) -> torch.dtype | None:
 def onnx_dtype(dtype: torch.dtype) -> int:
     """The ONNX element type of a torch dtype."""
     return _TO_ONNX[dtype]
+
+
+def tensor_of(array: np.ndarray) -> torch.Tensor:
+    """A tensor holding a copy of `array`, bfloat16 included (numpy's is ml_dtypes', which torch.from_numpy refuses)."""
+    if array.dtype.name == "bfloat16":
+        return torch.from_numpy(np.array(array).view(np.uint16)).view(torch.bfloat16)
+    return torch.from_numpy(np.array(array))

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from converter.targets.torch import dims as symbolic
-from converter.targets.torch.dtypes import torch_dtype
+from converter.targets.torch.dtypes import tensor_of, torch_dtype
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
 from converter.targets.torch.runtime import functions as runtime
@@ -21,13 +21,13 @@ def constant(node: Node):
     value = node.attr("value")
     if not isinstance(value, np.ndarray) or value.dtype == object:
         raise node.unsupported("only numeric tensor values")
-    return torch.from_numpy(value.copy())
+    return tensor_of(value)
 
 
 @torch_ops.register("ConstantOfShape", dims=symbolic.constant_of_shape)
 def constant_of_shape(node: Node, target):
     value = node.attr("value")
-    fill = torch.zeros(1) if value is None else torch.from_numpy(np.asarray(value).copy())
+    fill = torch.zeros(1) if value is None else tensor_of(np.asarray(value))
     if is_traced(target):
         return node.call(runtime.constant_of_shape, target, fill)
     return torch.full(node.ints(target, "shape"), fill.reshape(()).item(), dtype=fill.dtype)
