@@ -15,5 +15,5 @@ def write_savedmodel_half(loaded: LoadedModel, path: Path, force: bool, request:
     """The SavedModel at `path`, with the float writer's details (signature renames) and the precision's."""
     from converter.targets.savedmodel import write_savedmodel
 
-    saved = write_savedmodel(half_graph(loaded.model, request), path, force=force)
+    saved = write_savedmodel(half_graph(loaded, request), path, force=force)
     return {**saved.to_dict(), **precision_details(request)}

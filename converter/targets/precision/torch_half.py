@@ -18,7 +18,7 @@ def write_pt2_half(loaded: LoadedModel, path: Path, force: bool, request: Precis
     """The program at `path`, with the float writer's details and the precision's."""
     from converter.targets.pt2 import write_pt2
 
-    half = half_graph(loaded.model, request)
+    half = half_graph(loaded, request)
     program = write_pt2(half, path, example_inputs=_examples(loaded, half), force=force)
     return {**program.to_dict(), **precision_details(request)}
 
