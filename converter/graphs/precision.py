@@ -6,15 +6,18 @@ dtype, a weight's error is its dequantized (or cast back) values against the oth
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
+import onnx
 
-from converter.graphs.graph import tensor_array
-from converter.graphs.quantized import LAYER_OPS, LOW_FLOATS, SCAFFOLDING_OPS, Folded, stored_bytes
+from converter.core.onnx_utils import dtype_name, iter_graphs, iter_nodes
+from converter.graphs.graph import tensor_array, to_graph
+from converter.graphs.quantized import LAYER_OPS, LOW_FLOATS, SCAFFOLDING_OPS, Folded, fold, stored_bytes
 
 __all__ = ["LayerPrecision", "WeightPrecision", "PrecisionDiff", "PrecisionMix", "compare_precision",
            "precision_mix", "describe", "fused_ids"]
@@ -249,21 +252,23 @@ class PrecisionMix:
                 "layers": {"total": self.layers, "low_precision": self.low_layers}}
 
 
-def precision_mix(g: nx.MultiDiGraph, folded: Folded) -> PrecisionMix:
-    """The precision mix of a graph view `g` and its folded view."""
+def precision_mix(model: onnx.ModelProto, weights_dir: Path | None = None) -> PrecisionMix:
+    """A model's precision mix; its graph view is built (and folded) only when it holds low-precision parts."""
     weights: dict[str, dict[str, int]] = {}
-    for _, data in g.nodes(data=True):
-        if data["kind"] == "initializer":
-            entry = weights.setdefault(data["dtype"], {"count": 0, "bytes": 0})
+    for graph in iter_graphs(model.graph):
+        for tensor in graph.initializer:
+            entry = weights.setdefault(dtype_name(tensor.data_type), {"count": 0, "bytes": 0})
             entry["count"] += 1
-            entry["bytes"] += stored_bytes(data)
-    ops = Counter(op for op in _op_types(g) if op in SCAFFOLDING_OPS or op.startswith("QLinear"))
+            entry["bytes"] += stored_bytes({"dtype": dtype_name(tensor.data_type), "size": math.prod(tensor.dims)})
+    weights = dict(sorted(weights.items(), key=lambda item: -item[1]["bytes"]))
+    ops = Counter(node.op_type for node in iter_nodes(model.graph)
+                  if node.op_type in SCAFFOLDING_OPS or node.op_type.startswith("QLinear"))
+    if not ops.keys() - {"Cast"} and not weights.keys() & LOW_FLOATS:
+        layers = sum(1 for node in iter_nodes(model.graph) if node.op_type in LAYER_OPS)
+        return PrecisionMix(weights, dict(ops.most_common()), "float32", layers, 0)
+    g = to_graph(model, infer_shapes=False, weights_dir=weights_dir)
+    folded = fold(g)
     layers = [data for _, data in folded.graph.nodes(data=True) if data["kind"] == "op"
               and data["op_type"] in LAYER_OPS]
     low = sum(1 for data in layers if data.get("precision", "float32") != "float32")
-    return PrecisionMix(dict(sorted(weights.items(), key=lambda item: -item[1]["bytes"])), dict(ops.most_common()),
-                        describe(folded, g), len(layers), low)
-
-
-def _op_types(g: nx.MultiDiGraph) -> Iterable[str]:
-    return (data["op_type"] for _, data in g.nodes(data=True) if data["kind"] == "op")
+    return PrecisionMix(weights, dict(ops.most_common()), describe(folded, g), len(layers), low)
