@@ -180,7 +180,7 @@ class _Folder:
                 if data["out_slot"] == out_slot]
 
     def _quantized_dtype(self, node: str, slot: int, zero_slot: int) -> str:
-        """The integer type of a quantized input: its zero point's (uint8 when absent, as ONNX says), else the edge's."""
+        """A quantized input's integer type: its zero point's (uint8 when absent, as ONNX says), else the edge's."""
         zero = self._initializer(node, zero_slot)
         if zero is not None:
             return self.g.nodes[zero]["dtype"]
