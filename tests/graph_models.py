@@ -10,7 +10,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from converter.core.scopes import SCOPE_KEY, SOURCE_KEY, set_node_meta
 
-__all__ = ["base_model", "rename_all", "unrelated_model", "control_flow_model", "layered_model", "EDITS"]
+__all__ = ["base_model", "rename_all", "unrelated_model", "control_flow_model", "layered_model", "conv_matmul_model",
+           "EDITS"]
 
 EDITS = ("reorder", "insert", "remove", "attr", "weights", "shape", "opset")
 
@@ -202,3 +203,30 @@ def layered_model(nodes: int, *, seed: int = 0, width: int = 4, scoped: bool = T
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     return model
+
+
+def conv_matmul_model() -> onnx.ModelProto:
+    """Two Convs and two MatMuls with Relus (seeded weights): what the precision tests quantize."""
+    rng = np.random.default_rng(0)
+
+    def init(name, shape):
+        return numpy_helper.from_array((rng.standard_normal(shape) * 0.2).astype(np.float32), name)
+
+    nodes = [
+        helper.make_node("Conv", ["x", "conv1.weight", "conv1.bias"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "conv2.weight", "conv2.bias"], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+        helper.make_node("GlobalAveragePool", ["r2"], ["p"], name="pool"),
+        helper.make_node("Flatten", ["p"], ["f"], name="flatten"),
+        helper.make_node("MatMul", ["f", "fc1.weight"], ["m1"], name="fc1"),
+        helper.make_node("Add", ["m1", "fc1.bias"], ["a1"], name="fc1_add"),
+        helper.make_node("Relu", ["a1"], ["r3"], name="relu3"),
+        helper.make_node("MatMul", ["r3", "fc2.weight"], ["y"], name="fc2"),
+    ]
+    inits = [init("conv1.weight", (8, 3, 3, 3)), init("conv1.bias", (8,)), init("conv2.weight", (16, 8, 3, 3)),
+             init("conv2.bias", (16,)), init("fc1.weight", (16, 32)), init("fc1.bias", (32,)),
+             init("fc2.weight", (32, 10))]
+    graph = helper.make_graph(nodes, "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

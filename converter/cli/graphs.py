@@ -144,11 +144,31 @@ def _print_diff(a: str, b: str, result, renames: bool) -> None:
             scope = change.scope
             out.print(f"[bold cyan]{escape(scope or '(top level)')}[/bold cyan]")
         out.print(_change_line(change))
+    if result.precision is not None:
+        _print_precision(result.precision)
     if renames:
         for rename in result.renames:
             out.print(escape(f"  = {rename.element} {rename.a.name} ({rename.a.scope or '-'}) → "
                              f"{rename.b.name} ({rename.b.scope or '-'})"))
     out.print(_summary_line(result))
+
+
+def _print_precision(precision) -> None:
+    out = common.out
+    out.print(f"[bold cyan]precision[/bold cyan]: {escape(precision.precision_a)} → {escape(precision.precision_b)}")
+    for layer in precision.layers:
+        names = layer.a if layer.b in (None, layer.a) else f"{layer.a} (now {layer.b})"
+        folded = f" (with {', '.join(layer.folded)})" if layer.folded and common.settings.verbose else ""
+        out.print(escape(f"  ~ {layer.op_type} {names}: {layer.precision_a} → {layer.precision_b}{folded}"))
+    if precision.kept:
+        out.print(escape(f"  = kept in {precision.kept_in}: {', '.join(precision.kept)}"))
+    if precision.fused:
+        out.print(escape(f"  - fused into quantization: {', '.join(precision.fused)}"))
+    for weight in sorted(precision.weights, key=lambda w: -w.range_error):
+        out.print(escape(f"  ~ weight {weight.a}: {weight.dtype_a} → {weight.dtype_b}, {weight.bytes_a:,} → "
+                         f"{weight.bytes_b:,} bytes, max |Δ| {weight.max_abs_error:.3g} "
+                         f"({weight.range_error * 100:.2g}% of its range)"))
+    out.print(f"[bold]{escape(precision.line())}[/bold]")
 
 
 def _side(ref) -> str:

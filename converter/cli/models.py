@@ -208,5 +208,16 @@ def _print_summary(summary) -> None:
     common.out.print(f"opset {summary.opset}, {summary.node_count} nodes (ops), {summary.constant_count} constants, "
                      f"{summary.parameter_count:,} parameters ({mib:.2f} MiB)")
     common.out.print("ops: " + ", ".join(f"{op} {n}" for op, n in summary.op_types.items()))
+    if summary.precision is not None:
+        _print_precision(summary.precision)
     if summary.scopes:
         common.out.print("scopes: " + ", ".join(f"{scope} ({n})" for scope, n in summary.scopes.items()))
+
+
+def _print_precision(mix) -> None:
+    common.out.print(f"precision: {escape(mix.line())}")
+    if mix.precision != "float32":
+        common.out.print("  initializers: " + escape(", ".join(f"{dtype} {entry['count']} ({entry['bytes']:,} bytes)"
+                                                          for dtype, entry in mix.weights.items())))
+        if mix.ops:
+            common.out.print("  precision ops: " + escape(", ".join(f"{op} {n}" for op, n in mix.ops.items())))

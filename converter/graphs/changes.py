@@ -2,7 +2,7 @@
 
 JSON schema of ``Diff.to_dict()`` (``schema: "graphtool.diff/1"``)::
 
-    identical         bool: no changes (renames alone do not count)
+    identical         bool: no changes, none in precision either (renames alone do not count)
     common_structure  bool: false when almost nothing matched (the models share no structure)
     summary           {added, removed, changed, weights_changed, weights_transposed (the same values in
                        another layout: transposed, or rearranged into another shape), constants_folded
@@ -14,6 +14,17 @@ JSON schema of ``Diff.to_dict()`` (``schema: "graphtool.diff/1"``)::
     notes             [str]
     changes           [{kind, element, scope, a, b, fields, max_abs_diff, fraction_changed, weights}]
     renames           [{element, a, b}]   (only with renames=True)
+    precision         null, or when either model is quantized or in half precision (converter.graphs.precision):
+                      {precision_a, precision_b ('float32', 'int8 (QDQ, static)', 'float16 (I/O float32)'),
+                       summary {compute_layers, changed {"float32->int8": n}, kept, fused, ops_changed,
+                       weights_changed, size_ratio}, line, layers [{a, b, op_type, precision_a, precision_b,
+                       folded}], kept [name], kept_in, fused [name], weights [{a, b, dtype_a, dtype_b, bytes_a,
+                       bytes_b, max_abs_error, range_error}], bytes {a, b}}
+
+Quantized and half-precision models are compared with their scaffolding folded into the layers
+(converter.graphs.quantized): Q/DQ pairs, QLinear*/integer ops with their rescaling, float Casts are no structural
+change; a weight stored in another dtype is reported in ``precision.weights`` with its dequantized error rather
+than as a weight_changed, and activations a quantizer fused into its ranges in ``precision.fused``.
 
 ``kind`` is one of added | removed | changed | weight_changed | input_added | input_removed |
 input_changed | output_added | output_removed | output_changed | opset_changed | metadata_changed.
@@ -35,7 +46,10 @@ the same (axes counted from the end or the start) are no change.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from converter.graphs.precision import PrecisionDiff
 
 __all__ = ["Diff", "Change", "FieldChange", "NodeRef", "Rename", "CHANGE_KINDS", "COMMON_STRUCTURE"]
 
@@ -127,11 +141,12 @@ class Diff:
     nodes_b: int
     similarity: float
     notes: tuple[str, ...] = field(default=())
+    precision: PrecisionDiff | None = None  # when either model is quantized or in half precision
 
     @property
     def identical(self) -> bool:
-        """True when nothing but names differs."""
-        return not self.changes
+        """True when nothing but names differs (a layer or weight in another precision is a difference)."""
+        return not self.changes and not (self.precision and (self.precision.layers or self.precision.weights))
 
     @property
     def common_structure(self) -> bool:
@@ -171,6 +186,7 @@ class Diff:
             "summary": self.summary,
             "notes": list(self.notes),
             "changes": [change.to_dict() for change in self.changes],
+            "precision": self.precision.to_dict() if self.precision else None,
         }
         if renames:
             document["renames"] = [rename.to_dict() for rename in self.renames]

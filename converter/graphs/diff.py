@@ -17,6 +17,8 @@ import onnx
 from converter.graphs.changes import CHANGE_KINDS, COMMON_STRUCTURE, Change, Diff, FieldChange, NodeRef, Rename
 from converter.graphs.graph import format_shape, tensor_array
 from converter.graphs.match import match_indexed
+from converter.graphs.precision import compare_precision, fused_ids
+from converter.graphs.quantized import Folded, fold
 from converter.graphs.roles import input_name, irrelevant_attributes, is_attribute_input, same_setting
 
 if TYPE_CHECKING:
@@ -37,6 +39,9 @@ def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) 
 
     Weight elements that differ by at most ``atol`` count as equal.
     """
+    real_a, real_b = ga, gb
+    folded_a, folded_b = fold(ga), fold(gb)
+    ga, gb = folded_a.graph, folded_b.graph  # scaffolding folded into the layers: matched layer to layer
     matching = match_indexed(ga, gb)
     side_a, side_b, a_to_b = matching.a, matching.b, matching.a_to_b
     ids_a, ids_b, data_a, data_b = side_a.ids, side_b.ids, side_a.data, side_b.data
@@ -71,6 +76,10 @@ def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) 
             f"the models share no common structure: only {ops_matched} of {max(ops_a, ops_b)} ops "
             "could be matched, so most of the graph is reported as removed and added"
         )
+    precision = None
+    if folded_a.scheme != "float32" or folded_b.scheme != "float32":
+        precision = compare_precision(real_a, real_b, folded_a, folded_b, matches)
+        changes = _without_precision_changes(changes, ga, gb, matches, folded_a, folded_b)
     order = {kind: i for i, kind in enumerate(CHANGE_KINDS)}
     changes.sort(key=lambda c: (order[c.kind] > order["output_changed"], c.scope,
                                 _position(c, ga, gb), order[c.kind]))
@@ -78,11 +87,33 @@ def diff_graphs(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, *, atol: float = 0.0) 
         changes=tuple(changes),
         renames=tuple(renames),
         matches=tuple(matches.items()),
-        nodes_a=ops_a,  # ops, as inspect and render count them (graph.COUNTED)
-        nodes_b=ops_b,
+        nodes_a=_ops(real_a) if precision else ops_a,  # ops, as inspect and render count them (graph.COUNTED)
+        nodes_b=_ops(real_b) if precision else ops_b,
         similarity=similarity,
         notes=tuple(notes),
+        precision=precision,
     )
+
+
+def _ops(g: nx.MultiDiGraph) -> int:
+    return sum(1 for _, kind in g.nodes(data="kind") if kind == "op")
+
+
+def _without_precision_changes(changes: list[Change], ga: nx.MultiDiGraph, gb: nx.MultiDiGraph,
+                               matches: dict[str, str], folded_a: Folded, folded_b: Folded) -> list[Change]:
+    """The changes the precision section explains left out: weights stored in another dtype (their error is
+    reported there) and activations a quantizer fused into its quantized ranges."""
+    fused = {*fused_ids(ga, matches, folded_b), *fused_ids(gb, {b: a for a, b in matches.items()}, folded_a)}
+    kept = []
+    for change in changes:
+        if change.kind in ("removed", "added") and (change.a or change.b).id in fused:
+            continue
+        if change.kind in ("weight_changed", "constant_folded") and change.a and change.b and (
+                "stored" in ga.nodes[change.a.id] or "stored" in gb.nodes[change.b.id]) and not any(
+                item.field == "shape" for item in change.fields):
+            continue
+        kept.append(change)
+    return kept
 
 
 def _position(change: Change, ga: nx.MultiDiGraph, gb: nx.MultiDiGraph) -> int:

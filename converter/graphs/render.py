@@ -27,6 +27,7 @@ from converter.graphs.collapse import (
     resolve_scopes,
 )
 from converter.graphs.graph import format_shape, node_counts
+from converter.graphs.quantized import Folded, fold
 
 __all__ = ["Rendering", "render_graph", "render_diff", "DEFAULT_MAX_NODES", "STATUS_COLORS"]
 
@@ -75,8 +76,36 @@ def render_graph(g: nx.MultiDiGraph, *, depth: int | None = None, expand: Iterab
     if focus_node is not None:
         highlight = resolve_node(g, focus_node)
         g = focus(g, highlight, radius)
-    plan = plan_scopes(g, depth=depth, expand=expand, budget=max_nodes)
-    return _emit(g, plan, {}, {}, highlight, title)
+    folded = fold(g)
+    plan = _fold_scaffolding(g, plan_scopes(g, depth=depth, expand=expand, budget=max_nodes), folded)
+    return _emit(g, plan, {}, _precision_lines(g, folded), highlight, title)
+
+
+def _fold_scaffolding(g: nx.MultiDiGraph, plan: Plan, folded: Folded) -> Plan:
+    """Draw each Q/DQ, rescaling op, Cast and scale of a quantized or half-precision model in the layer it serves,
+    as constants are: the diagram shows the float graph's layers, each saying its precision."""
+    if not folded.into:
+        return plan
+    item_of = dict(plan.item_of)
+    for node, target in folded.into.items():
+        if not target:  # a scale or zero point: with the layer its Q/DQ serves; a Q/DQ before an output: its producer
+            near = g.successors(node) if g.nodes[node]["kind"] == "initializer" else g.predecessors(node)
+            target = next((n if n in folded.graph and g.nodes[n]["kind"] == "op" else folded.into.get(n, "")
+                           for n in near if g.nodes[n]["kind"] != "initializer"), "")
+        if target:
+            item_of[node] = item_of[target]
+    return Plan(item_of, plan.depth, plan.notes)
+
+
+def _precision_lines(g: nx.MultiDiGraph, folded: Folded) -> dict[str, str]:
+    """'int8' under each op that computes in low precision, the stored dtype under each weight kept in one."""
+    lines = {}
+    for node, data in folded.graph.nodes(data=True):
+        if data["kind"] == "op" and "precision" in data:
+            lines[node] = data["precision"]
+        elif "stored" in data:
+            lines[node] = data["stored"]["dtype"]
+    return lines
 
 
 def render_diff(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, diff: Diff, *, context: int = 1,
@@ -100,14 +129,15 @@ def _union(ga: nx.MultiDiGraph, gb: nx.MultiDiGraph, diff: Diff):
     union = nx.MultiDiGraph(**gb.graph)
     union.add_nodes_from(gb.nodes(data=True))
     union.add_edges_from(gb.edges(keys=True, data=True))
-    status = {node: ("unchanged" if node in matched_b else "added") for node in gb}
+    scaffolding = diff.precision.folded_a | diff.precision.folded_b if diff.precision else frozenset()
+    status = {node: ("unchanged" if node in matched_b or node in scaffolding else "added") for node in gb}
     removed = {node: f"a:{node}" for node in ga if node not in matched}
     scope_map = _scope_map(ga, gb, matched)
     for node, new_id in removed.items():
         data = ga.nodes[node]
         union.add_node(new_id, **{**data, "index": len(gb) + data["index"],
                                   "scope": _translate(data["scope"], scope_map)})
-        status[new_id] = "removed"
+        status[new_id] = "unchanged" if node in scaffolding else "removed"
     for u, v, key, data in ga.edges(keys=True, data=True):
         if u in removed or v in removed:
             union.add_edge(removed.get(u) or matched[u], removed.get(v) or matched[v], key=key, **data)

@@ -15,6 +15,7 @@ from converter.core.inputs import InputSpec, graph_input_specs
 from converter.core.onnx_utils import default_opset, iter_graphs, iter_nodes
 from converter.core.scopes import node_scope
 from converter.core.types import LoadedModel
+from converter.graphs.precision import PrecisionMix, precision_mix
 
 __all__ = ["Summary", "summarize"]
 
@@ -33,6 +34,7 @@ class Summary:
     parameter_bytes: int
     scopes: dict[str, int]  # top-level scope -> number of nodes under it
     constant_count: int = 0  # initializers: weights and constants
+    precision: PrecisionMix | None = None  # weights by dtype, Q/DQ and Cast counts, 'int8 (QDQ, static), 4/4 ...'
 
     def to_dict(self) -> dict:
         return {
@@ -46,6 +48,7 @@ class Summary:
             "op_types": self.op_types,
             "parameters": {"count": self.parameter_count, "bytes": self.parameter_bytes},
             "scopes": self.scopes,
+            "precision": self.precision.to_dict() if self.precision else None,
         }
 
 
@@ -67,6 +70,7 @@ def summarize(loaded: LoadedModel) -> Summary:
         parameter_bytes=size,
         scopes=dict(scopes.most_common()),
         constant_count=sum(len(graph.initializer) for graph in iter_graphs(model.graph)),
+        precision=precision_mix(model, loaded.weights_dir),
     )
 
 

@@ -195,3 +195,22 @@ def test_atol_and_removed_weights_in_the_report(models):
     assert "weight blocks.0.b.weight" not in result.stdout
     assert "  - weight head.bias" in result.stdout
     assert "~ Gemm head/fc: inputs: 3 → 2" in result.stdout
+
+
+def test_diff_of_a_float16_model_prints_its_precision_section(tmp_path):
+    from graph_models import conv_matmul_model
+    from onnxconverter_common import float16
+
+    onnx.save(conv_matmul_model(), tmp_path / "float.onnx")
+    onnx.save(float16.convert_float_to_float16(conv_matmul_model(), keep_io_types=True), tmp_path / "half.onnx")
+    result = graphtool("diff", str(tmp_path / "float.onnx"), str(tmp_path / "half.onnx"))
+    assert result.exit_code == 0, result.output
+    assert "precision: float32 → float16 (I/O float32)" in result.output
+    assert "~ Conv conv1: float32 → float16" in result.output
+    assert "4 of 4 Conv/MatMul layers float32 → float16, 0 kept in float32; weights 2.0x smaller" in result.output
+    assert "  + " not in result.output and "  - " not in result.output  # the Casts are no structural change
+    document = json.loads(graphtool("diff", str(tmp_path / "float.onnx"), str(tmp_path / "half.onnx"),
+                                    "--json").output)
+    assert document["precision"]["summary"]["changed"] == {"float32->float16": 4}
+    inspected = graphtool("inspect", str(tmp_path / "half.onnx"))
+    assert "precision: float16 (I/O float32), 4/4 layers in float16" in inspected.output

@@ -64,7 +64,9 @@ def test_parameters_are_floating_point_tensors_of_rank_one_or_more():
 def test_to_dict_is_the_inspect_json_document():
     document = _summary(base_model()).to_dict()
     assert list(document) == ["source", "inputs", "outputs", "opset", "node_count", "counts", "op_types",
-                              "parameters", "scopes"]
+                              "parameters", "scopes", "precision"]
+    assert document["precision"]["line"] == "float32" and document["precision"]["weights"] == {
+        "float32": {"count": 6, "bytes": 3816}}  # every initializer of base_model is a float32 weight
     assert document["source"]["format"] == "onnx" and document["source"]["path"] == "<memory>"
     assert document["inputs"] == [{"name": "x", "shape": [1, 3, 8, 8], "dtype": "float32"}]
     assert document["parameters"] == {"count": 954, "bytes": 3816}
