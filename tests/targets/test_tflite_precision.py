@@ -135,9 +135,17 @@ def test_native_io_is_int8_and_the_runner_answers_in_float(built):
     assert _relative_rms(got, built["expected"]) < 0.1
 
 
-def test_int8_without_calibration_is_refused(built, tmp_path):
-    with pytest.raises(GraphtoolError, match="--precision int8 needs --calibration"):
-        write_tflite_precision(built["loaded"], tmp_path / "model.tflite", False, PrecisionRequest("int8"))
+@pytest.mark.parametrize(("request_", "message"), [
+    (PrecisionRequest("int8"), "--precision int8 needs --calibration DATA.npz"),
+    (PrecisionRequest("int8", calibration=({"pixels": np.zeros((1, *SHAPE), np.float32)},)),
+     "batch 0 lacks the model input"),
+    (PrecisionRequest("fp16", "native"), "keeps float32 inputs and outputs"),
+    (PrecisionRequest("int8-dynamic", keep_float=("Mean",)), "only in a --precision int8 build"),
+    (PrecisionRequest("bf16"), "expected one of fp16, int8-dynamic, int8"),
+], ids=["no-calibration", "calibration-names", "fp16-native", "dynamic-keep-float", "bf16"])
+def test_impossible_requests_are_refused(built, tmp_path, request_, message):
+    with pytest.raises(GraphtoolError, match=message):
+        write_tflite_precision(built["loaded"], tmp_path / "model.tflite", False, request_)
     assert not (tmp_path / "model.tflite").exists()
 
 

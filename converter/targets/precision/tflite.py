@@ -12,6 +12,7 @@ import numpy as np
 
 from converter.core.errors import GraphtoolError
 from converter.core.frameworks import quiet
+from converter.core.inputs import InputSpec, graph_input_specs
 from converter.core.precision import LayerError, PrecisionRequest
 from converter.core.types import LoadedModel
 from converter.targets.tflite import staged_savedmodel, write_tflite
@@ -29,10 +30,10 @@ def write_tflite_precision(loaded: LoadedModel, path: str | Path, force: bool, r
     int8 with io_types "native" takes and gives int8 tensors; "input_quantization"/"output_quantization" give each
     signature key's (scale, zero_point), which the tflite runner applies to run it from float feeds.
     """
-    _check(request)
+    specs = _check(loaded, request)
     path = Path(path)
     with staged_savedmodel(loaded.model, path.parent) as saved:
-        quantize = _Quantize(request, saved.inputs)
+        quantize = _Quantize(request, specs, saved.inputs)
         written = write_tflite(saved.directory, path, force=force, build=quantize)
         details = {**saved.to_dict(), **written.to_dict()}
     return {**details, "precision": request.precision, "io_types": request.io_types,
@@ -47,21 +48,21 @@ def locate_tflite(loaded: LoadedModel, request: PrecisionRequest, feeds: Mapping
     Names are the tensor names that `keep_float` (the debugger's denylisted_nodes) takes. fp16 and int8-dynamic
     builds keep float activations, which the debugger cannot instrument: they give an empty list.
     """
-    _check(request)
+    specs = _check(loaded, request)
     if request.precision != "int8":
         return []
     tf = _tensorflow()
     with staged_savedmodel(loaded.model) as saved, quiet():
         converter = _converter(tf, saved.directory)
-        _Quantize(PrecisionRequest("int8", "float", request.calibration, request.keep_float), saved.inputs).prepare(
-            tf, converter)
+        float_io = PrecisionRequest("int8", "float", request.calibration, request.keep_float)
+        _Quantize(float_io, specs, saved.inputs).prepare(tf, converter)
         debug_model = tf.lite.experimental.QuantizationDebugger(
             converter=converter, debug_dataset=_no_examples,
             debug_options=tf.lite.experimental.QuantizationDebugOptions(
                 denylisted_nodes=list(request.keep_float) or None),
         ).get_debug_quantized_model()
     keys = _signature_order(tf, debug_model)
-    examples = [{key: batch[name] for name, key in saved.inputs.items()} for batch in _examples(feeds)]
+    examples = [{saved.inputs[name]: value for name, value in example.items()} for example in _examples(feeds, specs)]
     with quiet():  # the interpreter's deprecation and preserve_all_tensors warnings
         debugger = tf.lite.experimental.QuantizationDebugger(
             quant_debug_model_content=debug_model,
@@ -73,8 +74,8 @@ def locate_tflite(loaded: LoadedModel, request: PrecisionRequest, feeds: Mapping
     return _ranked(debugger, set(request.keep_float))
 
 
-def _check(request: PrecisionRequest) -> None:
-    """A request this target can build, or a one-line GraphtoolError."""
+def _check(loaded: LoadedModel, request: PrecisionRequest) -> list[InputSpec]:
+    """The model's inputs, for a request this target can build; or a one-line GraphtoolError."""
     if request.precision not in PRECISIONS:
         raise GraphtoolError(f"--to tflite --precision {request.precision}: expected one of {', '.join(PRECISIONS)}")
     if request.precision == "int8" and not request.calibration:
@@ -86,13 +87,21 @@ def _check(request: PrecisionRequest) -> None:
     if request.keep_float and request.precision != "int8":
         raise GraphtoolError(f"keeping layers in float32 ({', '.join(request.keep_float)}): TFLite does it only in "
                              f"a --precision int8 build, not {request.precision}")
+    specs = graph_input_specs(loaded.model)
+    for index, batch in enumerate(request.calibration):
+        missing = [spec.name for spec in specs if spec.name not in batch]
+        if missing:
+            raise GraphtoolError(f"--calibration: batch {index} lacks the model input(s) {', '.join(missing)}; "
+                                 f"expected arrays named {', '.join(spec.name for spec in specs)}")
+    return specs
 
 
 class _Quantize:
     """Sets a TFLiteConverter's quantization options and converts; `ops` says which int8 op set the model got."""
 
-    def __init__(self, request: PrecisionRequest, signature_keys: Mapping[str, str]) -> None:
+    def __init__(self, request: PrecisionRequest, specs: list[InputSpec], signature_keys: Mapping[str, str]) -> None:
         self.request = request
+        self.specs = specs
         self.keys = dict(signature_keys)  # graph input name -> signature key
         self.ops = INT8_ONLY if request.precision == "int8" else "float builtins"
 
@@ -125,10 +134,10 @@ class _Quantize:
                 converter.inference_input_type = converter.inference_output_type = tf.int8
 
     def _calibration(self) -> Iterator[dict[str, np.ndarray]]:
-        """One example at a time, by signature key, as TFLite's calibrator takes them."""
+        """One example at a time (or the model's fixed batch), by signature key, as TFLite's calibrator takes them."""
         for batch in self.request.calibration:
-            for example in _examples(batch):
-                yield {self.keys.get(name, name): value for name, value in example.items()}
+            for example in _examples(batch, self.specs):
+                yield {self.keys[name]: value for name, value in example.items()}
 
     def _selective(self, tf: Any, converter: Any) -> bytes:
         """int8 with request.keep_float left in float32: the debugger's selective quantization (denylisted_nodes)."""
@@ -141,13 +150,14 @@ class _Quantize:
             return debugger.get_nondebug_quantized_model()
 
 
-def _examples(batch: Mapping[str, np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
-    """A batch {name: array} split into examples of batch size 1, float inputs as float32."""
-    arrays = {name: np.asarray(value) for name, value in batch.items()}
-    size = min((len(value) for value in arrays.values() if value.ndim), default=1)
-    for index in range(size):
-        yield {name: (value[index:index + 1] if value.ndim else value).astype(
-            np.float32 if value.dtype.kind == "f" else value.dtype) for name, value in arrays.items()}
+def _examples(batch: Mapping[str, np.ndarray], specs: list[InputSpec]) -> Iterator[dict[str, np.ndarray]]:
+    """The model's inputs in `batch` split along the batch axis: one example each, or the model's fixed batch size."""
+    arrays = {spec.name: np.asarray(batch[spec.name], dtype=spec.dtype) for spec in specs}
+    fixed = [spec.dims[0] for spec in specs if spec.dims and isinstance(spec.dims[0], int)]
+    step = fixed[0] if fixed else 1
+    count = min((len(value) for value in arrays.values() if value.ndim), default=step)
+    for start in range(0, count - step + 1, step):
+        yield {name: value[start:start + step] if value.ndim else value for name, value in arrays.items()}
 
 
 def _no_examples() -> Iterator[list[np.ndarray]]:
