@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,14 +83,10 @@ def _run_savedmodel(path: Path, loaded: LoadedModel, details: dict) -> Runner:
 
 
 def _write_tflite(loaded: LoadedModel, path: Path, force: bool) -> dict:
-    from converter.targets.tflite import write_tflite
+    from converter.targets.tflite import staged_savedmodel, write_tflite
 
-    folder = Path(tempfile.mkdtemp(prefix=".graphtool-savedmodel-", dir=path.parent))
-    try:
-        saved = _write_savedmodel(loaded, folder / "savedmodel", False)
-        return {**saved, **write_tflite(folder / "savedmodel", path, force=force).to_dict()}
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with staged_savedmodel(loaded.model, path.parent) as saved:
+        return {**saved.to_dict(), **write_tflite(saved.directory, path, force=force).to_dict()}
 
 
 def _run_tflite(path: Path, loaded: LoadedModel, details: dict) -> Runner:

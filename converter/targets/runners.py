@@ -12,7 +12,7 @@ from converter.core.frameworks import quiet, require
 from converter.core.runners import Runner, torch_runner
 from converter.targets.savedmodel import SIGNATURE_KEY
 
-__all__ = ["savedmodel_runner", "run_tflite", "tflite_runner", "pt2_runner", "torchscript_runner"]
+__all__ = ["savedmodel_runner", "run_tflite", "tflite_runner", "quantized_io", "pt2_runner", "torchscript_runner"]
 
 
 def savedmodel_runner(
@@ -69,7 +69,50 @@ def tflite_runner(path: str | Path, inputs: Mapping[str, str], outputs: Mapping[
         results = signature(**{key: feeds[name] for name, key in inputs.items()})  # resizes to the feeds' shapes
         return [np.asarray(results[key]) for key in outputs.values()]
 
-    return Runner("TFLite interpreter", "cpu", run)
+    quantized_inputs, quantized_outputs = _quantized(signature.get_input_details()), _quantized(
+        signature.get_output_details())
+    if not quantized_inputs and not quantized_outputs:
+        return Runner("TFLite interpreter", "cpu", run)
+
+    def run_quantized(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Float feeds quantized with each input's (scale, zero_point); quantized outputs given back as float."""
+        results = signature(**{key: _quantize(feeds[name], quantized_inputs.get(key)) for name, key in inputs.items()})
+        return [_dequantize(np.asarray(results[key]), quantized_outputs.get(key)) for key in outputs.values()]
+
+    return Runner("TFLite interpreter", "cpu", run_quantized)
+
+
+def quantized_io(path: str | Path) -> tuple[dict[str, tuple], dict[str, tuple]]:
+    """The .tflite file's integer inputs and outputs: signature key -> (scale, zero_point, dtype)."""
+    tf = require("tensorflow", "tf")
+    with quiet():
+        signature = tf.lite.Interpreter(model_path=str(path)).get_signature_runner(SIGNATURE_KEY)
+    return _quantized(signature.get_input_details()), _quantized(signature.get_output_details())
+
+
+def _quantized(details: Mapping[str, dict]) -> dict[str, tuple]:
+    """Signature key -> (scale, zero_point, dtype) of each integer tensor with one quantization scale."""
+    pairs = {}
+    for key, detail in details.items():
+        scale, zero_point = detail["quantization"]
+        if np.dtype(detail["dtype"]).kind in "iu" and scale:
+            pairs[key] = (float(scale), int(zero_point), np.dtype(detail["dtype"]))
+    return pairs
+
+
+def _quantize(value: np.ndarray, quantization: tuple | None) -> np.ndarray:
+    if quantization is None:
+        return value
+    scale, zero_point, dtype = quantization
+    limits = np.iinfo(dtype)
+    return np.clip(np.round(np.asarray(value, np.float32) / scale) + zero_point, limits.min, limits.max).astype(dtype)
+
+
+def _dequantize(value: np.ndarray, quantization: tuple | None) -> np.ndarray:
+    if quantization is None:
+        return value
+    scale, zero_point, _ = quantization
+    return ((value.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
 def pt2_runner(path: str | Path, input_names: Sequence[str]) -> Runner:

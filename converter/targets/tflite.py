@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from converter.core.atomic import atomic_path
 from converter.core.errors import GraphtoolError
 
-__all__ = ["TfliteResult", "write_tflite", "tf_ops_named", "custom_ops"]
+if TYPE_CHECKING:
+    import onnx
+
+    from converter.targets.savedmodel import SavedModelResult
+
+__all__ = ["TfliteResult", "Build", "write_tflite", "staged_savedmodel", "tf_ops_named", "custom_ops"]
+
+# Turns a TFLiteConverter, its supported_ops already set, into the flatbuffer: where a precision sets its options.
+Build = Callable[[Any], bytes]
 
 
 @dataclass(frozen=True)
@@ -26,10 +38,12 @@ class TfliteResult:
         return asdict(self)
 
 
-def write_tflite(saved_model: str | Path, path: str | Path, *, force: bool = False) -> TfliteResult:
+def write_tflite(saved_model: str | Path, path: str | Path, *, force: bool = False,
+                 build: Build | None = None) -> TfliteResult:
     """Convert the SavedModel's serving_default signature; builtin ops first, then with Select TF ops.
 
     A model whose ops this TFLite interpreter cannot run is refused (GraphtoolError naming them), nothing written.
+    `build`: converts the prepared TFLiteConverter (its convert() where None), e.g. quantized.
     """
     from converter.targets.savedmodel import SIGNATURE_KEY
     from converter.targets.tf import require_tensorflow
@@ -37,12 +51,12 @@ def write_tflite(saved_model: str | Path, path: str | Path, *, force: bool = Fal
     tf = require_tensorflow()
     select, kept = False, ()
     try:
-        flatbuffer = _convert(tf, saved_model, SIGNATURE_KEY, select_tf_ops=False)
+        flatbuffer = _convert(tf, saved_model, SIGNATURE_KEY, False, build)
     except Exception as error:  # noqa: BLE001 - TFLiteConverter raises ConverterError and others
         if "select" not in str(error).lower() and "flex" not in str(error).lower():
             raise
         kept = tf_ops_named(str(error))
-        flatbuffer, select = _convert_with_select(tf, saved_model, SIGNATURE_KEY), True
+        flatbuffer, select = _convert_with_select(tf, saved_model, SIGNATURE_KEY, build), True
         _check_interpreter(tf, flatbuffer, kept)
     target = Path(path)
     with atomic_path(target, force) as temporary:
@@ -73,10 +87,10 @@ _WHAT_TO_DO = ("convert --to savedmodel instead, or replace those ops in the sou
                "(e.g. Keras' GELU with approximate=True)")
 
 
-def _convert_with_select(tf: Any, saved_model: str | Path, key: str) -> bytes:
+def _convert_with_select(tf: Any, saved_model: str | Path, key: str, build: Build | None) -> bytes:
     """With Select TF ops allowed; ops that TensorFlow Lite has no kernel for at all are refused by name."""
     try:
-        return _convert(tf, saved_model, key, select_tf_ops=True)
+        return _convert(tf, saved_model, key, True, build)
     except Exception as error:  # noqa: BLE001 - TFLiteConverter raises ConverterError and others
         missing = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", str(error))))
         if not missing:
@@ -100,11 +114,23 @@ def _check_interpreter(tf: Any, flatbuffer: bytes, kept: tuple[str, ...]) -> Non
         ) from error
 
 
-def _convert(tf: Any, saved_model: str | Path, key: str, select_tf_ops: bool) -> bytes:
+def _convert(tf: Any, saved_model: str | Path, key: str, select_tf_ops: bool, build: Build | None) -> bytes:
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[key])
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if select_tf_ops:
         ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops
-    return converter.convert()
+    return build(converter) if build is not None else converter.convert()
+
+
+@contextmanager
+def staged_savedmodel(model: onnx.ModelProto, beside: str | Path | None = None) -> Iterator[SavedModelResult]:
+    """`model` as a SavedModel in a temporary folder (in `beside` where given), removed afterwards."""
+    from converter.targets.savedmodel import write_savedmodel
+
+    folder = Path(tempfile.mkdtemp(prefix=".graphtool-savedmodel-", dir=beside))
+    try:
+        yield write_savedmodel(model, folder / "savedmodel")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
