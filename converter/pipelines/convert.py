@@ -104,7 +104,7 @@ def convert(
     writer = target_named(target)
     low = precision is not None and not precision.request.is_float
     if low:
-        build_for(target, precision.request.precision)  # a pair that does not exist is refused before the load
+        build_for(target, precision.request.precision, precision.request.io_types)  # refused before the load
     check_writable(path, force)
     timer = StageTimer()
     with timer:

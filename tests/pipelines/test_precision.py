@@ -125,6 +125,7 @@ def test_int8_with_calibration_judged_on_held_out_data(cli, models, tmp_path):
     (("--budget", "auto"), "apply to a low-precision build"),
     (("--precision", "int8-dynamic", "--to", "savedmodel"), "not available"),
     (("--precision", "fp16", "--io-types", "half"), "--io-types half: expected one of"),
+    (("--precision", "int8-dynamic", "--io-types", "native"), "keeps float inputs and outputs"),
 ])
 def test_bad_precision_options_are_one_line_before_anything_loads(cli, models, tmp_path, extra, expected):
     result = cli("convert", tmp_path / "missing.py:nothing", "-o", tmp_path / "x", *extra)

@@ -19,7 +19,7 @@ from typing import Any
 from converter.core.errors import GraphtoolError
 from converter.core.precision import check_precision
 
-__all__ = ["PrecisionBuild", "BUILDS", "REFUSALS", "build_for"]
+__all__ = ["PrecisionBuild", "BUILDS", "REFUSALS", "NATIVE_IO", "build_for"]
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,18 @@ REFUSALS: dict[tuple[str, str], str] = {
 }
 
 
-def build_for(target: str, precision: str) -> PrecisionBuild:
+# Pairs whose inputs and outputs can be the precision's own (--io-types native): float16/bfloat16, tflite's int8.
+NATIVE_IO = {("onnx", "fp16"), ("savedmodel", "fp16"), ("savedmodel", "bf16"), ("pt2", "fp16"), ("pt2", "bf16"),
+             ("tflite", "int8")}
+
+
+def build_for(target: str, precision: str, io_types: str = "float") -> PrecisionBuild:
     """The build of `target` in `precision`, or a one-line refusal saying what to use instead."""
     check_precision(precision)
+    if io_types == "native" and (target, precision) in BUILDS and (target, precision) not in NATIVE_IO:
+        pairs = ", ".join(f"{t} {p}" for t, p in sorted(NATIVE_IO))
+        raise GraphtoolError(f"--io-types native: --to {target} --precision {precision} keeps float inputs and "
+                             f"outputs; native I/O exists for {pairs}; drop --io-types")
     if (target, precision) in BUILDS:
         return BUILDS[(target, precision)]
     reason = REFUSALS.get((target, precision), "no build of it exists here")
