@@ -144,7 +144,7 @@ def _print_conversion(result) -> None:
         _print_float_check(result.precision)
     print_report(result.report)
     if result.precision is not None:
-        _print_precision(result.precision, result.target)
+        _print_build(result.precision, result.target)
     if result.report_path is not None:
         fate = "not kept (keep it with --keep-failed)" if result.removed else "kept (--keep-failed)"
         common.out.print(escape(f"report: {result.report_path}; the artifact was {fate}"))
@@ -162,7 +162,7 @@ def _print_float_check(summary) -> None:
         print_report(report)
 
 
-def _print_precision(summary, target: str) -> None:
+def _print_build(summary, target: str) -> None:
     """What the low-precision build bought and how its budget was kept."""
     lines = [f"{summary.precision} {target}, judged on {summary.data}"]
     if summary.size_ratio is not None and summary.size_bytes:
@@ -209,12 +209,12 @@ def _print_summary(summary) -> None:
                      f"{summary.parameter_count:,} parameters ({mib:.2f} MiB)")
     common.out.print("ops: " + ", ".join(f"{op} {n}" for op, n in summary.op_types.items()))
     if summary.precision is not None:
-        _print_precision(summary.precision)
+        _print_mix(summary.precision)
     if summary.scopes:
         common.out.print("scopes: " + ", ".join(f"{scope} ({n})" for scope, n in summary.scopes.items()))
 
 
-def _print_precision(mix) -> None:
+def _print_mix(mix) -> None:
     common.out.print(f"precision: {escape(mix.line())}")
     if mix.precision != "float32":
         common.out.print("  initializers: " + escape(", ".join(f"{dtype} {entry['count']} ({entry['bytes']:,} bytes)"

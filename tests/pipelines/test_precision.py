@@ -100,6 +100,15 @@ def test_fp16_budget_auto_keeps_the_overflowing_subgraph_in_float32(cli, models,
     assert 0 < precision["size_ratio"] < 1
 
 
+def test_the_terminal_report_says_what_was_kept_and_bought(cli, models, tmp_path):
+    result = cli("convert", f"{models / 'models.py'}:overflowing", "--to", "onnx", "--precision", "fp16",
+                 "--budget", "auto", "-o", tmp_path / "m.onnx")
+    assert result.exit_code == 0, result.output
+    assert "float32 PASSED" in result.output and "budget auto: met by keeping" in result.output
+    assert "kept in float32:" in result.output and "overflows float16" in result.output
+    assert "x the float32 artifact's" in result.output  # size and latency against the float artifact
+
+
 def test_int8_with_calibration_judged_on_held_out_data(cli, models, tmp_path):
     out = tmp_path / "c.onnx"
     result = cli("convert", f"{models / 'models.py'}:classifier", "--to", "onnx", "--precision", "int8",
