@@ -352,6 +352,11 @@ def _with_location(result, expected, candidate, samples, expected_outputs, feeds
     sample = samples[index]
     feeds = (sample.feeds, _feeds(sample.feeds, feeds_for))
     device = candidate.runner.device
+    integer = locating.integer_operators(expected.model) + locating.integer_operators(candidate.model)
+    if paired and integer:
+        ops = ", ".join(integer)
+        return replace(result, locate_note=f"--locate cannot pair the layers of a QOperator model ({ops} compute on "
+                       "int8 values) with float ones; quantize it in QDQ form to locate its worst layer")
     if paired:
         pairs, weights = locating.matched_pairs(expected.model, candidate.model)
         reference = locating.Probe(expected.model, "cpu")
