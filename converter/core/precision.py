@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from converter.core.errors import GraphtoolError
-from converter.core.onnx_utils import element_size, iter_graphs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,6 +85,8 @@ _FLOAT_TYPES = {1: "fp32", 10: "fp16", 11: "fp64", 16: "bf16"}  # TensorProto FL
 def model_precision(model: onnx.ModelProto) -> str:
     """What an ONNX model computes in, from its ops (quantization) and its float weights' types (the type holding
     most of their bytes): one of PRECISIONS. Reads no weight data."""
+    from converter.core.onnx_utils import element_size, iter_graphs  # numpy and onnx: not on --version's path
+
     graphs = list(iter_graphs(model.graph))
     ops = {node.op_type for graph in graphs for node in graph.node}
     if ops & _DYNAMIC_OPS:
