@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -9,8 +10,10 @@ from converter.core.errors import GraphtoolError
 
 if TYPE_CHECKING:
     import numpy as np
+    import onnx
 
-__all__ = ["PRECISIONS", "IO_TYPES", "BUDGETS", "PrecisionRequest", "LayerError", "check_precision"]
+__all__ = ["PRECISIONS", "IO_TYPES", "BUDGETS", "PrecisionRequest", "LayerError", "check_precision",
+           "model_precision", "COMPUTES_IN"]
 
 # fp32 is the float artifact every other precision is measured against.
 PRECISIONS = ("fp32", "fp16", "bf16", "int8-dynamic", "int8")
@@ -69,3 +72,31 @@ def check_precision(precision: str, where: str = "--precision") -> str:
     if precision not in PRECISIONS:
         raise GraphtoolError(f"{where} {precision}: expected one of {', '.join(PRECISIONS)}")
     return precision
+
+
+# What a model of each precision computes in, as a report says it.
+COMPUTES_IN = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16",
+               "int8-dynamic": "int8 (activations quantized at run time)", "int8": "int8"}
+_DYNAMIC_OPS = frozenset({"DynamicQuantizeLinear", "DynamicQuantizeMatMul", "MatMulIntegerToFloat"})
+_INT8_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "ConvInteger", "MatMulInteger"})
+_FLOAT_TYPES = {1: "fp32", 10: "fp16", 11: "fp64", 16: "bf16"}  # TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16
+
+
+def model_precision(model: onnx.ModelProto) -> str:
+    """What an ONNX model computes in, from its ops (quantization) and its float weights' types (the type holding
+    most of their bytes): one of PRECISIONS. Reads no weight data."""
+    from converter.core.onnx_utils import element_size, iter_graphs  # numpy and onnx: not on --version's path
+
+    graphs = list(iter_graphs(model.graph))
+    ops = {node.op_type for graph in graphs for node in graph.node}
+    if ops & _DYNAMIC_OPS:
+        return "int8-dynamic"
+    if ops & _INT8_OPS or any(op.startswith("QLinear") for op in ops):
+        return "int8"
+    weight_bytes = dict.fromkeys(_FLOAT_TYPES.values(), 0)
+    for graph in graphs:
+        for tensor in graph.initializer:
+            if tensor.data_type in _FLOAT_TYPES:
+                weight_bytes[_FLOAT_TYPES[tensor.data_type]] += math.prod(tensor.dims) * element_size(tensor.data_type)
+    heaviest = max(weight_bytes, key=weight_bytes.__getitem__)
+    return heaviest if heaviest in ("fp16", "bf16") and weight_bytes[heaviest] else "fp32"

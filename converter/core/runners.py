@@ -18,7 +18,7 @@ import onnx
 from converter.core import external_data
 from converter.core.errors import GraphtoolError, first_line
 from converter.core.frameworks import console_to_stderr, require
-from converter.core.onnx_utils import graph_inputs
+from converter.core.onnx_utils import default_opset, graph_inputs, iter_graphs
 
 __all__ = ["Run", "Runner", "cuda_available", "providers_for", "ort_runner", "reference_runner", "torch_runner"]
 
@@ -123,13 +123,49 @@ def reference_runner(model: onnx.ModelProto) -> Runner:
         inline.CopyFrom(model)
         onnx.load_external_data_for_model(inline, str(folder))  # the evaluator reads initializers inline
         model = inline
-    evaluator = ReferenceEvaluator(model)
+    evaluator = ReferenceEvaluator(_evaluable(model))
     wanted = [value.name for value in graph_inputs(model.graph)]
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return list(evaluator.run(None, {name: feeds[name] for name in wanted}))
 
     return Runner("onnx ReferenceEvaluator", "cpu", run)
+
+
+# The domains onnx's reference evaluator implements; a model's own functions run in any domain.
+_EVALUATED_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training"})
+_QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
+# The evaluator implements QuantizeLinear and DequantizeLinear from this opset only
+_EVALUATED_QDQ_OPSET = 19
+_QDQ_TARGET_OPSET = 21
+
+
+def _evaluable(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` as the reference evaluator can run it: QDQ below opset 19 converted to opset 21; a one-line
+    GraphtoolError for ops of domains it does not implement (onnxruntime's com.microsoft QLinear* ops)."""
+    functions = {(f.domain, f.name) for f in model.functions}
+    nodes = [node for graph in iter_graphs(model.graph) for node in graph.node]
+    foreign: dict[str, set[str]] = {}
+    for node in nodes:
+        if node.domain not in _EVALUATED_DOMAINS and (node.domain, node.op_type) not in functions:
+            foreign.setdefault(node.domain, set()).add(node.op_type)
+    if foreign:
+        ops = "; ".join(f"{domain}: {', '.join(sorted(types))}" for domain, types in sorted(foreign.items()))
+        raise GraphtoolError(f"onnx's reference evaluator cannot run the model's onnxruntime-only ops ({ops}); "
+                             "validate it against the float model it was made from (--against FLOAT.onnx, or the "
+                             "original model)")
+    opset = default_opset(model)
+    if opset >= _EVALUATED_QDQ_OPSET or not any(n.op_type in _QDQ_OPS and n.domain in ("", "ai.onnx") for n in nodes):
+        return model
+    try:
+        from onnx import version_converter
+
+        return version_converter.convert_version(model, _QDQ_TARGET_OPSET)
+    except Exception as error:  # the converter's own errors, for ops it has no adapter for
+        raise GraphtoolError(f"onnx's reference evaluator runs QuantizeLinear/DequantizeLinear from opset "
+                             f"{_EVALUATED_QDQ_OPSET} only, and converting the model from opset {opset} failed: "
+                             f"{first_line(error)}; validate it against the float model it was made from "
+                             "(--against FLOAT.onnx)") from error
 
 
 def torch_runner(module: Any, input_names: Sequence[str], name: str = "torch") -> Runner:

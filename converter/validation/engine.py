@@ -12,14 +12,15 @@ import onnx
 
 from converter.core.errors import GraphtoolError
 from converter.core.inputs import graph_input_specs
+from converter.core.precision import COMPUTES_IN, PRECISIONS, model_precision
 from converter.core.runners import Runner, cuda_available, ort_runner, reference_runner
 from converter.core.types import LoadedModel
 from converter.validation import locate as locating
 from converter.validation.metrics import NOISE_FACTOR, OutputMetrics, failed_run, measure, merge
 from converter.validation.noise import NoiseFloors, SourceRuns, record, run_outputs
 from converter.validation.report import DeviceResult, ValidationReport, environment
-from converter.validation.samples import Sample, make_samples
-from converter.validation.tolerance import Tolerances
+from converter.validation.samples import EXERCISES, Sample, make_samples
+from converter.validation.tolerance import Tolerances, budget_text
 from converter.validation.verdicts import Evidence, device_status, diagnose, inconclusive_reason, settle
 
 __all__ = [
@@ -62,22 +63,58 @@ def validate(
     tolerances = tolerances or Tolerances()
     devices, skipped = resolve_devices(device)
     loaded = _loaded(model)
-    chosen = samples_for(loaded, samples, seed, from_file)
     if against is None:
+        tolerances, notes = _judged_by_precision(tolerances, loaded)
+        chosen = samples_for(loaded, samples, seed, from_file)
         candidates = [side_of(loaded, ort_runner(loaded.model, d)) for d in devices]
-        return compare_sides(side_of(loaded), candidates, chosen, tolerances, skipped=skipped, locate=locate)
+        return compare_sides(side_of(loaded), candidates, chosen, tolerances, skipped=skipped, locate=locate,
+                             notes=notes)
     other = _loaded(against)
+    against_label = against_label or other.source.path
+    if _coarseness(other) < _coarseness(loaded):  # the more precise model is the reference
+        loaded, other, against_label = other, loaded, loaded.source.path
+        notes = [f"{loaded.source.path} is the reference: it computes in {COMPUTES_IN[model_precision(loaded.model)]}, "
+                 f"{against_label} in {COMPUTES_IN[model_precision(other.model)]}"]
+    else:
+        notes = []
+    tolerances, judged = _judged_by_precision(tolerances, loaded, other)
+    chosen = samples_for(loaded, samples, seed, from_file)
+    if _coarseness(loaded) != _coarseness(other):
+        chosen = [s for s in chosen if s.kind not in dict(EXERCISES)]
+        notes.append("the models compute in different precisions: judged on the traced inputs and seeded draws, "
+                     "not on them negated, scaled or zeroed (a low-precision model holds only in the range it was "
+                     "built for)")
     expected = side_of(loaded, None if loaded.reference else ort_runner(loaded.model, "cpu"))
     if other.reference is not None:
         candidates, skipped = [side_of(other)], []  # a framework runs where it runs: on the CPU here
     else:
         candidates = [side_of(other, ort_runner(other.model, d)) for d in devices]
-    notes = []
+    notes += judged
     if set(expected.input_names) != set(candidates[0].input_names):
         pairs = ", ".join(f"{a}->{b}" for a, b in zip(expected.input_names, candidates[0].input_names, strict=False))
         notes.append(f"the models' input names differ; inputs matched by position ({pairs})")
     return compare_sides(expected, candidates, chosen, tolerances, skipped=skipped, locate=locate,
-                         against=against_label or other.source.path, notes=notes)
+                         against=against_label, notes=notes)
+
+
+def _coarseness(loaded: LoadedModel) -> int:
+    """Where the model's precision stands in PRECISIONS: 0 for float32, higher for coarser."""
+    return PRECISIONS.index(model_precision(loaded.model))
+
+
+def _judged_by_precision(tolerances: Tolerances, *models: LoadedModel) -> tuple[Tolerances, list[str]]:
+    """`tolerances` judging by the budget of the coarsest model's precision where it is not float32 and no
+    option chooses otherwise (floats noise of a half or int8 model is no mismatch), and the note that says so."""
+    coarsest = max(models, key=_coarseness)
+    precision = model_precision(coarsest.model)
+    if precision == "fp32" or tolerances.precision != "fp32":
+        return tolerances, []
+    tolerances = tolerances.with_precision(precision)
+    if not tolerances.budgeted:
+        return tolerances, []
+    return tolerances, [f"judged by the {precision} budget ({budget_text(precision)}): {coarsest.source.path} "
+                        f"computes in {COMPUTES_IN[precision]}; --rtol, --atol, --error-stat or --metric judge "
+                        "otherwise"]
 
 
 @dataclass(frozen=True)
@@ -315,6 +352,11 @@ def _with_location(result, expected, candidate, samples, expected_outputs, feeds
     sample = samples[index]
     feeds = (sample.feeds, _feeds(sample.feeds, feeds_for))
     device = candidate.runner.device
+    integer = locating.integer_operators(expected.model) + locating.integer_operators(candidate.model)
+    if paired and integer:
+        ops = ", ".join(integer)
+        return replace(result, locate_note=f"--locate cannot pair the layers of a QOperator model ({ops} compute on "
+                       "int8 values) with float ones; quantize it in QDQ form to locate its worst layer")
     if paired:
         pairs, weights = locating.matched_pairs(expected.model, candidate.model)
         reference = locating.Probe(expected.model, "cpu")

@@ -14,7 +14,8 @@ from converter.core.scopes import node_scope, node_source
 from converter.validation.metrics import measure
 from converter.validation.tolerance import Tolerances
 
-__all__ = ["Probe", "TensorPair", "InputError", "Located", "locate", "identity_pairs", "matched_pairs"]
+__all__ = ["Probe", "TensorPair", "InputError", "Located", "locate", "identity_pairs", "matched_pairs",
+           "integer_operators"]
 
 DEFAULT_BUDGET_BYTES = 64 * 2**20
 
@@ -111,6 +112,12 @@ def matched_pairs(expected: onnx.ModelProto, actual: onnx.ModelProto) -> tuple[l
     return pairs, weights
 
 
+def integer_operators(model: onnx.ModelProto) -> list[str]:
+    """The op types of a QOperator model that compute on int8 values (QLinearConv, ...): their outputs are
+    quantized, so no float value pairs with them."""
+    return sorted({node.op_type for node in model.graph.node if node.op_type.startswith("QLinear")})
+
+
 def locate(
     expected: Probe,
     actual: Probe,
@@ -191,34 +198,61 @@ class _Search:
 
 def _located(actual_model, expected_model, pair, result, errors, weights, compared, windows, method) -> Located:
     node = next(n for n in actual_model.graph.node if n.name == pair.node)
-    initializers = {t.name: t for t in actual_model.graph.initializer}
-    expected_init = {t.name: t for t in expected_model.graph.initializer}
-    inputs = []
-    for name in node.input:
-        if not name:
-            continue
-        if name in initializers:
-            inputs.append(InputError(name, "weight", _weight_error(initializers[name], expected_init.get(weights.get(
-                name, name)))))
-        elif name in errors:
-            inputs.append(InputError(name, "activation", errors[name]))
-        else:
-            inputs.append(InputError(name, "model input", 0.0))
-    counterpart = next((n.name for n in expected_model.graph.node if pair.expected in n.output), None)
+    counterpart = next((n for n in expected_model.graph.node if pair.expected in n.output), None)
+    inputs = [_input_error(name, index, actual_model, expected_model, counterpart, errors, weights)
+              for index, name in enumerate(node.input) if name]
     return Located(
         node=node.name, op_type=node.op_type, scope=node_scope(node), source=node_source(node), tensor=pair.actual,
         max_abs=result.max_abs, max_rel=result.max_rel, problem="; ".join(result.problems) or None,
-        inputs=tuple(inputs), counterpart=counterpart if counterpart != node.name else None,
+        inputs=tuple(inputs), counterpart=counterpart.name if counterpart and counterpart.name != node.name else None,
         compared=compared, windows=windows, method=method,
     )
+
+
+def _input_error(name, index, actual_model, expected_model, counterpart, errors, weights) -> InputError:
+    """The error at input `index` (`name`) of the located node: a weight against the expected one (a dequantized
+    weight against the counterpart's float weight at the same input), an activation as probed."""
+    initializers = {t.name: t for t in actual_model.graph.initializer}
+    expected_init = {t.name: t for t in expected_model.graph.initializer}
+    if name in initializers:
+        return InputError(name, "weight", _weight_error(initializers[name], expected_init.get(weights.get(name, name))))
+    if name in errors:
+        return InputError(name, "activation", errors[name])
+    if name in {value.name for value in actual_model.graph.input}:
+        return InputError(name, "model input", 0.0)
+    dequantized = _dequantized_weight(name, actual_model, initializers)
+    if dequantized is None:
+        return InputError(name, "activation", None)
+    partner = counterpart.input[index] if counterpart is not None and index < len(counterpart.input) else None
+    expected = expected_init.get(partner) if partner else None
+    return InputError(name, "weight", None if expected is None else _array_error(dequantized, _array(expected)))
+
+
+def _dequantized_weight(name, model, initializers) -> np.ndarray | None:
+    """The float values of `name` where a DequantizeLinear makes it from stored int8 weights (QDQ)."""
+    from converter.graphs.quantized import dequantize
+
+    node = next((n for n in model.graph.node if name in n.output), None)
+    if node is None or node.op_type != "DequantizeLinear" or not set(node.input) <= set(initializers):
+        return None
+    values, scale, *zero = (_array(initializers[i]) for i in node.input)
+    axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+    return dequantize(values, scale, zero[0] if zero else None, axis)
+
+
+def _array(tensor: onnx.TensorProto) -> np.ndarray:
+    from onnx import numpy_helper
+
+    return numpy_helper.to_array(tensor)
 
 
 def _weight_error(actual: onnx.TensorProto, expected: onnx.TensorProto | None) -> float | None:
     if expected is None:
         return None
-    from onnx import numpy_helper
+    return _array_error(_array(actual), _array(expected))
 
-    a, e = numpy_helper.to_array(actual), numpy_helper.to_array(expected)
+
+def _array_error(a: np.ndarray, e: np.ndarray) -> float:
     if a.shape != e.shape:
         return float("inf")
     return float(np.abs(a.astype(np.float64) - e.astype(np.float64)).max()) if a.size else 0.0

@@ -11,7 +11,7 @@ from converter.core.errors import GraphtoolError
 
 __all__ = ["Tolerance", "Tolerances", "DTYPE_DEFAULTS", "ERROR_STATS", "METRICS", "load_tolerance_file",
            "check_metric", "check_error_stat",
-           "PRECISION_METRICS", "CLASSIFIER_METRIC", "precision_metric"]
+           "PRECISION_METRICS", "CLASSIFIER_METRIC", "precision_metric", "budget_text"]
 
 # How the errors of an output are judged (metrics.rule_text says each one's rule).
 ERROR_STATS = ("elementwise", "max", "mean", "cosine")
@@ -89,11 +89,17 @@ class Tolerances:
             return self.per_output[name]
         default = DTYPE_DEFAULTS.get(dtype, _EXACT)
         metrics = tuple(self.metrics)
-        if not metrics and self.rtol is None and self.atol is None and self.error_stat is None and default != _EXACT:
+        if self.budgeted and default != _EXACT:
             metrics = tuple(filter(None, [precision_metric(self.precision, shape)]))
         return Tolerance(default.rtol if self.rtol is None else self.rtol,
                          default.atol if self.atol is None else self.atol,
                          self.error_stat or "elementwise", metrics)
+
+    @property
+    def budgeted(self) -> bool:
+        """Whether outputs without a per-output entry are judged by the candidate's precision budget."""
+        return (self.precision != "fp32" and not self.metrics and self.rtol is None and self.atol is None
+                and self.error_stat is None)
 
     def with_precision(self, precision: str) -> Tolerances:
         """The same options, judging a candidate built in `precision`."""
@@ -105,6 +111,12 @@ def precision_metric(precision: str, shape: tuple[int, ...] | None) -> str | Non
     if precision.startswith("int8") and shape is not None and len(shape) == 2 and shape[-1] >= 2:
         return CLASSIFIER_METRIC
     return PRECISION_METRICS.get(precision)
+
+
+def budget_text(precision: str) -> str:
+    """The budget of `precision` in words, as precision_metric chooses it by output."""
+    text = PRECISION_METRICS[precision]
+    return f"{CLASSIFIER_METRIC} for a [batch, classes] output, else {text}" if precision.startswith("int8") else text
 
 
 def check_error_stat(stat: str, where: str = "--error-stat") -> str:
