@@ -121,7 +121,7 @@ def tolerances(rtol: float | None = None, atol: float | None = None, file: str |
                error_stat: str | None = None, metrics: Iterable[str] = (),
                allow_inconclusive: bool = False) -> Tolerances:
     """How every output is judged: `rtol`, `atol` (None keeps the dtype's default), the `error_stat`
-    (elementwise, max, mean, cosine), task `metrics` (cosine, argmax, topk:K, iou, each optionally >=THRESHOLD),
+    (elementwise, max, mean, cosine), task `metrics` (cosine, argmax, topk:K, iou, norm, each optionally >=THRESHOLD),
     per output from a JSON or YAML `file` ({output: {rtol, atol, error_stat, metric}}), and whether an
     inconclusive check may pass (`allow_inconclusive`)."""
     return Tolerances.from_options(rtol, atol, file, error_stat, metrics, allow_inconclusive)

@@ -53,7 +53,7 @@ OPTION_TYPES: dict[str, OptionType] = {
     "atol": OptionType((int, float), "a number >= 0", 0),
     "tolerance": OptionType((str,), "a JSON or YAML file of {output: {rtol, atol}}"),
     "error_stat": OptionType((str,), f"one of {', '.join(ERROR_STATS)}", choices=ERROR_STATS),
-    "metric": OptionType((str,), "cosine, argmax, topk:K or iou, optionally >=THRESHOLD"),
+    "metric": OptionType((str,), "cosine, argmax, topk:K, iou or norm, optionally >=THRESHOLD"),
     "allow_inconclusive": OptionType((bool,), "true or false"),
     "validate": OptionType((bool,), "true or false"),
     "keep_failed": OptionType((bool,), "true or false"),

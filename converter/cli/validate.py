@@ -31,7 +31,8 @@ _JUDGING_OPTIONS: dict[str, Any] = {
     "error_stat": Annotated[str | None, typer.Option(
         "--error-stat", help="elementwise (default), max, mean or cosine: what the tolerance bounds.")],
     "metric": Annotated[list[str] | None, typer.Option(
-        "--metric", help="Judge every output by cosine, argmax, topk:K or iou (optionally >=THRESHOLD); repeatable.")],
+        "--metric",
+        help="Judge every output by cosine, argmax, topk:K, iou or norm (optionally >=THRESHOLD); repeatable.")],
     "allow_inconclusive": Annotated[bool, typer.Option(
         "--allow-inconclusive", help="Exit 0 when a check cannot tell (output ~0 or ignoring its input).")],
 }

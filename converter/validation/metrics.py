@@ -184,15 +184,18 @@ def relative_floor(expected: np.ndarray, tolerance: Tolerance, scale: float = 1.
 
 
 def _task_metric(spec: str, actual: np.ndarray, expected: np.ndarray) -> TaskMetric:
-    """cosine (worst row along the last axis), argmax or topk:K agreement (fraction of rows), iou (worst)."""
+    """cosine (worst row along the last axis), norm (worst row's norm ratio), argmax or topk:K agreement (fraction of
+    rows), iou (worst)."""
     name, _, threshold = spec.partition(">=")
     kind, _, k = name.partition(":")
     last = expected.shape[-1] if expected.ndim else 1
     a = actual.astype(np.float64).reshape(-1, last)
     e = expected.astype(np.float64).reshape(-1, last)
     if kind == "cosine":
-        values = [_cosine(x, y) for x, y in zip(a, e, strict=True)]
+        values = [_cosine(x, y) if _same_finite(x, y) else 0.0 for x, y in zip(a, e, strict=True)]
         return TaskMetric(name, min(values), float(threshold or 0.9999), len(values))
+    if kind == "norm":
+        return TaskMetric(name, _norm_agreement(a, e), float(threshold or 0.99), len(a))
     if kind == "iou":
         return _iou(name, a, e, float(threshold or 0.99))
     if kind == "argmax":
@@ -253,16 +256,34 @@ def _iou(name: str, a: np.ndarray, e: np.ndarray, threshold: float) -> TaskMetri
 
 
 def _merge_task(first: tuple[TaskMetric, ...], second: tuple[TaskMetric, ...]) -> tuple[TaskMetric, ...]:
-    """Cosine and IoU keep their worst; agreements are weighted by rows."""
+    """Cosine, norm and IoU keep their worst; agreements are weighted by rows."""
     if not first or not second:
         return first or second
     merged = []
     for x, y in zip(first, second, strict=True):
         rows = x.rows + y.rows
-        value = min(x.value, y.value) if x.name.startswith(("cosine", "iou")) else (
+        value = min(x.value, y.value) if x.name.startswith(("cosine", "iou", "norm")) else (
             (x.value * x.rows + y.value * y.rows) / rows if rows else 1.0)
         merged.append(TaskMetric(x.name, value, x.threshold, rows))
     return tuple(merged)
+
+
+def _same_finite(a: np.ndarray, e: np.ndarray) -> bool:
+    """Whether `a` is finite wherever `e` is: an overflow to inf or NaN is no agreement, however the rest lines up."""
+    return bool(np.isfinite(a)[np.isfinite(e)].all())
+
+
+def _norm_agreement(a: np.ndarray, e: np.ndarray) -> float:
+    """The worst row's ratio of the smaller norm to the larger (1: same magnitude), over rows that are not ~0
+    next to the output's largest row: what cosine and argmax cannot see, an output scaled as a whole."""
+    if not all(_same_finite(x, y) for x, y in zip(a, e, strict=True)):
+        return 0.0
+    actual, expected = np.linalg.norm(a, axis=1), np.linalg.norm(e, axis=1)
+    rows = expected > 1e-6 * max(float(expected.max(initial=0.0)), 1e-30)
+    if not rows.any():
+        return 1.0
+    small, large = np.minimum(actual[rows], expected[rows]), np.maximum(actual[rows], expected[rows])
+    return float((small / large).min())
 
 
 def _cosine(a: np.ndarray, e: np.ndarray) -> float:

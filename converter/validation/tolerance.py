@@ -11,12 +11,12 @@ from converter.core.errors import GraphtoolError
 
 __all__ = ["Tolerance", "Tolerances", "DTYPE_DEFAULTS", "ERROR_STATS", "METRICS", "load_tolerance_file",
            "check_metric", "check_error_stat",
-           "PRECISION_METRICS", "CLASSIFIER_METRIC", "precision_metric", "budget_text"]
+           "PRECISION_METRICS", "CLASSIFIER_METRICS", "precision_metrics", "budget_text"]
 
 # How the errors of an output are judged (metrics.rule_text says each one's rule).
 ERROR_STATS = ("elementwise", "max", "mean", "cosine")
 # Task metrics, judged instead of the error statistic where chosen: NAME, NAME>=THRESHOLD; topk takes :K.
-METRICS = ("cosine", "argmax", "topk", "iou")
+METRICS = ("cosine", "argmax", "topk", "iou", "norm")
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,14 @@ _EXACT = Tolerance(0.0, 0.0)  # integers and booleans must match exactly
 # precision keeps each output's direction; int8 keeps a classifier's decisions (an output shaped [batch, classes])
 # and otherwise its direction, a little looser.
 PRECISION_METRICS = {
-    "fp16": "cosine>=0.999",
-    "bf16": "cosine>=0.99",
-    "int8-dynamic": "cosine>=0.99",
-    "int8": "cosine>=0.99",
+    "fp16": ("cosine>=0.999", "norm>=0.99"),
+    "bf16": ("cosine>=0.99", "norm>=0.98"),
+    "int8-dynamic": ("cosine>=0.99", "norm>=0.95"),
+    "int8": ("cosine>=0.99", "norm>=0.95"),
 }
-CLASSIFIER_METRIC = "argmax>=0.99"
+# argmax alone passes a classifier scaled as a whole, or one whose decisions hold by luck: with a looser cosine
+# and the norm, a broken layer that leaves the top class in place still fails
+CLASSIFIER_METRICS = ("argmax>=0.99", "cosine>=0.95", "norm>=0.9")
 
 
 @dataclass(frozen=True)
@@ -84,13 +86,13 @@ class Tolerances:
 
     def for_output(self, name: str, dtype: str, shape: tuple[int, ...] | None = None) -> Tolerance:
         """The entry for `name`; else the options; else, for a low-precision candidate, its budget
-        (precision_metric); else the dtype's default."""
+        (precision_metrics); else the dtype's default."""
         if name in self.per_output:
             return self.per_output[name]
         default = DTYPE_DEFAULTS.get(dtype, _EXACT)
         metrics = tuple(self.metrics)
         if self.budgeted and default != _EXACT:
-            metrics = tuple(filter(None, [precision_metric(self.precision, shape)]))
+            metrics = precision_metrics(self.precision, shape)
         return Tolerance(default.rtol if self.rtol is None else self.rtol,
                          default.atol if self.atol is None else self.atol,
                          self.error_stat or "elementwise", metrics)
@@ -106,17 +108,19 @@ class Tolerances:
         return replace(self, precision=precision)
 
 
-def precision_metric(precision: str, shape: tuple[int, ...] | None) -> str | None:
-    """The default budget of an output built in `precision` (None for fp32: allclose by dtype)."""
+def precision_metrics(precision: str, shape: tuple[int, ...] | None) -> tuple[str, ...]:
+    """The default budget of an output built in `precision` (none for fp32: allclose by dtype)."""
     if precision.startswith("int8") and shape is not None and len(shape) == 2 and shape[-1] >= 2:
-        return CLASSIFIER_METRIC
-    return PRECISION_METRICS.get(precision)
+        return CLASSIFIER_METRICS
+    return PRECISION_METRICS.get(precision, ())
 
 
 def budget_text(precision: str) -> str:
-    """The budget of `precision` in words, as precision_metric chooses it by output."""
-    text = PRECISION_METRICS[precision]
-    return f"{CLASSIFIER_METRIC} for a [batch, classes] output, else {text}" if precision.startswith("int8") else text
+    """The budget of `precision` in words, as precision_metrics chooses it by output."""
+    text = " and ".join(PRECISION_METRICS[precision])
+    if precision.startswith("int8"):
+        return f"{' and '.join(CLASSIFIER_METRICS)} for a [batch, classes] output, else {text}"
+    return text
 
 
 def check_error_stat(stat: str, where: str = "--error-stat") -> str:
@@ -136,7 +140,7 @@ def check_metric(spec: str, where: str = "--metric") -> str:
     except ValueError:
         good = False
     if not good:
-        raise GraphtoolError(f"{where} {spec}: expected cosine, argmax, topk:K or iou, optionally followed by "
+        raise GraphtoolError(f"{where} {spec}: expected cosine, argmax, topk:K, iou or norm, optionally followed by "
                              ">=THRESHOLD (0 to 1), e.g. topk:5>=0.99")
     return spec
 

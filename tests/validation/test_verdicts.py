@@ -134,7 +134,7 @@ def test_convert_and_package_take_the_judging_options(cli, tmp_path):
     for command in (("convert", tmp_path / "tiny.onnx", "-o", tmp_path / "o2.onnx"),
                     ("package", tmp_path / "tiny.onnx", "--for", "triton", "-o", tmp_path / "repo")):
         bad = cli(*command, "--tolerance", tmp_path / "t.json")
-        assert bad.exit_code == 2 and "metric top5: expected cosine, argmax, topk:K or iou" in bad.stderr
+        assert bad.exit_code == 2 and "metric top5: expected cosine, argmax, topk:K, iou or norm" in bad.stderr
 
 
 def test_an_output_that_ignores_its_input_is_inconclusive(tmp_path):
