@@ -151,6 +151,10 @@ def endpoint_runner(client: Client, loaded: LoadedModel, served: Interface | Non
                 for o in loaded.model.graph.output}
     dtypes = [declared[n] for n in names] if served is None or len(served.outputs) != len(names) else \
         [next((s.dtype for s in served.outputs if s.name == n), declared[n]) for n in names]
+    # a half-precision endpoint's float16 answers, widened (exactly) to the float32 the source answers in: the
+    # metadata check is what judges the declared dtypes
+    dtypes = [declared[n] if (declared[n], d) == ("float32", "float16") else d for n, d in zip(names, dtypes,
+                                                                                                strict=True)]
 
     # a server that takes half-precision inputs (Triton) refuses FP32 ones: float feeds go in its declared dtype
     inputs = {s.name: s.dtype for s in served.inputs} if served is not None else {}
