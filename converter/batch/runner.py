@@ -152,7 +152,8 @@ def _collect(ray, ref, entry: _Running, retries: int) -> tuple[dict | None, str 
 
 def _failure(entry: _Running, reason: str) -> dict:
     task = entry.task
-    row = Row(task.model, task.target, "error", reason, None, time.perf_counter() - entry.started, task.key)
+    row = Row(task.model, task.target, "error", reason, None, time.perf_counter() - entry.started, task.key,
+              precision=task.options.get("precision", "fp32"))
     return {"schema": SCHEMA, "task": task.to_dict(), "convert": None, "row": row.to_dict()}
 
 

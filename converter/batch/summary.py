@@ -26,16 +26,23 @@ class Row:
     seconds: float = 0.0
     key: str = ""
     resumed: bool = False  # taken from an earlier run's result by --resume
+    precision: str = "fp32"  # the manifest's options.precision: what the target was built in
+
+    @property
+    def built(self) -> str:
+        """The target and, for a low-precision build, its precision: 'onnx', 'onnx (int8)'."""
+        return self.target if self.precision == "fp32" else f"{self.target} ({self.precision})"
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "target": self.target, "status": self.status, "reason": self.reason,
-                "max_abs_error": self.max_abs_error, "seconds": round(self.seconds, 3), "key": self.key,
-                "resumed": self.resumed}
+        return {"model": self.model, "target": self.target, "precision": self.precision, "status": self.status,
+                "reason": self.reason, "max_abs_error": self.max_abs_error, "seconds": round(self.seconds, 3),
+                "key": self.key, "resumed": self.resumed}
 
     @classmethod
     def from_dict(cls, data: dict) -> Row:
         return cls(data["model"], data["target"], data["status"], data.get("reason"), data.get("max_abs_error"),
-                   float(data.get("seconds", 0.0)), data.get("key", ""), bool(data.get("resumed", False)))
+                   float(data.get("seconds", 0.0)), data.get("key", ""), bool(data.get("resumed", False)),
+                   data.get("precision", "fp32"))
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ class BatchSummary:
             error = "" if row.max_abs_error is None else f"{row.max_abs_error:.3g}"
             reason = (row.reason or "").replace("|", "\\|")
             seconds = f"{row.seconds:.1f}" + (" (resumed)" if row.resumed else "")
-            lines.append(f"| {row.model} | {row.target} | {row.status} | {error} | {seconds} | {reason} |")
+            lines.append(f"| {row.model} | {row.built} | {row.status} | {error} | {seconds} | {reason} |")
         return "\n".join(lines) + "\n"
 
     def write(self, folder: Path) -> None:

@@ -42,7 +42,8 @@ def run_task(task: dict, artifacts: str) -> dict:
     except Exception as problem:  # a bug or a framework's own failure: this row says so, the batch goes on
         status, reason, error = "error", f"unexpected {type(problem).__name__}: {first_line(problem)}", None
     seconds = time.perf_counter() - started
-    document["row"] = Row(task["model"], task["target"], status, reason, error, seconds, task["key"]).to_dict()
+    document["row"] = Row(task["model"], task["target"], status, reason, error, seconds, task["key"],
+                          precision=task["options"].get("precision", "fp32")).to_dict()
     return document
 
 

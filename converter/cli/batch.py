@@ -84,7 +84,7 @@ def _tally(json: bool):
         progress.update(bar, advance=1, description=label())
         if not common.err.is_terminal:
             counts_line = ", ".join(f"{k} {n}" for k, n in counts.items())
-            common.err.print(f"{row.status}: {row.model} -> {row.target} ({counts_line})", markup=False)
+            common.err.print(f"{row.status}: {row.model} -> {row.built} ({counts_line})", markup=False)
 
     try:
         yield on_start, on_row
@@ -102,7 +102,7 @@ def _print_summary(summary, output: Path) -> None:
         error = "" if row.max_abs_error is None else f"{row.max_abs_error:.3g}"
         seconds = f"{row.seconds:.1f}" + (" (resumed)" if row.resumed else "")
         style = _STYLE[row.status]
-        table.add_row(escape(row.model), row.target, f"[{style}]{row.status}[/{style}]", error, seconds,
+        table.add_row(escape(row.model), escape(row.built), f"[{style}]{row.status}[/{style}]", error, seconds,
                       escape(row.reason or ""))
     common.out.print(table)
     counts = ", ".join(f"{n} {status}" for status, n in summary.counts.items())

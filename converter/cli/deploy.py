@@ -63,7 +63,7 @@ def _print_package(result) -> None:
     details = result.to_dict()
     version = f" version {result.version}" if result.version else ""
     common.out.print(escape(f"{result.server}: {result.name}{version} ({result.format}) -> {details.get('path')}"))
-    for key in ("config", "manifest", "labels", "versions", "warmup_records"):
+    for key in ("config", "manifest", "labels", "versions", "warmup_records", "precision"):
         if details.get(key) not in (None, {}, []):
             common.out.print(escape(f"  {key}: {details[key]}"))
     check = details.get("check", {})

@@ -22,7 +22,7 @@ from converter.validation.engine import Loader, compare_sides, samples_for, side
 from converter.validation.report import ValidationReport
 from converter.validation.tolerance import Tolerances
 
-__all__ = ["validate_endpoint", "endpoint_runner", "client_for", "Client", "PROTOCOLS", "http"]
+__all__ = ["validate_endpoint", "endpoint_runner", "client_for", "Client", "PROTOCOLS", "http", "served_precision"]
 
 PROTOCOLS = ("auto", "tfserving", "v2", "torchserve")
 _TF_TO_NUMPY = {"DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_INT8": "int8",
@@ -151,13 +151,38 @@ def endpoint_runner(client: Client, loaded: LoadedModel, served: Interface | Non
                 for o in loaded.model.graph.output}
     dtypes = [declared[n] for n in names] if served is None or len(served.outputs) != len(names) else \
         [next((s.dtype for s in served.outputs if s.name == n), declared[n]) for n in names]
+    # a half-precision endpoint's float16 answers, widened (exactly) to the float32 the source answers in: the
+    # metadata check is what judges the declared dtypes
+    dtypes = [declared[n] if (declared[n], d) == ("float32", "float16") else d for n, d in zip(names, dtypes,
+                                                                                                strict=True)]
+
+    # a server that takes half-precision inputs (Triton) refuses FP32 ones: float feeds go in its declared dtype
+    inputs = {s.name: s.dtype for s in served.inputs} if served is not None else {}
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        outputs = client.infer(feeds)
+        outputs = client.infer({n: _as_declared(a, inputs.get(n)) for n, a in feeds.items()})
         found = [outputs[n] for n in names] if all(n in outputs for n in names) else list(outputs.values())
         return [np.asarray(a).astype(d, copy=False) for a, d in zip(found, dtypes, strict=False)]
 
     return Runner(f"{client.protocol} endpoint {client.base} ({client.model})", "remote", run)
+
+
+def _as_declared(array: np.ndarray, dtype: str | None) -> np.ndarray:
+    if dtype is None or array.dtype.kind != "f" or dtype not in _FLOATS:
+        return array
+    return array.astype(dtype, copy=False)
+
+
+_FLOATS = ("float16", "float32", "float64")
+_HALF = {"float16": "fp16"}  # bfloat16 travels as float32 (deploy.interface.wire_dtype): not seen in metadata
+
+
+def served_precision(model: onnx.ModelProto, served: Interface | None) -> str | None:
+    """The half precision an endpoint declares where the source has float32 tensors (fp16), else None."""
+    source = {v.name: v.type.tensor_type.elem_type for v in list(model.graph.input) + list(model.graph.output)}
+    found = {_HALF[s.dtype] for s in (served.inputs + served.outputs if served else ())
+             if s.dtype in _HALF and source.get(s.name) == onnx.TensorProto.FLOAT}
+    return found.pop() if len(found) == 1 else None
 
 
 def validate_endpoint(load: Loader, url: str, name: str, *, protocol: str = "auto", samples: int = 3, seed: int = 0,
@@ -170,18 +195,30 @@ def validate_endpoint(load: Loader, url: str, name: str, *, protocol: str = "aut
     loaded = load()
     expected = side_of(loaded)
     served = client.metadata()
-    problems = _metadata_problems(loaded.model, expected.input_names, served) if served is not None else []
+    judged, notes = _judging(tolerances or Tolerances(), served_precision(loaded.model, served))
+    problems = _metadata_problems(loaded.model, expected.input_names, served, judged.precision) \
+        if served is not None else []
     chosen = samples_for(loaded, samples, seed, from_file)
-    note = () if served is not None else ("TorchServe has no metadata API: names, dtypes and shapes checked "
-                                          "through the answers only",)
-    report = compare_sides(expected, [side_of(loaded, endpoint_runner(client, loaded, served))], chosen,
-                           tolerances or Tolerances(), notes=note)
+    if served is None:
+        notes += ("TorchServe has no metadata API: names, dtypes and shapes checked through the answers only",)
+    report = compare_sides(expected, [side_of(loaded, endpoint_runner(client, loaded, served))], chosen, judged,
+                           notes=notes)
     refusals = _probe_refusals(client, chosen[0].feeds)
     return replace(report, signature_problems=report.signature_problems + tuple(problems) + tuple(refusals))
 
 
-def _metadata_problems(model: onnx.ModelProto, input_names, served: Interface) -> list[str]:
-    """Names, dtypes and dims the endpoint declares, against the source's ONNX interface."""
+def _judging(tolerances: Tolerances, declared: str | None) -> tuple[Tolerances, tuple[str, ...]]:
+    """The tolerances given; when they judge float32 and the endpoint declares half-precision tensors, that
+    precision's budget instead (what a half-precision model is judged by against its float32 source)."""
+    if declared is None or tolerances.precision != "fp32":
+        return tolerances, ()
+    return tolerances.with_precision(declared), (f"the endpoint declares {declared} tensors where the source has "
+                                                 f"float32 ones: judged by the {declared} budget",)
+
+
+def _metadata_problems(model: onnx.ModelProto, input_names, served: Interface, precision: str = "fp32") -> list[str]:
+    """Names, dtypes and dims the endpoint declares, against the source's ONNX interface (a half-precision
+    endpoint may declare float16 where the source has float32)."""
     source = {v.name: v for v in list(model.graph.input) + list(model.graph.output)}
     problems = []
     wanted_inputs = list(input_names)
@@ -197,7 +234,8 @@ def _metadata_problems(model: onnx.ModelProto, input_names, served: Interface) -
         tensor = value.type.tensor_type
         dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
         dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim]
-        if dtype != spec.dtype:
+        halved = precision in ("fp16", "bf16") and (dtype, spec.dtype) == ("float32", "float16")
+        if dtype != spec.dtype and not halved:
             problems.append(f"{spec.name}: endpoint dtype {spec.dtype}, source {dtype}")
         if len(dims) != len(spec.shape) or any(a != b and -1 not in (a, b) for a, b in zip(dims, spec.shape,
                                                                                          strict=False)):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TensorSpec", "Interface", "from_arrays", "V2_DTYPES", "TF_DTYPES", "TRITON_DTYPES", "numpy_dtype"]
+__all__ = ["TensorSpec", "Interface", "from_arrays", "V2_DTYPES", "TF_DTYPES", "TRITON_DTYPES", "numpy_dtype",
+           "wire_dtype"]
 
 # numpy dtype name -> the name each protocol uses
 V2_DTYPES = {"bool": "BOOL", "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64",
@@ -18,8 +19,18 @@ V2_DTYPES = {"bool": "BOOL", "uint8": "UINT8", "uint16": "UINT16", "uint32": "UI
 TF_DTYPES = {"bool": "DT_BOOL", "uint8": "DT_UINT8", "uint16": "DT_UINT16", "uint32": "DT_UINT32",
              "uint64": "DT_UINT64", "int8": "DT_INT8", "int16": "DT_INT16", "int32": "DT_INT32", "int64": "DT_INT64",
              "float16": "DT_HALF", "float32": "DT_FLOAT", "float64": "DT_DOUBLE", "object": "DT_STRING"}
-TRITON_DTYPES = {name: "TYPE_" + ("STRING" if v2 == "BYTES" else v2) for name, v2 in V2_DTYPES.items()}
+# Triton loads a bfloat16 SavedModel or TorchScript tensor as TYPE_BF16; graphtool's own wire carries it as float32
+TRITON_DTYPES = {**{name: "TYPE_" + ("STRING" if v2 == "BYTES" else v2) for name, v2 in V2_DTYPES.items()},
+                 "bfloat16": "TYPE_BF16"}
 _FROM_V2 = {v2: name for name, v2 in V2_DTYPES.items()}
+# JSON and numpy's own dtypes have no bfloat16: such a tensor travels as float32 (exact for its values), and the
+# runners cast float feeds to the dtype the model declares
+_ON_THE_WIRE = {"bfloat16": "float32"}
+
+
+def wire_dtype(dtype: str) -> str:
+    """The numpy dtype a tensor of `dtype` is sent and answered in: its own, bfloat16 as float32."""
+    return _ON_THE_WIRE.get(dtype, dtype)
 
 
 def numpy_dtype(v2: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from converter.core.atomic import atomic_path
@@ -9,21 +10,27 @@ from converter.core.config import read_config
 from converter.deploy import triton
 from converter.deploy.package import Layout, PackageContext
 
-__all__ = ["LAYOUT", "inference_service"]
+__all__ = ["LAYOUT", "inference_service", "PRECISION_ANNOTATION"]
+
+PRECISION_ANNOTATION = "graphtool/precision"
 
 # format -> (KServe modelFormat, the runtime that serves it): Triton's layout serves ONNX and TorchScript
 RUNTIMES = {"onnx": ("onnx", "kserve-tritonserver"), "torchscript": ("pytorch", "kserve-tritonserver"),
             "savedmodel": ("tensorflow", "kserve-tensorflow-serving")}
 
 
-def inference_service(name: str, fmt: str, storage_uri: str) -> str:
-    """The InferenceService manifest, v1beta1, with the matching runtime and the v2 protocol where it speaks it."""
+def inference_service(name: str, fmt: str, storage_uri: str, precision: str = "float32") -> str:
+    """The InferenceService manifest, v1beta1, with the matching runtime and the v2 protocol where it speaks it;
+    a low-precision model's precision is an annotation."""
     model_format, runtime = RUNTIMES[fmt]
     protocol = "v1" if fmt == "savedmodel" else "v2"
+    # a JSON string is a YAML double-quoted scalar: the line's commas and parentheses need no other escaping
+    annotation = "" if precision == "float32" else \
+        f"  annotations:\n    {PRECISION_ANNOTATION}: {json.dumps(precision)}\n"
     return (
         "apiVersion: serving.kserve.io/v1beta1\n"
         "kind: InferenceService\n"
-        f"metadata:\n  name: {name}\n"
+        f"metadata:\n  name: {name}\n{annotation}"
         "spec:\n  predictor:\n    model:\n"
         f"      modelFormat:\n        name: {model_format}\n"
         f"      runtime: {runtime}\n"
@@ -47,7 +54,7 @@ def _write(context: PackageContext) -> dict:
     path = context.output / f"{context.name}.yaml"
     uri = f"pvc://models/{context.name}" if context.format == "savedmodel" else "pvc://models"
     with atomic_path(path, force=True) as temporary:
-        temporary.write_text(inference_service(context.name, context.format, uri))
+        temporary.write_text(inference_service(context.name, context.format, uri, context.precision))
     manifest = read_config(path)
     fmt = manifest["spec"]["predictor"]["model"]["modelFormat"]["name"]
     details["check"]["manifest"] = [] if fmt == RUNTIMES[context.format][0] else [f"modelFormat {fmt}"]

@@ -37,6 +37,7 @@ class PackageContext:
     artifact: Path
     interface: Interface
     samples: tuple[dict[str, np.ndarray], ...]
+    precision: str = "float32"  # what the model computes in (graphs.precision's line), noted where servers read it
 
 
 @dataclass(frozen=True)
@@ -126,20 +127,36 @@ def package(
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.package-", dir=output.parent))
     try:
         artifact = staging / ("model" + target_named(fmt).suffix)
-        converted = convert(load, fmt, artifact, force=True, samples=samples, timeout=timeout, from_file=from_file,
-                            tolerances=tolerances)
+        loaded: list[LoadedModel] = []
+        converted = convert(lambda: _kept(load(), loaded), fmt, artifact, force=True, samples=samples,
+                            timeout=timeout, from_file=from_file, tolerances=tolerances)
         if not converted:  # nothing of it is kept: the staging folder goes
             return PackageResult(server, output, name, planned, fmt, converted, {"check": {"passed": False}})
         renames = converted.artifact.get("inputs") if isinstance(converted.artifact.get("inputs"), dict) else {}
         feeds = tuple({renames.get(k, k): v for k, v in sample.feeds.items()} for sample in converted.report.samples
                       ) if converted.report else ()
         interface = _interface(artifact, fmt, converted, feeds)
-        context = PackageContext(output, name, planned, label, force, fmt, artifact, interface, feeds)
+        precision = _precision(loaded[0])
+        context = PackageContext(output, name, planned, label, force, fmt, artifact, interface, feeds, precision)
         output.mkdir(exist_ok=True)
         details = layout.write(context)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return PackageResult(server, output, name, planned, fmt, converted, {"interface": interface.to_dict(), **details})
+    return PackageResult(server, output, name, planned, fmt, converted,
+                         {"interface": interface.to_dict(), "precision": precision, **details})
+
+
+def _kept(loaded: LoadedModel, into: list) -> LoadedModel:
+    into.append(loaded)
+    return loaded
+
+
+def _precision(loaded: LoadedModel) -> str:
+    """What the packaged model computes in: the precision mix of the graph every format is written from
+    ('int8 (QDQ, static), 2/2 layers quantized', 'float16, 2/2 layers in float16', 'float32')."""
+    from converter.graphs.precision import precision_mix
+
+    return precision_mix(loaded.model, loaded.weights_dir).line()
 
 
 def _interface(artifact: Path, fmt: str, converted: Any, feeds: tuple[dict[str, np.ndarray], ...]) -> Interface:

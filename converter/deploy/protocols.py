@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from converter.deploy.errors import BadRequest
-from converter.deploy.interface import TF_DTYPES, V2_DTYPES, Interface, numpy_dtype
+from converter.deploy.interface import TF_DTYPES, V2_DTYPES, Interface, numpy_dtype, wire_dtype
 from converter.deploy.served import ServedModel
 
 __all__ = ["v1_status", "v1_metadata", "v1_feeds", "v1_answer", "v2_metadata", "v2_feeds", "v2_answer", "dumps"]
@@ -29,7 +29,8 @@ def v1_status(models: list[ServedModel]) -> dict:
 def v1_metadata(model: ServedModel) -> dict:
     """GET .../metadata: the serving_default SignatureDef in TF Serving's snake_case JSON."""
     def tensors(specs) -> dict:
-        return {s.name: {"dtype": TF_DTYPES.get(s.dtype, "DT_INVALID"), "name": f"serving_default_{s.name}:0",
+        return {s.name: {"dtype": TF_DTYPES.get(wire_dtype(s.dtype), "DT_INVALID"),
+                         "name": f"serving_default_{s.name}:0",
                          "tensor_shape": {"dim": [{"size": str(d), "name": ""} for d in s.shape],
                                           "unknown_rank": False}} for s in specs}
 
@@ -86,7 +87,8 @@ def v1_answer(outputs: Mapping[str, np.ndarray], form: str) -> dict:
 def v2_metadata(model: ServedModel, versions: list[int]) -> dict:
     """GET /v2/models/NAME: name, versions, platform and tensors in OIP's form."""
     def tensors(specs) -> list:
-        return [{"name": s.name, "datatype": V2_DTYPES.get(s.dtype, "BYTES"), "shape": list(s.shape)} for s in specs]
+        return [{"name": s.name, "datatype": V2_DTYPES.get(wire_dtype(s.dtype), "BYTES"), "shape": list(s.shape)}
+                for s in specs]
 
     return {"name": model.name, "versions": [str(v) for v in versions], "platform": model.runtime,
             "inputs": tensors(model.interface.inputs), "outputs": tensors(model.interface.outputs)}

@@ -16,7 +16,7 @@ import numpy as np
 from converter.core.errors import GraphtoolError, first_line
 from converter.core.runners import Runner
 from converter.deploy.errors import BadRequest
-from converter.deploy.interface import Interface, TensorSpec
+from converter.deploy.interface import Interface, TensorSpec, wire_dtype
 
 __all__ = ["ServedModel", "load_served", "artifact_format", "INTERFACE_FILE"]
 
@@ -41,7 +41,7 @@ class ServedModel:
             results = self.runner(feeds)
         except Exception as error:  # the runtime refused this input (a dim it cannot take): the client's to fix
             raise BadRequest(f"the model rejected the input: {first_line(error, 200)}") from error
-        return {spec.name: np.asarray(r) for spec, r in zip(self.interface.outputs, results, strict=True)}
+        return {spec.name: _widened(np.asarray(r)) for spec, r in zip(self.interface.outputs, results, strict=True)}
 
     def check(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The inputs cast to the model's dtypes, or a BadRequest naming what is wrong and what is expected."""
@@ -54,14 +54,20 @@ class ServedModel:
         return {spec.name: _cast(spec, inputs[spec.name]) for spec in self.interface.inputs}
 
 
+def _widened(array: np.ndarray) -> np.ndarray:
+    return array.astype(wire_dtype(array.dtype.name), copy=False)
+
+
 def _cast(spec: TensorSpec, value) -> np.ndarray:
+    """The value in the dtype it travels in (wire_dtype: the runner casts a float feed to the model's own)."""
+    dtype = wire_dtype(spec.dtype)
     try:
         array = np.asarray(value)
         if array.dtype == object or (array.dtype.kind in "US" and spec.dtype != "object"):
             raise ValueError("not numbers")
-        if array.dtype.kind == "f" and np.dtype(spec.dtype).kind in "iub" and not np.all(np.mod(array, 1) == 0):
+        if array.dtype.kind == "f" and np.dtype(dtype).kind in "iub" and not np.all(np.mod(array, 1) == 0):
             raise ValueError("fractional values")
-        array = array.astype(spec.dtype, copy=False)
+        array = array.astype(dtype, copy=False)
     except (ValueError, TypeError, OverflowError) as error:
         raise BadRequest(f"input '{spec.name}': expected {spec.dtype} values of shape {list(spec.shape)}") from error
     if not spec.accepts(array.shape):

@@ -49,7 +49,8 @@ def _plan(output: Path, name: str, version: int | None, force: bool) -> int:
 def _model_config(context: PackageContext) -> str:
     batch = 8 if context.interface.batched() else 1
     return (f"minWorkers: 1\nmaxWorkers: 1\nbatchSize: 1\nmaxBatchDelay: 100\nresponseTimeout: 120\n"
-            f"# the handler answers one request at a time; up to {batch} rows fit in one request\n")
+            f"# the handler answers one request at a time; up to {batch} rows fit in one request\n"
+            + ("" if context.precision == "float32" else f"# precision: {context.precision}\n"))
 
 
 def _write(context: PackageContext) -> dict:

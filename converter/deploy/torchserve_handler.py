@@ -118,13 +118,16 @@ class Handler:
                 array = np.asarray(feeds[spec["name"]])
                 if array.dtype == object or array.dtype.kind in "US":
                     raise ValueError
-                array = np.ascontiguousarray(array.astype(spec["dtype"]))
+                # numpy has no bfloat16 of its own: such an input is read as float32 and cast by torch
+                bfloat16 = spec["dtype"] == "bfloat16"
+                array = np.ascontiguousarray(array.astype("float32" if bfloat16 else spec["dtype"]))
             except (ValueError, TypeError) as error:
                 raise BadInput(f"input '{spec['name']}': expected {spec['dtype']} numbers") from error
             dims = spec["shape"]
             if array.ndim != len(dims) or any(d not in (-1, s) for d, s in zip(dims, array.shape, strict=True)):
                 raise BadInput(f"input '{spec['name']}': shape {list(array.shape)} does not fit {dims} (-1: any)")
-            arguments.append(torch.from_numpy(array))
+            tensor = torch.from_numpy(array)
+            arguments.append(tensor.to(torch.bfloat16) if bfloat16 else tensor)
         try:
             with torch.no_grad():
                 result = self.module(*arguments)
@@ -133,7 +136,8 @@ class Handler:
         if isinstance(result, dict):  # graphtool's pt2 and TorchScript files return {output name: tensor}
             result = tuple(result.values())
         results = result if isinstance(result, (tuple, list)) else (result,)
-        return [r.detach().cpu().numpy() for r in results]
+        # bfloat16 answers as float32 (exact): numpy and JSON have no bfloat16
+        return [(r.float() if r.dtype == torch.bfloat16 else r).detach().cpu().numpy() for r in results]
 
 
 def _body(row):

@@ -14,7 +14,7 @@ from converter.deploy.package import Layout, PackageContext, check_outputs
 from converter.deploy.served import INTERFACE_FILE, load_served
 from converter.deploy.tfserving import plan_version, versions_in
 
-__all__ = ["LAYOUT", "model_config", "config_text", "read_config", "PLATFORMS", "FILES"]
+__all__ = ["LAYOUT", "model_config", "config_text", "precision_comment", "read_config", "PLATFORMS", "FILES"]
 
 PLATFORMS = {"onnx": "onnxruntime_onnx", "torchscript": "pytorch_libtorch", "savedmodel": "tensorflow_savedmodel"}
 FILES = {"onnx": "model.onnx", "torchscript": "model.pt", "savedmodel": "model.savedmodel"}
@@ -44,6 +44,11 @@ def config_text(name: str, fmt: str, interface: Interface, versions: list[int]) 
     from google.protobuf import text_format
 
     return text_format.MessageToString(model_config(name, fmt, interface, versions))
+
+
+def precision_comment(precision: str) -> str:
+    """A comment line naming a low-precision model's precision (Triton's parser skips comments); none for float32."""
+    return "" if precision == "float32" else f"# precision: {precision} (graphtool)\n"
 
 
 def read_config(path: Path):
@@ -94,7 +99,8 @@ def _write(context: PackageContext) -> dict:
     versions = versions_in(base)
     path = base / "config.pbtxt"
     with atomic_path(path, force=True) as temporary:
-        temporary.write_text(config_text(context.name, context.format, context.interface, versions))
+        temporary.write_text(precision_comment(context.precision)
+                             + config_text(context.name, context.format, context.interface, versions))
     check["config"] = _check_config(read_config(path), context, versions)
     check["passed"] = check["passed"] and not check["config"]
     return {"path": str(final), "config": str(path), "versions": versions, "check": check}
