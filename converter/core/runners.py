@@ -83,10 +83,12 @@ def ort_runner(
         raise GraphtoolError("onnxruntime fell back to the CPU: its CUDA provider could not load CUDA or cuDNN; "
                              "check that onnxruntime-gpu matches the installed CUDA version")
     wanted = [i.name for i in session.get_inputs()]
+    halves = {i.name for i in session.get_inputs() if i.type == "tensor(float16)"}  # float16 I/O: cast float feeds
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         shared  # noqa: B018 - the closure keeps the memory-mapped weights alive with the session
-        return session.run(None, {name: feeds[name] for name in wanted})
+        return session.run(None, {name: feeds[name].astype(np.float16) if name in halves else feeds[name]
+                                  for name in wanted})
 
     provider = "CUDAExecutionProvider" if device == "cuda" else "CPUExecutionProvider"
     return Runner(f"onnxruntime {provider}", device, run)

@@ -14,6 +14,7 @@ from converter.core.errors import GraphtoolError
 from converter.core.frameworks import quiet
 from converter.core.inputs import graph_input_specs, load_npz, match_arrays
 from converter.core.precision import BUDGETS, IO_TYPES, LayerError, PrecisionRequest, check_precision
+from converter.core.runners import Runner
 from converter.core.timing import stage
 from converter.core.types import LoadedModel
 from converter.targets.precision import build_for
@@ -214,8 +215,19 @@ def _write_and_judge(loaded, target, build, staging, request, samples, recorded,
         judge = build.judge_runner()
         with quiet():
             runner = judge(staging, loaded, details, request) if judge else target.runner(staging, loaded, details)
+        if request.io_types == "native":
+            runner = _widened(runner)
         report = validate_artifact(loaded, runner, len(samples), tolerances, True, recorded, chosen=samples)
     return _Build(request, details, report)
+
+
+def _widened(runner: Runner) -> Runner:
+    """A native-I/O build's half outputs as float32: what was asked is half outputs, what is judged their values."""
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [o.astype(np.float32) if o.dtype == np.float16 else o for o in map(np.asarray, runner.run(feeds))]
+
+    return Runner(f"{runner.name}, native I/O", runner.device, run)
 
 
 def _rows(feeds: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:

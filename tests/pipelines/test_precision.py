@@ -145,6 +145,21 @@ def test_bad_precision_options_are_one_line_before_anything_loads(cli, models, t
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("target", ["onnx", "pt2"])
+def test_native_half_io_is_written_and_judged_by_its_values(cli, models, tmp_path, target):
+    out = tmp_path / f"c.{target}"
+    result = cli("convert", f"{models / 'models.py'}:classifier", "--to", target, "--precision", "fp16",
+                 "--io-types", "native", "--input", "image:batch,3,16,16", "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    report = _json(result)
+    assert report["precision"]["io_types"] == "native" and set(report["precision"]["latency_ms"]) == {"1", "8"}
+    if target == "onnx":
+        import onnx
+
+        model = onnx.load(str(out))
+        assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+
+
 def test_data_for_a_fixed_batch_is_cut_into_batches_of_its_size(cli, models, tmp_path):
     result = cli("convert", f"{models / 'models.py'}:classifier", "--to", "onnx", "--precision", "int8",
                  "--calibration", models / "calibration.npz", "--eval", models / "held_out.npz", "-o",
