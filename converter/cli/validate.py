@@ -15,6 +15,7 @@ from rich.table import Table
 from converter.cli import common, viewers
 from converter.cli.common import JsonOpt
 from converter.core.errors import GraphtoolError
+from converter.core.precision import check_precision
 from converter.core.types import LoadOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,6 +86,9 @@ def validate(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing report, plots, HTML report or TensorBoard run.")
     ] = False,
+    precision: Annotated[str | None, typer.Option(
+        "--precision", help="Judge by this precision's budget (fp16, bf16, int8-dynamic, int8): a model or server "
+        "whose precision its interface does not show, e.g. int8 with float inputs.")] = None,
     options: LoadOptions | None = None,  # from the shared loading options (common.with_load_options)
     tolerances: Any = None,  # from the judging options (with_judging_options)
     json: JsonOpt = False,
@@ -92,6 +96,8 @@ def validate(
     """Check that MODEL's ONNX computes what its source computes (or what OTHER computes), per device."""
     from converter import api
 
+    if precision is not None:
+        tolerances = tolerances.with_precision(check_precision(precision))
     if endpoint is None:
         result = api.validate(model, against, device=device, options=options, samples=samples, seed=seed,
                               tolerances=tolerances, locate=locate, report=report, plot=plot, html=html,

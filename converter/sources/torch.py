@@ -270,7 +270,7 @@ def prepare_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOpti
         raise
     names = [s.name for s in specs]
     if options.inputs_file is None and model.example is not None and not given:
-        feeds, notes = {s.name: t.detach().cpu().numpy() for s, t in zip(specs, model.example, strict=False)}, ()
+        feeds, notes = {s.name: _as_array(t) for s, t in zip(specs, model.example, strict=False)}, ()
     else:
         feeds, notes = example_inputs(specs, options)
     if params:
@@ -383,3 +383,11 @@ def _input_specs(
             f"{', '.join(missing)} (e.g. --input {missing[0]}:batch,16, a name for each dynamic dim) "
             "or --inputs data.npz", missing)
     return [by_name[n] for n in names]
+
+
+def _as_array(tensor) -> np.ndarray:
+    """An example tensor as numpy; bfloat16, which numpy lacks, as float32."""
+    import torch
+
+    tensor = tensor.detach().cpu()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()

@@ -3,6 +3,8 @@ their float source; what the reference evaluator cannot run is said in one line.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -136,3 +138,29 @@ def test_qoperator_locate_says_it_cannot_pair(models, tmp_path):
     report = api.validate(tmp_path / "bad.onnx", models["float"], locate=True)
     assert report.verdict == "failed" and report.located is None
     assert "QOperator" in report.devices[0].locate_note
+
+
+def _scaled_weight(path, name: str, factor: float, folder):
+    model = onnx.load(path)
+    scale = next(t for t in model.graph.initializer if t.name == name)
+    scale.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(scale) * factor, scale.name))
+    broken = folder / f"broken_{path.name}"
+    onnx.save(model, broken)
+    return broken
+
+
+@pytest.mark.parametrize("factor", [50.0, 1.5])
+def test_a_classifier_whose_top_class_survives_a_broken_layer_still_fails(models, tmp_path, factor):
+    broken = _scaled_weight(models["dynamic"], "fc2.weight_scale", factor, tmp_path)  # the logits scaled as a whole
+    report = api.validate(models["float"], broken)
+    output = report.devices[0].outputs[0]
+    assert not report, output.to_dict()
+    assert {m.name: m.passed for m in output.task}["norm"] is False
+
+
+def test_validate_precision_flag_judges_by_that_budget(models, cli):
+    result = cli("validate", models["float"], "--against", models["qdq"], "--precision", "int8", "--json")
+    assert result.exit_code == 0, result.output
+    metrics = [m["name"] for m in json.loads(result.stdout)["devices"][0]["outputs"][0]["metrics"]]
+    assert metrics == ["argmax", "cosine", "norm"]
+    assert cli("validate", models["float"], "--precision", "int4").exit_code == 2
