@@ -172,11 +172,12 @@ def _print_build(summary, target: str) -> None:
         lines.append(f"latency at batch {batch}: {low:.2f} ms, {low / high:.2f}x the float32 artifact's "
                      f"{high:.2f} ms (medians, side by side on this machine)")
     if summary.budget_note:
-        lines.append(f"budget auto: {summary.budget_note}")
-    for layer in summary.kept:
-        detail = f"; {layer.detail}" if layer.detail else ""
-        lines.append(f"  kept in float32: {layer.name} ({layer.op_type}): error {layer.error:.3g}, "
-                     f"{layer.introduced:.3g} of it its own{detail}")
+        lines.append(f"budget {summary.budget}: {summary.budget_note}")
+    for title, layers in (("kept in float32", summary.kept), ("adds the most error", summary.worst)):
+        for layer in layers:
+            detail = f"; {layer.detail}" if layer.detail else ""
+            lines.append(f"  {title}: {layer.name} ({layer.op_type}): error {layer.error:.3g}, "
+                         f"{layer.introduced:.3g} of it its own{detail}")
     for line in lines:
         common.out.print(escape(line))
 

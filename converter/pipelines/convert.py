@@ -190,9 +190,11 @@ def write_precision(loaded: LoadedModel, writer: Any, path: Path, settings: Prec
                                precision=replace(summary, budget_note="the float32 artifact failed its validation; "
                                                                       "no low-precision build was made"))
             with deadline(timeout, f"converting to {writer.name} in {request.precision}"):
-                details, report, kept, note = build_within_budget(loaded, writer, staging, settings, low_samples,
-                                                                  recorded_low, tolerances)
-            summary = replace(summary, kept=kept, budget_note=note, size_bytes=artifact_bytes(staging))
+                outcome = build_within_budget(loaded, writer, staging, settings, low_samples, recorded_low,
+                                              tolerances)
+            details, report = outcome.details, outcome.report
+            summary = replace(summary, kept=outcome.kept, budget_note=outcome.note, worst=outcome.worst,
+                              size_bytes=artifact_bytes(staging))
             if report or keep_failed:
                 with stage("latency"):
                     summary = replace(summary, latency=_latency(loaded, writer, staging, details, float_path,

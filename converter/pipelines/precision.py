@@ -24,12 +24,13 @@ from converter.validation.samples import Sample, make_samples
 from converter.validation.tolerance import Tolerances
 
 __all__ = ["PrecisionSettings", "PrecisionReport", "precision_settings", "matched", "precision_samples",
-           "build_within_budget", "artifact_bytes", "MAX_KEPT"]
+           "build_within_budget", "BudgetOutcome", "artifact_bytes", "MAX_KEPT"]
 
 # budget auto rebuilds once per layer it keeps in float32: past this many the budget is declared missed
 MAX_KEPT = 12
 # rows of a batch the layer probe runs on: its intermediates are held per chunk, but per row too
 _LOCATE_ROWS = 8
+_NAMED = 3  # layers a missed budget names
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class PrecisionReport:
     float_report: ValidationReport | None  # the float32 artifact against the source
     kept: tuple[LayerError, ...] = ()  # layers budget auto kept in float32, in the order it kept them
     budget_note: str = ""
+    worst: tuple[LayerError, ...] = ()  # a missed budget: the layers that add the most error
     size_bytes: int = 0
     float_size_bytes: int = 0
     latency: dict[int, tuple[float, float]] = field(default_factory=dict)  # batch -> (ms low, ms float), medians
@@ -136,6 +138,7 @@ class PrecisionReport:
             "float_passed": bool(self.float_report) if self.float_report is not None else None,
             "float_validation": self.float_report.to_dict() if self.float_report is not None else None,
             "kept_float": [layer.to_dict() for layer in self.kept], "budget_note": self.budget_note,
+            "worst_layers": [layer.to_dict() for layer in self.worst],
             "size_bytes": self.size_bytes, "float_size_bytes": self.float_size_bytes, "size_ratio": self.size_ratio,
             "latency_ms": {str(batch): {"precision": low, "float32": high, "ratio": low / high if high else None}
                            for batch, (low, high) in self.latency.items()},
@@ -177,35 +180,54 @@ class _Build:
     report: ValidationReport
 
 
+@dataclass(frozen=True)
+class BudgetOutcome:
+    """Where the budget loop ended: the build in staging, its report, the layers kept and how it went."""
+
+    details: dict
+    report: ValidationReport
+    kept: tuple[LayerError, ...] = ()
+    note: str = ""
+    worst: tuple[LayerError, ...] = ()  # a missed budget: the layers that add the most error, worst first
+
+
 def build_within_budget(loaded: LoadedModel, target: Any, staging: Path, settings: PrecisionSettings,
                         samples: list[Sample], recorded: RecordedSource | None,
-                        tolerances: Tolerances) -> tuple[dict, ValidationReport, tuple[LayerError, ...], str]:
+                        tolerances: Tolerances) -> BudgetOutcome:
     """Write `target` at `staging` in the requested precision and judge it; with budget auto, keep the layer that
-    adds the most error in float32, one at a time, until the budget holds or MAX_KEPT are kept.
-
-    Returns the writer's details, the last report, the layers kept and a note on how the budget went.
-    """
+    adds the most error in float32, one at a time, until the budget holds or MAX_KEPT are kept. A budget missed
+    names the layers that add the most error."""
     build = build_for(target.name, settings.request.precision)
     judged = tolerances.with_precision(settings.request.precision)
     current = _write_and_judge(loaded, target, build, staging, settings.request, samples, recorded, judged)
-    kept: list[LayerError] = []
-    if settings.budget != "auto" or current.report:
-        return current.details, current.report, (), ""
+    if current.report:
+        return BudgetOutcome(current.details, current.report)
     feeds = _rows(samples[0].feeds, _LOCATE_ROWS)
+    if settings.budget != "auto":
+        worst = _located(build, loaded, current.request, feeds)[:_NAMED]
+        return BudgetOutcome(current.details, current.report, note="missed; --budget auto keeps the layers that "
+                             "add the most error in float32" if worst else "missed", worst=worst)
+    kept: list[LayerError] = []
     while not current.report and len(kept) < MAX_KEPT:
-        with stage("locate"), quiet():
-            errors = build.locator()(loaded, current.request, feeds)
+        errors = _located(build, loaded, current.request, feeds)
         if not errors:
-            return (current.details, current.report, tuple(kept),
-                    "no layer left that adds error; the budget cannot be met by keeping layers in float32")
+            return BudgetOutcome(current.details, current.report, tuple(kept), "no layer left that adds error; the "
+                                 "budget cannot be met by keeping layers in float32")
         kept.append(errors[0])
         remove(staging)
         current = _write_and_judge(loaded, target, build, staging, current.request.keeping(errors[0].name), samples,
                                    recorded, judged)
     if current.report:
-        return current.details, current.report, tuple(kept), f"met by keeping {len(kept)} layer(s) in float32"
-    return (current.details, current.report, tuple(kept),
-            f"missed after keeping {len(kept)} layers in float32 (at most {MAX_KEPT} are tried)")
+        return BudgetOutcome(current.details, current.report, tuple(kept),
+                             f"met by keeping {len(kept)} layer(s) in float32")
+    return BudgetOutcome(current.details, current.report, tuple(kept), f"missed after keeping {len(kept)} layers in "
+                         f"float32 (at most {MAX_KEPT} are tried)",
+                         worst=_located(build, loaded, current.request, feeds)[:_NAMED])
+
+
+def _located(build, loaded: LoadedModel, request: PrecisionRequest, feeds: dict) -> list[LayerError]:
+    with stage("locate"), quiet():
+        return build.locator()(loaded, request, feeds)
 
 
 def _write_and_judge(loaded, target, build, staging, request, samples, recorded, tolerances) -> _Build:

@@ -78,6 +78,8 @@ def test_fp16_overflow_fails_its_budget_and_names_the_node(cli, models, tmp_path
     budget = [(m["name"], m["threshold"]) for m in output["metrics"]]
     assert budget == [("cosine", 0.999), ("norm", 0.99)] and not output["passed"]
     assert output["metrics"][0]["value"] < 0.5  # the overflow wipes the output out
+    worst = report["precision"]["worst_layers"][0]  # the layer to blame, named
+    assert worst["op_type"] in ("Mul", "Pow") and "overflows float16" in worst["detail"]
 
 
 def test_fp16_budget_auto_keeps_the_overflowing_subgraph_in_float32(cli, models, tmp_path):
