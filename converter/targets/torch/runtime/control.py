@@ -29,6 +29,8 @@ def if_(condition: torch.Tensor, then_branch, else_branch, then_args: list, else
 
 
 def loop(max_trips, condition, body, carried: list, captured: list) -> tuple:
+    if torch.compiler.is_exporting() or torch.compiler.is_compiling():
+        return _while_loop(max_trips, condition, body, carried, captured)
     values = list(carried)
     keep = True if condition is None else bool(condition)
     trips = None if max_trips is None else int(max_trips)
@@ -44,6 +46,29 @@ def loop(max_trips, condition, body, carried: list, captured: list) -> tuple:
         return tuple(values)
     stacked = [torch.stack([s[k] for s in scanned]) for k in range(len(scanned[0]))]
     return (*values, *stacked)
+
+
+def _while_loop(max_trips, condition, body, carried: list, captured: list) -> tuple:
+    """ONNX Loop as torch's while_loop, which torch.export keeps as a loop whose trip count is known at run time."""
+    from torch._higher_order_ops import while_loop
+
+    count = len(carried)
+    limit = torch.full((), torch.iinfo(torch.int64).max) if max_trips is None else max_trips.reshape(()).long()
+
+    def keep_going(step, keep, *rest):
+        return keep & (step < rest[count])
+
+    def trip(step, keep, *rest):
+        out = _tuple(body(step, keep, *rest[:count], *rest[count + 1:]))
+        if len(out) != 1 + count:
+            raise NotImplementedError("a loop whose body stacks per-trip (scan) outputs has no fixed shape to carry")
+        # while_loop's outputs must not alias its inputs (a body may pass a value through unchanged)
+        return (step + 1, out[0].reshape(()).to(torch.bool).clone(), *(v.clone() for v in out[1:]),
+                *(v.clone() for v in rest[count:]))
+
+    keep = torch.ones((), dtype=torch.bool) if condition is None else condition.reshape(()).to(torch.bool)
+    start = (torch.zeros((), dtype=torch.int64), keep, *carried)
+    return tuple(while_loop(keep_going, trip, (*start, limit, *captured))[2:2 + count])
 
 
 def scan(body, states: list, scans: list, captured: list, in_axes, in_reverse, out_axes, out_reverse) -> tuple:
