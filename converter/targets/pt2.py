@@ -65,7 +65,7 @@ def write_pt2(
         loop = next((exc for exc in failures if isinstance(exc, LoopExportError)), None)
         if loop is not None:  # the same Loop stops every strategy; its own line says which node and why
             raise GraphtoolError(f"torch.export could not capture the converted module: {_first_line(loop)}; "
-                                 "convert to torchscript, savedmodel or onnx instead, which keep the loop") from loop
+                                 "convert to onnx, savedmodel or torchscript instead, which keep the loop") from loop
         hint = ""
         if any("DataDependent" in f for f in fallbacks):  # Shape -> ... -> Reshape chains (tf2onnx's einsum)
             hint = ("; the graph computes a shape from a tensor at run time (Shape -> Reshape, as tf2onnx writes "
