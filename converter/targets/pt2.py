@@ -44,6 +44,7 @@ def write_pt2(
         import torch
 
     from converter.targets.torch import examples
+    from converter.targets.torch.runtime.control import LoopExportError
 
     with stage("build"):
         module = to_graph_module(model, named_outputs=True).eval()
@@ -61,6 +62,10 @@ def write_pt2(
                 fallbacks.append(f"{strategy}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
                 failures.append(exc)
     if program is None:
+        loop = next((exc for exc in failures if isinstance(exc, LoopExportError)), None)
+        if loop is not None:  # the same Loop stops every strategy; its own line says which node and why
+            raise GraphtoolError(f"torch.export could not capture the converted module: {_first_line(loop)}; "
+                                 "convert to onnx, savedmodel or torchscript instead, which keep the loop") from loop
         hint = ""
         if any("DataDependent" in f for f in fallbacks):  # Shape -> ... -> Reshape chains (tf2onnx's einsum)
             hint = ("; the graph computes a shape from a tensor at run time (Shape -> Reshape, as tf2onnx writes "
@@ -115,3 +120,9 @@ def _pinned(program: Any, dim: Any) -> bool:
         return True
     bounds = program.range_constraints.get(dim.node.expr)
     return bounds is None or bounds.lower == bounds.upper
+
+
+def _first_line(exc: Exception) -> str:
+    """The message torch.export's exception began with (it appends the FX node and a traceback)."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -125,7 +125,11 @@ def _first_inputs(module: Any, inputs: tuple) -> dict[int, tuple]:
     seen: dict[int, tuple] = {}
     if not controls:
         return seen
-    hooks = [m.register_forward_pre_hook(lambda m, args: seen.setdefault(id(m), args))
+    def remember(module: Any, args: tuple) -> None:
+        # returns None: a pre-hook's result replaces the arguments, which fed a loop body its first ones forever
+        seen.setdefault(id(module), args)
+
+    hooks = [m.register_forward_pre_hook(remember)
              for m in [*controls, *(body for c in controls for body in c.children())]]
     try:
         with torch.no_grad():

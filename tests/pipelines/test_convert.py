@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 import weakref
 
 import onnx
@@ -56,15 +57,43 @@ def test_without_validation_the_source_is_not_run(tmp_path):
     assert result.report is None and "reference" not in result.timings
 
 
-def test_an_onnx_source_has_no_reference_stage(tmp_path):
+def _relu_onnx(tmp_path):
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])])
     source = tmp_path / "relu.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), source)
-    result = pipeline.convert_source(source, "onnx", tmp_path / "out.onnx")
+    return source
+
+
+def test_an_onnx_source_has_no_reference_stage(tmp_path):
+    result = pipeline.convert_source(_relu_onnx(tmp_path), "onnx", tmp_path / "out.onnx")
     assert result and "reference" not in result.timings
     assert result.report.reference == "onnxruntime CPUExecutionProvider"  # run during validation, as before
+
+
+def test_a_writer_that_never_ends_is_stopped_by_the_timeout(tmp_path, monkeypatch):
+    """Even one that tries strategy after strategy, each failure caught (as write_pt2 and write_torchscript do)."""
+    real = target_named("onnx")
+    caught: list[str] = []
+
+    def write(loaded, path, force):
+        for _strategy in range(3):
+            give_up = time.monotonic() + 20  # the test's own bound: without the deadline it fails, never hangs
+            try:
+                while time.monotonic() < give_up:
+                    sum(range(10_000))  # a conversion step that does not end
+            except Exception as exc:  # noqa: BLE001 - the next strategy is tried, as write_pt2's are
+                caught.append(str(exc))
+        return real.write(loaded, path, force)
+
+    monkeypatch.setattr(pipeline, "target_named", lambda name: dataclasses.replace(real, write=write))
+    start = time.monotonic()
+    with pytest.raises(GraphtoolError, match=r"converting to onnx did not finish within 0\.5 s \(--timeout\)"):
+        pipeline.convert_source(_relu_onnx(tmp_path), "onnx", tmp_path / "out.onnx", LoadOptions(timeout=0.5))
+    assert time.monotonic() - start < 15
+    assert len(caught) == 3 and all("--timeout" in c for c in caught)  # raised again after each was caught
+    assert not (tmp_path / "out.onnx").exists()
 
 
 def test_one_loaded_model_to_several_targets_is_each_judged_against_its_source(tmp_path, monkeypatch):

@@ -116,7 +116,7 @@ class GraphBuilder:
         fx_graph.output(tracer.create_arg(result))
         module = torch.fx.GraphModule(root, fx_graph, class_name)
         if module.graph.eliminate_dead_code():  # e.g. a loop whose unrolling was abandoned
-            module.delete_all_unused_submodules()
+            _drop_unused_children(module)
             module.recompile()
         return module, captured
 
@@ -240,6 +240,15 @@ def _infer_types(
 def _type_proto(value: ValueType) -> onnx.TypeProto:
     elem = onnx_dtype(value.dtype) if value.dtype is not None else onnx.TensorProto.UNDEFINED
     return onnx.helper.make_tensor_type_proto(elem, value.shape)
+
+
+def _drop_unused_children(module: torch.fx.GraphModule) -> None:
+    """Delete the submodules no node of `module` refers to any more, keeping whole those it does."""
+    # GraphModule.delete_all_unused_submodules would also delete the children of a subgraph it only reaches by
+    # get_attr (an If inside a Loop body), leaving that body referring to branches it no longer has
+    used = {node.target.split(".")[0] for node in module.graph.nodes if node.op in ("get_attr", "call_module")}
+    for name in [name for name, _ in module.named_children() if name not in used]:
+        module.delete_submodule(name)
 
 
 def _placeholder(tracer: _Tracer, name: str, onnx_name: str) -> torch.fx.Proxy:

@@ -30,7 +30,7 @@ def loop(node: Node, max_trips=None, condition=None, *carried):
         if unrolled is not None:
             return unrolled
     body, captured = node.submodule(node.attr("body"))
-    result = node.call(run_control.loop, max_trips, condition, body, list(carried), captured)
+    result = node.call(run_control.loop, max_trips, condition, body, list(carried), captured, name=node.name)
     return tuple(result[i] for i in range(node.num_outputs))
 
 
@@ -47,7 +47,7 @@ def scan(node: Node, *inputs):
         "out_reverse": node.attr("scan_output_directions", [0] * out_count),
     }
     result = node.call(run_control.scan, body, list(inputs[:state_count]), list(inputs[state_count:]), captured,
-                       **directions)
+                       **directions, name=node.name)
     return tuple(result[i] for i in range(node.num_outputs))
 
 

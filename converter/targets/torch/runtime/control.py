@@ -6,7 +6,11 @@ from typing import Any
 
 import torch
 
-__all__ = ["if_", "loop", "scan"]
+__all__ = ["LoopExportError", "if_", "loop", "scan"]
+
+
+class LoopExportError(RuntimeError):
+    """torch.export could not keep an ONNX Loop or Scan; the message names the node and why."""
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:
@@ -28,7 +32,12 @@ def if_(condition: torch.Tensor, then_branch, else_branch, then_args: list, else
     return _tuple(else_branch(*else_args))
 
 
-def loop(max_trips, condition, body, carried: list, captured: list) -> tuple:
+def loop(max_trips, condition, body, carried: list, captured: list, name: str = "") -> tuple:
+    if torch.compiler.is_exporting() or torch.compiler.is_compiling():
+        try:
+            return _while_loop(max_trips, condition, body, carried, captured)
+        except Exception as exc:  # noqa: BLE001 - named here, where the Loop is known, for the export's error
+            raise LoopExportError(f"ONNX Loop '{name}' could not be kept as a while_loop: {_innermost(exc)}") from exc
     values = list(carried)
     keep = True if condition is None else bool(condition)
     trips = None if max_trips is None else int(max_trips)
@@ -46,7 +55,41 @@ def loop(max_trips, condition, body, carried: list, captured: list) -> tuple:
     return (*values, *stacked)
 
 
-def scan(body, states: list, scans: list, captured: list, in_axes, in_reverse, out_axes, out_reverse) -> tuple:
+def _while_loop(max_trips, condition, body, carried: list, captured: list) -> tuple:
+    """ONNX Loop as torch's while_loop, which torch.export keeps as a loop whose trip count is known at run time."""
+    from torch._higher_order_ops import while_loop
+
+    count = len(carried)
+    limit = torch.full((), torch.iinfo(torch.int64).max) if max_trips is None else max_trips.reshape(()).long()
+
+    def keep_going(step, keep, *rest):
+        return keep & (step < rest[count])
+
+    if _output_count(body) not in (None, 1 + count):
+        raise NotImplementedError("its body also stacks per-trip (scan) outputs, whose size a while_loop cannot carry")
+
+    def trip(step, keep, *rest):
+        out = _tuple(body(step, keep, *rest[:count], *rest[count + 1:]))
+        # while_loop's outputs must not alias its inputs (a body may pass a value through unchanged)
+        return (step + 1, out[0].reshape(()).to(torch.bool).clone(), *(v.clone() for v in out[1:]),
+                *(v.clone() for v in rest[count:]))
+
+    keep = torch.ones((), dtype=torch.bool) if condition is None else condition.reshape(()).to(torch.bool)
+    start = (torch.zeros((), dtype=torch.int64), keep, *carried)
+    return tuple(while_loop(keep_going, trip, (*start, limit, *captured))[2:2 + count])
+
+
+def scan(body, states: list, scans: list, captured: list, in_axes, in_reverse, out_axes, out_reverse,
+         name: str = "") -> tuple:
+    if not (torch.compiler.is_exporting() or torch.compiler.is_compiling()):
+        return _scan(body, states, scans, captured, in_axes, in_reverse, out_axes, out_reverse)
+    try:
+        return _scan(body, states, scans, captured, in_axes, in_reverse, out_axes, out_reverse)
+    except Exception as exc:  # noqa: BLE001 - named here, where the Scan is known, for the export's error
+        raise LoopExportError(f"ONNX Scan '{name}' could not be unrolled: {_innermost(exc)}") from exc
+
+
+def _scan(body, states: list, scans: list, captured: list, in_axes, in_reverse, out_axes, out_reverse) -> tuple:
     slices = []
     for x, axis, reverse in zip(scans, in_axes, in_reverse, strict=False):
         parts = list(torch.unbind(x, axis % x.dim()))
@@ -63,3 +106,20 @@ def scan(body, states: list, scans: list, captured: list, in_axes, in_reverse, o
         items = items[::-1] if reverse else items
         stacked.append(torch.stack(items, axis % (items[0].dim() + 1)))
     return (*values, *stacked)
+
+
+def _output_count(body) -> int | None:
+    """How many values a converted subgraph returns, where it is an FX module."""
+    graph = getattr(body, "graph", None)
+    if graph is None:
+        return None
+    values = next(n for n in graph.nodes if n.op == "output").args[0]
+    return len(values) if isinstance(values, (tuple, list)) else 1
+
+
+def _innermost(exc: BaseException) -> str:
+    """The first line of the deepest cause of `exc` (torch.compile wraps the body's own error in its own)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
