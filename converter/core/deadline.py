@@ -17,49 +17,48 @@ __all__ = ["deadline", "terminate_as_interrupt", "uninterrupted", "IMPORT_GRACE_
 # leave the package (torch, TensorFlow) half-initialized in this process, and every later load would fail.
 IMPORT_GRACE_S = 120.0
 _RECHECK_S = 0.05
-_REPEAT_S = 0.5
 
 
-class _Expired(GraphtoolError):
-    """The deadline's own error, told apart from whatever a block raised after catching it."""
+class _Expired(BaseException):
+    """The deadline's interruption: like Ctrl-C, not an Exception, so a converter's `except Exception` that moves
+    on to its next strategy does not swallow it; `deadline` turns it into the GraphtoolError the user sees."""
 
 
 @contextlib.contextmanager
 def deadline(seconds: float | None, what: str) -> Iterator[None]:
     """Raise GraphtoolError if the block runs past `seconds` (main thread only; None: no limit).
 
-    The error is raised between imports, never inside one (for at most IMPORT_GRACE_S more). A block that catches
-    it (a converter trying one strategy after another) gets it again every _REPEAT_S, and whatever the block then
-    ends with, a result or another error, it ends with this one.
+    The interruption is raised between imports, never inside one (for at most IMPORT_GRACE_S more); a block that
+    ends otherwise after it fired (it swallowed even that) ends with the error all the same.
     """
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
     give_up = time.monotonic() + seconds + IMPORT_GRACE_S
-    expired: list[_Expired] = []
+    message = (f"{what} did not finish within {seconds:g} s (--timeout); the model may hang when traced: check "
+               "it, or allow more time")
+    fired: list[bool] = []
 
     def expire(signum, frame):
         if _importing() and time.monotonic() < give_up:
             signal.setitimer(signal.ITIMER_REAL, _RECHECK_S)  # look again once the import may be done
             return
-        signal.setitimer(signal.ITIMER_REAL, _REPEAT_S)
-        expired.append(_Expired(f"{what} did not finish within {seconds:g} s (--timeout); the model may hang "
-                                "when traced: check it, or allow more time"))
-        raise expired[-1]
+        fired.append(True)
+        raise _Expired(message)
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
-    except _Expired:
-        raise
+    except _Expired as expired:
+        raise GraphtoolError(message) from expired
     except Exception as exc:
-        if expired:
-            raise expired[0] from exc
+        if fired:
+            raise GraphtoolError(message) from exc
         raise
     else:
-        if expired:
-            raise expired[0]
+        if fired:
+            raise GraphtoolError(message)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -92,7 +92,7 @@ def test_a_writer_that_never_ends_is_stopped_by_the_timeout(tmp_path, monkeypatc
     with pytest.raises(GraphtoolError, match=r"converting to onnx did not finish within 0\.5 s \(--timeout\)"):
         pipeline.convert_source(_relu_onnx(tmp_path), "onnx", tmp_path / "out.onnx", LoadOptions(timeout=0.5))
     assert time.monotonic() - start < 15
-    assert len(caught) == 3 and all("--timeout" in c for c in caught)  # raised again after each was caught
+    assert caught == []  # the interruption is no Exception: no strategy's `except Exception` swallows it
     assert not (tmp_path / "out.onnx").exists()
 
 
