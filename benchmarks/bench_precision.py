@@ -74,7 +74,7 @@ def row(name: str, pair: str, measured: dict) -> str:
     latency = precision["latency_ms"]
     ratios = [f"{latency[b]['ratio']:.2f}" if b in latency else "-" for b in ("1", "8")]
     metrics = [f"{m['name']} {m['value']:.4f}" for output in report["validation"]["devices"][0]["outputs"][:1]
-               for m in output.get("task_metrics", [])]
+               for m in output.get("metrics", [])]
     size = f"{precision['size_ratio']:.2f}" if precision["size_ratio"] else "-"
     verdict = "PASSED" if report["passed"] else "FAILED"
     kept = len(precision["kept_float"])
