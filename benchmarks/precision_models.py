@@ -39,7 +39,7 @@ def vit():
     return ViTModel(config, add_pooling_layer=False).eval(), (torch.randn(1, 3, IMAGE, IMAGE),)
 
 
-def mobilenet_v2_keras(path: Path, classes: int = 10) -> Path:
+def mobilenet_v2_keras(path: Path, classes: int = 10, kind: str = "texture_nhwc") -> Path:
     """keras.applications' MobileNetV2 (alpha 1.0, 224x224, random weights) saved at `path`: its batch norms set to
     the statistics of images in [-1, 1] (momentum 0: one training-mode pass sets them), and its classifier a real
     one (classifier_head), so that its decisions have margins an int8 build can keep or lose."""
@@ -50,9 +50,9 @@ def mobilenet_v2_keras(path: Path, classes: int = 10) -> Path:
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = 0.0
-    model(data("image_nhwc", 16, seed=7)["image"], training=True)
+    model(data(kind, 16, seed=7)["image"], training=True)
     pooled = keras.Model(model.input, model.get_layer("predictions").input)
-    features = np.concatenate([pooled.predict(data("image_nhwc", 64, seed=100 + chunk)["image"], verbose=0)
+    features = np.concatenate([pooled.predict(data(kind, 64, seed=100 + chunk)["image"], verbose=0)
                                for chunk in range(_FIT_CHUNKS)])
     model.get_layer("predictions").set_weights(classifier_head(features, classes))
     model.save(path)
@@ -94,8 +94,23 @@ def _kmeans(points: np.ndarray, count: int, rounds: int = 50) -> np.ndarray:
 def data(kind: str, rows: int, seed: int) -> dict[str, np.ndarray]:
     """Seeded inputs: images in [-1, 1] (NCHW or NHWC) or token ids; `seed` tells calibration and held-out apart."""
     rng = np.random.default_rng(seed)
+    if kind == "texture_nhwc":
+        return {"image": np.stack([_texture(rng) for _ in range(rows)])}
     if kind == "image_nhwc":
         return {"image": rng.uniform(-1, 1, (rows, IMAGE, IMAGE, 3)).astype("float32")}
     if kind == "image_nchw":
         return {"image": rng.uniform(-1, 1, (rows, 3, IMAGE, IMAGE)).astype("float32")}
     return {"ids": rng.integers(0, 30522, (rows, SEQUENCE)).astype("int64")}
+
+
+def _texture(rng: np.random.Generator, waves: int = 3) -> np.ndarray:
+    """An HWC image in [-1, 1]: a few coloured gratings of random frequency, orientation and phase, and some noise;
+    images that differ as photos do (in their structure), where uniform noise images differ only by chance."""
+    y, x = np.mgrid[0:IMAGE, 0:IMAGE] / IMAGE
+    image = np.zeros((IMAGE, IMAGE, 3))
+    for _ in range(waves):
+        frequency, angle, phase = rng.uniform(1, 24), rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
+        wave = np.cos(2 * np.pi * frequency * (x * np.cos(angle) + y * np.sin(angle)) + phase)
+        image += wave[..., None] * rng.normal(0, 0.4, 3)
+    image += rng.normal(0, 0.1, image.shape)
+    return np.clip(image, -1, 1).astype("float32")
