@@ -4,10 +4,10 @@ the float32 artifact of the same target beside it.
 Run: python benchmarks/bench_precision.py [--only NAME[,NAME]] [--pairs onnx:int8,tflite:fp16,...] [--folder DIR]
 The models are benchmarks/precision_models.py's (configs or keras.applications, random weights with batch norms
 set from calibration-like inputs; MobileNetV2's classifier fitted to clusters of its features, its inputs seeded
-textures, so that its decisions have margins). Calibration: 32 seeded rows; the budget is judged on held-out rows of another
-seed (200 for MobileNetV2, 64 for the others). Each conversion runs in its own process; the table gives the size
-ratio, the latency ratio at batch 1 and 8 (medians of interleaved calls of the two artifacts in one process, so
-they share the machine's state), the budget's metric and verdict, and the whole command's wall time.
+textures, so that its decisions have margins). Calibration: 32 seeded rows; the budget is judged on held-out rows
+of another seed (200 for MobileNetV2, 64 for the others). Each conversion runs in its own process; the table gives
+the size ratio, the latency ratio at batch 1 and 8 (medians of interleaved calls of the two artifacts in one process,
+so they share the machine's state), the budget's metric and verdict, and the whole command's wall time.
 """
 
 from __future__ import annotations
