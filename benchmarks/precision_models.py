@@ -12,7 +12,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from runtime_models import SEQUENCE, bert, resnet50  # noqa: E402  (the same encoder and ResNet as bench_runtimes)
 
-__all__ = ["resnet50", "bert", "vit", "calibrated_resnet50", "mobilenet_v2_keras", "data", "IMAGE"]
+__all__ = ["resnet50", "bert", "vit", "calibrated_resnet50", "mobilenet_v2_keras", "classifier_head", "data", "IMAGE"]
 
 IMAGE = 224
 
@@ -39,26 +39,78 @@ def vit():
     return ViTModel(config, add_pooling_layer=False).eval(), (torch.randn(1, 3, IMAGE, IMAGE),)
 
 
-def mobilenet_v2_keras(path: Path) -> Path:
-    """keras.applications' MobileNetV2 (alpha 1.0, 224x224, 1000 classes, random weights) saved at `path`, its
-    batch norms set to the statistics of images in [-1, 1] (momentum 0: one training-mode pass sets them)."""
+def mobilenet_v2_keras(path: Path, classes: int = 10, kind: str = "texture_nhwc") -> Path:
+    """keras.applications' MobileNetV2 (alpha 1.0, 224x224, random weights) saved at `path`: its batch norms set to
+    the statistics of images in [-1, 1] (momentum 0: one training-mode pass sets them), and its classifier a real
+    one (classifier_head), so that its decisions have margins an int8 build can keep or lose."""
     import keras
 
     keras.utils.set_random_seed(0)
-    model = keras.applications.MobileNetV2(weights=None, input_shape=(IMAGE, IMAGE, 3))
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(IMAGE, IMAGE, 3), classes=classes)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = 0.0
-    model(data("image_nhwc", 16, seed=7)["image"], training=True)
+    model(data(kind, 16, seed=7)["image"], training=True)
+    pooled = keras.Model(model.input, model.get_layer("predictions").input)
+    features = np.concatenate([pooled.predict(data(kind, 64, seed=100 + chunk)["image"], verbose=0)
+                               for chunk in range(_FIT_CHUNKS)])
+    model.get_layer("predictions").set_weights(classifier_head(features, classes))
     model.save(path)
     return path
+
+
+_FIT_CHUNKS = 8  # 512 images (seeds 100..107: neither calibration's nor held-out's) the head is fitted on
+_COMPONENTS = 16  # the classes are clusters in the features' main directions of variation
+_MARGIN = 4.0  # logits: the median gap between the first and second class, so the softmax is confident
+
+
+def classifier_head(features: np.ndarray, classes: int) -> list[np.ndarray]:
+    """The Dense weights [kernel, bias] of a nearest-centroid classifier: k-means clusters of the standardized
+    features projected on their top principal components, a linear function of the features (-|z - c|^2 is one,
+    up to a term the same for every class), scaled so that the median top-1 margin is _MARGIN."""
+    mean, std = features.mean(0), features.std(0) + 1e-6
+    standard = (features - mean) / std
+    _, _, axes = np.linalg.svd(standard - standard.mean(0), full_matrices=False)
+    projection = axes[:_COMPONENTS].T
+    centroids = _kmeans(standard @ projection, classes)
+    kernel = (projection @ (2 * centroids.T)) / std[:, None]  # features -> 2 c.z, z standardized and projected
+    bias = -2 * (mean / std) @ projection @ centroids.T - (centroids ** 2).sum(1)
+    logits = features @ kernel + bias
+    top = np.sort(logits, axis=1)
+    scale = _MARGIN / np.median(top[:, -1] - top[:, -2])
+    return [(kernel * scale).astype("float32"), (bias * scale).astype("float32")]
+
+
+def _kmeans(points: np.ndarray, count: int, rounds: int = 50) -> np.ndarray:
+    """Lloyd's k-means from seeded points: the centroids."""
+    centroids = points[np.random.default_rng(0).choice(len(points), count, replace=False)]
+    for _ in range(rounds):
+        nearest = ((points[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
+        centroids = np.stack([points[nearest == k].mean(0) if (nearest == k).any() else centroids[k]
+                              for k in range(count)])
+    return centroids
 
 
 def data(kind: str, rows: int, seed: int) -> dict[str, np.ndarray]:
     """Seeded inputs: images in [-1, 1] (NCHW or NHWC) or token ids; `seed` tells calibration and held-out apart."""
     rng = np.random.default_rng(seed)
+    if kind == "texture_nhwc":
+        return {"image": np.stack([_texture(rng) for _ in range(rows)])}
     if kind == "image_nhwc":
         return {"image": rng.uniform(-1, 1, (rows, IMAGE, IMAGE, 3)).astype("float32")}
     if kind == "image_nchw":
         return {"image": rng.uniform(-1, 1, (rows, 3, IMAGE, IMAGE)).astype("float32")}
     return {"ids": rng.integers(0, 30522, (rows, SEQUENCE)).astype("int64")}
+
+
+def _texture(rng: np.random.Generator, waves: int = 3) -> np.ndarray:
+    """An HWC image in [-1, 1]: a few coloured gratings of random frequency, orientation and phase, and some noise;
+    images that differ as photos do (in their structure), where uniform noise images differ only by chance."""
+    y, x = np.mgrid[0:IMAGE, 0:IMAGE] / IMAGE
+    image = np.zeros((IMAGE, IMAGE, 3))
+    for _ in range(waves):
+        frequency, angle, phase = rng.uniform(1, 24), rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
+        wave = np.cos(2 * np.pi * frequency * (x * np.cos(angle) + y * np.sin(angle)) + phase)
+        image += wave[..., None] * rng.normal(0, 0.4, 3)
+    image += rng.normal(0, 0.1, image.shape)
+    return np.clip(image, -1, 1).astype("float32")

@@ -132,6 +132,16 @@ def test_keep_float_leaves_the_named_node_in_float32():
         to_half(cnn(), "fp16", keep_float=("nope",))
 
 
+def test_fp16_output_also_read_inside_the_graph_loads_with_float_io():
+    model = cnn()  # its pooled features are an output too, and the classifier reads them (as BERT's pooler does)
+    model.graph.output.append(helper.make_tensor_value_info("flat", TensorProto.FLOAT, ["batch", 16]))
+    feeds = _images(8)
+    session = ort.InferenceSession(to_half(model, "fp16").SerializeToString(), providers=["CPUExecutionProvider"])
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    for high, low in zip(expected, session.run(None, feeds), strict=True):
+        assert low.dtype == np.float32 and _cosine(high, low) > 0.999
+
+
 def test_int8_dynamic_transformer_block_is_close_and_smaller(tmp_path):
     feeds = {"x": np.random.default_rng(0).normal(size=(2, 16, 128)).astype(np.float32)}
     onnx.save(transformer_block(), tmp_path / "float.onnx")

@@ -11,7 +11,7 @@ import onnx
 from onnx import TensorProto, numpy_helper
 
 from converter.core.errors import GraphtoolError
-from converter.core.onnx_utils import graph_inputs, iter_graphs
+from converter.core.onnx_utils import graph_inputs, iter_graphs, unique_name
 from converter.core.precision import LayerError, PrecisionRequest
 from converter.core.runners import Runner, ort_runner
 from converter.core.types import LoadedModel
@@ -46,6 +46,8 @@ def to_half(model: onnx.ModelProto, precision: str, keep_float: Sequence[str] = 
         raise GraphtoolError(f"--precision {precision}: the model is over the 2 GB onnxconverter-common converts "
                              "in memory; build it in fp32")
     model = named_nodes(model)
+    if keep_io_types:
+        model = _outputs_apart(model)
     unknown = sorted(set(keep_float) - {node.name for node in model.graph.node})
     if unknown:
         raise GraphtoolError(f"--keep-float {', '.join(unknown)}: no node of that name in the model")
@@ -56,6 +58,31 @@ def to_half(model: onnx.ModelProto, precision: str, keep_float: Sequence[str] = 
             keep_io_types=keep_io_types, op_block_list=[*float16.DEFAULT_OP_BLOCK_LIST, *ORT_CPU_NO_FLOAT16],
             node_block_list=list(keep_float))
     return _as_bfloat16(half, model) if precision == "bf16" else half
+
+
+def _outputs_apart(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model`, or a copy where each graph output that nodes also read is an Identity of the value they read.
+
+    With keep_io_types, onnxconverter-common casts such an output to float32 in place, and the nodes reading it
+    then get float32 where their types say float16 (BERT's pooler reads last_hidden_state): the file won't load.
+    """
+    read = {name for node in model.graph.node for name in node.input}
+    produced = {name for node in model.graph.node for name in node.output}
+    shared = [value.name for value in model.graph.output if value.name in read and value.name in produced]
+    if not shared:
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    taken = produced | read | {node.name for node in copy.graph.node}
+    inner = {name: unique_name(f"{name}_inner", taken) for name in shared}
+    for node in copy.graph.node:
+        node.input[:] = [inner.get(name, name) for name in node.input]
+        node.output[:] = [inner.get(name, name) for name in node.output]
+    for value in copy.graph.value_info:
+        value.name = inner.get(value.name, value.name)
+    copy.graph.node.extend(onnx.helper.make_node("Identity", [inner[name]], [name],
+                                                 name=unique_name(f"{name}_output", taken)) for name in shared)
+    return copy
 
 
 def _as_bfloat16(half: onnx.ModelProto, original: onnx.ModelProto) -> onnx.ModelProto:
