@@ -18,7 +18,7 @@ from converter.targets.torch.node import Node, is_traced
 
 __all__ = [
     "Dims", "dims_tensor", "materialize", "gather", "unsqueeze", "squeeze", "concat", "slice_", "range_", "same",
-    "arithmetic", "ARITHMETIC", "reshape", "expand", "constant_of_shape",
+    "arithmetic", "ARITHMETIC", "equal", "reshape", "expand", "constant_of_shape",
 ]
 
 
@@ -162,6 +162,26 @@ def arithmetic(fn):
     return handler
 
 
+def equal(node: Node, a, b):
+    """Sizes compared with constants: tf2onnx's `size == -1` test in tf.slice's ends is False for every size."""
+    left, right = _items(node, a), _items(node, b)
+    if left is None or right is None or len(left[0]) != len(right[0]) and 1 not in (len(left[0]), len(right[0])):
+        return None
+    n = max(len(left[0]), len(right[0]))
+    pairs = zip(left[0] * n if len(left[0]) == 1 else left[0], right[0] * n if len(right[0]) == 1 else right[0],
+                strict=True)
+    items = []
+    for x, y in pairs:
+        if isinstance(x, int) and isinstance(y, int):
+            items.append(int(x == y))
+        elif isinstance(x, int) and x < 0 or isinstance(y, int) and y < 0:
+            items.append(0)  # a size is never negative
+        else:
+            return None
+    source = next((v.source for v in (a, b) if isinstance(v, Dims)), None)
+    return Dims(tuple(items), left[1] and right[1], source)
+
+
 def reshape(node: Node, x, target):
     if isinstance(x, Dims):
         if not isinstance(target, torch.Tensor):
@@ -208,4 +228,5 @@ ARITHMETIC = {
     "Sub": arithmetic(operator.sub),
     "Mul": arithmetic(operator.mul),
     "Div": arithmetic(operator.floordiv),
+    "Equal": equal,
 }
