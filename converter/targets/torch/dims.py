@@ -29,6 +29,7 @@ class Dims:
     items: tuple[Any, ...]
     scalar: bool = False
     source: Any = None  # the tensor (proxy) measured, whose device the materialized tensor takes
+    floating: bool = False  # cast to float (a causal mask's range over the sequence length): float32 when made
 
     @property
     def known(self) -> bool:
@@ -38,13 +39,14 @@ class Dims:
         return list(self.items)
 
 
-def dims_tensor(items: list[int], scalar: bool, like: torch.Tensor | None = None) -> torch.Tensor:
-    """The int64 tensor of a Dims value (called by the module where a real tensor is needed)."""
+def dims_tensor(items: list[int], scalar: bool, like: torch.Tensor | None = None,
+                dtype: torch.dtype = torch.int64) -> torch.Tensor:
+    """The int64 (or `dtype`) tensor of a Dims value (called by the module where a real tensor is needed)."""
     device = like.device if like is not None else None
     if torch.jit.is_tracing() and len(items) > 0:  # torch.tensor of sizes would be a constant of the trace
-        tensor = torch.stack([torch.full([], i, dtype=torch.int64, device=device) for i in items])
+        tensor = torch.stack([torch.full([], i, dtype=dtype, device=device) for i in items])
     else:
-        tensor = torch.tensor(items, dtype=torch.int64, device=device)
+        tensor = torch.tensor(items, dtype=dtype, device=device)
     return tensor.reshape(()) if scalar else tensor
 
 
@@ -52,10 +54,11 @@ def materialize(value: Any) -> Any:
     """A Dims value as a tensor (now when every item is known, else an FX call); anything else unchanged."""
     if not isinstance(value, Dims):
         return value
+    dtype = torch.float32 if value.floating else torch.int64
     if value.known:
-        return dims_tensor(value.as_list(), value.scalar)
+        return dims_tensor(value.as_list(), value.scalar, dtype=dtype)
     proxy = next(i for i in value.items if isinstance(i, torch.fx.Proxy))
-    args = (value.as_list(), value.scalar, value.source)
+    args = (value.as_list(), value.scalar, value.source, dtype)
     return proxy.tracer.create_proxy("call_function", dims_tensor, args, {})
 
 
@@ -63,9 +66,9 @@ _INT64_MAX = 2**63 - 1
 
 
 def _items(node: Node, value: Any) -> tuple[list[Any], bool] | None:
-    """(items, scalar) of a Dims or a small constant int tensor; None for anything else."""
+    """(items, scalar) of an int Dims or a small constant int tensor; None for anything else."""
     if isinstance(value, Dims):
-        return value.as_list(), value.scalar
+        return None if value.floating else (value.as_list(), value.scalar)
     if isinstance(value, torch.Tensor) and not value.dtype.is_floating_point and value.dim() <= 1:
         return [int(v) for v in value.reshape(-1).tolist()], value.dim() == 0
     return None
@@ -126,12 +129,28 @@ def _slice_tensor(node: Node, x, starts, ends, axes=None, steps=None):
 
 
 def range_(node: Node, start, limit, delta):
-    """Range over sizes (arange(seq)) as one torch.arange call that stays symbolic."""
-    values = [_items(node, v) for v in (start, limit, delta)]
+    """Range over sizes (arange(seq)) as one torch.arange call that stays symbolic; in float32 over sizes cast
+    to float (with whole-number float constants)."""
+    values = [_range_items(node, v) for v in (start, limit, delta)]
     if any(v is None or not v[1] for v in values):
         return None
     start_, limit_, delta_ = (v[0][0] for v in values)
-    return _traced_call(torch.arange, [start_, limit_, delta_], start_, limit_, delta_, dtype=torch.int64)
+    floating = any(isinstance(v, Dims) and v.floating or isinstance(v, torch.Tensor) and v.dtype.is_floating_point
+                   for v in (start, limit, delta))
+    if floating and node.out_dtype(0) not in (None, torch.float32):
+        return None
+    dtype = torch.float32 if floating else torch.int64
+    return _traced_call(torch.arange, [start_, limit_, delta_], start_, limit_, delta_, dtype=dtype)
+
+
+def _range_items(node: Node, value: Any) -> tuple[list[Any], bool] | None:
+    """_items, also of a float Dims and of a whole-number float constant."""
+    if isinstance(value, Dims):
+        return value.as_list(), value.scalar
+    if isinstance(value, torch.Tensor) and value.dtype.is_floating_point and value.dim() <= 1 and not is_traced(value):
+        numbers = value.reshape(-1).tolist()
+        return ([int(v) for v in numbers], value.dim() == 0) if all(float(v).is_integer() for v in numbers) else None
+    return _items(node, value)
 
 
 def _traced_call(fn, items: list[Any], *args: Any, **kwargs: Any) -> Any:
@@ -145,7 +164,11 @@ def _traced_call(fn, items: list[Any], *args: Any, **kwargs: Any) -> Any:
 def same(node: Node, data, *rest):
     if not isinstance(data, Dims):
         return None
-    return data if node.op_type != "Cast" or node.attr("to") in (6, 7) else None
+    if node.op_type != "Cast":
+        return data
+    if node.attr("to") in (6, 7):
+        return replace(data, floating=False)
+    return replace(data, floating=True) if node.attr("to") == 1 else None  # float32: sizes stay whole numbers
 
 
 def arithmetic(fn):
