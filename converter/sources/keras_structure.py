@@ -14,8 +14,11 @@ __all__ = ["input_leaves", "packer", "output_names", "call_error"]
 _CALLED = re.compile(r"Exception encountered when calling (?:layer )?['\"]?(?P<layer>[^\s'\"]+?)['\"]?(?:\.call\(\))?"
                      r"\s*\.?\s*$")
 _ARGUMENTS = re.compile(r"^Arguments received by ")
+_TF_PREFIX = re.compile(r"\{\{function_node [^}]*\}\}\s*")  # TensorFlow's op location, before the reason
+_INFERRED = "Error encountered:"
 _UNSET = "<class 'inspect._empty'>"  # Keras lists a **kwargs it never got with this value
 _MAX_ARGUMENT = 160
+_NOISE = re.compile(r", sparse=False|, ragged=False|, name=keras_tensor\w*")  # a KerasTensor's defaults
 
 
 def input_leaves(model: Any) -> list[tuple[str, Any]]:
@@ -49,7 +52,8 @@ def call_error(error: BaseException) -> str | None:
         return None
     layer = _CALLED.search(lines[start]).group("layer")
     end = next((i for i in range(start + 1, len(lines)) if _ARGUMENTS.match(lines[i])), len(lines))
-    reason = " ".join(line for line in lines[start + 1:end] if line)
+    reason = _TF_PREFIX.sub("", " ".join(line for line in lines[start + 1:end] if line))
+    reason = reason.rpartition(_INFERRED)[2].strip()  # Keras' output-spec preamble before the layer's own error
     arguments = [_short(line.lstrip("•").strip()) for line in lines[end + 1:] if line.startswith("•")]
     got = ", ".join(a for a in arguments if not a.endswith("=" + _UNSET) and not a.endswith("=None"))
     return f"Keras layer {layer} failed: {reason or type(error).__name__}" + (f" (it got {got})" if got else "")
@@ -81,4 +85,5 @@ def _has_dict(structure: Any) -> bool:
 
 
 def _short(argument: str) -> str:
+    argument = _NOISE.sub("", argument)
     return argument if len(argument) <= _MAX_ARGUMENT else argument[: _MAX_ARGUMENT - 1] + "…"
