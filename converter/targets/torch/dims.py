@@ -6,6 +6,7 @@ The handlers below are the `dims=` of registry entries: they keep Dims symbolic,
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,7 +19,7 @@ from converter.targets.torch.node import Node, is_traced
 
 __all__ = [
     "Dims", "dims_tensor", "materialize", "gather", "unsqueeze", "squeeze", "concat", "slice_", "range_", "same",
-    "arithmetic", "ARITHMETIC", "equal", "reshape", "expand", "constant_of_shape",
+    "arithmetic", "ARITHMETIC", "equal", "extreme", "reduce_prod", "reshape", "expand", "constant_of_shape",
 ]
 
 
@@ -205,6 +206,41 @@ def equal(node: Node, a, b):
     return Dims(tuple(items), left[1] and right[1], source)
 
 
+def extreme(pick):
+    """Max / Min of sizes (an einsum's broadcast batch dims): ints at once, symbolic sizes as torch.sym_max/min."""
+    symbolic = torch.sym_max if pick is max else torch.sym_min
+
+    def handler(node: Node, *parts):
+        got = [_items(node, part) for part in parts]
+        lengths = {len(g[0]) for g in got if g is not None}
+        if any(g is None for g in got) or len(lengths - {1}) > 1:
+            return None
+        n = max(lengths)
+        rows = [g[0] * n if len(g[0]) == 1 else g[0] for g in got]
+        items = []
+        for column in zip(*rows, strict=True):
+            known = [v for v in column if isinstance(v, int)]
+            value = pick(known) if len(known) == len(column) else None
+            for v in column if value is None else ():
+                value = v if value is None else _traced_call(symbolic, [value, v], value, v)
+            items.append(value)
+        source = next((p.source for p in parts if isinstance(p, Dims)), None)
+        return Dims(tuple(items), all(g[1] for g in got), source)
+
+    return handler
+
+
+def reduce_prod(node: Node, data, axes=None):
+    """The product of sizes (the rows a Reshape flattens): one size, kept 1-D unless keepdims=0."""
+    if not isinstance(data, Dims) or data.floating or data.scalar:
+        return None
+    given = node.attr("axes") if axes is None else (None if is_traced(axes) else axes.reshape(-1).tolist())
+    if given not in (None, [], [0], [-1]):
+        return None
+    product = functools.reduce(operator.mul, data.items, 1)
+    return replace(data, items=(product,), scalar=not node.attr("keepdims", 1))
+
+
 def reshape(node: Node, x, target):
     if isinstance(x, Dims):
         if not isinstance(target, torch.Tensor):
@@ -252,4 +288,6 @@ ARITHMETIC = {
     "Mul": arithmetic(operator.mul),
     "Div": arithmetic(operator.floordiv),
     "Equal": equal,
+    "Max": extreme(max),
+    "Min": extreme(min),
 }
