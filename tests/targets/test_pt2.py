@@ -198,12 +198,16 @@ def test_tf2onnx_shape_arithmetic_stays_dynamic(tmp_path) -> None:
                               [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["b", "s", 4])],
                               [table, *consts])
     model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 17)])
+    from converter.targets.torchscript import write_torchscript
+
     result = write_pt2(model, tmp_path / "shapes.pt2")
     assert result.dynamic_dims == {"x": [0, 1], "y": [0, 1]}
-    module = torch.export.load(tmp_path / "shapes.pt2").module()
+    write_torchscript(model, tmp_path / "shapes.ts")  # the same sizes as 0-d tensors in a trace
+    modules = [torch.export.load(tmp_path / "shapes.pt2").module(), torch.jit.load(str(tmp_path / "shapes.ts"))]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     for batch, seq in [(3, 5), (1, 9)]:
         x, y = (rng.standard_normal((batch, seq, 4)).astype(np.float32) for _ in range(2))
-        got = module(torch.from_numpy(x), torch.from_numpy(y))["out"].numpy()
-        np.testing.assert_allclose(got, session.run(None, {"x": x, "y": y})[0], rtol=1e-6, atol=1e-6)
+        for module in modules:
+            got = module(torch.from_numpy(x), torch.from_numpy(y))["out"].numpy()
+            np.testing.assert_allclose(got, session.run(None, {"x": x, "y": y})[0], rtol=1e-6, atol=1e-6)

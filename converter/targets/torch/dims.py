@@ -18,8 +18,9 @@ from converter.targets.torch.dtypes import tensor_of
 from converter.targets.torch.node import Node, is_traced
 
 __all__ = [
-    "Dims", "dims_tensor", "materialize", "gather", "unsqueeze", "squeeze", "concat", "slice_", "range_", "same",
-    "arithmetic", "ARITHMETIC", "equal", "extreme", "reduce_prod", "reshape", "expand", "constant_of_shape",
+    "Dims", "dims_tensor", "size_max", "size_min", "materialize", "gather", "unsqueeze", "squeeze", "concat", "slice_",
+    "range_", "same", "arithmetic", "ARITHMETIC", "equal", "extreme", "reduce_prod", "reshape", "expand",
+    "constant_of_shape",
 ]
 
 
@@ -206,9 +207,23 @@ def equal(node: Node, a, b):
     return Dims(tuple(items), left[1] and right[1], source)
 
 
+def size_max(a: Any, b: Any) -> Any:
+    """The larger of two sizes, without a guard: SymInts under torch.export, 0-d tensors in a TorchScript trace."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return torch.maximum(torch.as_tensor(a), torch.as_tensor(b))
+    return torch.sym_max(a, b)
+
+
+def size_min(a: Any, b: Any) -> Any:
+    """The smaller of two sizes (see size_max)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return torch.minimum(torch.as_tensor(a), torch.as_tensor(b))
+    return torch.sym_min(a, b)
+
+
 def extreme(pick):
-    """Max / Min of sizes (an einsum's broadcast batch dims): ints at once, symbolic sizes as torch.sym_max/min."""
-    symbolic = torch.sym_max if pick is max else torch.sym_min
+    """Max / Min of sizes (an einsum's broadcast batch dims): ints at once, symbolic sizes by size_max/min."""
+    symbolic = size_max if pick is max else size_min
 
     def handler(node: Node, *parts):
         got = [_items(node, part) for part in parts]
