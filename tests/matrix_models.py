@@ -231,6 +231,18 @@ def attention_block():
     return keras.Model(tokens, keras.layers.Dense(4, name="predictions")(normed))
 
 
+def keras_hub_bert():
+    from keras_models import bert  # a sibling file: the reference's folder is on sys.path
+
+    return bert()
+
+
+def keras_hub_gpt2():
+    from keras_models import gpt2
+
+    return gpt2()
+
+
 # The coverage matrix: each model with its natural inputs only, the targets of its framework, and what it
 # must do: pass, or (`refused`) exit 2 with one line that names the construct.
 @dataclass(frozen=True)
@@ -272,7 +284,9 @@ CASES = (
     Case("two_in_two_out", "tf"),
     Case("subclassed", "tf", ("features:batch,5",), refused={"tflite": "cannot run: Erf (FlexErf)"}),
     Case("keras_lstm", "tf"),
-    Case("attention_block", "tf", refused={"pt2": "torch.export could not capture"}),
+    Case("attention_block", "tf"),
+    Case("keras_hub_bert", "tf"),  # called with its dict of inputs; token ids below the vocabulary
+    Case("keras_hub_gpt2", "tf"),
     Case("two_in_two_out", "tf", file="model.h5"),
     Case("keras_lstm", "tf", file="export"),
 )

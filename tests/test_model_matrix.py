@@ -25,6 +25,7 @@ OUTPUTS = {
     "gpt2_no_cache": ["last_hidden_state"],
     "dict_io": ["logits", "parts_0", "parts_1"],
     "two_in_two_out": ["score", "predictions"],
+    "keras_hub_bert": ["pooled_output", "sequence_output"],
 }
 SAMPLES = 2  # the traced inputs, one resized sample, and the negated, scaled and zeroed exercises
 

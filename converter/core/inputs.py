@@ -105,10 +105,12 @@ def given_specs(options: LoadOptions) -> list[InputSpec]:
     return [parse_spec(text) for text in options.input_specs]
 
 
-def example_inputs(specs: Sequence[InputSpec], options: LoadOptions) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
-    """Input data and notes about how it was matched: from --inputs, or seeded from the specs."""
+def example_inputs(specs: Sequence[InputSpec], options: LoadOptions,
+                   bounds: dict[str, int] | None = None) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+    """Input data and notes about how it was matched: from --inputs, or seeded from the specs (integer inputs
+    below their `bounds`)."""
     if options.inputs_file is None:
-        return example_arrays(specs), ()
+        return example_arrays(specs, bounds=bounds), ()
     origin = f"--inputs {options.inputs_file}"
     arrays, note = match_arrays(load_npz(options.inputs_file), [s.name for s in specs], origin)
     return arrays, (note,) if note else ()
@@ -143,10 +145,13 @@ def match_arrays(arrays: dict[str, np.ndarray], names: Sequence[str], origin: st
     )
 
 
-def example_arrays(specs: Sequence[InputSpec], seed: int = 0) -> dict[str, np.ndarray]:
-    """Seeded example data for each spec (see random_array)."""
+def example_arrays(specs: Sequence[InputSpec], seed: int = 0,
+                   bounds: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """Seeded example data for each spec (see random_array); integer inputs below their `bounds`."""
     rng = np.random.default_rng(seed)
-    return {spec.name: random_array(spec.name, spec.example_shape(), spec.dtype, rng) for spec in specs}
+    bounds = bounds or {}
+    return {spec.name: random_array(spec.name, spec.example_shape(), spec.dtype, rng, bounds.get(spec.name))
+            for spec in specs}
 
 
 def random_array(name: str, shape: Sequence[int], dtype: str, rng, high: int | None = None) -> np.ndarray:

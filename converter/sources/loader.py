@@ -16,7 +16,7 @@ from converter.core.errors import GraphtoolError
 from converter.core.frameworks import class_names, listen, quiet
 from converter.core.runners import Runner, ort_runner
 from converter.core.types import LoadedModel, LoadOptions, Reference
-from converter.sources import pyref
+from converter.sources import keras_structure, pyref
 from converter.sources.formats import FRAMEWORK, Format, detect
 from converter.sources.onnx import load_onnx, load_proto, read_onnx
 
@@ -152,4 +152,7 @@ def _call_factory(factory: Any, origin: str) -> Any:
         with quiet():
             return factory()
     except Exception as error:  # the user's own code failed: say where, not how graphtool got there
+        keras_failure = keras_structure.call_error(error)
+        if keras_failure is not None:
+            raise GraphtoolError(f"{origin}: calling it failed: {keras_failure}") from error
         raise GraphtoolError(f"{origin}: calling it failed: {type(error).__name__}: {error}") from error

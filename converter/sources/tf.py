@@ -11,9 +11,11 @@ import onnx
 
 from converter.core.errors import GraphtoolError, first_line
 from converter.core.frameworks import class_names, quiet, require
+from converter.core.indices import index_bounds
 from converter.core.inputs import InputSpec, example_inputs, given_specs, merge_specs
 from converter.core.onnx_utils import iter_nodes, symbolic_dim_name
 from converter.core.types import LoadedModel, LoadOptions, Reference, SourceInfo
+from converter.sources import keras_structure
 from converter.sources.formats import Format
 from converter.sources.normalize import DEFAULT_OPSET, normalize
 from converter.sources.tf2onnx_gaps import custom_op_handlers, without_xla_marks, xla_marked_calls
@@ -45,7 +47,7 @@ def load_tf(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -
     proto, outputs, reference = to_onnx(model, specs, opset, origin)
     proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin,
                       value_shapes=options.value_shapes)
-    feeds, notes = example_inputs(specs, options)
+    feeds, notes = example_inputs(specs, options, index_bounds(proto))
     notes += model.audit_notes
     return LoadedModel(proto, SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx", notes=notes), feeds, reference)
 
@@ -157,6 +159,9 @@ def to_onnx(
                 proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=opset,
                                                          custom_op_handlers=custom_op_handlers())
     except Exception as error:
+        keras_failure = keras_structure.call_error(error)
+        if keras_failure is not None:
+            raise GraphtoolError(f"{origin}: {keras_failure}") from error
         raise GraphtoolError(f"{origin}: tf2onnx could not convert it ({first_line(error)})") from error
     names = model.output_names or _structure_names(concrete.structured_outputs)
     _refuse_tensorflow_ops(proto, origin)
@@ -219,17 +224,15 @@ def _from_subclassed(model: Any) -> TfFunction:
 
 
 def _from_keras(model: Any) -> TfFunction:
-    declared = []
-    for index, tensor in enumerate(model.inputs):
-        name = getattr(tensor, "name", None) or f"input_{index}"
-        declared.append(InputSpec(name, _dims(tensor.shape, name), str(tensor.dtype)))
-    single = len(model.inputs) == 1
-    names = list(getattr(model, "output_names", None) or []) or None
+    """A Keras model with known inputs, called with the structure it was built with (a dict keyed by input name)."""
+    leaves = keras_structure.input_leaves(model)
+    declared = [InputSpec(name, _dims(tensor.shape, name), str(tensor.dtype)) for name, tensor in leaves]
+    pack = keras_structure.packer(model)
 
     def call(*args: Any) -> Any:
-        return model(args[0] if single else list(args), training=False)
+        return model(pack(args), training=False)
 
-    return TfFunction(call, declared, names, scope_names=frozenset(_layer_names(model)))
+    return TfFunction(call, declared, keras_structure.output_names(model), scope_names=frozenset(_layer_names(model)))
 
 
 def _layer_names(model: Any) -> Iterator[str]:

@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from converter.core.errors import GraphtoolError
 from converter.core.frameworks import console_to_stderr, require
 from converter.core.runners import Runner
+from converter.sources.keras_structure import call_error
 
 __all__ = ["tf_function_runner"]
 
@@ -18,8 +20,14 @@ def tf_function_runner(call: Any, input_names: Sequence[str], name: str = "tenso
     tf = require("tensorflow", "tf")
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        with console_to_stderr():  # the model's own prints (tf.print) stay off stdout
-            result = call(*[tf.constant(feeds[n]) for n in input_names])
+        try:
+            with console_to_stderr():  # the model's own prints (tf.print) stay off stdout
+                result = call(*[tf.constant(feeds[n]) for n in input_names])
+        except Exception as error:
+            summary = call_error(error)
+            if summary is None:
+                raise
+            raise GraphtoolError(summary) from error
         return [np.asarray(t) for t in tf.nest.flatten(result)]
 
     return Runner(name, "cpu", run)

@@ -68,8 +68,8 @@ def write_pt2(
                                  "convert to onnx, savedmodel or torchscript instead, which keep the loop") from loop
         hint = ""
         if any("DataDependent" in f for f in fallbacks):  # Shape -> ... -> Reshape chains (tf2onnx's einsum)
-            hint = ("; the graph computes a shape from a tensor at run time (Shape -> Reshape, as tf2onnx writes "
-                    "Keras' einsum and MultiHeadAttention); convert to onnx or savedmodel instead")
+            hint = ("; the graph computes a shape from a tensor at run time (Shape -> ... -> Reshape) with an op "
+                    "the converter cannot keep as sizes; convert to onnx or savedmodel instead")
         raise GraphtoolError(
             f"torch.export could not capture the converted module: {'; '.join(fallbacks)}{hint}"
         ) from failures[0]

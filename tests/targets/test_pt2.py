@@ -153,3 +153,61 @@ def test_sizes_used_as_slice_range_and_expand_bounds_stay_dynamic(tmp_path) -> N
     for batch, seq in [(3, 5), (1, 9)]:
         got = module(torch.zeros(batch, seq, dtype=torch.int64))["y"].numpy()
         np.testing.assert_array_equal(got, np.broadcast_to(np.arange(seq) * 11, (batch, seq)))
+
+
+def test_tf2onnx_shape_arithmetic_stays_dynamic(tmp_path) -> None:
+    """What tf2onnx writes for Keras: tf.slice's ends (begin + size + (size == -1) * INT_MAX), an einsum's
+    flattening (ReduceProd of sizes, Max of two batch dims) and a causal mask's Range over a float length."""
+    import onnxruntime as ort
+
+    consts = [numpy_helper.from_array(np.array(v, dtype=dtype), name) for name, v, dtype in [
+        ("front", [0, 1], np.int64), ("first", [0], np.int64), ("second", [1], np.int64), ("one_s", 1, np.int64),
+        ("minus_one", [-1], np.int64), ("four", [4], np.int64), ("begin", [0, 0], np.int64),
+        ("largest", [2147483647], np.int64), ("zero_f", 0.0, np.float32), ("one_f", 1.0, np.float32)]]
+    table = numpy_helper.from_array(np.arange(64, dtype=np.float32).reshape(16, 4), "table")
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Shape", ["y"], ["shape_y"]),
+        helper.make_node("Gather", ["shape", "front"], ["leading"], axis=0),
+        helper.make_node("ReduceProd", ["leading"], ["rows"], keepdims=1),
+        helper.make_node("Concat", ["rows", "minus_one"], ["flat_shape"], axis=0),
+        helper.make_node("Add", ["x", "y"], ["summed"]),
+        helper.make_node("Reshape", ["summed", "flat_shape"], ["flat"]),
+        helper.make_node("Gather", ["shape", "first"], ["batch_x"], axis=0),
+        helper.make_node("Gather", ["shape_y", "first"], ["batch_y"], axis=0),
+        helper.make_node("Max", ["batch_x", "batch_y"], ["batch"]),
+        helper.make_node("Concat", ["batch", "minus_one", "four"], ["back_shape"], axis=0),
+        helper.make_node("Reshape", ["flat", "back_shape"], ["back"]),
+        helper.make_node("Gather", ["shape", "second"], ["seq"], axis=0),
+        helper.make_node("Concat", ["seq", "four"], ["size"], axis=0),
+        helper.make_node("Equal", ["size", "minus_one"], ["unsized"]),
+        helper.make_node("Cast", ["unsized"], ["unsized_int"], to=TensorProto.INT64),
+        helper.make_node("Mul", ["unsized_int", "largest"], ["open_end"]),
+        helper.make_node("Add", ["size", "open_end"], ["length"]),
+        helper.make_node("Add", ["begin", "length"], ["ends"]),
+        helper.make_node("Slice", ["table", "begin", "ends"], ["positions"]),
+        helper.make_node("Gather", ["shape", "one_s"], ["seq_s"], axis=0),
+        helper.make_node("Cast", ["seq_s"], ["seq_f"], to=TensorProto.FLOAT),
+        helper.make_node("Range", ["zero_f", "seq_f", "one_f"], ["steps"]),
+        helper.make_node("Unsqueeze", ["steps", "second"], ["column"]),
+        helper.make_node("Add", ["back", "positions"], ["placed"]),
+        helper.make_node("Add", ["placed", "column"], ["out"]),
+    ]
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["b", "s", 4]) for n in ("x", "y")]
+    graph = helper.make_graph(nodes, "keras_shapes", inputs,
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["b", "s", 4])],
+                              [table, *consts])
+    model = helper.make_model(graph, ir_version=IR_VERSION, opset_imports=[helper.make_opsetid("", 17)])
+    from converter.targets.torchscript import write_torchscript
+
+    result = write_pt2(model, tmp_path / "shapes.pt2")
+    assert result.dynamic_dims == {"x": [0, 1], "y": [0, 1]}
+    write_torchscript(model, tmp_path / "shapes.ts")  # the same sizes as 0-d tensors in a trace
+    modules = [torch.export.load(tmp_path / "shapes.pt2").module(), torch.jit.load(str(tmp_path / "shapes.ts"))]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for batch, seq in [(3, 5), (1, 9)]:
+        x, y = (rng.standard_normal((batch, seq, 4)).astype(np.float32) for _ in range(2))
+        for module in modules:
+            got = module(torch.from_numpy(x), torch.from_numpy(y))["out"].numpy()
+            np.testing.assert_allclose(got, session.run(None, {"x": x, "y": y})[0], rtol=1e-6, atol=1e-6)

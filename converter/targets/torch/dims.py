@@ -6,6 +6,7 @@ The handlers below are the `dims=` of registry entries: they keep Dims symbolic,
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,8 +18,9 @@ from converter.targets.torch.dtypes import tensor_of
 from converter.targets.torch.node import Node, is_traced
 
 __all__ = [
-    "Dims", "dims_tensor", "materialize", "gather", "unsqueeze", "squeeze", "concat", "slice_", "range_", "same",
-    "arithmetic", "ARITHMETIC", "reshape", "expand", "constant_of_shape",
+    "Dims", "dims_tensor", "size_max", "size_min", "materialize", "gather", "unsqueeze", "squeeze", "concat", "slice_",
+    "range_", "same", "arithmetic", "ARITHMETIC", "equal", "extreme", "reduce_prod", "reshape", "expand",
+    "constant_of_shape",
 ]
 
 
@@ -29,6 +31,7 @@ class Dims:
     items: tuple[Any, ...]
     scalar: bool = False
     source: Any = None  # the tensor (proxy) measured, whose device the materialized tensor takes
+    floating: bool = False  # cast to float (a causal mask's range over the sequence length): float32 when made
 
     @property
     def known(self) -> bool:
@@ -38,13 +41,14 @@ class Dims:
         return list(self.items)
 
 
-def dims_tensor(items: list[int], scalar: bool, like: torch.Tensor | None = None) -> torch.Tensor:
-    """The int64 tensor of a Dims value (called by the module where a real tensor is needed)."""
+def dims_tensor(items: list[int], scalar: bool, like: torch.Tensor | None = None,
+                dtype: torch.dtype = torch.int64) -> torch.Tensor:
+    """The int64 (or `dtype`) tensor of a Dims value (called by the module where a real tensor is needed)."""
     device = like.device if like is not None else None
     if torch.jit.is_tracing() and len(items) > 0:  # torch.tensor of sizes would be a constant of the trace
-        tensor = torch.stack([torch.full([], i, dtype=torch.int64, device=device) for i in items])
+        tensor = torch.stack([torch.full([], i, dtype=dtype, device=device) for i in items])
     else:
-        tensor = torch.tensor(items, dtype=torch.int64, device=device)
+        tensor = torch.tensor(items, dtype=dtype, device=device)
     return tensor.reshape(()) if scalar else tensor
 
 
@@ -52,10 +56,11 @@ def materialize(value: Any) -> Any:
     """A Dims value as a tensor (now when every item is known, else an FX call); anything else unchanged."""
     if not isinstance(value, Dims):
         return value
+    dtype = torch.float32 if value.floating else torch.int64
     if value.known:
-        return dims_tensor(value.as_list(), value.scalar)
+        return dims_tensor(value.as_list(), value.scalar, dtype=dtype)
     proxy = next(i for i in value.items if isinstance(i, torch.fx.Proxy))
-    args = (value.as_list(), value.scalar, value.source)
+    args = (value.as_list(), value.scalar, value.source, dtype)
     return proxy.tracer.create_proxy("call_function", dims_tensor, args, {})
 
 
@@ -63,9 +68,9 @@ _INT64_MAX = 2**63 - 1
 
 
 def _items(node: Node, value: Any) -> tuple[list[Any], bool] | None:
-    """(items, scalar) of a Dims or a small constant int tensor; None for anything else."""
+    """(items, scalar) of an int Dims or a small constant int tensor; None for anything else."""
     if isinstance(value, Dims):
-        return value.as_list(), value.scalar
+        return None if value.floating else (value.as_list(), value.scalar)
     if isinstance(value, torch.Tensor) and not value.dtype.is_floating_point and value.dim() <= 1:
         return [int(v) for v in value.reshape(-1).tolist()], value.dim() == 0
     return None
@@ -126,12 +131,28 @@ def _slice_tensor(node: Node, x, starts, ends, axes=None, steps=None):
 
 
 def range_(node: Node, start, limit, delta):
-    """Range over sizes (arange(seq)) as one torch.arange call that stays symbolic."""
-    values = [_items(node, v) for v in (start, limit, delta)]
+    """Range over sizes (arange(seq)) as one torch.arange call that stays symbolic; in float32 over sizes cast
+    to float (with whole-number float constants)."""
+    values = [_range_items(node, v) for v in (start, limit, delta)]
     if any(v is None or not v[1] for v in values):
         return None
     start_, limit_, delta_ = (v[0][0] for v in values)
-    return _traced_call(torch.arange, [start_, limit_, delta_], start_, limit_, delta_, dtype=torch.int64)
+    floating = any(isinstance(v, Dims) and v.floating or isinstance(v, torch.Tensor) and v.dtype.is_floating_point
+                   for v in (start, limit, delta))
+    if floating and node.out_dtype(0) not in (None, torch.float32):
+        return None
+    dtype = torch.float32 if floating else torch.int64
+    return _traced_call(torch.arange, [start_, limit_, delta_], start_, limit_, delta_, dtype=dtype)
+
+
+def _range_items(node: Node, value: Any) -> tuple[list[Any], bool] | None:
+    """_items, also of a float Dims and of a whole-number float constant."""
+    if isinstance(value, Dims):
+        return value.as_list(), value.scalar
+    if isinstance(value, torch.Tensor) and value.dtype.is_floating_point and value.dim() <= 1 and not is_traced(value):
+        numbers = value.reshape(-1).tolist()
+        return ([int(v) for v in numbers], value.dim() == 0) if all(float(v).is_integer() for v in numbers) else None
+    return _items(node, value)
 
 
 def _traced_call(fn, items: list[Any], *args: Any, **kwargs: Any) -> Any:
@@ -145,7 +166,11 @@ def _traced_call(fn, items: list[Any], *args: Any, **kwargs: Any) -> Any:
 def same(node: Node, data, *rest):
     if not isinstance(data, Dims):
         return None
-    return data if node.op_type != "Cast" or node.attr("to") in (6, 7) else None
+    if node.op_type != "Cast":
+        return data
+    if node.attr("to") in (6, 7):
+        return replace(data, floating=False)
+    return replace(data, floating=True) if node.attr("to") == 1 else None  # float32: sizes stay whole numbers
 
 
 def arithmetic(fn):
@@ -160,6 +185,75 @@ def arithmetic(fn):
         return Dims(tuple(fn(x, y) for x, y in zip(xs, ys, strict=True)), left[1] and right[1], source)
 
     return handler
+
+
+def equal(node: Node, a, b):
+    """Sizes compared with constants: tf2onnx's `size == -1` test in tf.slice's ends is False for every size."""
+    left, right = _items(node, a), _items(node, b)
+    if left is None or right is None or len(left[0]) != len(right[0]) and 1 not in (len(left[0]), len(right[0])):
+        return None
+    n = max(len(left[0]), len(right[0]))
+    pairs = zip(left[0] * n if len(left[0]) == 1 else left[0], right[0] * n if len(right[0]) == 1 else right[0],
+                strict=True)
+    items = []
+    for x, y in pairs:
+        if isinstance(x, int) and isinstance(y, int):
+            items.append(int(x == y))
+        elif isinstance(x, int) and x < 0 or isinstance(y, int) and y < 0:
+            items.append(0)  # a size is never negative
+        else:
+            return None
+    source = next((v.source for v in (a, b) if isinstance(v, Dims)), None)
+    return Dims(tuple(items), left[1] and right[1], source)
+
+
+def size_max(a: Any, b: Any) -> Any:
+    """The larger of two sizes, without a guard: SymInts under torch.export, 0-d tensors in a TorchScript trace."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return torch.maximum(torch.as_tensor(a), torch.as_tensor(b))
+    return torch.sym_max(a, b)
+
+
+def size_min(a: Any, b: Any) -> Any:
+    """The smaller of two sizes (see size_max)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return torch.minimum(torch.as_tensor(a), torch.as_tensor(b))
+    return torch.sym_min(a, b)
+
+
+def extreme(pick):
+    """Max / Min of sizes (an einsum's broadcast batch dims): ints at once, symbolic sizes by size_max/min."""
+    symbolic = size_max if pick is max else size_min
+
+    def handler(node: Node, *parts):
+        got = [_items(node, part) for part in parts]
+        lengths = {len(g[0]) for g in got if g is not None}
+        if any(g is None for g in got) or len(lengths - {1}) > 1:
+            return None
+        n = max(lengths)
+        rows = [g[0] * n if len(g[0]) == 1 else g[0] for g in got]
+        items = []
+        for column in zip(*rows, strict=True):
+            known = [v for v in column if isinstance(v, int)]
+            value = pick(known) if len(known) == len(column) else None
+            for v in column if value is None else ():
+                value = v if value is None else _traced_call(symbolic, [value, v], value, v)
+            items.append(value)
+        source = next((p.source for p in parts if isinstance(p, Dims)), None)
+        return Dims(tuple(items), all(g[1] for g in got), source)
+
+    return handler
+
+
+def reduce_prod(node: Node, data, axes=None):
+    """The product of sizes (the rows a Reshape flattens): one size, kept 1-D unless keepdims=0."""
+    if not isinstance(data, Dims) or data.floating or data.scalar:
+        return None
+    given = node.attr("axes") if axes is None else (None if is_traced(axes) else axes.reshape(-1).tolist())
+    if given not in (None, [], [0], [-1]):
+        return None
+    product = functools.reduce(operator.mul, data.items, 1)
+    return replace(data, items=(product,), scalar=not node.attr("keepdims", 1))
 
 
 def reshape(node: Node, x, target):
@@ -208,4 +302,7 @@ ARITHMETIC = {
     "Sub": arithmetic(operator.sub),
     "Mul": arithmetic(operator.mul),
     "Div": arithmetic(operator.floordiv),
+    "Equal": equal,
+    "Max": extreme(max),
+    "Min": extreme(min),
 }

@@ -87,7 +87,7 @@ for _op, _fn in _BINARY.items():
 for _op, _fn in _UNARY.items():
     torch_ops.register(_op)(_unary(_fn))
 for _op, _fn in _VARIADIC.items():
-    torch_ops.register(_op)(_variadic(_fn))
+    torch_ops.register(_op, dims=symbolic.ARITHMETIC.get(_op))(_variadic(_fn))
 
 
 @torch_ops.register("Div", dims=symbolic.ARITHMETIC["Div"])

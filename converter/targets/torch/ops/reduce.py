@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from converter.targets.torch import dims as symbolic
 from converter.targets.torch.node import Node, is_traced
 from converter.targets.torch.registry import torch_ops
 from converter.targets.torch.runtime import functions as runtime
@@ -74,8 +75,9 @@ def _empty_reduction(node: Node, op: str, dims: list[int], keep: bool):
 
 
 for _op, _since in _AXES_INPUT_SINCE.items():
-    torch_ops.register(_op)(_reduce(_op, False))
-    torch_ops.register(_op, since=_since)(_reduce(_op, True))
+    _dims = symbolic.reduce_prod if _op == "ReduceProd" else None  # the rows a Reshape flattens, as a size
+    torch_ops.register(_op, dims=_dims)(_reduce(_op, False))
+    torch_ops.register(_op, since=_since, dims=_dims)(_reduce(_op, True))
 
 
 @torch_ops.register("CumSum")
