@@ -10,13 +10,13 @@ import numpy as np
 import onnx
 
 from converter.core.errors import GraphtoolError
-from converter.core.onnx_utils import dim_label, dtype_name, graph_inputs
+from converter.core.onnx_utils import dim_label, dtype_name, graph_inputs, iter_graphs
 from converter.core.types import LoadOptions
 
 __all__ = [
     "InputSpec", "parse_spec", "merge_specs", "load_npz", "match_arrays", "example_arrays",
     "given_specs", "example_inputs", "graph_input_specs",
-    "random_array", "padding_mask", "DEFAULT_INT_HIGH",
+    "random_array", "padding_mask", "index_bounds", "DEFAULT_INT_HIGH",
     "DTYPES", "SYMBOLIC_EXAMPLE_SIZE",
 ]
 
@@ -178,3 +178,20 @@ def graph_input_specs(model: onnx.ModelProto) -> list[InputSpec]:
         dtype = dtype_name(tensor_type.elem_type) if tensor_type.elem_type else "float32"
         specs.append(InputSpec(value.name, dims, dtype))
     return specs
+
+
+def index_bounds(model: onnx.ModelProto) -> dict[str, int]:
+    """Exclusive upper bounds for integer inputs used as Gather indices into a weight (embeddings)."""
+    shapes = {t.name: list(t.dims) for graph in iter_graphs(model.graph) for t in graph.initializer}
+    inputs = {v.name for v in model.graph.input}
+    bounds: dict[str, int] = {}
+    for graph in iter_graphs(model.graph):
+        for node in graph.node:
+            if node.op_type != "Gather" or len(node.input) < 2 or node.input[1] not in inputs:
+                continue
+            data = shapes.get(node.input[0])
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+            if data and -len(data) <= axis < len(data):
+                size = data[axis]
+                bounds[node.input[1]] = min(bounds.get(node.input[1], size), size)
+    return bounds

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from converter.core.inputs import InputSpec, random_array
-from converter.core.onnx_utils import iter_graphs
+from converter.core.inputs import InputSpec, index_bounds, random_array
 
 __all__ = ["Sample", "make_samples", "index_bounds", "OTHER_SIZES", "EXERCISES"]
 
@@ -83,23 +82,6 @@ def _exercise(name: str, array: np.ndarray, factor: float) -> np.ndarray:
     if "mask" in name.lower() or not np.issubdtype(array.dtype, np.floating):
         return array
     return (array * factor).astype(array.dtype)
-
-
-def index_bounds(model: onnx.ModelProto) -> dict[str, int]:
-    """Exclusive upper bounds for integer inputs used as Gather indices into a weight (embeddings)."""
-    shapes = {t.name: list(t.dims) for graph in iter_graphs(model.graph) for t in graph.initializer}
-    inputs = {v.name for v in model.graph.input}
-    bounds: dict[str, int] = {}
-    for graph in iter_graphs(model.graph):
-        for node in graph.node:
-            if node.op_type != "Gather" or len(node.input) < 2 or node.input[1] not in inputs:
-                continue
-            data = shapes.get(node.input[0])
-            axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
-            if data and -len(data) <= axis < len(data):
-                size = data[axis]
-                bounds[node.input[1]] = min(bounds.get(node.input[1], size), size)
-    return bounds
 
 
 def _symbols(specs: Sequence[InputSpec]) -> list[str]:
