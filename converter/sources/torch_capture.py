@@ -18,7 +18,14 @@ from converter.core.frameworks import quiet, require
 from converter.core.inputs import InputSpec
 from converter.core.types import TRACES, Attempt, Reference
 from converter.sources.torch_args import arguments, bind
-from converter.sources.torch_checks import check_tracer_warnings, specialized_dims, user_line
+from converter.sources.torch_checks import CaptureRefused, check_tracer_warnings, specialized_dims, user_line
+from converter.sources.torch_datadep import (
+    SUGGESTION,
+    check_dropped_inputs,
+    check_other_paths,
+    guard_site,
+    traced_branches,
+)
 
 if TYPE_CHECKING:
     from converter.sources.torch import TorchModel
@@ -102,13 +109,23 @@ def _capture_one(
 ) -> onnx.ModelProto:
     with quiet() as caught:
         model = _EXPORTERS[strategy](source, specs, args, opset, folder)
+    branches = traced_branches(caught) if strategy == "torchscript" else []
     if strategy == "torchscript":
         check_tracer_warnings(caught)
+        check_dropped_inputs(model, specs, branches)
     if reference is not None:
         fixed = specialized_dims(model, specs, reference)
         if fixed:
             raise _Specialized(f"it fixed the dynamic {', '.join(fixed)}")
+        if branches:  # wherever they are, even in a library: the trace may hold for the example's path only
+            check_other_paths(model, _numpy_feeds(specs, args), reference, branches)
     return model
+
+
+def _numpy_feeds(specs: Sequence[InputSpec], args: tuple) -> dict[str, Any]:
+    """The traced tensors as numpy, by input name; bfloat16, which numpy lacks, as float32."""
+    return {spec.name: (arg.float() if str(arg.dtype) == "torch.bfloat16" else arg).detach().cpu().numpy()
+            for spec, arg in zip(specs, args, strict=True)}
 
 
 def _target(source: TorchModel) -> Any:
@@ -243,11 +260,14 @@ def _reason(error: BaseException) -> str:
     # a GraphtoolError in the chain already says what went wrong; what it was raised from is for --debug
     while root.__cause__ is not None and not isinstance(root, GraphtoolError):
         root = root.__cause__
+    if isinstance(root, CaptureRefused):
+        return f"{type(root).__name__}: {root}"  # our own message, already one line that says what to do
     text = _ANSI.sub("", str(root))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     where = user_line(text) or user_line(_ANSI.sub("", str(error)))
-    kind = "data-dependent branch" if type(root).__name__.startswith("GuardOnDataDependent") else None
-    if kind and where:
-        return (f"{type(root).__name__}: {kind} at {where}: torch.export cannot decide it at trace time; "
-                "rewrite it with torch.cond or torch.where")
+    if type(root).__name__.startswith("GuardOnDataDependent"):
+        site = guard_site(root) or (f"data-dependent branch at {where}: torch.export cannot decide it at trace "
+                                    f"time; {SUGGESTION}" if where else None)
+        if site:
+            return f"{type(root).__name__}: {site}"
     return (f"{type(root).__name__}: {lines[0] if lines else ''}"[:400]) + (f" at {where}" if where else "")

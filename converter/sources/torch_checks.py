@@ -13,7 +13,7 @@ import onnx
 
 from converter.core.inputs import InputSpec, random_array
 
-__all__ = ["CaptureRefused", "user_line", "check_tracer_warnings", "specialized_dims"]
+__all__ = ["CaptureRefused", "is_framework", "source_line", "user_line", "check_tracer_warnings", "specialized_dims"]
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in \w+)?\n\s*(.+)')
 # The TorchScript tracer's warnings that mean the trace kept only the branch or value of the example input.
@@ -24,7 +24,8 @@ class CaptureRefused(Exception):
     """A capture that succeeded but would give a wrong model; the message says where and what to do."""
 
 
-def _is_framework(path: str) -> bool:
+def is_framework(path: str) -> bool:
+    """A file of torch, an installed library or graphtool's own sources: not where the user's model is written."""
     parts = ("site-packages", "dist-packages", "/torch/", "/transformers/", "/converter/sources/")
     return any(part in path for part in parts)
 
@@ -32,7 +33,7 @@ def _is_framework(path: str) -> bool:
 def user_line(text: str) -> str | None:
     """`file.py:LINE (code)` of the first user frame an exporter's message quotes, if any."""
     for path, line, code in _FRAME.findall(text):
-        if not _is_framework(path):
+        if not is_framework(path):
             return f"{Path(path).name}:{line} (`{code.strip()}`)"
     return None
 
@@ -41,16 +42,17 @@ def check_tracer_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
     """Refuse a TorchScript trace that turned a tensor into a Python bool: a data-dependent branch."""
     for warning in caught:
         if (type(warning.message).__name__ == "TracerWarning" and str(warning.message).startswith(_BAKED)
-                and not _is_framework(warning.filename)):  # torch's own checks (an RNN's input size) are static
+                and not is_framework(warning.filename)):  # torch's own checks (an RNN's input size) are static
             where = f"{Path(warning.filename).name}:{warning.lineno}"
-            code = _source_line(warning.filename, warning.lineno)
+            code = source_line(warning.filename, warning.lineno)
             raise CaptureRefused(
                 f"data-dependent branch at {where}{f' (`{code}`)' if code else ''}: the trace keeps only the "
                 "branch the example input took; rewrite it with torch.where or torch.cond"
             )
 
 
-def _source_line(path: str, line: int) -> str:
+def source_line(path: str, line: int) -> str:
+    """The stripped text of a file's line; empty where it cannot be read."""
     try:
         return Path(path).read_text().splitlines()[line - 1].strip()
     except (OSError, IndexError, UnicodeDecodeError):
