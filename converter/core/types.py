@@ -38,9 +38,6 @@ class LoadOptions:
     input_specs: tuple[str, ...] = field(default=(), metadata=_flag(
         "--input", "NAME:DIMS[:DTYPE], e.g. x:batch,3,224,224:float32; repeatable."))
     inputs_file: Path | None = field(default=None, metadata=_flag("--inputs", "An .npz file of real input data."))
-    static: bool = field(default=False, metadata=_flag(
-        "--static", "Fix every dim at the size of the data it is traced with; by default the batch dim (and the "
-        "sequence dim of integer token inputs) of --inputs data stays dynamic."))
     source_format: str | None = field(default=None, metadata=_flag(
         "--from", "Source format, when detection should be overridden."))
     trace: str = field(default="export", metadata=_flag(
@@ -59,6 +56,9 @@ class LoadOptions:
         "with --trust-code."))
     timeout: float | None = field(default=None, metadata=_flag(
         "--timeout", "Give up loading and tracing after this many seconds.", min=0.1))
+    static: bool = field(default=False, metadata=_flag(
+        "--static", "Fix every dim at the size of the data it is traced with; by default the batch dim (and the "
+        "sequence dim of integer token inputs) of --inputs data stays dynamic."))
     # False: infer shapes only where a graph output lacks one (inspect shows no intermediate tensor)
     value_shapes: bool = True
 

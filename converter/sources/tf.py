@@ -9,6 +9,7 @@ from typing import Any
 
 import onnx
 
+from converter.core.dynamic import fixed_dims
 from converter.core.errors import GraphtoolError, first_line
 from converter.core.frameworks import class_names, quiet, require
 from converter.core.inputs import InputSpec, example_inputs, given_specs, merge_specs
@@ -41,11 +42,13 @@ class TfFunction:
 def load_tf(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
     """Merge the declared and given input specs, convert with tf2onnx and normalize."""
     specs = _input_specs(model, origin, options)
+    feeds, notes = example_inputs(specs, options)
+    if options.static:
+        specs = fixed_dims(specs, feeds)
     opset = options.opset or DEFAULT_OPSET
     proto, outputs, reference = to_onnx(model, specs, opset, origin)
     proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin,
                       value_shapes=options.value_shapes)
-    feeds, notes = example_inputs(specs, options)
     notes += model.audit_notes
     return LoadedModel(proto, SourceInfo(origin, fmt.value, "tensorflow", "tf2onnx", notes=notes), feeds, reference)
 
