@@ -62,7 +62,7 @@ def convert(
     with _progress(f"converting {model} to {to}", json):
         result = api.convert(model, to, output, options, force, validate=not no_validate, keep_failed=keep_failed,
                              samples=samples, tolerances=tolerances, precision=settings)
-    notes = list(result.source.notes)
+    notes = [*result.source.notes, *result.artifact.get("notes", ())]
     if result.artifact.get("select_tf_ops"):  # what mattered in the TFLite converter's silenced log
         notes.append("some ops are kept as Select TF ops: the .tflite file needs the Flex delegate "
                      "(tensorflow-lite-select-tf-ops) wherever it runs")

@@ -183,4 +183,3 @@ def graph_input_specs(model: onnx.ModelProto) -> list[InputSpec]:
         dtype = dtype_name(tensor_type.elem_type) if tensor_type.elem_type else "float32"
         specs.append(InputSpec(value.name, dims, dtype))
     return specs
-

@@ -56,6 +56,9 @@ class LoadOptions:
         "with --trust-code."))
     timeout: float | None = field(default=None, metadata=_flag(
         "--timeout", "Give up loading and tracing after this many seconds.", min=0.1))
+    static: bool = field(default=False, metadata=_flag(
+        "--static", "Fix every dim at the size of the data it is traced with; by default the batch dim (and the "
+        "sequence dim of integer token inputs) of --inputs data stays dynamic."))
     # False: infer shapes only where a graph output lacks one (inspect shows no intermediate tensor)
     value_shapes: bool = True
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import onnx
 
+from converter.core.dynamic import fixed_dims
 from converter.core.errors import GraphtoolError, first_line
 from converter.core.frameworks import class_names, quiet, require
 from converter.core.indices import index_bounds
@@ -43,6 +44,8 @@ class TfFunction:
 def load_tf(model: TfFunction, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
     """Merge the declared and given input specs, convert with tf2onnx and normalize."""
     specs = _input_specs(model, origin, options)
+    if options.static:  # every dim as the data's: only the shapes count here
+        specs = fixed_dims(specs, example_inputs(specs, options)[0])
     opset = options.opset or DEFAULT_OPSET
     proto, outputs, reference = to_onnx(model, specs, opset, origin)
     proto = normalize(proto, opset=opset, input_names=[s.name for s in specs], output_names=outputs, origin=origin,

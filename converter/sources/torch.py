@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 
 from converter.core import external_data
+from converter.core.dynamic import fixed_dims, free_dims, traceable
 from converter.core.errors import GraphtoolError, first_line
 from converter.core.frameworks import quiet, require
 from converter.core.inputs import InputSpec, example_inputs, given_specs, load_npz, match_arrays, merge_specs
@@ -255,6 +256,13 @@ class Prepared:
     feeds: dict[str, np.ndarray]
     notes: tuple[str, ...]
     runnable: Any  # the module, or the module bound to the traced arguments (model.target)
+    data_fixed: bool = False  # the specs' fixed dims come from --inputs data, which gives values, not a shape
+
+
+def _data_fixed(model: TorchModel, options: LoadOptions, given: list[InputSpec], specs: list[InputSpec]) -> bool:
+    """Whether --inputs data (not --input, --static or a program's own shapes) is all that fixes the dims."""
+    return (options.inputs_file is not None and not options.static and model.exported is None
+            and not any(spec.name in {g.name for g in given} for spec in specs))
 
 
 def prepare_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions) -> Prepared:
@@ -273,12 +281,14 @@ def prepare_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOpti
         feeds, notes = {s.name: _as_array(t) for s, t in zip(specs, model.example, strict=False)}, ()
     else:
         feeds, notes = example_inputs(specs, options)
+    if options.static:
+        specs = fixed_dims(specs, feeds)
     if params:
         model.target = bind(model.module, names, model.constants)
         described = describe_arguments(params, names)
         notes = (*notes, described) if described else notes
     runnable = model.target if model.target is not None else model.module
-    return Prepared(specs, names, feeds, notes, runnable)
+    return Prepared(specs, names, feeds, notes, runnable, _data_fixed(model, options, given, specs))
 
 
 def torch_reference(model: TorchModel, fmt: Format, origin: str, options: LoadOptions) -> Reference:
@@ -289,28 +299,50 @@ def torch_reference(model: TorchModel, fmt: Format, origin: str, options: LoadOp
 
 def load_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOptions) -> LoadedModel:
     """Pick the traced arguments and example inputs, capture the module as ONNX and normalize it."""
-    torch = require("torch", "torch")
     prepared = prepare_torch(model, fmt, origin, options)
     names, feeds, runnable = prepared.names, prepared.feeds, prepared.runnable
-    args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names)
+    args = _tensors(feeds, names)
     how = f"--inputs {options.inputs_file}" if options.inputs_file is not None else "--input"
     outputs = _output_names(model, runnable, names, args, how)
     opset = options.opset or DEFAULT_OPSET
     reference = reference_for(runnable, names)
     folder = external_data.scratch_folder() if _weight_bytes(model.module) > external_data.threshold() else None
-    captured = capture(model, prepared.specs, args, opset, options.trace, origin, reference, folder)
+    captured, fixed = _capture_freed(model, prepared, opset, options.trace, origin, reference, folder) \
+        if prepared.data_fixed else (None, ())
+    captured = captured or capture(model, prepared.specs, args, opset, options.trace, origin, reference, folder)
     if folder is not None and not external_data.uses_external_data(captured.model):
         external_data.externalize(captured.model, folder)  # an exporter that kept them inline
     proto = normalize(captured.model, opset=opset, input_names=names, output_names=outputs, origin=origin,
                       value_shapes=options.value_shapes)
     if model.target is not None:
         _drop_binding_scope(proto)
-    notes = (*prepared.notes, *captured.notes, *model.audit_notes)
+    notes = (*prepared.notes, *fixed, *captured.notes, *model.audit_notes)
     source = SourceInfo(origin, fmt.value, "torch", captured.strategy, captured.attempts, notes)
     loaded = LoadedModel(proto, source, feeds, reference, folder)
     if folder is not None:
         external_data.release_with(loaded, folder)
     return loaded
+
+
+def _tensors(feeds: Mapping[str, np.ndarray], names: Sequence[str]) -> tuple:
+    torch = require("torch", "torch")
+    return tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names)
+
+
+def _capture_freed(model: TorchModel, prepared: Prepared, opset: int, trace: str, origin: str,
+                   reference: Reference, folder: Any) -> tuple[Capture | None, tuple[str, ...]]:
+    """The capture with the batch (and token sequence) dims of --inputs data left dynamic, traced on the data
+    tiled where a dim is 1; None, and a note saying why, where the model captures only at the data's shape."""
+    specs, freed = free_dims(prepared.specs)
+    if not freed:
+        return None, ()
+    args = _tensors({s.name: traceable(prepared.feeds[s.name], s) for s in specs}, prepared.names)
+    try:
+        with quiet():
+            return capture(model, specs, args, opset, trace, origin, reference, folder), ()
+    except GraphtoolError as error:
+        return None, (f"{', '.join(freed)} fixed at the size of the --inputs data: the model does not capture "
+                      f"with it dynamic ({first_line(error)[:300]}); --static fixes every dim without this note",)
 
 
 def _weight_bytes(module: Any) -> int:

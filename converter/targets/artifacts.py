@@ -12,6 +12,7 @@ import onnx
 
 from converter.core import external_data
 from converter.core.atomic import check_writable, remove
+from converter.core.dynamic import traceable
 from converter.core.errors import GraphtoolError
 from converter.core.inputs import graph_input_specs
 from converter.core.runners import Runner, ort_runner
@@ -94,9 +95,11 @@ def _run_tflite(path: Path, loaded: LoadedModel, details: dict) -> Runner:
 
 
 def _torch_examples(loaded: LoadedModel) -> list[Any]:
+    """The example inputs as tensors, tiled where a dynamic dim is 1 (torch.export would fix it there)."""
     import torch
 
-    return [torch.from_numpy(np.ascontiguousarray(loaded.example_inputs[name])) for name in _input_names(loaded)]
+    return [torch.from_numpy(np.ascontiguousarray(traceable(loaded.example_inputs[spec.name], spec)))
+            for spec in graph_input_specs(loaded.model)]
 
 
 def _write_pt2(loaded: LoadedModel, path: Path, force: bool) -> dict:

@@ -27,6 +27,7 @@ class Pt2Result:
     dynamic_dims: dict[str, list[int]]
     size_bytes: int
     fallbacks: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # for the terminal: dynamic ONNX dims the program fixed, and why
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,7 +78,21 @@ def write_pt2(
     with stage("save"), atomic_path(target, force) as temporary, open(temporary, "wb") as stream:
         torch.export.save(program, stream)
     names = [i.name for i in examples.graph_inputs(model)]
-    return Pt2Result(str(target), strategy, _dynamic_dims(program, names), target.stat().st_size, tuple(fallbacks))
+    dynamic = _dynamic_dims(program, names)
+    return Pt2Result(str(target), strategy, dynamic, target.stat().st_size, tuple(fallbacks),
+                     _fixed_notes(symbolic, names, dynamic, fallbacks))
+
+
+def _fixed_notes(symbolic: list[dict[int, str]], names: list[str], dynamic: dict[str, list[int]],
+                 fallbacks: list[str]) -> tuple[str, ...]:
+    """A note naming the ONNX's dynamic dims the program fixed, with torch.export's first reason."""
+    fixed = [f"{name} dim {axis} ({dim})" for name, dims in zip(names, symbolic, strict=False)
+             for axis, dim in dims.items() if axis not in dynamic.get(name, [])]
+    if not fixed:
+        return ()
+    why = f": {fallbacks[0]}" if fallbacks else ""
+    return (f"pt2: torch.export fixed the dynamic {', '.join(fixed)} at the example's size, so the program takes "
+            f"no other{why}",)
 
 
 def _dynamic_dims(program: Any, names: list[str]) -> dict[str, list[int]]:

@@ -264,9 +264,11 @@ def compare_sides(
 
 
 def samples_for(loaded: LoadedModel, count: int, seed: int, from_file: bool) -> list[Sample]:
-    """The traced (or --inputs) inputs first, then seeded samples with other sizes for dynamic dims, shaped like
-    them, then the first one negated, scaled and zeroed: one sample, even of real data, is not a validation."""
-    chosen = make_samples(graph_input_specs(loaded.model), loaded.model, max(1, count), seed, loaded.example_inputs)
+    """The traced (or --inputs) inputs first, then samples with other sizes for dynamic dims (seeded draws shaped
+    like them, or the --inputs data sliced or tiled), then the first one negated, scaled and zeroed: one sample,
+    even of real data, is not a validation."""
+    chosen = make_samples(graph_input_specs(loaded.model), loaded.model, max(1, count), seed, loaded.example_inputs,
+                          from_data=from_file)
     if from_file:
         chosen = [replace(s, given=True, kind="given") if s.index == 0 else replace(s, given=s.seed is None)
                   for s in chosen]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
+from converter.core.dynamic import resized
 from converter.core.indices import index_bounds
 from converter.core.inputs import InputSpec, random_array
 
@@ -34,7 +35,7 @@ class Sample:
     sizes: dict[str, int]
     seed: int | None = None  # None: the traced (or --inputs) data, not drawn
     given: bool = False  # real data from --inputs (or, for an exercise, derived from it)
-    kind: str = "seeded"  # traced, seeded, given, eval, calibration, or one of EXERCISES' names
+    kind: str = "seeded"  # traced, seeded, given, resized, eval, calibration, or one of EXERCISES' names
 
     @property
     def label(self) -> str:
@@ -43,6 +44,8 @@ class Sample:
             origin = _HELD_DATA[self.kind]
         elif self.kind in dict(EXERCISES):
             origin = f"{'your --inputs data' if self.given else 'traced inputs'} {self.kind}"
+        elif self.kind == "resized":
+            origin = "your --inputs data sliced or tiled"
         elif self.given:
             origin = "your --inputs data"
         elif self.seed is None:
@@ -58,17 +61,25 @@ class Sample:
 
 
 def make_samples(
-    specs: Sequence[InputSpec], model: onnx.ModelProto, count: int, seed: int, first: dict[str, np.ndarray]
+    specs: Sequence[InputSpec], model: onnx.ModelProto, count: int, seed: int, first: dict[str, np.ndarray],
+    from_data: bool = False,
 ) -> list[Sample]:
-    """`first` (the traced inputs), count-1 seeded samples with other sizes for dynamic dims, then EXERCISES.
+    """`first` (the traced inputs), count-1 samples with other sizes for dynamic dims, then EXERCISES.
 
-    The exercises (the traced inputs negated, scaled, zeroed) are added whenever a float input exists, so
-    a model whose trace kept one branch of a value-dependent condition fails on one of them.
+    The other samples are seeded draws, or with `from_data` (real data, --inputs) and dynamic dims `first`
+    itself sliced or tiled to sizes other than its own. The exercises (the traced inputs negated, scaled,
+    zeroed) are added whenever a float input exists, so a model whose trace kept one branch of a
+    value-dependent condition fails on one of them.
     """
     samples = [Sample(0, dict(first), _sizes_of(specs, first), kind="traced")]
     bounds = index_bounds(model)
     rng = np.random.default_rng(seed)
     for index in range(1, count):
+        if from_data and samples[0].sizes:
+            sizes = {name: _other_size(size, index) for name, size in samples[0].sizes.items()}
+            feeds = {name: _resized(array, _spec_named(specs, name), sizes) for name, array in first.items()}
+            samples.append(Sample(index, feeds, sizes, kind="resized"))
+            continue
         sizes = {name: OTHER_SIZES[(index - 1) % len(OTHER_SIZES)] for name in _symbols(specs)}
         feeds = {spec.name: _draw(spec, sizes, first.get(spec.name), bounds.get(spec.name), rng) for spec in specs}
         samples.append(Sample(index, feeds, sizes, seed))
@@ -77,6 +88,24 @@ def make_samples(
             feeds = {name: _exercise(name, array, factor) for name, array in first.items()}
             samples.append(Sample(len(samples), feeds, samples[0].sizes, kind=kind))
     return samples
+
+
+def _other_size(size: int, index: int) -> int:
+    """The index-th of OTHER_SIZES that differs from `size`, cycling."""
+    others = [other for other in OTHER_SIZES if other != size]
+    return others[(index - 1) % len(others)]
+
+
+def _spec_named(specs: Sequence[InputSpec], name: str) -> InputSpec | None:
+    return next((spec for spec in specs if spec.name == name), None)
+
+
+def _resized(array: np.ndarray, spec: InputSpec | None, sizes: dict[str, int]) -> np.ndarray:
+    """`array` sliced or tiled along its symbolic dims to their sizes in `sizes`."""
+    if spec is None:
+        return array
+    axes = {axis: sizes[name] for axis, name in spec.symbolic_dims().items() if name in sizes and axis < array.ndim}
+    return resized(np.asarray(array), axes)
 
 
 def _exercise(name: str, array: np.ndarray, factor: float) -> np.ndarray:

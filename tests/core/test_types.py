@@ -10,7 +10,7 @@ from converter.core.types import TRACES, LoadOptions, load_option_specs
 def test_each_flagged_field_has_a_manifest_key_and_a_value_type():
     specs = {spec.key: spec for spec in load_option_specs()}
     assert list(specs) == ["input", "inputs", "from", "trace", "opset", "signature", "model_class", "trust_pickle",
-                           "trust_code", "custom_objects", "timeout"]
+                           "trust_code", "custom_objects", "timeout", "static"]
     assert (specs["input"].field, specs["input"].kind, specs["input"].repeated) == ("input_specs", str, True)
     assert (specs["inputs"].kind, specs["opset"].kind, specs["timeout"].kind) == (Path, int, float)
     assert specs["trace"].choices == TRACES and specs["timeout"].min == 0.1
