@@ -132,3 +132,23 @@ def test_a_recorded_name_is_restored_from_an_onnx_file_and_a_savedmodel(tmp_path
     assert [s.name for s in served.interface.inputs] == [s.name for s in served.interface.outputs] == ["sample"]
     answer = served.predict({"sample": feeds["sample"].astype(np.float32)})
     assert list(answer) == ["sample"] and answer["sample"].shape == (3, 4)
+
+
+@pytest.mark.slow
+def test_packaged_servers_serve_the_source_name(tmp_path):
+    """TF Serving's signature and graphtool's interface say `sample`; Triton's ONNX config names the graph's own."""
+    pytest.importorskip("tritonclient.grpc.model_config_pb2", reason="the serve extra")
+    import torch
+
+    from converter.deploy.triton import read_config
+
+    torch.manual_seed(0)
+    module, specs, _ = _echo()
+    options = LoadOptions(input_specs=specs)
+    for server, fmt in (("tf-serving", None), ("triton", "onnx")):
+        result = api.package(module, server, tmp_path / server, options, name="echo", format=fmt)
+        assert result, result.to_dict()
+        interface = result.to_dict()["interface"]
+        assert [s["name"] for s in interface["inputs"]] == [s["name"] for s in interface["outputs"]] == ["sample"]
+    config = read_config(tmp_path / "triton" / "echo" / "config.pbtxt")
+    assert [t.name for t in config.input] == ["sample"] and [t.name for t in config.output] == ["sample_1"]
