@@ -73,9 +73,10 @@ def _name_interface(model: onnx.ModelProto, input_names: Sequence[str], output_n
     if not mapping:
         return
     interface = {v.name for v in (*graph.input, *graph.output)}
-    taken = value_names(graph) | set(mapping.values())
-    in_the_way = {name: unique_name(name, taken) for name in value_names(graph) - interface
-                  if name in mapping.values()}
+    wanted = set(mapping.values())
+    names = value_names(graph)
+    taken = names | wanted
+    in_the_way = {name: unique_name(name, taken) for name in sorted(names & wanted - interface)}
     if in_the_way:
         rename_values(model, in_the_way)
     rename_values(model, mapping)
