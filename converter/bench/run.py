@@ -25,6 +25,7 @@ from converter.core import external_data
 from converter.core.errors import GraphtoolError
 from converter.core.inputs import graph_input_specs
 from converter.core.naming import model_name
+from converter.core.output_names import source_output_names
 from converter.core.types import LoadedModel, LoadOptions
 from converter.pipelines.convert import artifact_suffix, convert, record_and_release
 from converter.sources import load
@@ -124,7 +125,7 @@ def _prepare(name: str, source: str | Path, options: LoadOptions, loaded: Loaded
     output_names = [output.name for output in loaded.model.graph.output]
     job = {"runtime": name, "threads": settings.threads, "budget": settings.budget.__dict__,
            "input_names": input_names, "signature_inputs": dict(zip(input_names, input_names, strict=True)),
-           "signature_outputs": dict(zip(output_names, output_names, strict=True))}
+           "signature_outputs": dict(zip(output_names, source_output_names(loaded.model), strict=True))}
     if name == "source":
         return None, {**job, "source": str(source), "load_options": options.to_keys(),
                       "framework": {"tensorflow": "tensorflow", "torch": "torch"}.get(loaded.source.framework,

@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 
 from converter.core.errors import GraphtoolError
+from converter.core.output_names import source_output_names, source_outputs
 from converter.core.runners import Runner
 from converter.core.types import LoadedModel
 from converter.deploy.interface import Interface, TensorSpec, numpy_dtype
@@ -145,10 +146,11 @@ def client_for(url: str, protocol: str, model: str) -> Client:
 
 def endpoint_runner(client: Client, loaded: LoadedModel, served: Interface | None) -> Runner:
     """The live endpoint as a Runner: the source's outputs, in its order, from what the server answers."""
-    names = [o.name for o in loaded.model.graph.output]
+    outputs = source_outputs(loaded.model)
+    names = list(outputs)
     # JSON carries no dtype: answers take the one the endpoint declares, else the source's
-    declared = {o.name: onnx.helper.tensor_dtype_to_np_dtype(o.type.tensor_type.elem_type).name
-                for o in loaded.model.graph.output}
+    declared = {name: onnx.helper.tensor_dtype_to_np_dtype(o.type.tensor_type.elem_type).name
+                for name, o in outputs.items()}
     dtypes = [declared[n] for n in names] if served is None or len(served.outputs) != len(names) else \
         [next((s.dtype for s in served.outputs if s.name == n), declared[n]) for n in names]
     # a half-precision endpoint's float16 answers, widened (exactly) to the float32 the source answers in: the
@@ -179,9 +181,10 @@ _HALF = {"float16": "fp16"}  # bfloat16 travels as float32 (deploy.interface.wir
 
 def served_precision(model: onnx.ModelProto, served: Interface | None) -> str | None:
     """The half precision an endpoint declares where the source has float32 tensors (fp16), else None."""
-    source = {v.name: v.type.tensor_type.elem_type for v in list(model.graph.input) + list(model.graph.output)}
-    found = {_HALF[s.dtype] for s in (served.inputs + served.outputs if served else ())
-             if s.dtype in _HALF and source.get(s.name) == onnx.TensorProto.FLOAT}
+    if served is None:
+        return None
+    found = {_HALF[spec.dtype] for spec, value in _paired(model, served)
+             if spec.dtype in _HALF and value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
     return found.pop() if len(found) == 1 else None
 
 
@@ -219,18 +222,14 @@ def _judging(tolerances: Tolerances, declared: str | None) -> tuple[Tolerances, 
 def _metadata_problems(model: onnx.ModelProto, input_names, served: Interface, precision: str = "fp32") -> list[str]:
     """Names, dtypes and dims the endpoint declares, against the source's ONNX interface (a half-precision
     endpoint may declare float16 where the source has float32)."""
-    source = {v.name: v for v in list(model.graph.input) + list(model.graph.output)}
     problems = []
     wanted_inputs = list(input_names)
     if sorted(s.name for s in served.inputs) != sorted(wanted_inputs):
         problems.append(f"endpoint inputs {[s.name for s in served.inputs]}, source inputs {wanted_inputs}")
-    wanted_outputs = [o.name for o in model.graph.output]
+    wanted_outputs = source_output_names(model)
     if sorted(s.name for s in served.outputs) != sorted(wanted_outputs):
         problems.append(f"endpoint outputs {[s.name for s in served.outputs]}, source outputs {wanted_outputs}")
-    for spec in served.inputs + served.outputs:
-        value = source.get(spec.name)
-        if value is None:
-            continue
+    for spec, value in _paired(model, served):
         tensor = value.type.tensor_type
         dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
         dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim]
@@ -241,6 +240,15 @@ def _metadata_problems(model: onnx.ModelProto, input_names, served: Interface, p
                                                                                          strict=False)):
             problems.append(f"{spec.name}: endpoint shape {list(spec.shape)}, source {dims}")
     return problems
+
+
+def _paired(model: onnx.ModelProto, served: Interface) -> list[tuple[TensorSpec, onnx.ValueInfoProto]]:
+    """Each tensor the endpoint declares with the source's value of its name; inputs and outputs are separate
+    namespaces (an output may be named like an input)."""
+    inputs = {v.name: v for v in model.graph.input}
+    outputs = source_outputs(model)
+    return [(spec, values[spec.name]) for specs, values in ((served.inputs, inputs), (served.outputs, outputs))
+            for spec in specs if spec.name in values]
 
 
 def _probe_refusals(client: Client, feeds: dict[str, np.ndarray]) -> list[str]:

@@ -165,10 +165,11 @@ def _interface(artifact: Path, fmt: str, converted: Any, feeds: tuple[dict[str, 
         return load_served(artifact, "model").interface
     if fmt == "savedmodel":  # in the model's order and names, not the signature's alphabetical one
         found = load_served(artifact, "model").interface
-        by_name = {s.name: s for s in found.inputs + found.outputs}
+        inputs = {s.name: s for s in found.inputs}  # apart: an output may be named like an input
+        by_name = {s.name: s for s in found.outputs}
         renames = converted.artifact.get("outputs") if isinstance(converted.artifact.get("outputs"), dict) else {}
         outputs = [renames.get(o.name, o.name) for o in converted.report.devices[0].outputs] if converted.report else []
-        ordered = Interface(tuple(by_name[n] for n in feeds[0] if n in by_name) if feeds else found.inputs,
+        ordered = Interface(tuple(inputs[n] for n in feeds[0] if n in inputs) if feeds else found.inputs,
                             tuple(by_name[n] for n in outputs if n in by_name) or found.outputs)
         if {s.name for s in ordered.inputs} != {s.name for s in found.inputs} or \
                 {s.name for s in ordered.outputs} != {s.name for s in found.outputs}:

@@ -114,17 +114,20 @@ def _load_onnx(path: Path, interface: Interface | None):
     import onnx
 
     from converter.core.onnx_utils import dtype_name, graph_inputs, shape_of
+    from converter.core.output_names import source_outputs
     from converter.core.runners import ort_runner
 
     model = onnx.load(str(path))
 
-    def spec(value: onnx.ValueInfoProto) -> TensorSpec:
+    def spec(name: str, value: onnx.ValueInfoProto) -> TensorSpec:
         dtype, dims = shape_of(value.type)
         dtype = "object" if value.type.tensor_type.elem_type == onnx.TensorProto.STRING else dtype
-        return TensorSpec(value.name, dtype or dtype_name(onnx.TensorProto.FLOAT),
+        return TensorSpec(name, dtype or dtype_name(onnx.TensorProto.FLOAT),
                           tuple(d if isinstance(d, int) else -1 for d in dims or ()))
 
-    found = Interface(tuple(map(spec, graph_inputs(model.graph))), tuple(map(spec, model.graph.output)))
+    # outputs are served by their source names (an output named like an input is suffixed only inside the ONNX)
+    found = Interface(tuple(spec(v.name, v) for v in graph_inputs(model.graph)),
+                      tuple(spec(name, v) for name, v in source_outputs(model).items()))
     return "onnxruntime", found, ort_runner(model)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from converter.core.atomic import atomic_path
@@ -100,10 +101,25 @@ def _write(context: PackageContext) -> dict:
     path = base / "config.pbtxt"
     with atomic_path(path, force=True) as temporary:
         temporary.write_text(precision_comment(context.precision)
-                             + config_text(context.name, context.format, context.interface, versions))
+                             + config_text(context.name, context.format, _tensor_names(context), versions))
     check["config"] = _check_config(read_config(path), context, versions)
     check["passed"] = check["passed"] and not check["config"]
     return {"path": str(final), "config": str(path), "versions": versions, "check": check}
+
+
+def _tensor_names(context: PackageContext) -> Interface:
+    """The interface in the names Triton's backend finds in the file: an ONNX graph's own output names (an output
+    named like an input is suffixed there), the served (source) names elsewhere."""
+    if context.format != "onnx":
+        return context.interface
+    import onnx
+
+    from converter.core.output_names import source_output_names
+
+    model = onnx.load(str(context.artifact), load_external_data=False)
+    own = dict(zip(source_output_names(model), (o.name for o in model.graph.output), strict=True))
+    outputs = tuple(replace(spec, name=own.get(spec.name, spec.name)) for spec in context.interface.outputs)
+    return replace(context.interface, outputs=outputs)
 
 
 def _check_config(config, context: PackageContext, versions: list[int]) -> list[str]:

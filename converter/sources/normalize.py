@@ -12,6 +12,7 @@ import onnx
 
 from converter.core.errors import GraphtoolError
 from converter.core.onnx_utils import default_opset, iter_graphs, iter_nodes, unique_name, value_names
+from converter.core.output_names import record_output_names, recorded_output_names
 from converter.core.scopes import SCOPE_KEY, SOURCE_KEY
 from converter.core.timing import stage
 
@@ -47,12 +48,7 @@ def _normalize(model: onnx.ModelProto, opset: int | None, input_names: Sequence[
                output_names: Sequence[str] | None, origin: str, value_shapes: bool) -> onnx.ModelProto:
     if opset is not None and default_opset(model) != opset:
         model = _convert_opset(model, opset, origin)
-    mapping = {}
-    for values, names in ((model.graph.input, input_names), (model.graph.output, output_names)):
-        if names:
-            mapping.update({v.name: n for v, n in zip(values, names, strict=False) if v.name != n})
-    if mapping:
-        rename_values(model, mapping)
+    _name_interface(model, input_names or (), output_names or ())
     _name_nodes(model.graph)
     _forget_placeholder_dims(model.graph)
     for node in iter_nodes(model.graph):
@@ -66,8 +62,33 @@ def _normalize(model: onnx.ModelProto, opset: int | None, input_names: Sequence[
     return model
 
 
+def _name_interface(model: onnx.ModelProto, input_names: Sequence[str], output_names: Sequence[str]) -> None:
+    """Name inputs and outputs after the source. An intermediate value holding a wanted name (torch.export names
+    one `embedding` after its op) gives it up; an output named like an input keeps a suffix, and its source name
+    is recorded in the model's metadata for the targets."""
+    graph = model.graph
+    mapping = {}
+    for values, names in ((graph.input, input_names), (graph.output, output_names)):
+        mapping.update({v.name: n for v, n in zip(values, names, strict=False) if v.name != n})
+    if not mapping:
+        return
+    interface = {v.name for v in (*graph.input, *graph.output)}
+    wanted = set(mapping.values())
+    names = value_names(graph)
+    taken = names | wanted
+    in_the_way = {name: unique_name(name, taken) for name in sorted(names & wanted - interface)}
+    if in_the_way:
+        rename_values(model, in_the_way)
+    rename_values(model, mapping)
+    if output_names:
+        record_output_names(model, {v.name: n for v, n in zip(graph.output, output_names, strict=False)})
+
+
 def rename_values(model: onnx.ModelProto, mapping: dict[str, str]) -> None:
-    """Rename tensors everywhere they appear; a new name that is already taken gets a suffix."""
+    """Rename tensors everywhere they appear; a new name that is already taken gets a suffix.
+
+    Recorded source names of renamed outputs (converter.core.output_names) follow their outputs.
+    """
     taken = value_names(model.graph)
     final = {}
     for old, new in mapping.items():
@@ -76,6 +97,9 @@ def rename_values(model: onnx.ModelProto, mapping: dict[str, str]) -> None:
         final[old] = unique_name(new, taken)
         if own:
             taken.add(old)
+    recorded = recorded_output_names(model)
+    if recorded:
+        record_output_names(model, {final.get(name, name): source for name, source in recorded.items()})
     for graph in iter_graphs(model.graph):
         for value in (*graph.input, *graph.output, *graph.value_info):
             value.name = final.get(value.name, value.name)

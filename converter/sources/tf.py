@@ -156,6 +156,12 @@ def to_onnx(
     try:
         with quiet():
             concrete = function.get_concrete_function()
+            names = model.output_names or _structure_names(concrete.structured_outputs)
+            if set(names) & {s.name for s in specs}:  # tf2onnx would give an input's name to an output, losing
+                # the input: outputs go to it unnamed, and normalize names them (suffixed, the name recorded)
+                function = tf.function(lambda *args: tuple(tf.nest.flatten(model.call(*args))),
+                                       input_signature=signature)
+                concrete = function.get_concrete_function()
             if xla_marked_calls(concrete.graph.as_graph_def()):
                 proto = _from_inlined_function(tf2onnx, concrete, opset)
             else:
@@ -166,7 +172,6 @@ def to_onnx(
         if keras_failure is not None:
             raise GraphtoolError(f"{origin}: {keras_failure}") from error
         raise GraphtoolError(f"{origin}: tf2onnx could not convert it ({first_line(error)})") from error
-    names = model.output_names or _structure_names(concrete.structured_outputs)
     _refuse_tensorflow_ops(proto, origin)
     _freeze_captured_constants(proto, concrete)
     _name_symbolic_dims(proto, specs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -70,22 +71,31 @@ def describe_arguments(params: Sequence[Argument], traced: Sequence[str]) -> str
 def flatten_outputs(value: Any, prefix: str = "output") -> Iterator[tuple[str, Any]]:
     """Named tensors of a result, in one order: dicts and ModelOutputs by key, sequences by index, caches by layer.
 
-    A tensor alone is `output`; a tuple gives `output_0`, `output_1`; a dict (or ModelOutput) its keys;
-    a transformers cache `present.N.key` / `present.N.value` (and `present.N.cross_key` / `cross_value` for
-    an encoder-decoder cache). Nones are left out.
+    A tensor alone is `output`; a tuple gives `output_0`, `output_1`; a dict (or ModelOutput) its keys, and where
+    a key repeats in nested dicts, each such tensor its path (`text_model_output.last_hidden_state`); a
+    transformers cache `present.N.key` / `present.N.value` (and `present.N.cross_key` / `cross_value` for an
+    encoder-decoder cache). Nones are left out.
     """
+    leaves = list(_leaves(value, prefix, ""))
+    counts = Counter(short for short, _, _ in leaves)
+    for short, path, tensor in leaves:
+        yield (short if counts[short] == 1 else path or short), tensor
+
+
+def _leaves(value: Any, short: str, path: str) -> Iterator[tuple[str, str, Any]]:
+    """(name, path, tensor) of each tensor: its name as the innermost dict key gives it, and its full path."""
     if value is None:
         return
     if _is_cache(value):
-        yield from _flatten_cache(value)
+        yield from ((name, name, tensor) for name, tensor in _flatten_cache(value))
     elif isinstance(value, dict):  # ModelOutput is an OrderedDict of its non-None fields
         for key, item in value.items():
-            yield from flatten_outputs(item, str(key))
+            yield from _leaves(item, str(key), f"{path}.{key}" if path else str(key))
     elif isinstance(value, (tuple, list)):
         for index, item in enumerate(value):
-            yield from flatten_outputs(item, f"{prefix}_{index}")
+            yield from _leaves(item, f"{short}_{index}", f"{path or short}_{index}")
     else:
-        yield prefix, value
+        yield short, path, value
 
 
 def _is_cache(value: Any) -> bool:

@@ -10,6 +10,7 @@ import onnx
 
 from converter.core.atomic import atomic_path
 from converter.core.errors import GraphtoolError
+from converter.core.output_names import source_output_names
 from converter.core.timing import stage
 
 __all__ = ["SavedModelResult", "write_savedmodel", "SIGNATURE_KEY"]
@@ -19,7 +20,7 @@ SIGNATURE_KEY = "serving_default"
 
 @dataclass(frozen=True)
 class SavedModelResult:
-    """Where the SavedModel went and how its signature names map to the ONNX names."""
+    """Where the SavedModel went and how its signature names map to the ONNX names (outputs: their source names)."""
 
     directory: str
     inputs: dict[str, str]
@@ -49,7 +50,9 @@ def write_savedmodel(
         tf = require_tensorflow()
     with stage("build"):
         module = from_onnx(model, propagate_layout=propagate_layout)
-    output_names = sanitize_all(list(module.output_names))
+    sources = dict(zip(module.output_names, source_output_names(model), strict=True))
+    signature_keys = sanitize_all(list(sources.values()))  # outputs are named after the source, as inputs are
+    output_names = {name: signature_keys[source] for name, source in sources.items()}
 
     def serving(*inputs: Any) -> dict[str, Any]:
         results = module.call(*inputs)

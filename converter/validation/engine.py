@@ -12,6 +12,7 @@ import onnx
 
 from converter.core.errors import GraphtoolError
 from converter.core.inputs import graph_input_specs
+from converter.core.output_names import source_output_names
 from converter.core.precision import COMPUTES_IN, PRECISIONS, model_precision
 from converter.core.runners import Runner, cuda_available, ort_runner, reference_runner
 from converter.core.types import LoadedModel
@@ -192,7 +193,7 @@ def side_of(loaded: LoadedModel, runner: Runner | None = None) -> Side:
         else:
             runner = reference_runner(loaded.model)
     inputs = tuple(spec.name for spec in graph_input_specs(loaded.model))
-    outputs = tuple(o.name for o in loaded.model.graph.output)
+    outputs = tuple(source_output_names(loaded.model))  # what every target calls them
     return Side(f"{runner.name} ({loaded.source.path})", runner, loaded.model, inputs, outputs)
 
 

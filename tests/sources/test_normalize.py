@@ -5,6 +5,7 @@ from __future__ import annotations
 import onnx
 from onnx import TensorProto, helper
 
+from converter.core.output_names import OUTPUT_NAMES_KEY, recorded_output_names, source_output_names
 from converter.core.scopes import node_scope, node_source
 from converter.sources.normalize import normalize, rename_values
 
@@ -45,6 +46,27 @@ def test_rename_reaches_subgraphs_and_avoids_collisions():
     then_node = model.graph.node[2].attribute[0].g.node[0]
     assert list(then_node.input) == ["features"]
     assert list(model.graph.node[2].input) == ["y_1"]  # 'y' is taken by the graph output
+
+
+def test_an_output_named_like_an_input_keeps_a_suffix_and_its_source_name():
+    model = _model([helper.make_node("Relu", ["input.1"], ["out"])], inputs=("input.1",), outputs=("out",))
+    result = normalize(model, input_names=["sample"], output_names=["sample"])
+    assert [o.name for o in result.graph.output] == ["sample_1"]
+    assert recorded_output_names(result) == {"sample_1": "sample"}
+    assert source_output_names(result) == ["sample"]
+    rename_values(result, {"sample_1": "denoised"})  # the record follows its output
+    assert source_output_names(result) == ["sample"] and recorded_output_names(result) == {"denoised": "sample"}
+
+
+def test_an_intermediate_value_gives_up_an_output_name():
+    # torch.export names a value after its op (`embedding`); the source's output of that name takes it
+    model = _model([helper.make_node("Relu", ["x"], ["embedding"]), helper.make_node("Neg", ["embedding"], ["out"])],
+                   outputs=("out",))
+    result = normalize(model, output_names=["embedding"])
+    assert [o.name for o in result.graph.output] == ["embedding"]
+    assert list(result.graph.node[1].input) == ["embedding_1"]
+    assert recorded_output_names(result) == {}
+    assert not any(p.key == OUTPUT_NAMES_KEY for p in result.metadata_props)
 
 
 def test_scope_from_torch_name_scopes_and_source():

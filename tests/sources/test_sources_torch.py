@@ -258,3 +258,29 @@ def test_cli_converts_a_dict_argument_from_npz(tmp_path, cli):
     missing = _dict_model(tmp_path, **{"batch.ids": None})[1]
     refused = cli("convert", source, "--inputs", missing, "--to", "onnx", "-o", tmp_path / "other.onnx")
     assert refused.exit_code == 2 and "no batch.ids is given" in refused.stderr
+
+
+@pytest.mark.slow
+def test_clip_text_and_vision_outputs_keep_their_paths(tmp_path):
+    import numpy as np
+    import onnx
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+
+    torch.manual_seed(0)
+    layers = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 2}
+    config = CLIPConfig(text_config={**layers, "vocab_size": 99, "max_position_embeddings": 16,
+                                     "bos_token_id": 0, "eos_token_id": 2, "pad_token_id": 1},
+                        vision_config={**layers, "image_size": 32, "patch_size": 8}, projection_dim=16)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "inputs.npz", input_ids=rng.integers(3, 99, (2, 7)),
+             pixel_values=rng.normal(size=(2, 3, 32, 32)).astype(np.float32))
+    result = api.convert(CLIPModel(config).eval(), "onnx", tmp_path / "clip.onnx",
+                         LoadOptions(inputs_file=tmp_path / "inputs.npz"))
+    assert result, result.report.to_dict()
+    names = [o.name for o in onnx.load(str(tmp_path / "clip.onnx")).graph.output]
+    assert names == ["logits_per_image", "logits_per_text", "text_embeds", "image_embeds",
+                     "text_model_output.last_hidden_state", "text_model_output.pooler_output",
+                     "vision_model_output.last_hidden_state", "vision_model_output.pooler_output"]
+    assert [o.name for o in result.report.devices[0].outputs] == names

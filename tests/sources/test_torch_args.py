@@ -88,3 +88,15 @@ def test_structures_flatten_to_documented_names():
         "present.0.key", "present.0.value", "present.0.cross_key", "present.0.cross_value"]
     assert list(flatten_outputs("t")) == [("output", "t")]
     assert [n for n, _ in flatten_outputs(("a", "b"))] == ["output_0", "output_1"]
+
+
+def test_nested_outputs_keep_their_path_where_a_key_repeats():
+    result = {"logits": "l", "text_model_output": {"last_hidden_state": "t", "pooler_output": "tp", "extra": "e"},
+              "vision_model_output": {"last_hidden_state": "v", "pooler_output": "vp"},
+              "pairs": ({"a": "p0"}, {"a": "p1"})}
+    assert list(flatten_outputs(result)) == [
+        ("logits", "l"), ("text_model_output.last_hidden_state", "t"), ("text_model_output.pooler_output", "tp"),
+        ("extra", "e"), ("vision_model_output.last_hidden_state", "v"), ("vision_model_output.pooler_output", "vp"),
+        ("pairs_0.a", "p0"), ("pairs_1.a", "p1"),
+    ]
+

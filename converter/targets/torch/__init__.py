@@ -1,7 +1,8 @@
 """ONNX -> PyTorch: a ModelProto becomes a torch.fx.GraphModule whose forward takes the graph inputs in order.
 
 The module returns one tensor for a single-output graph and a tuple, in graph-output order, otherwise; with
-`named_outputs`, a dict {ONNX output name: value} in graph-output order (what pt2 and TorchScript files keep).
+`named_outputs`, a dict {output name: value} in graph-output order, named after the source where ONNX had to
+rename an output (converter.core.output_names): what pt2 and TorchScript files keep.
 Initializers become parameters (floating point, requires_grad=False) or buffers named after them; each FX
 node carries the ONNX node it came from in `node.meta["onnx_node"]` (and `"onnx_op"`, `"onnx_output"`).
 Layouts are kept as in the ONNX graph. torch is imported only when a conversion runs.
