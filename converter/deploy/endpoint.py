@@ -21,6 +21,7 @@ from converter.core.types import LoadedModel
 from converter.deploy.interface import Interface, TensorSpec, numpy_dtype
 from converter.validation.engine import Loader, compare_sides, samples_for, side_of
 from converter.validation.report import ValidationReport
+from converter.validation.samples import EXERCISES
 from converter.validation.tolerance import Tolerances
 
 __all__ = ["validate_endpoint", "endpoint_runner", "client_for", "Client", "PROTOCOLS", "http", "served_precision"]
@@ -202,6 +203,10 @@ def validate_endpoint(load: Loader, url: str, name: str, *, protocol: str = "aut
     problems = _metadata_problems(loaded.model, expected.input_names, served, judged.precision) \
         if served is not None else []
     chosen = samples_for(loaded, samples, seed, from_file)
+    if judged.precision != "fp32":  # as convert --precision judges it: in the range it was built for
+        chosen = [s for s in chosen if s.kind not in dict(EXERCISES)]
+        notes += (f"a {judged.precision} endpoint: judged on the traced inputs and seeded draws, not on them "
+                  "negated, scaled or zeroed",)
     if served is None:
         notes += ("TorchServe has no metadata API: names, dtypes and shapes checked through the answers only",)
     report = compare_sides(expected, [side_of(loaded, endpoint_runner(client, loaded, served))], chosen, judged,
