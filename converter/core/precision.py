@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import onnx
 
 __all__ = ["PRECISIONS", "IO_TYPES", "BUDGETS", "PrecisionRequest", "LayerError", "check_precision",
-           "model_precision", "COMPUTES_IN"]
+           "model_precision", "COMPUTES_IN", "classifier_outputs"]
 
 # fp32 is the float artifact every other precision is measured against.
 PRECISIONS = ("fp32", "fp16", "bf16", "int8-dynamic", "int8")
@@ -100,3 +100,33 @@ def model_precision(model: onnx.ModelProto) -> str:
                 weight_bytes[_FLOAT_TYPES[tensor.data_type]] += math.prod(tensor.dims) * element_size(tensor.data_type)
     heaviest = max(weight_bytes, key=weight_bytes.__getitem__)
     return heaviest if heaviest in ("fp16", "bf16") and weight_bytes[heaviest] else "fp32"
+
+
+# What makes a [batch, N] output class scores, judged by agreeing decisions (argmax) in int8: the op that makes it
+# (through ops that only move or retype values), or its name; an embedding's name says it is none.
+_SCORE_OPS = {"Gemm", "MatMul", "Add", "Softmax", "LogSoftmax"}
+_PASS_THROUGH = {"Identity", "Reshape", "Flatten", "Squeeze", "Cast", "DequantizeLinear"}
+_SCORE_WORDS = ("logit", "prob", "score", "class", "pred")
+_EMBEDDING_WORDS = ("embed", "hidden", "pool", "feature", "state", "vector")
+
+
+def classifier_outputs(model: onnx.ModelProto) -> frozenset[str]:
+    """The outputs holding class scores ([batch, classes] made by a final linear layer or a softmax, or named as
+    scores), by their ONNX and their source names: a tanh pooler or an embedding of that shape is not one."""
+    from converter.core.output_names import source_output_names
+
+    producers = {out: node for node in model.graph.node for out in node.output}
+    found: set[str] = set()
+    for output, name in zip(model.graph.output, source_output_names(model), strict=True):
+        dims = output.type.tensor_type.shape.dim
+        if len(dims) != 2 or (dims[1].HasField("dim_value") and dims[1].dim_value < 2):
+            continue
+        words = f"{output.name} {name}".lower()
+        if any(word in words for word in _EMBEDDING_WORDS):
+            continue
+        node = producers.get(output.name)
+        while node is not None and node.op_type in _PASS_THROUGH and node.input:
+            node = producers.get(node.input[0])
+        if any(word in words for word in _SCORE_WORDS) or (node is not None and node.op_type in _SCORE_OPS):
+            found.update((output.name, name))
+    return frozenset(found)

@@ -231,6 +231,8 @@ def compare_sides(
     `recorded`: the expected side's answers on `samples`, run beforehand (noise.record), instead of running it.
     """
     _disable_tf32()
+    if tolerances.precision != "fp32" and tolerances.classifiers is None:
+        tolerances = tolerances.for_model(expected.model)
     signature = _signature_problems(expected, candidates[0]) if candidates else []
     feeds_for = _input_mapping(expected, candidates[0]) if candidates else {}
     if recorded is not None:

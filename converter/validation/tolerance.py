@@ -70,6 +70,7 @@ class Tolerances:
     metrics: tuple[str, ...] = ()
     allow_inconclusive: bool = False
     precision: str = "fp32"  # what the candidate was built in: its budget when no option says otherwise
+    classifiers: frozenset[str] | None = None  # outputs holding class scores (core.precision.classifier_outputs)
 
     @classmethod
     def from_options(cls, rtol: float | None = None, atol: float | None = None, file: str | Path | None = None,
@@ -92,7 +93,8 @@ class Tolerances:
         default = DTYPE_DEFAULTS.get(dtype, _EXACT)
         metrics = tuple(self.metrics)
         if self.budgeted and default != _EXACT:
-            metrics = precision_metrics(self.precision, shape)
+            metrics = precision_metrics(self.precision, shape, None if self.classifiers is None
+                                        else name in self.classifiers)
         return Tolerance(default.rtol if self.rtol is None else self.rtol,
                          default.atol if self.atol is None else self.atol,
                          self.error_stat or "elementwise", metrics)
@@ -103,14 +105,23 @@ class Tolerances:
         return (self.precision != "fp32" and not self.metrics and self.rtol is None and self.atol is None
                 and self.error_stat is None)
 
+    def for_model(self, model) -> Tolerances:
+        """The same options, knowing which of `model`'s outputs hold class scores (what an int8 budget asks)."""
+        from converter.core.precision import classifier_outputs
+
+        return replace(self, classifiers=classifier_outputs(model))
+
     def with_precision(self, precision: str) -> Tolerances:
         """The same options, judging a candidate built in `precision`."""
         return replace(self, precision=precision)
 
 
-def precision_metrics(precision: str, shape: tuple[int, ...] | None) -> tuple[str, ...]:
-    """The default budget of an output built in `precision` (none for fp32: allclose by dtype)."""
-    if precision.startswith("int8") and shape is not None and len(shape) == 2 and shape[-1] >= 2:
+def precision_metrics(precision: str, shape: tuple[int, ...] | None, classifier: bool | None = None) -> tuple[str, ...]:
+    """The default budget of an output built in `precision` (none for fp32: allclose by dtype). `classifier`: whether
+    the output holds class scores; None: judged by its shape alone ([batch, classes])."""
+    if classifier is None:
+        classifier = shape is not None and len(shape) == 2 and shape[-1] >= 2
+    if precision.startswith("int8") and classifier:
         return CLASSIFIER_METRICS
     return PRECISION_METRICS.get(precision, ())
 
@@ -119,7 +130,7 @@ def budget_text(precision: str) -> str:
     """The budget of `precision` in words, as precision_metrics chooses it by output."""
     text = " and ".join(PRECISION_METRICS[precision])
     if precision.startswith("int8"):
-        return f"{' and '.join(CLASSIFIER_METRICS)} for a [batch, classes] output, else {text}"
+        return f"{' and '.join(CLASSIFIER_METRICS)} for class scores, else {text}"
     return text
 
 

@@ -164,3 +164,28 @@ def test_validate_precision_flag_judges_by_that_budget(models, cli):
     metrics = [m["name"] for m in json.loads(result.stdout)["devices"][0]["outputs"][0]["metrics"]]
     assert metrics == ["argmax", "cosine", "norm"]
     assert cli("validate", models["float"], "--precision", "int4").exit_code == 2
+
+
+def _head(last_op: str, name: str) -> onnx.ModelProto:
+    """x -> Gemm -> (last_op) -> `name`, a [batch, 10] output."""
+    weight = numpy_helper.from_array(np.ones((4, 10), np.float32), "w")
+    nodes = [onnx.helper.make_node("Gemm", ["x", "w"], ["scores" if last_op else name])]
+    if last_op:
+        nodes.append(onnx.helper.make_node(last_op, ["scores"], [name]))
+    graph = onnx.helper.make_graph(nodes, "head", [onnx.helper.make_tensor_value_info("x", 1, ["batch", 4])],
+                                   [onnx.helper.make_tensor_value_info(name, 1, ["batch", 10])], [weight])
+    return onnx.helper.make_model(graph)
+
+
+@pytest.mark.parametrize(("last_op", "name", "scores"), [
+    ("", "output", True), ("Softmax", "probabilities", True), ("Tanh", "output", False),
+    ("", "pooler_output", False), ("Relu", "logits", True),
+])
+def test_class_scores_are_told_from_embeddings_of_the_same_shape(last_op, name, scores):
+    from converter.core.precision import classifier_outputs
+    from converter.validation.tolerance import Tolerances
+
+    model = _head(last_op, name)
+    assert (name in classifier_outputs(model)) is scores
+    judged = Tolerances().with_precision("int8").for_model(model).for_output(name, "float32", (8, 10))
+    assert ("argmax>=0.99" in judged.metrics) is scores
