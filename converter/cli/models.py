@@ -171,6 +171,11 @@ def _print_build(summary, target: str) -> None:
     for batch, (low, high) in summary.latency.items():
         lines.append(f"latency at batch {batch}: {low:.2f} ms, {low / high:.2f}x the float32 artifact's "
                      f"{high:.2f} ms (medians, side by side on this machine)")
+    if summary.latency and all(low > 1.1 * high for low, high in summary.latency.values()):
+        lines.append(f"slower than float32 here: this runtime has no fast {summary.precision} kernels on this CPU; "
+                     "the size is what it buys here (half precision pays on GPUs and NPUs)")
+    if summary.latency_note:
+        lines.append(f"latency {summary.latency_note}")
     if summary.budget_note:
         lines.append(f"budget {summary.budget}: {summary.budget_note}")
     for title, layers in (("kept in float32", summary.kept), ("adds the most error", summary.worst)):

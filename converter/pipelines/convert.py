@@ -15,7 +15,7 @@ import numpy as np
 from converter.core import external_data
 from converter.core.atomic import check_writable, move_into_place, remove, staging_path
 from converter.core.deadline import deadline
-from converter.core.errors import GraphtoolError
+from converter.core.errors import GraphtoolError, first_line
 from converter.core.frameworks import quiet
 from converter.core.inputs import graph_input_specs
 from converter.core.naming import output_stem
@@ -197,8 +197,11 @@ def write_precision(loaded: LoadedModel, writer: Any, path: Path, settings: Prec
                               size_bytes=artifact_bytes(staging))
             if report or keep_failed:
                 with stage("latency"):
-                    summary = replace(summary, latency=_latency(loaded, writer, staging, details, float_path,
-                                                                float_details))
+                    try:
+                        summary = replace(summary, latency=_latency(loaded, writer, staging, details, float_path,
+                                                                    float_details))
+                    except Exception as error:  # a runtime that fails here fails its own runs: said, not fatal
+                        summary = replace(summary, latency_note=f"not measured: {first_line(error)}")
                 move_into_place(staging, path, force)
     finally:
         remove(staging)

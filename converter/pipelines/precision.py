@@ -127,6 +127,7 @@ class PrecisionReport:
     size_bytes: int = 0
     float_size_bytes: int = 0
     latency: dict[int, tuple[float, float]] = field(default_factory=dict)  # batch -> (ms low, ms float), medians
+    latency_note: str = ""  # why no latency was measured
 
     @property
     def size_ratio(self) -> float | None:
@@ -142,6 +143,7 @@ class PrecisionReport:
             "size_bytes": self.size_bytes, "float_size_bytes": self.float_size_bytes, "size_ratio": self.size_ratio,
             "latency_ms": {str(batch): {"precision": low, "float32": high, "ratio": low / high if high else None}
                            for batch, (low, high) in self.latency.items()},
+            "latency_note": self.latency_note,
         }
 
 

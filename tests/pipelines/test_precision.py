@@ -176,3 +176,16 @@ def test_calibration_that_does_not_fit_the_inputs_is_refused(cli, models, tmp_pa
     assert result.exit_code == 2, result.output
     assert "'image' has shape [4, 3, 8, 8]" in result.output
     assert not (tmp_path / "c.onnx").exists()
+
+
+def test_a_runtime_that_cannot_be_timed_is_said_not_fatal(cli, models, tmp_path, monkeypatch):
+    from converter.pipelines import convert as pipeline
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("Node number 114 (TfLiteXNNPackDelegate) failed to prepare")
+
+    monkeypatch.setattr(pipeline, "side_by_side", fails)
+    result = cli("convert", f"{models / 'models.py'}:classifier", "--to", "onnx", "--precision", "fp16",
+                 "-o", tmp_path / "c.onnx")
+    assert result.exit_code == 0, result.output
+    assert "latency not measured: Node number 114" in result.output and (tmp_path / "c.onnx").exists()
