@@ -104,14 +104,36 @@ def _convert_with_select(tf: Any, saved_model: str | Path, key: str, build: Buil
 def _check_interpreter(tf: Any, flatbuffer: bytes, kept: tuple[str, ...]) -> None:
     """A model with Select TF ops the installed interpreter cannot run is refused, naming the ops."""
     try:
-        tf.lite.Interpreter(model_content=flatbuffer).allocate_tensors()
+        _run_once(tf, flatbuffer)
     except Exception as error:  # noqa: BLE001 - the interpreter raises RuntimeError or ValueError
+        if not isinstance(error, _Unprepared) and "flex" not in str(error).lower() \
+                and "select tensorflow op" not in str(error).lower():
+            return  # not the Select TF ops: validation runs it and says what failed
         ops = _named(custom_ops(flatbuffer)) or ", ".join(kept) or "unnamed TensorFlow ops"
         raise GraphtoolError(
             f"tflite: the model needs TensorFlow op(s) that TensorFlow's TFLite interpreter cannot run: {ops}; "
             "they are Select TF ops, which need the Flex delegate this interpreter lacks; nothing was written; "
             f"{_WHAT_TO_DO}"
         ) from error
+
+
+class _Unprepared(RuntimeError):
+    """The interpreter could not even allocate the model's tensors."""
+
+
+def _run_once(tf: Any, flatbuffer: bytes) -> None:
+    """Allocate the model and run its signature once on zeros (dynamic dims at 1): a model with a dynamic shape
+    prepares its ops, the Flex ones among them, only when it first runs."""
+    import numpy as np
+
+    interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+    try:
+        interpreter.allocate_tensors()
+    except Exception as error:  # noqa: BLE001 - the interpreter raises RuntimeError or ValueError
+        raise _Unprepared(str(error)) from error
+    runner = interpreter.get_signature_runner()
+    runner(**{name: np.zeros([d if d > 0 else 1 for d in detail["shape_signature"]], detail["dtype"])
+              for name, detail in runner.get_input_details().items()})
 
 
 def _convert(tf: Any, saved_model: str | Path, key: str, select_tf_ops: bool, build: Build | None) -> bytes:

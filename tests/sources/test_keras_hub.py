@@ -60,3 +60,13 @@ def test_task_model_converts_to_pt2(tmp_path):
     assert result and result.report.verdict == "passed"
     segments = [s.feeds["segment_ids"] for s in result.report.samples]
     assert all(s.max() < 2 for s in segments)  # BERT has two segment embeddings
+
+
+@pytest.mark.slow
+def test_backbone_with_exact_gelu_to_tflite_is_refused_naming_the_op(cli, tmp_path):
+    """DistilBERT's exact GELU is a Select TF op (FlexErf); its dynamic sequence lets the interpreter allocate it,
+    so only running it once shows the interpreter cannot."""
+    result = cli("convert", f"{MODELS}:distilbert", "--to", "tflite", "-o", tmp_path / "d.tflite")
+    assert result.exit_code == 2, result.output
+    assert "cannot run: Erf (FlexErf)" in " ".join(result.output.split())
+    assert not list(tmp_path.iterdir())
