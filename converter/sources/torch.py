@@ -29,6 +29,7 @@ from converter.sources.torch_args import (
     choose,
     describe_arguments,
     flatten_outputs,
+    refuse_caches,
 )
 from converter.sources.torch_capture import STRATEGIES, Capture, capture
 
@@ -108,6 +109,7 @@ def from_object(obj: Any, origin: str) -> TorchModel:
         zip(input_names(obj, len(example)), example, strict=False)))
     tensors = {k: v for k, v in by_name.items() if isinstance(v, torch.Tensor)}
     constants = {k: v for k, v in by_name.items() if not isinstance(v, torch.Tensor)}
+    refuse_caches(constants, origin)
     params = arguments(obj)
     order = [n for n in choose(params, list(by_name), origin, "example input") if n in tensors] if params \
         else list(tensors)
@@ -390,4 +392,4 @@ def _as_array(tensor) -> np.ndarray:
     import torch
 
     tensor = tensor.detach().cpu()
-    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy().copy()  # never the user's memory

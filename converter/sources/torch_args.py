@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from converter.sources.contents import NeedsInputsError
 
 __all__ = [
     "Argument", "arguments", "choose", "flatten_outputs", "bind", "as_kwargs", "describe_arguments", "call_checked",
+    "is_cache", "refuse_caches",
 ]
 
 _KINDS = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -72,11 +74,11 @@ def flatten_outputs(value: Any, prefix: str = "output") -> Iterator[tuple[str, A
 
     A tensor alone is `output`; a tuple gives `output_0`, `output_1`; a dict (or ModelOutput) its keys;
     a transformers cache `present.N.key` / `present.N.value` (and `present.N.cross_key` / `cross_value` for
-    an encoder-decoder cache). Nones are left out.
+    an encoder-decoder cache, `present.N.conv` / `present.N.recurrent` for a Mamba-style one). Nones are left out.
     """
     if value is None:
         return
-    if _is_cache(value):
+    if is_cache(value):
         yield from _flatten_cache(value)
     elif isinstance(value, dict):  # ModelOutput is an OrderedDict of its non-None fields
         for key, item in value.items():
@@ -88,7 +90,8 @@ def flatten_outputs(value: Any, prefix: str = "output") -> Iterator[tuple[str, A
         yield prefix, value
 
 
-def _is_cache(value: Any) -> bool:
+def is_cache(value: Any) -> bool:
+    """A transformers cache object (DynamicCache, EncoderDecoderCache, a Mamba-style linear-attention cache)."""
     named = type(value).__name__.endswith("Cache")
     return hasattr(value, "self_attention_cache") or (named and hasattr(value, "layers"))
 
@@ -97,11 +100,32 @@ def _flatten_cache(cache: Any) -> Iterator[tuple[str, Any]]:
     self_cache = getattr(cache, "self_attention_cache", cache)
     cross = getattr(cache, "cross_attention_cache", None)
     for index, layer in enumerate(self_cache.layers):
-        yield f"present.{index}.key", layer.keys
-        yield f"present.{index}.value", layer.values
+        yield from _layer_states(f"present.{index}", layer, "")
     for index, layer in enumerate(getattr(cross, "layers", ())):
-        yield f"present.{index}.cross_key", layer.keys
-        yield f"present.{index}.cross_value", layer.values
+        yield from _layer_states(f"present.{index}", layer, "cross_")
+
+
+def _layer_states(prefix: str, layer: Any, kind: str) -> Iterator[tuple[str, Any]]:
+    """An attention layer's keys and values; a linear-attention (Mamba) layer's conv and recurrent states."""
+    for attribute in ("keys", "values"):
+        if getattr(layer, attribute, None) is not None:
+            yield f"{prefix}.{kind}{attribute.removesuffix('s')}", getattr(layer, attribute)
+    for attribute in ("conv_states", "recurrent_states"):
+        states = getattr(layer, attribute, None) or {}
+        for index, state in states.items():
+            suffix = f"_{index}" if len(states) > 1 else ""
+            yield f"{prefix}.{kind}{attribute.removesuffix('_states')}{suffix}", state
+
+
+def refuse_caches(values: dict[str, Any], origin: str) -> None:
+    """A cache object among the example values is refused: its tensors would be frozen into the graph."""
+    for name, value in values.items():
+        if is_cache(value):
+            raise GraphtoolError(
+                f"{origin}: example input {name} is a transformers {type(value).__name__}, which graphtool cannot "
+                f"take as an input (it would be frozen into the graph); leave {name} out and pass use_cache=False "
+                "to convert the first step, or give a forward() that takes the past keys and values as tensors"
+            )
 
 
 def bind(module: Any, names: Sequence[str], constants: dict | None = None) -> Any:
@@ -119,7 +143,7 @@ def bind(module: Any, names: Sequence[str], constants: dict | None = None) -> An
             self.inner = module
 
         def forward(self, *args: Any) -> tuple:
-            result = self.inner(**as_kwargs(names, args), **fixed)
+            result = self.inner(**as_kwargs(names, args), **copy.deepcopy(fixed))  # a call never changes them
             return tuple(tensor for _, tensor in flatten_outputs(result))
 
     return Bound().eval()
@@ -157,7 +181,7 @@ def call_checked(module: Any, names: Sequence[str], args: Sequence[Any], constan
     kwargs = {name: _Entries(name, value) if isinstance(value, dict) else value
               for name, value in as_kwargs(names, args).items()}
     try:
-        return module(**kwargs, **(constants or {}))
+        return module(**kwargs, **copy.deepcopy(constants or {}))
     except _MissingEntry as error:
         argument, key, given = error.args
         raise GraphtoolError(
