@@ -452,3 +452,13 @@ def test_a_ceil_mode_window_larger_than_the_input_reduces_without_padding(op, at
     x = np.random.default_rng(0).standard_normal((2, 6, 2, 3)).astype(np.float32)
     _assert_matches(model, [x])
     assert "Pad" not in _graph_ops(from_onnx(model)) and "PadV2" not in _graph_ops(from_onnx(model))
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge"])
+@pytest.mark.parametrize("pads", [[0, 1, 2, 0, 3, 1], [0, -1, 2, 1, 0, -2]])  # negative pads crop
+def test_pads_computed_at_run_time_pad_and_crop(mode, pads):
+    node = helper.make_node("Pad", ["x", "pads"], ["y"], mode=mode)
+    pads_input = helper.make_tensor_value_info("pads", TensorProto.INT64, [6])
+    model = _model([node], [_float_input("x", ["N", 4, 5]), pads_input], [_output("y")], [])
+    x = np.random.default_rng(0).standard_normal((2, 4, 5)).astype(np.float32)
+    _assert_matches(model, [x, np.array(pads, np.int64)])
