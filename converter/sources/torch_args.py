@@ -13,7 +13,7 @@ from converter.sources.contents import NeedsInputsError
 
 __all__ = [
     "Argument", "arguments", "choose", "flatten_outputs", "bind", "as_kwargs", "describe_arguments", "call_checked",
-    "is_cache", "refuse_caches",
+    "is_cache", "CacheSlot", "cache_inputs",
 ]
 
 _KINDS = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -60,9 +60,9 @@ def choose(params: Sequence[Argument], given: Sequence[str], origin: str, how: s
     return [p.name for p in params if p.name in given] if params else list(given)
 
 
-def describe_arguments(params: Sequence[Argument], traced: Sequence[str]) -> str | None:
-    """The inspect note: which arguments were traced and which kept their defaults."""
-    tops = {name.partition(".")[0] for name in traced}
+def describe_arguments(params: Sequence[Argument], traced: Sequence[str], fixed: Sequence[str] = ()) -> str | None:
+    """The inspect note: which arguments were traced and which kept their defaults (`fixed` ones did not)."""
+    tops = {name.partition(".")[0] for name in traced} | set(fixed)
     kept = [p.name for p in params if p.name not in tops]
     if not kept:
         return None
@@ -117,15 +117,53 @@ def _layer_states(prefix: str, layer: Any, kind: str) -> Iterator[tuple[str, Any
             yield f"{prefix}.{kind}{attribute.removesuffix('_states')}{suffix}", state
 
 
-def refuse_caches(values: dict[str, Any], origin: str) -> None:
-    """A cache object among the example values is refused: its tensors would be frozen into the graph."""
+PAST = "past"  # a cache argument's tensors are the inputs past.N.key, past.N.value
+
+
+@dataclass(frozen=True)
+class CacheSlot:
+    """A cache argument, rebuilt at every call from the past.N.key / past.N.value inputs (a DynamicCache)."""
+
+    layers: int
+
+    def build(self, past: dict) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(ddp_cache_data=[(past[f"{i}.key"], past[f"{i}.value"]) for i in range(self.layers)])
+
+
+def cache_inputs(values: dict[str, Any], origin: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An example DynamicCache as named tensors (past.N.key, past.N.value) and its slot among the constants.
+
+    Other caches (an EncoderDecoderCache, sliding-window or linear-attention layers) are refused in one line:
+    their tensors would otherwise be frozen into the graph, and the model would change them in place.
+    """
+    tensors: dict[str, Any] = {}
+    constants = dict(values)
     for name, value in values.items():
-        if is_cache(value):
+        if not is_cache(value):
+            continue
+        layers = getattr(value, "layers", ())
+        plain = type(value).__name__ == "DynamicCache" and all(type(layer).__name__ == "DynamicLayer"
+                                                               and layer.keys is not None for layer in layers)
+        if not plain or tensors:
             raise GraphtoolError(
-                f"{origin}: example input {name} is a transformers {type(value).__name__}, which graphtool cannot "
-                f"take as an input (it would be frozen into the graph); leave {name} out and pass use_cache=False "
-                "to convert the first step, or give a forward() that takes the past keys and values as tensors"
+                f"{origin}: example input {name} is a transformers {type(value).__name__}, which graphtool takes "
+                f"as an input only as one DynamicCache of filled attention layers; leave {name} out and pass "
+                "use_cache=False to convert the first step, or give a forward() that takes the past keys and "
+                "values as tensors"
             )
+        for index, layer in enumerate(layers):
+            tensors[f"{PAST}.{index}.key"], tensors[f"{PAST}.{index}.value"] = layer.keys, layer.values
+        constants[name] = CacheSlot(len(layers))
+    return tensors, constants
+
+
+def _fixed(constants: dict | None, kwargs: dict) -> dict:
+    """The constant arguments, copied (a call never changes them), a cache slot filled from the past inputs."""
+    fixed = copy.deepcopy(constants or {})
+    past = kwargs.pop(PAST, {}) if any(isinstance(value, CacheSlot) for value in fixed.values()) else {}
+    return {name: value.build(past) if isinstance(value, CacheSlot) else value for name, value in fixed.items()}
 
 
 def bind(module: Any, names: Sequence[str], constants: dict | None = None) -> Any:
@@ -143,7 +181,8 @@ def bind(module: Any, names: Sequence[str], constants: dict | None = None) -> An
             self.inner = module
 
         def forward(self, *args: Any) -> tuple:
-            result = self.inner(**as_kwargs(names, args), **copy.deepcopy(fixed))  # a call never changes them
+            kwargs = as_kwargs(names, args)
+            result = self.inner(**kwargs, **_fixed(fixed, kwargs))
             return tuple(tensor for _, tensor in flatten_outputs(result))
 
     return Bound().eval()
@@ -178,10 +217,11 @@ class _Entries(dict):
 
 def call_checked(module: Any, names: Sequence[str], args: Sequence[Any], constants: dict | None, how: str) -> Any:
     """Call forward() by keyword, eagerly; a key it reads of a dict argument but not given is a one-line error."""
-    kwargs = {name: _Entries(name, value) if isinstance(value, dict) else value
-              for name, value in as_kwargs(names, args).items()}
+    given = as_kwargs(names, args)
+    fixed = _fixed(constants, given)
+    kwargs = {name: _Entries(name, value) if isinstance(value, dict) else value for name, value in given.items()}
     try:
-        return module(**kwargs, **copy.deepcopy(constants or {}))
+        return module(**kwargs, **fixed)
     except _MissingEntry as error:
         argument, key, given = error.args
         raise GraphtoolError(
