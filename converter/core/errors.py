@@ -39,6 +39,24 @@ class UnsupportedOpError(GraphtoolError):
         self.opset = opset
 
 
+_TF_NODE = re.compile(r"\[\[\{\{node ([^}]+)\}\}\]\]")
+
+
+def _graph_execution_line(lines: list[str]) -> str | None:
+    """A TensorFlow run-time failure: its reason (with the shape it names) and the node that raised it.
+
+    TensorFlow's message is "Graph execution error:", where the node was defined, the reason, and then
+    `[[{{node NAME}}]]`; the first or last line alone would lose the reason or the node.
+    """
+    at = next((i for i, line in enumerate(lines) if _TF_NODE.search(line)), None)
+    if at is None:
+        return None
+    node = _TF_NODE.search(lines[at]).group(1)
+    reasons = [line for line in lines[:at] if not line.startswith(("File ", "Detected at node", "Graph execution"))]
+    reason = reasons[-1] if reasons else lines[at]
+    return f"{reason.rstrip('.')} (at TensorFlow node {node})"
+
+
 def plain(text: str) -> str:
     """Text without terminal escape codes."""
     return _ANSI.sub("", text)
@@ -50,7 +68,7 @@ def first_line(error: BaseException, limit: int | None = None) -> str:
     if not lines:
         return type(error).__name__
     # TensorFlow opens with "in user code:" and a traceback; the reason is the last line.
-    line = lines[-1] if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    line = _graph_execution_line(lines) or (lines[-1] if lines[0].endswith(":") and len(lines) > 1 else lines[0])
     if limit is not None and len(line) > limit:
         return line[: limit - 1] + "…"
     return line

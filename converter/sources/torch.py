@@ -26,6 +26,7 @@ from converter.sources.torch_args import (
     Argument,
     arguments,
     bind,
+    cache_inputs,
     call_checked,
     choose,
     describe_arguments,
@@ -108,10 +109,11 @@ def from_object(obj: Any, origin: str) -> TorchModel:
     by_name = _flat_example(dict(example) if isinstance(example, Mapping) else dict(
         zip(input_names(obj, len(example)), example, strict=False)))
     tensors = {k: v for k, v in by_name.items() if isinstance(v, torch.Tensor)}
-    constants = {k: v for k, v in by_name.items() if not isinstance(v, torch.Tensor)}
+    past, constants = cache_inputs({k: v for k, v in by_name.items() if not isinstance(v, torch.Tensor)}, origin)
     params = arguments(obj)
     order = [n for n in choose(params, list(by_name), origin, "example input") if n in tensors] if params \
         else list(tensors)
+    tensors, order = {**tensors, **past}, [*order, *past]
     declared = [_spec_of(name, tensors[name]) for name in order]
     return TorchModel(obj.eval(), declared, tuple(tensors[name] for name in order), constants=constants)
 
@@ -285,7 +287,7 @@ def prepare_torch(model: TorchModel, fmt: Format, origin: str, options: LoadOpti
         specs = fixed_dims(specs, feeds)
     if params:
         model.target = bind(model.module, names, model.constants)
-        described = describe_arguments(params, names)
+        described = describe_arguments(params, names, list(model.constants or ()))
         notes = (*notes, described) if described else notes
     runnable = model.target if model.target is not None else model.module
     return Prepared(specs, names, feeds, notes, runnable, _data_fixed(model, options, given, specs))
@@ -422,4 +424,4 @@ def _as_array(tensor) -> np.ndarray:
     import torch
 
     tensor = tensor.detach().cpu()
-    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy().copy()  # never the user's memory

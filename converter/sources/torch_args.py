@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -13,6 +14,7 @@ from converter.sources.contents import NeedsInputsError
 
 __all__ = [
     "Argument", "arguments", "choose", "flatten_outputs", "bind", "as_kwargs", "describe_arguments", "call_checked",
+    "is_cache", "CacheSlot", "cache_inputs",
 ]
 
 _KINDS = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -59,9 +61,9 @@ def choose(params: Sequence[Argument], given: Sequence[str], origin: str, how: s
     return [p.name for p in params if p.name in given] if params else list(given)
 
 
-def describe_arguments(params: Sequence[Argument], traced: Sequence[str]) -> str | None:
-    """The inspect note: which arguments were traced and which kept their defaults."""
-    tops = {name.partition(".")[0] for name in traced}
+def describe_arguments(params: Sequence[Argument], traced: Sequence[str], fixed: Sequence[str] = ()) -> str | None:
+    """The inspect note: which arguments were traced and which kept their defaults (`fixed` ones did not)."""
+    tops = {name.partition(".")[0] for name in traced} | set(fixed)
     kept = [p.name for p in params if p.name not in tops]
     if not kept:
         return None
@@ -74,7 +76,7 @@ def flatten_outputs(value: Any, prefix: str = "output") -> Iterator[tuple[str, A
     A tensor alone is `output`; a tuple gives `output_0`, `output_1`; a dict (or ModelOutput) its keys, and where
     a key repeats in nested dicts, each such tensor its path (`text_model_output.last_hidden_state`); a
     transformers cache `present.N.key` / `present.N.value` (and `present.N.cross_key` / `cross_value` for an
-    encoder-decoder cache). Nones are left out.
+    encoder-decoder cache, `present.N.conv` / `present.N.recurrent` for a Mamba-style one). Nones are left out.
     """
     leaves = list(_leaves(value, prefix, ""))
     counts = Counter(short for short, _, _ in leaves)
@@ -86,7 +88,7 @@ def _leaves(value: Any, short: str, path: str) -> Iterator[tuple[str, str, Any]]
     """(name, path, tensor) of each tensor: its name as the innermost dict key gives it, and its full path."""
     if value is None:
         return
-    if _is_cache(value):
+    if is_cache(value):
         yield from ((name, name, tensor) for name, tensor in _flatten_cache(value))
     elif isinstance(value, dict):  # ModelOutput is an OrderedDict of its non-None fields
         for key, item in value.items():
@@ -98,7 +100,8 @@ def _leaves(value: Any, short: str, path: str) -> Iterator[tuple[str, str, Any]]
         yield short, path, value
 
 
-def _is_cache(value: Any) -> bool:
+def is_cache(value: Any) -> bool:
+    """A transformers cache object (DynamicCache, EncoderDecoderCache, a Mamba-style linear-attention cache)."""
     named = type(value).__name__.endswith("Cache")
     return hasattr(value, "self_attention_cache") or (named and hasattr(value, "layers"))
 
@@ -107,11 +110,70 @@ def _flatten_cache(cache: Any) -> Iterator[tuple[str, Any]]:
     self_cache = getattr(cache, "self_attention_cache", cache)
     cross = getattr(cache, "cross_attention_cache", None)
     for index, layer in enumerate(self_cache.layers):
-        yield f"present.{index}.key", layer.keys
-        yield f"present.{index}.value", layer.values
+        yield from _layer_states(f"present.{index}", layer, "")
     for index, layer in enumerate(getattr(cross, "layers", ())):
-        yield f"present.{index}.cross_key", layer.keys
-        yield f"present.{index}.cross_value", layer.values
+        yield from _layer_states(f"present.{index}", layer, "cross_")
+
+
+def _layer_states(prefix: str, layer: Any, kind: str) -> Iterator[tuple[str, Any]]:
+    """An attention layer's keys and values; a linear-attention (Mamba) layer's conv and recurrent states."""
+    for attribute in ("keys", "values"):
+        if getattr(layer, attribute, None) is not None:
+            yield f"{prefix}.{kind}{attribute.removesuffix('s')}", getattr(layer, attribute)
+    for attribute in ("conv_states", "recurrent_states"):
+        states = getattr(layer, attribute, None) or {}
+        for index, state in states.items():
+            suffix = f"_{index}" if len(states) > 1 else ""
+            yield f"{prefix}.{kind}{attribute.removesuffix('_states')}{suffix}", state
+
+
+PAST = "past"  # a cache argument's tensors are the inputs past.N.key, past.N.value
+
+
+@dataclass(frozen=True)
+class CacheSlot:
+    """A cache argument, rebuilt at every call from the past.N.key / past.N.value inputs (a DynamicCache)."""
+
+    layers: int
+
+    def build(self, past: dict) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(ddp_cache_data=[(past[f"{i}.key"], past[f"{i}.value"]) for i in range(self.layers)])
+
+
+def cache_inputs(values: dict[str, Any], origin: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An example DynamicCache as named tensors (past.N.key, past.N.value) and its slot among the constants.
+
+    Other caches (an EncoderDecoderCache, sliding-window or linear-attention layers) are refused in one line:
+    their tensors would otherwise be frozen into the graph, and the model would change them in place.
+    """
+    tensors: dict[str, Any] = {}
+    constants = dict(values)
+    for name, value in values.items():
+        if not is_cache(value):
+            continue
+        layers = getattr(value, "layers", ())
+        plain = type(value).__name__ == "DynamicCache" and all(type(layer).__name__ == "DynamicLayer"
+                                                               and layer.keys is not None for layer in layers)
+        if not plain or tensors:
+            raise GraphtoolError(
+                f"{origin}: example input {name} is a transformers {type(value).__name__}, which graphtool takes "
+                f"as an input only as one DynamicCache of filled attention layers; leave {name} out and pass "
+                "use_cache=False to convert the first step, or give a forward() that takes the past keys and "
+                "values as tensors"
+            )
+        for index, layer in enumerate(layers):
+            tensors[f"{PAST}.{index}.key"], tensors[f"{PAST}.{index}.value"] = layer.keys, layer.values
+        constants[name] = CacheSlot(len(layers))
+    return tensors, constants
+
+
+def _fixed(constants: dict | None, kwargs: dict) -> dict:
+    """The constant arguments, copied (a call never changes them), a cache slot filled from the past inputs."""
+    fixed = copy.deepcopy(constants or {})
+    past = kwargs.pop(PAST, {}) if any(isinstance(value, CacheSlot) for value in fixed.values()) else {}
+    return {name: value.build(past) if isinstance(value, CacheSlot) else value for name, value in fixed.items()}
 
 
 def bind(module: Any, names: Sequence[str], constants: dict | None = None) -> Any:
@@ -129,7 +191,8 @@ def bind(module: Any, names: Sequence[str], constants: dict | None = None) -> An
             self.inner = module
 
         def forward(self, *args: Any) -> tuple:
-            result = self.inner(**as_kwargs(names, args), **fixed)
+            kwargs = as_kwargs(names, args)
+            result = self.inner(**kwargs, **_fixed(fixed, kwargs))
             return tuple(tensor for _, tensor in flatten_outputs(result))
 
     return Bound().eval()
@@ -164,10 +227,11 @@ class _Entries(dict):
 
 def call_checked(module: Any, names: Sequence[str], args: Sequence[Any], constants: dict | None, how: str) -> Any:
     """Call forward() by keyword, eagerly; a key it reads of a dict argument but not given is a one-line error."""
-    kwargs = {name: _Entries(name, value) if isinstance(value, dict) else value
-              for name, value in as_kwargs(names, args).items()}
+    given = as_kwargs(names, args)
+    fixed = _fixed(constants, given)
+    kwargs = {name: _Entries(name, value) if isinstance(value, dict) else value for name, value in given.items()}
     try:
-        return module(**kwargs, **(constants or {}))
+        return module(**kwargs, **fixed)
     except _MissingEntry as error:
         argument, key, given = error.args
         raise GraphtoolError(

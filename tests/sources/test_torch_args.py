@@ -100,3 +100,25 @@ def test_nested_outputs_keep_their_path_where_a_key_repeats():
         ("pairs_0.a", "p0"), ("pairs_1.a", "p1"),
     ]
 
+
+class _LinearAttentionLayer:
+    def __init__(self, index: int) -> None:
+        self.conv_states, self.recurrent_states = {0: f"c{index}"}, {0: f"r{index}"}
+
+
+def test_a_mamba_style_cache_flattens_to_its_states():
+    cache = DynamicCache(0)
+    cache.layers = [_LinearAttentionLayer(0), _LinearAttentionLayer(1)]
+    assert list(flatten_outputs(cache)) == [
+        ("present.0.conv", "c0"), ("present.0.recurrent", "r0"),
+        ("present.1.conv", "c1"), ("present.1.recurrent", "r1")]
+
+
+def test_constant_arguments_are_copied_before_every_call():
+    def forward(x, seen):
+        seen.append(x)
+        return len(seen)
+
+    given = {"seen": []}
+    assert [call_checked(forward, ["x"], [i], given, "--input") for i in range(2)] == [1, 1]
+    assert given == {"seen": []}

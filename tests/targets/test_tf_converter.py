@@ -436,3 +436,29 @@ def test_gelu_with_an_intermediate_output_is_not_fused():
     model = _gelu_model("torch", extra_outputs=("e",))
     assert fuse_gelu(model.graph) is model.graph
     _assert_matches(model, [np.linspace(-4, 4, 16, dtype=np.float32).reshape(2, 8)])
+
+
+@pytest.mark.parametrize(
+    ("op", "attrs"),
+    [
+        ("AveragePool", {"count_include_pad": 1}),  # torch's AvgPool2d(k, ceil_mode=True), as EfficientNet's pooler
+        ("AveragePool", {"count_include_pad": 0}),
+        ("MaxPool", {}),
+    ],
+)
+def test_a_ceil_mode_window_larger_than_the_input_reduces_without_padding(op, attrs):
+    node = helper.make_node(op, ["x"], ["y"], kernel_shape=[640, 640], strides=[640, 640], ceil_mode=1, **attrs)
+    model = _model([node], [_float_input("x", ["N", 6, 2, 3])], [_output("y")], [])
+    x = np.random.default_rng(0).standard_normal((2, 6, 2, 3)).astype(np.float32)
+    _assert_matches(model, [x])
+    assert "Pad" not in _graph_ops(from_onnx(model)) and "PadV2" not in _graph_ops(from_onnx(model))
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge"])
+@pytest.mark.parametrize("pads", [[0, 1, 2, 0, 3, 1], [0, -1, 2, 1, 0, -2]])  # negative pads crop
+def test_pads_computed_at_run_time_pad_and_crop(mode, pads):
+    node = helper.make_node("Pad", ["x", "pads"], ["y"], mode=mode)
+    pads_input = helper.make_tensor_value_info("pads", TensorProto.INT64, [6])
+    model = _model([node], [_float_input("x", ["N", 4, 5]), pads_input], [_output("y")], [])
+    x = np.random.default_rng(0).standard_normal((2, 4, 5)).astype(np.float32)
+    _assert_matches(model, [x, np.array(pads, np.int64)])

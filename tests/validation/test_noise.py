@@ -65,3 +65,21 @@ def test_a_sample_the_source_failed_on_is_not_run_again():
     runs = record(Runner("source", "cpu", run), SAMPLES)
     assert calls == [0.0, 1.0, 1.0, 1.0 + float(np.spacing(np.float32(1)))]  # sample 1 again and nudged only
     assert runs.outputs[0] == runs.again[0] == runs.nudged[0] == "source failed: ValueError: no zeros here"
+
+
+@pytest.mark.slow
+def test_an_artifact_that_fails_at_run_time_is_failed_to_run_with_tensorflow_s_node_and_reason():
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)])  # shapes known only at run time
+    def padded(x):
+        grown = tf.pad(x, [[0, 0], [0, tf.shape(x)[0]]])  # [1, 5] from [1, 4]: a run-time shape
+        return tf.reshape(grown, [4])
+
+    artifact = Runner("tensorflow", "cpu", lambda feeds: [padded(tf.constant(feeds["x"])).numpy()])
+    report = compare_sides(side_of(LOADED, _source(0.0, [])), [side_of(LOADED, artifact)], SAMPLES, Tolerances(),
+                           noise=None)
+    assert report.verdict == "failed-to-run"
+    assert report.verdict_line == (
+        "FAILED TO RUN: sample 0: tensorflow failed: InvalidArgumentError: Input to reshape is a tensor with 5 "
+        "values, but the requested shape has 4 (at TensorFlow node Reshape)")

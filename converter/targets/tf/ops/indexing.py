@@ -219,13 +219,10 @@ def _pad(node: Node, x, pads, value=None, axes=None):
     else:
         pads = tf.reshape(tf.cast(pads, tf.int64), [2, len(axes)])
         pairs = tf.tensor_scatter_nd_update(tf.zeros([ndim, 2], tf.int64), [[a] for a in axes], tf.transpose(pads))
-    if known is not None and min(known) < 0:
-        x = tf.slice(
-            x,
-            tf.maximum(-pairs[:, 0], 0),
-            tf.shape(x, out_type=tf.int64) - tf.maximum(-pairs, 0)[:, 0] - tf.maximum(-pairs, 0)[:, 1],
-        )
-        pairs = np.maximum(pairs, 0)
+    if known is None or min(known) < 0:  # negative pads crop; pads computed at run time may be negative too
+        crop = tf.maximum(-pairs, 0)
+        x = tf.slice(x, crop[:, 0], tf.shape(x, out_type=tf.int64) - crop[:, 0] - crop[:, 1])
+        pairs = np.maximum(pairs, 0) if known is not None else tf.maximum(pairs, 0)
     if mode == "constant":
         fill = tf.cast(0 if value is None else tf.reshape(value, []), x.dtype)
         return tf.pad(x, pairs, constant_values=fill)

@@ -31,11 +31,28 @@ def _pool(x, kernel, strides, dilations, kind: str):
     return y[(slice(None), *[slice(None, None, s) for s in strides], slice(None))]
 
 
+def _covers_input(x, kernel, strides, dilations, pads) -> bool:
+    """One window over the whole input on every spatial axis (a ceil-mode kernel larger than the input).
+
+    Padding the input to such a kernel could allocate far more than the input (EfficientNet's
+    AvgPool2d(2560, ceil_mode=True) on a 2x2 map): a reduction over the spatial axes computes the same.
+    """
+    spatial = x.shape.as_list()[1:-1]
+    if None in spatial or max(dilations) > 1:
+        return False
+    return all(
+        k >= begin + d and (d + begin + end - k) // s + 1 == 1
+        for d, k, s, (begin, end) in zip(spatial, kernel, strides, pads, strict=True)
+    )
+
+
 @tf_ops.register("MaxPool", layout=CHANNELS_LAST)
 def max_pool(node: Node, x):
     kernel, strides, dilations, pads = _window(node, x)
     if node.output_used(1):
         return _max_pool_with_indices(node, x, kernel, strides, dilations, pads)
+    if _covers_input(x, kernel, strides, dilations, pads):
+        return tf.reduce_max(x, list(range(1, len(x.shape) - 1)), keepdims=True)
     if any(p != (0, 0) for p in pads):
         low = x.dtype.min if x.dtype.is_integer else -np.inf
         x = tf.pad(x, [(0, 0), *pads, (0, 0)], constant_values=tf.cast(low, x.dtype))
@@ -88,6 +105,9 @@ def average_pool(node: Node, x):
     kernel, strides, dilations, pads = _window(node, x)
     if all(p == (0, 0) for p in pads):
         return _pool(x, kernel, strides, dilations, "AVG")
+    counts_pads = node.attr("count_include_pad", 0) and any(node.attr("pads", [0]))
+    if not counts_pads and _covers_input(x, kernel, strides, dilations, pads):
+        return tf.reduce_mean(x, list(range(1, len(x.shape) - 1)), keepdims=True)
     window = float(np.prod(kernel))
     padded = tf.pad(x, [(0, 0), *pads, (0, 0)])
     total = _pool(padded, kernel, strides, dilations, "AVG") * window
