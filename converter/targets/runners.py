@@ -58,28 +58,72 @@ def tflite_runner(path: str | Path, inputs: Mapping[str, str], outputs: Mapping[
                   threads: int | None = None) -> Runner:
     """TensorFlow's TFLite interpreter on a .tflite file, loaded once; the mappings as for savedmodel_runner.
 
-    `threads`: the interpreter's num_threads (TFLite's default where None).
+    `threads`: the interpreter's num_threads (TFLite's default where None). Where XNNPACK, the delegate TFLite
+    applies by default, cannot prepare the model (some int8 graphs), it runs on TFLite's builtin kernels instead.
     """
     tf = require("tensorflow", "tf")
-    with quiet():  # the Interpreter's deprecation warning and "Created TensorFlow Lite XNNPACK delegate"
-        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=threads)
-        signature = interpreter.get_signature_runner(SIGNATURE_KEY)
+    interpreter, delegated = _allocated(tf, path, threads)
+    signatures = [interpreter.get_signature_runner(SIGNATURE_KEY)]
+
+    def signature(**feeds: np.ndarray) -> dict[str, Any]:
+        """The current signature on the feeds; the first delegate failure while invoking switches to builtin kernels."""
+        try:
+            return signatures[-1](**feeds)
+        except RuntimeError as error:
+            if len(signatures) > 1 or not delegated or not _delegate_failed(error):
+                raise
+            signatures.append(_builtin(tf, path, threads).get_signature_runner(SIGNATURE_KEY))
+            return signatures[-1](**feeds)
+
+    label = "TFLite interpreter" if delegated else f"TFLite interpreter ({BUILTIN_KERNELS})"
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         results = signature(**{key: feeds[name] for name, key in inputs.items()})  # resizes to the feeds' shapes
         return [np.asarray(results[key]) for key in outputs.values()]
 
-    quantized_inputs, quantized_outputs = _quantized(signature.get_input_details()), _quantized(
-        signature.get_output_details())
+    quantized_inputs, quantized_outputs = _quantized(signatures[0].get_input_details()), _quantized(
+        signatures[0].get_output_details())
     if not quantized_inputs and not quantized_outputs:
-        return Runner("TFLite interpreter", "cpu", run)
+        return Runner(label, "cpu", run)
 
     def run_quantized(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Float feeds quantized with each input's (scale, zero_point); quantized outputs given back as float."""
         results = signature(**{key: _quantize(feeds[name], quantized_inputs.get(key)) for name, key in inputs.items()})
         return [_dequantize(np.asarray(results[key]), quantized_outputs.get(key)) for key in outputs.values()]
 
-    return Runner("TFLite interpreter", "cpu", run_quantized)
+    return Runner(label, "cpu", run_quantized)
+
+
+BUILTIN_KERNELS = "builtin kernels: XNNPACK could not prepare it"
+
+
+def _allocated(tf: Any, path: str | Path, threads: int | None) -> tuple[Any, bool]:
+    """An interpreter with its tensors allocated, where TFLite prepares its default delegate (XNNPACK), and whether
+    that delegate is in it: where the delegate fails to prepare, an interpreter with the builtin kernels only."""
+    with quiet():  # the Interpreter's deprecation warning and "Created TensorFlow Lite XNNPACK delegate"
+        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=threads)
+        try:
+            interpreter.allocate_tensors()
+            return interpreter, True
+        except RuntimeError as error:
+            if not _delegate_failed(error):
+                raise
+    return _builtin(tf, path, threads), False
+
+
+def _builtin(tf: Any, path: str | Path, threads: int | None) -> Any:
+    """An interpreter on TFLite's builtin kernels, without the default delegates."""
+    with quiet():
+        interpreter = tf.lite.Interpreter(
+            model_path=str(path), num_threads=threads,
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interpreter.allocate_tensors()
+    return interpreter
+
+
+def _delegate_failed(error: RuntimeError) -> bool:
+    """Whether the error is a delegate's, e.g. "Node number 114 (TfLiteXNNPackDelegate) failed to prepare"."""
+    return "delegate" in str(error).lower()
 
 
 def quantized_io(path: str | Path) -> tuple[dict[str, tuple], dict[str, tuple]]:
