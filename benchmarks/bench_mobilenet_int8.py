@@ -1,5 +1,6 @@
 """Issue #25's MobileNetV2 check on trained weights: `graphtool convert --to tflite --precision P` of
-precision_models.mobilenet_v2_trained (96x96, 10 classes), its budget judged on 200 held-out gratings.
+precision_models.mobilenet_v2_trained (96x96, the 1000-class head, 10 classes used), its budget judged on 200
+held-out gratings.
 
 Run: python benchmarks/bench_mobilenet_int8.py [--folder DIR] [--precisions int8,int8-dynamic,fp16]
 Training takes about 6 minutes on two CPU cores (once; the .keras file is kept in the folder). Calibration: 128

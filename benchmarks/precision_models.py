@@ -34,14 +34,15 @@ TRAINED_IMAGE = 96  # mobilenet_v2_trained's input side: a few minutes of traini
 ORIENTATIONS = 10  # gratings' classes: bins of orientation over half a turn
 
 
-def mobilenet_v2_trained(path: Path, steps: int = 800, batch: int = 32) -> Path:
-    """keras.applications' MobileNetV2 (alpha 1.0, 96x96, 10 classes) trained from seeded random weights with Adam
-    on gratings (a fresh seeded batch each step), saved at `path`: trained weights, as int8 builds meet in use."""
+def mobilenet_v2_trained(path: Path, steps: int = 800, batch: int = 32, classes: int = 1000) -> Path:
+    """keras.applications' MobileNetV2 (alpha 1.0, 96x96, its 1000-class head) trained from seeded random weights
+    with Adam on gratings (a fresh seeded batch each step; the labels are the first ORIENTATIONS classes), saved at
+    `path`: trained weights, as int8 builds meet in use."""
     import keras
 
     keras.utils.set_random_seed(0)
     model = keras.applications.MobileNetV2(weights=None, alpha=1.0, input_shape=(TRAINED_IMAGE, TRAINED_IMAGE, 3),
-                                           classes=ORIENTATIONS)
+                                           classes=classes)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = 0.9  # keras' 0.999 leaves the moving statistics far from the data after hundreds of steps
