@@ -89,6 +89,48 @@ def clip_vision():
     return CLIPVisionModel(CLIPVisionConfig(image_size=16, patch_size=8, **_HIDDEN))
 
 
+def clip():
+    from transformers import CLIPConfig, CLIPModel
+
+    _seeded()
+    layers = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 1, "num_attention_heads": 2}
+    config = CLIPConfig(text_config={**layers, "vocab_size": 99, "max_position_embeddings": 16,
+                                     "bos_token_id": 0, "eos_token_id": 2, "pad_token_id": 1},
+                        vision_config={**layers, "image_size": 16, "patch_size": 8}, projection_dim=16)
+    return CLIPModel(config).eval()
+
+
+def mixtral():
+    """Mixtral's logits, traced on all-ones ids, which route every token to the same two experts."""
+    import torch
+    from transformers import MixtralConfig, MixtralForCausalLM
+
+    class Logits(torch.nn.Module):
+        def __init__(self, model) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids):
+            return self.model(input_ids=input_ids, use_cache=False).logits
+
+    _seeded()
+    config = MixtralConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                           num_attention_heads=4, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+                           max_position_embeddings=64)
+    return Logits(MixtralForCausalLM(config).eval()).eval(), (torch.ones(1, 8, dtype=torch.long),)
+
+
+def transformer_with_mask():
+    """nn.Transformer given its causal tgt_mask as a tensor: torch checks the mask's values to take a fast path."""
+    import torch
+
+    _seeded()
+    model = torch.nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16,
+                                 batch_first=True, dropout=0.0).eval()
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(4)
+    return model, {"src": torch.randn(1, 5, 8), "tgt": torch.randn(1, 4, 8), "tgt_mask": mask}
+
+
 def _torch_modules():
     """Plain PyTorch modules, defined on first use so that importing this file needs no torch."""
     import torch
@@ -253,18 +295,25 @@ class Case:
     framework: str  # torch | tf
     specs: tuple[str, ...] = ()
     file: str | None = None  # save the factory's model as this Keras file, or 'export' for model.export()
-    refused: dict[str, str] = field(default_factory=dict)  # step -> text the one-line error must hold
+    refused: dict[str, str | tuple[str, ...]] = field(default_factory=dict)  # step -> text(s) the one-line error holds
     mismatched: dict[str, str] = field(default_factory=dict)  # target -> a problem its failed validation names
     # with random weights the reference cannot tell a right artifact from a wrong one: the verdict must say so
     # (the reason holds this), and the conversions are run with allow_inconclusive
     inconclusive: str | None = None
+    code: str | None = None  # "tests-relative file:NAME": the factory is that module's source text NAME
+    only: tuple[str, ...] = ()  # the targets to convert to, where not all of the framework's
+    batch: str | None = None  # a dynamic batch dim that validation must try at two sizes or more
+    ones: dict[str, tuple[int, ...]] = field(default_factory=dict)  # --inputs: int64 ones of these shapes
 
     @property
     def targets(self) -> tuple[str, ...]:
+        if self.only:
+            return self.only
         return ("onnx", "savedmodel", "torchscript") if self.framework == "torch" else ("onnx", "pt2", "tflite")
 
 
 _IDS = ("input_ids:batch,seq:int64",)
+_PAST = tuple(f"past.{layer}.{kind}:batch,2,past,8" for layer in range(2) for kind in ("key", "value"))
 CASES = (
     Case("bert", "torch", _IDS),
     Case("distilbert", "torch", _IDS),
@@ -289,6 +338,22 @@ CASES = (
     Case("keras_hub_gpt2", "tf"),
     Case("two_in_two_out", "tf", file="model.h5"),
     Case("keras_lstm", "tf", file="export"),
+    # the families of issue 23, each converted to ONNX and one other target, validated at two batch sizes
+    Case("llama_with_cache", "torch", ("input_ids:batch,1:int64", *_PAST), code="sources/test_torch_caches.py:MODELS",
+         only=("onnx", "torchscript"), batch="batch"),
+    # torch.export fixes a dynamic sequence in Mamba's conv: the batch alone is dynamic
+    Case("mamba", "torch", ("input_ids:batch,6:int64",), code="sources/test_torch_caches.py:MODELS",
+         only=("onnx", "savedmodel"), batch="batch"),
+    # the exercises change the pixels, not the ids: the text outputs look as if they ignored their input
+    Case("clip", "torch", ("input_ids:batch,seq:int64", "pixel_values:batch,3,16,16"), only=("onnx", "torchscript"),
+         batch="batch", inconclusive="output ignores its input"),
+    Case("efficientnet", "torch", ("pixel_values:batch,3,64,64",), code="targets/test_efficientnet_savedmodel.py:MODEL",
+         only=("onnx", "savedmodel"), batch="batch"),
+    # traced on all-ones ids: captured through transformers' batched experts, so right for every routing
+    Case("mixtral", "torch", ones={"input_ids": (1, 8)}, only=("onnx", "savedmodel"), batch="batch"),
+    # no line of the user's runs it: the refusal names torch's, with the hint
+    Case("transformer_with_mask", "torch", refused={
+        "load": ("data-dependent branch at torch/nn/modules/transformer.py:", "pass tgt_is_causal=True")}),
 )
 
 
@@ -298,6 +363,11 @@ def case_id(case: Case) -> str:
 
 def source_of(case: Case, folder: Path) -> str:
     """What the CLI user points at: the factory, or the Keras file or SavedModel written from it."""
+    if case.code is not None:  # a factory another test module keeps as source text: written out as a file
+        module, name = case.code.rsplit(":", 1)
+        path = folder / f"{Path(module).stem.removeprefix('test_')}_models.py"
+        path.write_text(getattr(_test_module(Path(__file__).parent / module), name))
+        return f"{path}:{case.name}"
     reference = f"{Path(__file__)}:{case.name}"
     if case.file is None:
         return reference
@@ -307,6 +377,16 @@ def source_of(case: Case, folder: Path) -> str:
         return str(folder / "exported")
     model.save(str(folder / case.file))
     return str(folder / case.file)
+
+
+def _test_module(path: Path):
+    """A test module loaded from its file, for the factory sources it keeps."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"matrix_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def variant(model):

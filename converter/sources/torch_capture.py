@@ -26,6 +26,7 @@ from converter.sources.torch_datadep import (
     guard_site,
     traced_branches,
 )
+from converter.sources.torch_experts import batched_experts
 
 if TYPE_CHECKING:
     from converter.sources.torch import TorchModel
@@ -107,7 +108,7 @@ def _capture_one(
     strategy: str, source: TorchModel, specs: Sequence[InputSpec], args: tuple, opset: int,
     reference: Reference | None, folder: Path | None,
 ) -> onnx.ModelProto:
-    with quiet() as caught:
+    with quiet() as caught, batched_experts(source.module):
         model = _EXPORTERS[strategy](source, specs, args, opset, folder)
     branches = traced_branches(caught) if strategy == "torchscript" else []
     if strategy == "torchscript":

@@ -70,13 +70,14 @@ def _site(path: str, line: int) -> Site:
 def guard_site(error: BaseException) -> str | None:
     """Where torch.export met a data-dependent value: the user's innermost line, the library line it happened in."""
     frames = [_site(f.filename, f.lineno or 0) for f in traceback.extract_tb(error.__traceback__)]
-    users = [i for i, site in enumerate(frames) if not is_framework(site.path)]
+    # code compiled from a string (`<string>:1`) is no line the user can open
+    users = [i for i, site in enumerate(frames) if not is_framework(site.path) and not site.path.startswith("<")]
     after = frames[users[-1] + 1:] if users else frames
     library = [site for site in after if not any(part in site.path.replace("\\", "/") for part in _MACHINERY)
                and is_framework(site.path) and "/converter/" not in site.path.replace("\\", "/")]
     parts = [str(frames[users[-1]])] if users else []
     if library:
-        parts.append(f"inside {library[-1]}")
+        parts.append(f"inside {library[-1]}" if parts else str(library[-1]))
     if not parts:
         return None
     hint = library[-1].hint() if library else ""
