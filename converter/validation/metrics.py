@@ -184,8 +184,8 @@ def relative_floor(expected: np.ndarray, tolerance: Tolerance, scale: float = 1.
 
 
 def _task_metric(spec: str, actual: np.ndarray, expected: np.ndarray) -> TaskMetric:
-    """cosine (worst row along the last axis), norm (worst row's norm ratio), argmax or topk:K agreement (fraction of
-    rows), iou (worst)."""
+    """cosine (worst row along the last axis), norm (the median row's norm ratio), argmax or topk:K agreement
+    (fraction of rows), iou (worst)."""
     name, _, threshold = spec.partition(">=")
     kind, _, k = name.partition(":")
     last = expected.shape[-1] if expected.ndim else 1
@@ -274,8 +274,9 @@ def _same_finite(a: np.ndarray, e: np.ndarray) -> bool:
 
 
 def _norm_agreement(a: np.ndarray, e: np.ndarray) -> float:
-    """The worst row's ratio of the smaller norm to the larger (1: same magnitude), over rows that are not ~0
-    next to the output's largest row: what cosine and argmax cannot see, an output scaled as a whole."""
+    """The median row's ratio of the smaller norm to the larger (1: same magnitude), over rows that are not ~0
+    next to the output's largest row: what cosine and argmax cannot see, an output scaled as a whole (the median,
+    so that one row that rounding moved does not stand for the output; cosine judges rows one by one)."""
     if not all(_same_finite(x, y) for x, y in zip(a, e, strict=True)):
         return 0.0
     actual, expected = np.linalg.norm(a, axis=1), np.linalg.norm(e, axis=1)
@@ -283,7 +284,7 @@ def _norm_agreement(a: np.ndarray, e: np.ndarray) -> float:
     if not rows.any():
         return 1.0
     small, large = np.minimum(actual[rows], expected[rows]), np.maximum(actual[rows], expected[rows])
-    return float((small / large).min())
+    return float(np.median(small / large))
 
 
 def _cosine(a: np.ndarray, e: np.ndarray) -> float:
