@@ -344,9 +344,10 @@ CASES = (
     # torch.export fixes a dynamic sequence in Mamba's conv: the batch alone is dynamic
     Case("mamba", "torch", ("input_ids:batch,6:int64",), code="sources/test_torch_caches.py:MODELS",
          only=("onnx", "savedmodel"), batch="batch"),
-    # the exercises change the pixels, not the ids: the text outputs look as if they ignored their input
+    # the exercises change the pixels, not the ids: they tell nothing of the text outputs, which the seeded draws
+    # (other sizes) judge
     Case("clip", "torch", ("input_ids:batch,seq:int64", "pixel_values:batch,3,16,16"), only=("onnx", "torchscript"),
-         batch="batch", inconclusive="output ignores its input"),
+         batch="batch"),
     Case("efficientnet", "torch", ("pixel_values:batch,3,64,64",), code="targets/test_efficientnet_savedmodel.py:MODEL",
          only=("onnx", "savedmodel"), batch="batch"),
     # traced on all-ones ids: captured through transformers' batched experts, so right for every routing
