@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,11 +266,3 @@ def artifact_bytes(path: Path) -> int:
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     data = path.with_name(path.name + ".data")
     return path.stat().st_size + (data.stat().st_size if data.exists() else 0)
-
-
-def discard(path: Path) -> None:
-    """Remove a scratch artifact, file or folder."""
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        remove(path)
